@@ -1,0 +1,106 @@
+//! The email job format shared by the API (producer) and the worker
+//! (consumer). It is serialised as JSON into the outbox table and the queue,
+//! so changes must stay readable by workers that are still running.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// One email to send, identified for its whole life (outbox, queue,
+/// delivery record, dead letters) by `id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailJob {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub email: Email,
+}
+
+/// What to send. Adding an email kind means a variant here and a template
+/// pair under `templates/email/` named after the variant's `kind`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Email {
+    Welcome { to: String, username: String },
+}
+
+impl Email {
+    /// The template name and log label of this kind of email.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Email::Welcome { .. } => "welcome",
+        }
+    }
+
+    pub fn recipient(&self) -> &str {
+        match self {
+            Email::Welcome { to, .. } => to,
+        }
+    }
+}
+
+impl EmailJob {
+    pub fn new(email: Email, created_at: DateTime<Utc>) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            created_at,
+            email,
+        }
+    }
+
+    pub fn welcome(user: &domain::User, created_at: DateTime<Utc>) -> Self {
+        Self::new(
+            Email::Welcome {
+                to: user.email.as_str().to_owned(),
+                username: user.username.as_str().to_owned(),
+            },
+            created_at,
+        )
+    }
+
+    pub fn to_json(&self) -> String {
+        // A struct of strings, a UUID and a timestamp always serialises.
+        serde_json::to_string(self).unwrap_or_else(|_| unreachable!("EmailJob is plain data"))
+    }
+
+    pub fn from_json(raw: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_format_is_stable() {
+        let job = EmailJob {
+            id: Uuid::nil(),
+            created_at: DateTime::<Utc>::UNIX_EPOCH,
+            email: Email::Welcome {
+                to: "ada@example.io".into(),
+                username: "ada".into(),
+            },
+        };
+        let json: serde_json::Value = serde_json::from_str(&job.to_json()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "id": "00000000-0000-0000-0000-000000000000",
+                "created_at": "1970-01-01T00:00:00Z",
+                "kind": "welcome",
+                "to": "ada@example.io",
+                "username": "ada",
+            })
+        );
+        assert_eq!(EmailJob::from_json(&job.to_json()).unwrap(), job);
+        assert_eq!(job.email.kind(), "welcome");
+        assert_eq!(job.email.recipient(), "ada@example.io");
+    }
+
+    #[test]
+    fn unknown_kinds_are_rejected() {
+        let raw = r#"{"id":"00000000-0000-0000-0000-000000000000","created_at":"1970-01-01T00:00:00Z","kind":"spam","to":"a@b.io"}"#;
+        assert!(EmailJob::from_json(raw).is_err());
+    }
+}

@@ -1,0 +1,216 @@
+//! Moves committed email jobs from the outbox to the queue. A job leaves
+//! the outbox only after the queue has accepted it, so a queue outage
+//! delays emails but never loses one.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::error::RelayError;
+use crate::ports::{EmailOutbox, EmailQueue};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelaySettings {
+    /// Jobs moved per round trip.
+    pub batch_size: usize,
+    /// How long a leased batch stays hidden from other relays.
+    pub lease: Duration,
+    /// How often the outbox is checked when nobody wakes the relay; this
+    /// also bounds how soon jobs left by a failed round are retried.
+    pub poll_interval: Duration,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self {
+            batch_size: 100,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+pub struct OutboxRelay {
+    outbox: Arc<dyn EmailOutbox>,
+    queue: Arc<dyn EmailQueue>,
+    wakeup: Arc<Notify>,
+    settings: RelaySettings,
+}
+
+impl OutboxRelay {
+    pub fn new(
+        outbox: Arc<dyn EmailOutbox>,
+        queue: Arc<dyn EmailQueue>,
+        wakeup: Arc<Notify>,
+        settings: RelaySettings,
+    ) -> Self {
+        Self {
+            outbox,
+            queue,
+            wakeup,
+            settings,
+        }
+    }
+
+    /// Moves one batch; returns how many jobs moved.
+    pub async fn relay_once(&self) -> Result<usize, RelayError> {
+        let jobs = self
+            .outbox
+            .lease(self.settings.batch_size, self.settings.lease)
+            .await?;
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let ids = jobs.iter().map(|job| job.id).collect::<Vec<_>>();
+        let moved = ids.len();
+        // On failure the lease simply runs out and the jobs are retried.
+        self.queue.push(jobs).await?;
+        self.outbox.remove(ids).await?;
+        Ok(moved)
+    }
+
+    /// Relays until `shutdown` completes: drains the outbox whenever woken
+    /// or every poll interval, and waits a poll interval after an error.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let pause = match self.relay_once().await {
+                Ok(moved) if moved == self.settings.batch_size => continue,
+                Ok(moved) => {
+                    if moved > 0 {
+                        tracing::debug!(moved, "relayed email jobs to the queue");
+                    }
+                    None
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "email outbox relay failed; will retry");
+                    Some(self.settings.poll_interval)
+                }
+            };
+            let wait = async {
+                match pause {
+                    // After an error, do not let a burst of wake-ups spin.
+                    Some(pause) => tokio::time::sleep(pause).await,
+                    None => {
+                        let _ = tokio::time::timeout(
+                            self.settings.poll_interval,
+                            self.wakeup.notified(),
+                        )
+                        .await;
+                    }
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = wait => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use mockall::predicate::eq;
+
+    use super::*;
+    use crate::ports::{MockEmailOutbox, MockEmailQueue, OutboxError, QueueError};
+    use crate::{Email, EmailJob};
+
+    fn job(n: u8) -> EmailJob {
+        EmailJob::new(
+            Email::Welcome {
+                to: format!("user{n}@example.io"),
+                username: format!("user{n}"),
+            },
+            DateTime::<Utc>::UNIX_EPOCH,
+        )
+    }
+
+    fn relay(outbox: MockEmailOutbox, queue: MockEmailQueue) -> OutboxRelay {
+        OutboxRelay::new(
+            Arc::new(outbox),
+            Arc::new(queue),
+            Arc::new(Notify::new()),
+            RelaySettings::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn moves_jobs_then_removes_them() {
+        let jobs = vec![job(1), job(2)];
+        let ids = jobs.iter().map(|j| j.id).collect::<Vec<_>>();
+        let mut outbox = MockEmailOutbox::new();
+        let leased = jobs.clone();
+        outbox
+            .expect_lease()
+            .times(1)
+            .returning(move |_, _| Ok(leased.clone()));
+        outbox
+            .expect_remove()
+            .with(eq(ids))
+            .times(1)
+            .returning(|_| Ok(()));
+        let mut queue = MockEmailQueue::new();
+        queue
+            .expect_push()
+            .with(eq(jobs))
+            .times(1)
+            .returning(|_| Ok(()));
+        assert_eq!(relay(outbox, queue).relay_once().await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn keeps_jobs_in_the_outbox_when_the_queue_is_down() {
+        let mut outbox = MockEmailOutbox::new();
+        outbox.expect_lease().returning(|_, _| Ok(vec![job(1)]));
+        outbox.expect_remove().never();
+        let mut queue = MockEmailQueue::new();
+        queue
+            .expect_push()
+            .returning(|_| Err(QueueError::Unavailable("connection refused".into())));
+        let error = relay(outbox, queue).relay_once().await.unwrap_err();
+        assert!(matches!(
+            error,
+            RelayError::Queue(QueueError::Unavailable(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_empty_outbox_touches_nothing() {
+        let mut outbox = MockEmailOutbox::new();
+        outbox.expect_lease().returning(|_, _| Ok(vec![]));
+        outbox.expect_remove().never();
+        let mut queue = MockEmailQueue::new();
+        queue.expect_push().never();
+        assert_eq!(relay(outbox, queue).relay_once().await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn reports_an_outbox_outage() {
+        let mut outbox = MockEmailOutbox::new();
+        outbox
+            .expect_lease()
+            .returning(|_, _| Err(OutboxError::Unavailable("timeout".into())));
+        let mut queue = MockEmailQueue::new();
+        queue.expect_push().never();
+        let error = relay(outbox, queue).relay_once().await.unwrap_err();
+        assert!(matches!(
+            error,
+            RelayError::Outbox(OutboxError::Unavailable(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn run_stops_on_shutdown() {
+        let mut outbox = MockEmailOutbox::new();
+        outbox.expect_lease().returning(|_, _| Ok(vec![]));
+        let queue = MockEmailQueue::new();
+        let relay = relay(outbox, queue);
+        tokio::time::timeout(Duration::from_secs(5), relay.run(async {}))
+            .await
+            .expect("run returns once shutdown completes");
+    }
+}

@@ -1,0 +1,19 @@
+use async_trait::async_trait;
+
+use crate::EmailJob;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("email queue unavailable: {0}")]
+    Unavailable(String),
+    #[error("email queue failed: {0}")]
+    Unexpected(String),
+}
+
+/// The producer side of the queue the email worker consumes.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait EmailQueue: Send + Sync {
+    /// Appends the jobs durably; `Ok` means the queue has every one of them.
+    async fn push(&self, jobs: Vec<EmailJob>) -> Result<(), QueueError>;
+}

@@ -1,0 +1,37 @@
+//! The ports: what the use cases need from the outside world.
+//! Each has its own error type; the use cases map them into [`crate::AuthError`].
+
+mod clock;
+mod email_outbox;
+mod email_queue;
+mod health;
+mod password_hasher;
+mod token_codec;
+mod token_revocations;
+mod user_repository;
+
+pub use clock::{Clock, SystemClock};
+pub use email_outbox::{EmailOutbox, OutboxError};
+pub use email_queue::{EmailQueue, QueueError};
+pub use health::{DependencyProbe, ProbeError};
+pub use password_hasher::{HashError, PasswordHasher};
+pub use token_codec::{TokenCodec, TokenEncodeError};
+pub use token_revocations::{Revocation, RevocationError, TokenRevocations};
+pub use user_repository::{RepositoryError, UserRepository};
+
+#[cfg(any(test, feature = "mocks"))]
+pub use clock::MockClock;
+#[cfg(any(test, feature = "mocks"))]
+pub use email_outbox::MockEmailOutbox;
+#[cfg(any(test, feature = "mocks"))]
+pub use email_queue::MockEmailQueue;
+#[cfg(any(test, feature = "mocks"))]
+pub use health::MockDependencyProbe;
+#[cfg(any(test, feature = "mocks"))]
+pub use password_hasher::MockPasswordHasher;
+#[cfg(any(test, feature = "mocks"))]
+pub use token_codec::MockTokenCodec;
+#[cfg(any(test, feature = "mocks"))]
+pub use token_revocations::MockTokenRevocations;
+#[cfg(any(test, feature = "mocks"))]
+pub use user_repository::MockUserRepository;

@@ -1,0 +1,16 @@
+use domain::{TokenClaims, TokenRejection};
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not sign token: {0}")]
+pub struct TokenEncodeError(pub String);
+
+/// Signs claims into a bearer token and verifies them back. Pure
+/// computation: no I/O, so not async.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait TokenCodec: Send + Sync {
+    fn encode(&self, claims: &TokenClaims) -> Result<String, TokenEncodeError>;
+
+    /// Verifies signature, algorithm and time claims. Fails only with
+    /// [`TokenRejection::Invalid`] or [`TokenRejection::Expired`].
+    fn decode(&self, token: &str) -> Result<TokenClaims, TokenRejection>;
+}

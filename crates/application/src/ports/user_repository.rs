@@ -1,0 +1,44 @@
+use async_trait::async_trait;
+use domain::{NewUser, PasswordHash, Role, User, UserId};
+
+use crate::EmailJob;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepositoryError {
+    /// Another account already uses this email (case-insensitively).
+    #[error("a user with that email already exists")]
+    EmailTaken,
+    /// The store did not answer in time or refused the connection.
+    #[error("user store unavailable: {0}")]
+    Unavailable(String),
+    #[error("user store failed: {0}")]
+    Unexpected(String),
+}
+
+/// Where users live. Emails are looked up by their normalised form
+/// ([`domain::EmailAddress::normalized`]).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Stores the user and its welcome email job atomically: either both
+    /// exist afterwards or neither does.
+    async fn create(&self, user: NewUser, welcome: EmailJob) -> Result<User, RepositoryError>;
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError>;
+
+    /// The user and its password hash, for a login.
+    async fn find_credentials(
+        &self,
+        normalized_email: &str,
+    ) -> Result<Option<(User, PasswordHash)>, RepositoryError>;
+
+    /// `false` when there was no such user.
+    async fn delete(&self, id: UserId) -> Result<bool, RepositoryError>;
+
+    /// `None` when no user has this email.
+    async fn set_role(
+        &self,
+        normalized_email: &str,
+        role: Role,
+    ) -> Result<Option<User>, RepositoryError>;
+}

@@ -1,0 +1,14 @@
+//! Entities and rules of the service. No I/O, no async: every type here is
+//! valid by construction, so code that holds one never re-checks it.
+
+mod email;
+mod password;
+mod token;
+mod user;
+mod username;
+
+pub use email::{EmailAddress, InvalidEmail};
+pub use password::{InvalidPassword, Password, PasswordHash, PasswordPolicy};
+pub use token::{SessionId, TokenClaims, TokenId, TokenKind, TokenRejection};
+pub use user::{NewUser, Role, UnknownRole, User, UserId};
+pub use username::{InvalidUsername, Username};
