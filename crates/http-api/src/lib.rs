@@ -1,1 +1,15 @@
+//! The HTTP edge: actix-web routes, extractors, the error envelope and the
+//! OpenAPI document, plus the password hashing and JWT adapters it uses.
 
+pub mod crypto;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod routes;
+pub mod server;
+pub mod state;
+
+pub use actix_web::dev::{Server, ServerHandle};
+pub use error::ApiError;
+pub use server::{ServerSettings, serve};
+pub use state::AppState;

@@ -1,0 +1,105 @@
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, web};
+use application::TokenRequirement;
+use domain::{TokenClaims, TokenRejection};
+use futures_util::future::LocalBoxFuture;
+use paperclip::actix::Apiv2Security;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The token after `Bearer ` in the Authorization header, if well formed.
+fn bearer_token(request: &HttpRequest) -> Option<String> {
+    let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
+        .then(|| token.to_owned())
+}
+
+fn authenticate(
+    request: &HttpRequest,
+    requirement: TokenRequirement,
+) -> LocalBoxFuture<'static, Result<TokenClaims, ApiError>> {
+    let token = bearer_token(request);
+    let state = request.app_data::<web::Data<AppState>>().cloned();
+    Box::pin(async move {
+        let token = token.ok_or(TokenRejection::Missing)?;
+        let state = state.ok_or_else(|| {
+            ApiError::App(application::AuthError::Internal(
+                "application state missing".into(),
+            ))
+        })?;
+        Ok(state.auth.authenticate(&token, requirement).await?)
+    })
+}
+
+macro_rules! bearer_extractor {
+    ($(#[$doc:meta])* $name:ident, $requirement:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Apiv2Security)]
+        #[openapi(
+            apiKey,
+            alias = "bearer",
+            in = "header",
+            name = "Authorization",
+            description = "Use the format 'Bearer <token>'"
+        )]
+        pub struct $name(pub TokenClaims);
+
+        impl FromRequest for $name {
+            type Error = ApiError;
+            type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+            fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+                let claims = authenticate(request, $requirement);
+                Box::pin(async move { claims.await.map($name) })
+            }
+        }
+    };
+}
+
+bearer_extractor!(
+    /// A valid, unrevoked access token.
+    AccessToken,
+    TokenRequirement::Access
+);
+bearer_extractor!(
+    /// A valid, unrevoked access token straight from a password login.
+    FreshAccessToken,
+    TokenRequirement::FreshAccess
+);
+bearer_extractor!(
+    /// A valid, unrevoked refresh token.
+    RefreshToken,
+    TokenRequirement::Refresh
+);
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn reads_only_well_formed_bearer_headers() {
+        let with = |value: &str| {
+            bearer_token(
+                &TestRequest::default()
+                    .insert_header((AUTHORIZATION, value))
+                    .to_http_request(),
+            )
+        };
+        assert_eq!(with("Bearer abc.def.ghi").as_deref(), Some("abc.def.ghi"));
+        assert_eq!(with("bearer abc").as_deref(), Some("abc"));
+        assert_eq!(with("Bearer"), None);
+        assert_eq!(with("Bearer "), None);
+        assert_eq!(with("Basic abc"), None);
+        assert_eq!(with("Bearer a b"), None);
+        assert_eq!(
+            bearer_token(&TestRequest::default().to_http_request()),
+            None
+        );
+    }
+}

@@ -1,0 +1,67 @@
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+
+use crate::error::envelope;
+
+/// A safety net: any error response that is not already our JSON envelope
+/// (one actix produced itself) is replaced by the envelope for its status.
+pub fn json_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|response: ServiceResponse<B>| {
+        let is_json = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .is_some_and(|value| value == HeaderValue::from_static("application/json"));
+        if is_json {
+            return Ok(ErrorHandlerResponse::Response(
+                response.map_into_left_body(),
+            ));
+        }
+        let status = response.status();
+        let (code, message) = describe(status);
+        let (request, old) = response.into_parts();
+        let mut replacement = envelope(status, code, message, None);
+        // Keep headers such as Allow or Retry-After that actix set.
+        for (name, value) in old.headers() {
+            if name != CONTENT_TYPE && name != actix_web::http::header::CONTENT_LENGTH {
+                replacement
+                    .headers_mut()
+                    .insert(name.clone(), value.clone());
+            }
+        }
+        let response: ServiceResponse<EitherBody<B, BoxBody>> =
+            ServiceResponse::new(request, replacement).map_into_right_body();
+        Ok(ErrorHandlerResponse::Response(response))
+    })
+}
+
+fn describe(status: StatusCode) -> (&'static str, &'static str) {
+    match status {
+        StatusCode::NOT_FOUND => (
+            "not_found",
+            "The requested URL was not found on the server.",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "The method is not allowed for the requested URL.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            "The request body is larger than 16 KiB.",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "The request body must be application/json.",
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => (
+            "service_unavailable",
+            "The service is temporarily unavailable. Please retry later.",
+        ),
+        status if status.is_client_error() => {
+            ("bad_request", "The request could not be understood.")
+        }
+        _ => ("internal_error", "Internal server error."),
+    }
+}

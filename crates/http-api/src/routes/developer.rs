@@ -1,0 +1,33 @@
+use paperclip::actix::{Apiv2Schema, api_v2_operation, web::Json};
+use serde::Serialize;
+
+use crate::extract::{AccessToken, FreshAccessToken};
+
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct MessageBody {
+    pub message: &'static str,
+}
+
+/// Open to everyone
+#[api_v2_operation(tags(Developer))]
+pub async fn guest() -> Json<MessageBody> {
+    Json(MessageBody {
+        message: "This endpoint is open to everyone.",
+    })
+}
+
+/// Needs an access token
+#[api_v2_operation(tags(Developer))]
+pub async fn protected(_: AccessToken) -> Json<MessageBody> {
+    Json(MessageBody {
+        message: "This is a protected endpoint.",
+    })
+}
+
+/// Needs a fresh access token (straight from /login)
+#[api_v2_operation(tags(Developer))]
+pub async fn fresh_protected(_: FreshAccessToken) -> Json<MessageBody> {
+    Json(MessageBody {
+        message: "This is a protected endpoint. You used a fresh token to access it.",
+    })
+}

@@ -1,0 +1,52 @@
+//! One module per group of routes; `configure` mounts them all.
+
+mod auth;
+mod developer;
+mod health;
+mod users;
+
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use paperclip::actix::web;
+
+use crate::error::ApiError;
+
+/// A resource that answers other methods with `405` and an `Allow` header.
+fn resource(path: &str, allow: &'static str) -> web::Resource {
+    web::resource(path).default_service(actix_web::web::to(move |_: HttpRequest| async move {
+        ApiError::MethodNotAllowed { allow }.error_response()
+    }))
+}
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .service(resource("/register", "POST").route(web::post().to(auth::register)))
+        .service(resource("/login", "POST").route(web::post().to(auth::login)))
+        .service(resource("/refresh", "POST").route(web::post().to(auth::refresh)))
+        .service(resource("/logout", "POST").route(web::post().to(auth::logout)))
+        .service(resource("/guest", "GET").route(web::get().to(developer::guest)))
+        .service(resource("/protected", "GET").route(web::get().to(developer::protected)))
+        .service(
+            resource("/fresh-protected", "GET").route(web::get().to(developer::fresh_protected)),
+        )
+        .service(resource("/users/me", "GET").route(web::get().to(users::me)));
+    // Both spellings of the user routes, as in the original service.
+    for path in ["/users/{id}", "/user/{id}"] {
+        config.service(
+            resource(path, "GET, DELETE")
+                .route(web::get().to(users::get_user))
+                .route(web::delete().to(users::delete_user)),
+        );
+    }
+    config
+        .service(resource("/health/live", "GET").route(web::get().to(health::live)))
+        .service(resource("/health/ready", "GET").route(web::get().to(health::ready)));
+}
+
+/// Unknown paths.
+pub async fn not_found(request: HttpRequest) -> HttpResponse {
+    if request.method() == Method::OPTIONS {
+        return HttpResponse::NoContent().finish();
+    }
+    ApiError::NotFound.error_response()
+}
