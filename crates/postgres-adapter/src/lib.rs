@@ -1,1 +1,21 @@
+//! PostgreSQL adapter: the user repository, the transactional email outbox
+//! and the readiness probe, on diesel-async over a bounded deadpool pool.
+//!
+//! Every call is bounded in time: waiting for a pooled connection, opening
+//! one, and running the statement each have a timeout ([`PgSettings`]), and
+//! an outage surfaces as the port's `Unavailable` variant.
 
+mod admin;
+mod error;
+mod outbox;
+mod pool;
+mod probe;
+mod schema;
+mod users;
+
+pub use admin::{ensure_database, run_migrations};
+pub use error::PgError;
+pub use outbox::PgEmailOutbox;
+pub use pool::{PgPool, PgSettings, connect};
+pub use probe::PgProbe;
+pub use users::PgUserRepository;

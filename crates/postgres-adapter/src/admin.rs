@@ -1,0 +1,182 @@
+//! Set-up steps run before serving: creating the database, migrating it.
+
+use std::future::Future;
+use std::time::Duration;
+
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Bool, Text};
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use tokio::time::timeout;
+
+use crate::error::PgError;
+use crate::pool::{DatabaseUrl, establish};
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// CREATE DATABASE copies a template and waits for a checkpoint: seconds on
+/// a busy server.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Waiting for another process's migrations plus running ours.
+const MIGRATION_TIMEOUT: Duration = Duration::from_secs(120);
+/// Advisory lock key that serialises migrators of one database ("migrate!").
+const MIGRATION_LOCK_KEY: i64 = 0x6d69_6772_6174_6521;
+/// PostgreSQL silently truncates longer identifiers (NAMEDATALEN - 1).
+const MAX_IDENTIFIER_BYTES: usize = 63;
+
+/// Creates the database that `database_url` names when it does not exist,
+/// through the maintenance database `postgres` of the same server. Returns
+/// `true` when this call created it. Safe to race: a process that loses
+/// the race sees the database and returns `false`.
+pub async fn ensure_database(database_url: &str) -> Result<bool, PgError> {
+    let url = DatabaseUrl::parse(database_url)?;
+    let name = url.database()?;
+    if name.len() > MAX_IDENTIFIER_BYTES || name.contains('\0') {
+        return Err(PgError::InvalidUrl(format!(
+            "the database name must be 1 to {MAX_IDENTIFIER_BYTES} bytes without NUL"
+        )));
+    }
+    let mut conn = establish(&url.with_database("postgres"), CONNECT_TIMEOUT)
+        .await
+        .map_err(|error| PgError::Connect(error.to_string()))?;
+    if database_exists(&mut conn, &name).await? {
+        return Ok(false);
+    }
+    let create = diesel::sql_query(format!("CREATE DATABASE {}", quote_identifier(&name)));
+    match bounded(STATEMENT_TIMEOUT, create.execute(&mut conn)).await {
+        Ok(_) => {
+            tracing::info!(database = %name, "created database");
+            Ok(true)
+        }
+        // Someone else created it between our check and our CREATE.
+        Err(error) => match database_exists(&mut conn, &name).await {
+            Ok(true) => Ok(false),
+            _ => Err(error),
+        },
+    }
+}
+
+/// Applies the pending migrations (embedded from `migrations/`) and returns
+/// their names, oldest first. Concurrent callers on one database take turns
+/// through an advisory lock, so several processes may start at once.
+pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, PgError> {
+    let url = DatabaseUrl::parse(database_url)?;
+    let mut conn = establish(&url, CONNECT_TIMEOUT)
+        .await
+        .map_err(|error| PgError::Connect(error.to_string()))?;
+    let lock =
+        diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(MIGRATION_LOCK_KEY);
+    bounded(MIGRATION_TIMEOUT, lock.execute(&mut conn)).await?;
+
+    // diesel_migrations is synchronous: it runs on a blocking thread through
+    // a wrapper that blocks on the async connection (never on a runtime
+    // worker, which would panic).
+    let mut wrapper = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
+    let task = tokio::task::spawn_blocking(move || {
+        let applied = apply_pending(&mut wrapper);
+        (wrapper, applied)
+    });
+    let (wrapper, applied) = match timeout(MIGRATION_TIMEOUT, task).await {
+        Ok(Ok(done)) => done,
+        Ok(Err(join_error)) => return Err(PgError::Migration(join_error.to_string())),
+        // The blocking thread cannot be stopped; its session, and so the
+        // lock, ends when it finishes or the process exits.
+        Err(_) => {
+            return Err(PgError::Timeout(format!(
+                "migrations took longer than {MIGRATION_TIMEOUT:?}"
+            )));
+        }
+    };
+    let mut conn = wrapper.into_inner();
+    let unlock =
+        diesel::sql_query("SELECT pg_advisory_unlock($1)").bind::<BigInt, _>(MIGRATION_LOCK_KEY);
+    // Closing the connection releases the lock anyway.
+    if let Err(error) = bounded(STATEMENT_TIMEOUT, unlock.execute(&mut conn)).await {
+        tracing::warn!(%error, "could not release the migration lock");
+    }
+    let applied = applied?;
+    for name in &applied {
+        tracing::info!(migration = %name, "applied migration");
+    }
+    Ok(applied)
+}
+
+fn apply_pending(
+    conn: &mut AsyncConnectionWrapper<AsyncPgConnection>,
+) -> Result<Vec<String>, PgError> {
+    let pending = conn
+        .pending_migrations(MIGRATIONS)
+        .map_err(|error| PgError::Migration(error.to_string()))?;
+    let names = pending
+        .iter()
+        .map(|migration| migration.name().to_string())
+        .collect();
+    conn.run_migrations(&pending)
+        .map_err(|error| PgError::Migration(error.to_string()))?;
+    Ok(names)
+}
+
+#[derive(QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = Bool)]
+    exists: bool,
+}
+
+async fn database_exists(conn: &mut AsyncPgConnection, name: &str) -> Result<bool, PgError> {
+    let query =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<Text, _>(name);
+    let row: Exists = bounded(STATEMENT_TIMEOUT, query.get_result(conn)).await?;
+    Ok(row.exists)
+}
+
+async fn bounded<T>(
+    limit: Duration,
+    query: impl Future<Output = diesel::QueryResult<T>>,
+) -> Result<T, PgError> {
+    match timeout(limit, query).await {
+        Ok(result) => result.map_err(|error| PgError::Query(error.to_string())),
+        Err(_) => Err(PgError::Timeout(format!(
+            "the statement took longer than {limit:?}"
+        ))),
+    }
+}
+
+/// Quotes an identifier for SQL: wrapped in double quotes, inner double
+/// quotes doubled, so any name is taken literally.
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted_literally() {
+        assert_eq!(quote_identifier("plain"), "\"plain\"");
+        assert_eq!(
+            quote_identifier("x\"; DROP DATABASE y; --"),
+            "\"x\"\"; DROP DATABASE y; --\""
+        );
+    }
+
+    #[test]
+    fn migrations_are_embedded() {
+        use diesel::migration::MigrationSource;
+        let names = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+            .unwrap()
+            .iter()
+            .map(|migration| migration.name().to_string())
+            .collect::<Vec<_>>();
+        assert_eq!(
+            names,
+            [
+                "2025-01-01-000001_create_users",
+                "2025-01-01-000002_create_email_outbox"
+            ]
+        );
+    }
+}

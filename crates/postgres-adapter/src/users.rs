@@ -1,0 +1,163 @@
+use application::EmailJob;
+use application::ports::{RepositoryError, UserRepository};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use domain::{EmailAddress, NewUser, PasswordHash, Role, User, UserId, Username};
+
+use crate::error::Failure;
+use crate::pool::{Db, PgPool, PgSettings};
+use crate::schema::{email_outbox, users};
+
+/// The name of the unique constraint behind "email taken" (migration 1).
+const EMAIL_UNIQUE: &str = "users_email_normalized_key";
+
+/// [`UserRepository`] on the `users` table; registration also writes the
+/// welcome email to `email_outbox` in the same transaction.
+#[derive(Clone)]
+pub struct PgUserRepository {
+    db: Db,
+}
+
+impl PgUserRepository {
+    pub fn new(pool: PgPool, settings: PgSettings) -> Self {
+        Self {
+            db: Db::new(pool, settings),
+        }
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+struct UserRow {
+    id: i64,
+    username: String,
+    email: String,
+    role: String,
+    created_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    /// Stored text is re-validated: a row that no longer satisfies the
+    /// domain rules is a bug or a manual edit, reported as Unexpected.
+    fn into_user(self) -> Result<User, RepositoryError> {
+        let corrupt = |field: &str, error: &dyn std::fmt::Display| {
+            RepositoryError::Unexpected(format!("user {} has an invalid {field}: {error}", self.id))
+        };
+        Ok(User {
+            id: UserId::new(self.id),
+            username: Username::parse(&self.username).map_err(|e| corrupt("username", &e))?,
+            email: EmailAddress::parse(&self.email).map_err(|e| corrupt("email", &e))?,
+            role: self.role.parse::<Role>().map_err(|e| corrupt("role", &e))?,
+            created_at: self.created_at,
+        })
+    }
+}
+
+fn repository_error(failure: Failure) -> RepositoryError {
+    match failure {
+        Failure::UniqueViolation(Some(constraint)) if constraint == EMAIL_UNIQUE => {
+            RepositoryError::EmailTaken
+        }
+        Failure::Unavailable(detail) => RepositoryError::Unavailable(detail),
+        other => RepositoryError::Unexpected(other.describe()),
+    }
+}
+
+#[async_trait]
+impl UserRepository for PgUserRepository {
+    async fn create(&self, user: NewUser, welcome: EmailJob) -> Result<User, RepositoryError> {
+        let mut conn = self.db.connection().await.map_err(repository_error)?;
+        let payload = welcome.to_json();
+        let row = self
+            .db
+            .bounded(conn.transaction(async move |conn| {
+                let row = diesel::insert_into(users::table)
+                    .values((
+                        users::username.eq(user.username.as_str()),
+                        users::email.eq(user.email.as_str()),
+                        users::email_normalized.eq(user.email.normalized()),
+                        users::password_hash.eq(user.password_hash.as_str()),
+                    ))
+                    .returning(UserRow::as_returning())
+                    .get_result::<UserRow>(conn)
+                    .await?;
+                diesel::insert_into(email_outbox::table)
+                    .values((
+                        email_outbox::id.eq(welcome.id),
+                        email_outbox::payload.eq(payload),
+                        email_outbox::created_at.eq(welcome.created_at),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok::<_, diesel::result::Error>(row)
+            }))
+            .await
+            .map_err(repository_error)?;
+        row.into_user()
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
+        let mut conn = self.db.connection().await.map_err(repository_error)?;
+        let query = users::table
+            .find(id.get())
+            .select(UserRow::as_select())
+            .first::<UserRow>(&mut conn);
+        self.db
+            .bounded(async { query.await.optional() })
+            .await
+            .map_err(repository_error)?
+            .map(UserRow::into_user)
+            .transpose()
+    }
+
+    async fn find_credentials(
+        &self,
+        normalized_email: &str,
+    ) -> Result<Option<(User, PasswordHash)>, RepositoryError> {
+        // Normalising again is idempotent and keeps lookups right even if a
+        // caller forgot to.
+        let key = EmailAddress::normalize(normalized_email);
+        let mut conn = self.db.connection().await.map_err(repository_error)?;
+        let query = users::table
+            .filter(users::email_normalized.eq(key))
+            .select((UserRow::as_select(), users::password_hash))
+            .first::<(UserRow, String)>(&mut conn);
+        let found = self
+            .db
+            .bounded(async { query.await.optional() })
+            .await
+            .map_err(repository_error)?;
+        match found {
+            Some((row, hash)) => Ok(Some((row.into_user()?, PasswordHash::new(hash)))),
+            None => Ok(None),
+        }
+    }
+
+    async fn delete(&self, id: UserId) -> Result<bool, RepositoryError> {
+        let mut conn = self.db.connection().await.map_err(repository_error)?;
+        let query = diesel::delete(users::table.find(id.get())).execute(&mut conn);
+        let deleted = self.db.bounded(query).await.map_err(repository_error)?;
+        Ok(deleted > 0)
+    }
+
+    async fn set_role(
+        &self,
+        normalized_email: &str,
+        role: Role,
+    ) -> Result<Option<User>, RepositoryError> {
+        let key = EmailAddress::normalize(normalized_email);
+        let mut conn = self.db.connection().await.map_err(repository_error)?;
+        let query = diesel::update(users::table.filter(users::email_normalized.eq(key)))
+            .set(users::role.eq(role.as_str()))
+            .returning(UserRow::as_returning())
+            .get_result::<UserRow>(&mut conn);
+        self.db
+            .bounded(async { query.await.optional() })
+            .await
+            .map_err(repository_error)?
+            .map(UserRow::into_user)
+            .transpose()
+    }
+}

@@ -1,0 +1,228 @@
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use application::ports::{EmailOutbox, RepositoryError, UserRepository};
+use domain::{Role, UserId};
+use postgres_adapter::{PgEmailOutbox, PgUserRepository};
+use support::*;
+
+async fn repository() -> (TestDatabase, PgUserRepository, PgEmailOutbox) {
+    let db = fresh_database().await;
+    let pool = pool(&db.url);
+    (
+        db,
+        PgUserRepository::new(pool.clone(), settings()),
+        PgEmailOutbox::new(pool, settings()),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn created_users_are_found_by_id_and_by_email_in_any_case() {
+    let (_db, users, _) = repository().await;
+    let created = users
+        .create(
+            new_user("Ada", "Ada.Lovelace@Example.io"),
+            welcome("Ada.Lovelace@Example.io", "Ada"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.username.as_str(), "Ada");
+    assert_eq!(
+        created.email.as_str(),
+        "Ada.Lovelace@Example.io",
+        "kept as typed"
+    );
+    assert_eq!(created.role, Role::User);
+
+    let by_id = users.find_by_id(created.id).await.unwrap();
+    assert_eq!(by_id, Some(created.clone()));
+
+    let (found, hash) = users
+        .find_credentials("ada.lovelace@example.io")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, created);
+    assert_eq!(hash.as_str(), "$argon2id$v=19$m=19456,t=2,p=1$fake$Ada");
+
+    assert!(
+        users
+            .find_by_id(UserId::new(created.id.get() + 1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        users
+            .find_credentials("nobody@example.io")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ids_are_distinct_and_increasing() {
+    let (_db, users, _) = repository().await;
+    let first = users
+        .create(new_user("one", "one@x.io"), welcome("one@x.io", "one"))
+        .await
+        .unwrap();
+    let second = users
+        .create(new_user("two", "two@x.io"), welcome("two@x.io", "two"))
+        .await
+        .unwrap();
+    assert!(second.id > first.id);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_email_in_another_case_is_taken_and_writes_no_email() {
+    let (_db, users, outbox) = repository().await;
+    let first_job = welcome("a@x.io", "first");
+    users
+        .create(new_user("first", "a@x.io"), first_job.clone())
+        .await
+        .unwrap();
+
+    let second = users
+        .create(new_user("second", "  A@X.IO "), welcome("A@X.IO", "second"))
+        .await;
+    assert!(
+        matches!(second, Err(RepositoryError::EmailTaken)),
+        "{second:?}"
+    );
+
+    // The failed registration rolled back its outbox row too.
+    let jobs = outbox.lease(100, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(jobs, vec![first_job]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registration_race_has_exactly_one_winner() {
+    let (_db, users, outbox) = repository().await;
+    let users = Arc::new(users);
+    let contenders = (0..10).map(|i| {
+        let users = Arc::clone(&users);
+        // Same account, spelled differently by each contender.
+        let email = if i % 2 == 0 { "race@x.io" } else { "RACE@x.io" };
+        tokio::spawn(async move {
+            users
+                .create(
+                    new_user(&format!("racer{i}"), email),
+                    welcome(email, "racer"),
+                )
+                .await
+        })
+    });
+    let mut winners = 0;
+    let mut taken = 0;
+    for contender in contenders.collect::<Vec<_>>() {
+        match contender.await.unwrap() {
+            Ok(_) => winners += 1,
+            Err(RepositoryError::EmailTaken) => taken += 1,
+            Err(other) => panic!("unexpected error: {other:?}"),
+        }
+    }
+    assert_eq!((winners, taken), (1, 9));
+    assert_eq!(
+        outbox
+            .lease(100, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_reports_whether_a_user_was_there_and_frees_the_email() {
+    let (_db, users, _) = repository().await;
+    let user = users
+        .create(new_user("gone", "gone@x.io"), welcome("gone@x.io", "gone"))
+        .await
+        .unwrap();
+
+    assert!(users.delete(user.id).await.unwrap());
+    assert!(!users.delete(user.id).await.unwrap());
+    assert!(users.find_by_id(user.id).await.unwrap().is_none());
+    assert!(users.find_credentials("gone@x.io").await.unwrap().is_none());
+
+    let again = users
+        .create(new_user("back", "Gone@x.io"), welcome("Gone@x.io", "back"))
+        .await
+        .unwrap();
+    assert_ne!(again.id, user.id);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn set_role_finds_the_user_by_normalized_email() {
+    let (_db, users, _) = repository().await;
+    let user = users
+        .create(new_user("boss", "Boss@X.io"), welcome("Boss@X.io", "boss"))
+        .await
+        .unwrap();
+
+    let promoted = users
+        .set_role("boss@x.io", Role::Admin)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(promoted.id, user.id);
+    assert_eq!(promoted.role, Role::Admin);
+    assert_eq!(
+        users.find_by_id(user.id).await.unwrap().unwrap().role,
+        Role::Admin
+    );
+
+    let demoted = users
+        .set_role("boss@x.io", Role::User)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(demoted.role, Role::User);
+
+    assert!(
+        users
+            .set_role("nobody@x.io", Role::Admin)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_writes_exactly_one_outbox_row_with_the_job() {
+    let (_db, users, outbox) = repository().await;
+    let job = welcome("mail@x.io", "mailer");
+    users
+        .create(new_user("mailer", "mail@x.io"), job.clone())
+        .await
+        .unwrap();
+
+    let leased = outbox.lease(100, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(leased, vec![job]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_that_breaks_the_domain_rules_is_unexpected() {
+    use diesel_async::RunQueryDsl;
+
+    let db = fresh_database().await;
+    let users = PgUserRepository::new(pool(&db.url), settings());
+    let mut conn = raw_connection(&db.url).await;
+    diesel::sql_query(
+        "INSERT INTO users (username, email, email_normalized, password_hash) \
+         VALUES ('x', 'bad@x.io', 'bad@x.io', 'h')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let found = users.find_credentials("bad@x.io").await;
+    assert!(
+        matches!(found, Err(RepositoryError::Unexpected(_))),
+        "{found:?}"
+    );
+}
