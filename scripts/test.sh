@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace against local PostgreSQL and Redis
+# (started first when they are not running). Extra arguments go to cargo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-services.sh
+cargo test --workspace "$@"
