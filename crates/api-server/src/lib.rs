@@ -9,6 +9,7 @@ use std::sync::Arc;
 use application::ports::SystemClock;
 use application::{Auth, AuthSettings, OutboxRelay, RelaySettings};
 use http_api::crypto::{Argon2Hasher, HasherSettings, JwtCodec};
+use http_api::metrics::{PoolGauge, PoolStatus};
 use http_api::{AppState, ServerSettings};
 use postgres_adapter::{PgEmailOutbox, PgProbe, PgSettings, PgUserRepository};
 use redis_adapter::{RedisEmailQueue, RedisProbe, RedisSettings, RedisTokenRevocations};
@@ -77,7 +78,40 @@ impl Application {
             outbox_wakeup,
             RelaySettings::default(),
         );
+        let pools = vec![
+            PoolGauge {
+                name: "postgres",
+                status: Arc::new({
+                    let pg = pg.clone();
+                    move || {
+                        let s = pg.status();
+                        PoolStatus {
+                            max_size: s.max_size,
+                            size: s.size,
+                            available: s.available,
+                            waiting: s.waiting,
+                        }
+                    }
+                }),
+            },
+            PoolGauge {
+                name: "redis",
+                status: Arc::new({
+                    let redis = redis.clone();
+                    move || {
+                        let s = redis.status();
+                        PoolStatus {
+                            max_size: s.max_size,
+                            size: s.size,
+                            available: s.available,
+                            waiting: s.waiting,
+                        }
+                    }
+                }),
+            },
+        ];
         let state = AppState {
+            pools,
             auth,
             password_policy: config.password_policy,
             probes: vec![

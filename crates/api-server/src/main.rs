@@ -16,7 +16,8 @@ Environment (a .env file in the working directory is read too):
   REDIS_KEY_PREFIX           default auth: (the email worker must match)
   HOST, PORT                 default 127.0.0.1 and 5000
   HTTP_WORKERS               default one per core
-  RUST_LOG                   log filter, default info";
+  RUST_LOG                   log filter, default info
+  LOG_FORMAT                 text (default) or json";
 
 /// The auth API server.
 #[derive(Debug, Parser)]
@@ -101,11 +102,25 @@ async fn run(command: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Human-readable logs, or JSON lines with `LOG_FORMAT=json`. A line is
+/// written when each request's span closes, carrying its request id,
+/// route, status and latency.
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::fmt::format::FmtSpan;
+
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_span_events(FmtSpan::CLOSE)
+        .with_writer(std::io::stderr);
+    if std::env::var("LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json")) {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init();
+    } else {
+        builder.init();
+    }
 }

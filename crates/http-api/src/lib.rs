@@ -4,6 +4,7 @@
 pub mod crypto;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod middleware;
 pub mod routes;
 pub mod server;

@@ -9,8 +9,8 @@ use paperclip::v2::models::{DefaultApiRaw, Info};
 use tracing_actix_web::TracingLogger;
 
 use crate::middleware::{RequestIdRootSpan, json_errors, request_id, swagger_guard};
-use crate::routes;
 use crate::state::AppState;
+use crate::{metrics, routes};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ServerSettings {
@@ -52,6 +52,8 @@ pub fn serve(
     state: AppState,
     settings: ServerSettings,
 ) -> std::io::Result<Server> {
+    // Install the metrics recorder before the first request is counted.
+    metrics::prometheus();
     let state = Data::new(state);
     let mut server = HttpServer::new(move || {
         actix_web::App::new()
@@ -61,8 +63,10 @@ pub fn serve(
             .with_json_spec_v3_at("/openapi.json")
             .with_swagger_ui_at(crate::middleware::SWAGGER_UI_PATH)
             .build()
+            .route("/metrics", actix_web::web::get().to(metrics::render))
             .default_service(actix_web::web::to(routes::not_found))
             .wrap(json_errors())
+            .wrap(from_fn(metrics::record_requests))
             .wrap(TracingLogger::<RequestIdRootSpan>::new())
             .wrap(from_fn(swagger_guard))
             .wrap(from_fn(request_id))

@@ -4,10 +4,14 @@ use application::Auth;
 use application::ports::DependencyProbe;
 use domain::PasswordPolicy;
 
+use crate::metrics::PoolGauge;
+
 /// What every handler can reach, shared across actix workers.
 pub struct AppState {
     pub auth: Auth,
     pub password_policy: PasswordPolicy,
     /// Asked by `/health/ready`.
     pub probes: Vec<Arc<dyn DependencyProbe>>,
+    /// Reported at `/metrics`.
+    pub pools: Vec<PoolGauge>,
 }

@@ -52,7 +52,20 @@ impl RootSpanBuilder for RequestIdRootSpan {
             .get::<RequestId>()
             .map(|id| id.0.clone())
             .unwrap_or_default();
-        tracing_actix_web::root_span!(request, request_id = %id)
+        // Built by hand rather than with `root_span!`, which adds its own
+        // `request_id` (a fresh UUID) that would contradict the header.
+        let route = request.match_pattern().unwrap_or_default();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %route,
+            http.target = %request.path(),
+            request_id = %id,
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
