@@ -38,6 +38,9 @@ enum Command {
         /// The user's email (case-insensitive)
         email: String,
     },
+    /// Exit 0 when the local server's /health/ready answers 200 (for
+    /// container health checks; uses HOST and PORT)
+    Healthcheck,
 }
 
 fn main() -> ExitCode {
@@ -91,6 +94,26 @@ async fn run(command: Command) -> anyhow::Result<()> {
             for name in applied {
                 tracing::info!(migration = %name, "applied migration");
             }
+        }
+        Command::Healthcheck => {
+            let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
+            // A server bound to every interface is reached on loopback.
+            let host = if host == "0.0.0.0" || host == "::" {
+                "127.0.0.1".into()
+            } else {
+                host
+            };
+            let port = std::env::var("PORT").unwrap_or_else(|_| "5000".into());
+            let url = format!("http://{host}:{port}/health/ready");
+            let status = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(2))
+                .build()?
+                .get(&url)
+                .send()
+                .await
+                .with_context(|| format!("{url} did not answer"))?
+                .status();
+            anyhow::ensure!(status.is_success(), "{url} answered {status}");
         }
         Command::MakeAdmin { email } => {
             let config = DatabaseConfig::load(&env)?;
