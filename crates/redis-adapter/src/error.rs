@@ -1,0 +1,79 @@
+use std::time::Duration;
+
+use application::ports::{ProbeError, QueueError, RevocationError};
+use deadpool_redis::redis::{ErrorKind, ServerErrorKind};
+use deadpool_redis::{BuildError, PoolError};
+
+/// Why a pool could not be set up. Messages never contain the URL, which
+/// may carry a password.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisError {
+    /// The redis client's own message; it does not echo the URL.
+    #[error("invalid Redis URL: {0}")]
+    InvalidUrl(String),
+    #[error("invalid Redis settings: {0}")]
+    InvalidSettings(&'static str),
+    #[error("could not build the Redis pool: {0}")]
+    Pool(BuildError),
+}
+
+/// Why one bounded command (or pipeline) failed. Crate-internal: each
+/// adapter maps it into its port's error.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CommandError {
+    #[error("Redis did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("no Redis connection: {0}")]
+    Pool(#[from] PoolError),
+    #[error("Redis command failed: {0}")]
+    Redis(#[from] deadpool_redis::redis::RedisError),
+}
+
+impl CommandError {
+    /// Whether Redis is unreachable or temporarily unable to serve, as
+    /// opposed to a bug such as a wrong type or a malformed reply.
+    pub(crate) fn is_unavailable(&self) -> bool {
+        match self {
+            CommandError::Timeout(_) | CommandError::Pool(_) => true,
+            CommandError::Redis(error) => matches!(
+                error.kind(),
+                ErrorKind::Io
+                    | ErrorKind::AuthenticationFailed
+                    | ErrorKind::ClusterConnectionNotFound
+                    | ErrorKind::Server(
+                        ServerErrorKind::BusyLoading
+                            | ServerErrorKind::MasterDown
+                            | ServerErrorKind::TryAgain
+                            | ServerErrorKind::ClusterDown
+                            | ServerErrorKind::ReadOnly
+                    )
+            ),
+        }
+    }
+}
+
+impl From<CommandError> for RevocationError {
+    fn from(error: CommandError) -> Self {
+        if error.is_unavailable() {
+            RevocationError::Unavailable(error.to_string())
+        } else {
+            RevocationError::Unexpected(error.to_string())
+        }
+    }
+}
+
+impl From<CommandError> for QueueError {
+    fn from(error: CommandError) -> Self {
+        if error.is_unavailable() {
+            QueueError::Unavailable(error.to_string())
+        } else {
+            QueueError::Unexpected(error.to_string())
+        }
+    }
+}
+
+impl From<CommandError> for ProbeError {
+    fn from(error: CommandError) -> Self {
+        ProbeError(error.to_string())
+    }
+}

@@ -1,0 +1,106 @@
+//! Against the real Redis at 127.0.0.1:6379; each test uses its own prefix.
+
+use std::time::Duration;
+
+use application::ports::{EmailQueue, QueueError};
+use application::{Email, EmailJob};
+use chrono::{TimeZone, Utc};
+use redis_adapter::redis::streams::StreamRangeReply;
+use redis_adapter::{RedisEmailQueue, RedisPool, RedisSettings, connect, keys, redis};
+
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+fn prefix() -> String {
+    format!("test:{}:", uuid::Uuid::new_v4())
+}
+
+fn job(n: u8) -> EmailJob {
+    EmailJob::new(
+        Email::Welcome {
+            to: format!("user{n}@example.io"),
+            username: format!("user{n}"),
+        },
+        Utc.timestamp_opt(1_700_000_000 + i64::from(n), 0).unwrap(),
+    )
+}
+
+async fn stream_entries(pool: &RedisPool, prefix: &str) -> StreamRangeReply {
+    let mut connection = pool.get().await.unwrap();
+    redis::cmd("XRANGE")
+        .arg(keys::email_stream(prefix))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut connection)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn pushed_jobs_land_in_the_stream_in_order() {
+    let pool = connect("redis://127.0.0.1:6379", &RedisSettings::default()).unwrap();
+    let prefix = prefix();
+    let queue = RedisEmailQueue::new(pool.clone(), &prefix, TIMEOUT);
+    let jobs = vec![job(1), job(2), job(3)];
+
+    queue.push(jobs.clone()).await.unwrap();
+
+    let reply = stream_entries(&pool, &prefix).await;
+    assert_eq!(reply.ids.len(), 3);
+    let stored = reply
+        .ids
+        .iter()
+        .map(|entry| {
+            assert_eq!(entry.map.len(), 1, "one field per entry");
+            let raw: String = entry.get(keys::EMAIL_JOB_FIELD).unwrap();
+            EmailJob::from_json(&raw).unwrap()
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(stored, jobs);
+}
+
+#[tokio::test]
+async fn later_pushes_append_after_earlier_ones() {
+    let pool = connect("redis://127.0.0.1:6379", &RedisSettings::default()).unwrap();
+    let prefix = prefix();
+    let queue = RedisEmailQueue::new(pool.clone(), &prefix, TIMEOUT);
+
+    queue.push(vec![job(1)]).await.unwrap();
+    queue.push(Vec::new()).await.unwrap();
+    queue.push(vec![job(2), job(3)]).await.unwrap();
+
+    let reply = stream_entries(&pool, &prefix).await;
+    let ids = reply
+        .ids
+        .iter()
+        .map(|entry| {
+            let raw: String = entry.get(keys::EMAIL_JOB_FIELD).unwrap();
+            EmailJob::from_json(&raw)
+                .unwrap()
+                .email
+                .recipient()
+                .to_owned()
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(
+        ids,
+        ["user1@example.io", "user2@example.io", "user3@example.io"]
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_reported_unavailable() {
+    let settings = RedisSettings {
+        max_connections: 2,
+        connect_timeout: Duration::from_millis(500),
+        command_timeout: Duration::from_secs(1),
+    };
+    // Port 1: nothing listens there, the connection is refused.
+    let pool = connect("redis://127.0.0.1:1", &settings).unwrap();
+    let queue = RedisEmailQueue::new(pool, prefix(), TIMEOUT);
+
+    let result = queue.push(vec![job(1)]).await;
+    assert!(
+        matches!(result, Err(QueueError::Unavailable(_))),
+        "{result:?}"
+    );
+}

@@ -1,0 +1,431 @@
+//! Against the real Redis at 127.0.0.1:6379; each test uses its own prefix.
+
+use std::time::Duration;
+
+use application::ports::{DependencyProbe, Revocation, RevocationError, TokenRevocations};
+use chrono::{DateTime, TimeZone, Utc};
+use domain::{SessionId, TokenClaims, TokenId, TokenKind, UserId};
+use redis_adapter::{
+    RedisPool, RedisProbe, RedisSettings, RedisTokenRevocations, connect, keys, redis,
+};
+
+const REDIS_URL: &str = "redis://127.0.0.1:6379";
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+fn prefix() -> String {
+    format!("test:{}:", uuid::Uuid::new_v4())
+}
+
+fn pool() -> RedisPool {
+    connect(REDIS_URL, &RedisSettings::default()).unwrap()
+}
+
+fn revocations(pool: &RedisPool, prefix: &str) -> RedisTokenRevocations {
+    RedisTokenRevocations::new(pool.clone(), prefix, TIMEOUT)
+}
+
+fn at(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).unwrap()
+}
+
+fn claims(user: i64, token: &str, session: &str, issued_at: DateTime<Utc>) -> TokenClaims {
+    TokenClaims {
+        user_id: UserId::new(user),
+        token_id: TokenId::new(token),
+        session_id: SessionId::new(session),
+        kind: TokenKind::Access,
+        fresh: false,
+        issued_at,
+        expires_at: issued_at + chrono::Duration::seconds(900),
+    }
+}
+
+async fn ttl(pool: &RedisPool, key: &str) -> i64 {
+    let mut connection = pool.get().await.unwrap();
+    redis::cmd("TTL")
+        .arg(key)
+        .query_async(&mut connection)
+        .await
+        .unwrap()
+}
+
+async fn get(pool: &RedisPool, key: &str) -> Option<String> {
+    let mut connection = pool.get().await.unwrap();
+    redis::cmd("GET")
+        .arg(key)
+        .query_async(&mut connection)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn nothing_is_revoked_in_a_fresh_store() {
+    let pool = pool();
+    let store = revocations(&pool, &prefix());
+    assert!(
+        !store
+            .is_revoked(&claims(1, "t1", "s1", at(1_000)))
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_the_only_one_revoked() {
+    let pool = pool();
+    let prefix = prefix();
+    let store = revocations(&pool, &prefix);
+    store
+        .revoke(vec![Revocation::Token {
+            id: TokenId::new("t1"),
+            ttl_secs: 300,
+        }])
+        .await
+        .unwrap();
+
+    assert!(
+        store
+            .is_revoked(&claims(1, "t1", "s1", at(1_000)))
+            .await
+            .unwrap()
+    );
+    // Same session and user, other token.
+    assert!(
+        !store
+            .is_revoked(&claims(1, "t2", "s1", at(1_000)))
+            .await
+            .unwrap()
+    );
+
+    let ttl = ttl(&pool, &keys::revoked_token(&prefix, &TokenId::new("t1"))).await;
+    assert!(ttl > 0 && ttl <= 300, "ttl {ttl}");
+}
+
+#[tokio::test]
+async fn a_revoked_session_revokes_all_its_tokens_and_no_other() {
+    let pool = pool();
+    let prefix = prefix();
+    let store = revocations(&pool, &prefix);
+    store
+        .revoke(vec![Revocation::Session {
+            id: SessionId::new("s1"),
+            ttl_secs: 600,
+        }])
+        .await
+        .unwrap();
+
+    assert!(
+        store
+            .is_revoked(&claims(1, "t1", "s1", at(1_000)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .is_revoked(&claims(1, "t2", "s1", at(2_000)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .is_revoked(&claims(1, "t3", "s2", at(1_000)))
+            .await
+            .unwrap()
+    );
+
+    let ttl = ttl(
+        &pool,
+        &keys::revoked_session(&prefix, &SessionId::new("s1")),
+    )
+    .await;
+    assert!(ttl > 0 && ttl <= 600, "ttl {ttl}");
+}
+
+#[tokio::test]
+async fn a_revoked_user_loses_tokens_issued_up_to_the_mark_only() {
+    let pool = pool();
+    let prefix = prefix();
+    let store = revocations(&pool, &prefix);
+    let mark = 1_700_000_000;
+    store
+        .revoke(vec![Revocation::User {
+            id: UserId::new(7),
+            issued_until: at(mark),
+            ttl_secs: 900,
+        }])
+        .await
+        .unwrap();
+
+    assert!(
+        store
+            .is_revoked(&claims(7, "a", "s", at(mark - 60)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .is_revoked(&claims(7, "b", "s", at(mark)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .is_revoked(&claims(7, "c", "s", at(mark + 1)))
+            .await
+            .unwrap()
+    );
+    // Another user is untouched.
+    assert!(
+        !store
+            .is_revoked(&claims(8, "d", "s", at(mark - 60)))
+            .await
+            .unwrap()
+    );
+
+    let key = keys::revoked_user(&prefix, UserId::new(7));
+    assert_eq!(get(&pool, &key).await, Some(mark.to_string()));
+    let ttl = ttl(&pool, &key).await;
+    assert!(ttl > 0 && ttl <= 900, "ttl {ttl}");
+}
+
+#[tokio::test]
+async fn revocations_in_one_call_are_all_recorded() {
+    let pool = pool();
+    let prefix = prefix();
+    let store = revocations(&pool, &prefix);
+    store
+        .revoke(vec![
+            Revocation::Token {
+                id: TokenId::new("refresh"),
+                ttl_secs: 100,
+            },
+            Revocation::Session {
+                id: SessionId::new("s9"),
+                ttl_secs: 200,
+            },
+            Revocation::User {
+                id: UserId::new(3),
+                issued_until: at(5_000),
+                ttl_secs: 300,
+            },
+        ])
+        .await
+        .unwrap();
+
+    assert!(
+        store
+            .is_revoked(&claims(1, "refresh", "x", at(1)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .is_revoked(&claims(1, "y", "s9", at(1)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .is_revoked(&claims(3, "z", "x", at(5_000)))
+            .await
+            .unwrap()
+    );
+    assert!(!store.is_revoked(&claims(1, "y", "x", at(1))).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_later_smaller_revocation_never_weakens_an_earlier_one() {
+    let pool = pool();
+    let prefix = prefix();
+    let store = revocations(&pool, &prefix);
+    store
+        .revoke(vec![
+            Revocation::User {
+                id: UserId::new(5),
+                issued_until: at(2_000),
+                ttl_secs: 900,
+            },
+            Revocation::Token {
+                id: TokenId::new("t"),
+                ttl_secs: 900,
+            },
+        ])
+        .await
+        .unwrap();
+    store
+        .revoke(vec![
+            Revocation::User {
+                id: UserId::new(5),
+                issued_until: at(1_000),
+                ttl_secs: 10,
+            },
+            Revocation::Token {
+                id: TokenId::new("t"),
+                ttl_secs: 10,
+            },
+        ])
+        .await
+        .unwrap();
+
+    assert!(
+        store
+            .is_revoked(&claims(5, "u", "s", at(1_500)))
+            .await
+            .unwrap()
+    );
+    let user_key = keys::revoked_user(&prefix, UserId::new(5));
+    assert_eq!(get(&pool, &user_key).await, Some("2000".to_owned()));
+    assert!(ttl(&pool, &user_key).await > 10);
+    assert!(ttl(&pool, &keys::revoked_token(&prefix, &TokenId::new("t"))).await > 10);
+
+    // A later, larger mark does move it forward.
+    store
+        .revoke(vec![Revocation::User {
+            id: UserId::new(5),
+            issued_until: at(3_000),
+            ttl_secs: 900,
+        }])
+        .await
+        .unwrap();
+    assert!(
+        store
+            .is_revoked(&claims(5, "u", "s", at(2_500)))
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_user_mark_fails_closed() {
+    let pool = pool();
+    let prefix = prefix();
+    let store = revocations(&pool, &prefix);
+    let key = keys::revoked_user(&prefix, UserId::new(9));
+    {
+        let mut connection = pool.get().await.unwrap();
+        let () = redis::cmd("SET")
+            .arg(&key)
+            .arg("not-a-number")
+            .arg("EX")
+            .arg(60)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+    }
+    assert!(
+        store
+            .is_revoked(&claims(9, "t", "s", at(1_000)))
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn an_empty_revocation_list_is_accepted() {
+    let pool = pool();
+    let store = revocations(&pool, &prefix());
+    store.revoke(Vec::new()).await.unwrap();
+}
+
+#[tokio::test]
+async fn probe_answers_when_redis_is_up() {
+    let probe = RedisProbe::new(pool(), TIMEOUT);
+    assert_eq!(probe.name(), "redis");
+    probe.ping().await.unwrap();
+}
+
+fn unreachable_pool() -> RedisPool {
+    let settings = RedisSettings {
+        max_connections: 2,
+        connect_timeout: Duration::from_millis(500),
+        command_timeout: Duration::from_secs(1),
+    };
+    // Port 1: nothing listens there, the connection is refused.
+    connect("redis://127.0.0.1:1", &settings).unwrap()
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_reported_unavailable() {
+    let pool = unreachable_pool();
+    let store = revocations(&pool, &prefix());
+
+    let revoke = store
+        .revoke(vec![Revocation::Token {
+            id: TokenId::new("t"),
+            ttl_secs: 60,
+        }])
+        .await;
+    assert!(
+        matches!(revoke, Err(RevocationError::Unavailable(_))),
+        "{revoke:?}"
+    );
+
+    let check = store.is_revoked(&claims(1, "t", "s", at(1_000))).await;
+    assert!(
+        matches!(check, Err(RevocationError::Unavailable(_))),
+        "{check:?}"
+    );
+
+    let probe = RedisProbe::new(pool, TIMEOUT);
+    assert!(probe.ping().await.is_err());
+}
+
+#[test]
+fn an_invalid_url_is_rejected_without_echoing_it() {
+    let error = connect("http://user:hunter2@example.com", &RedisSettings::default())
+        .unwrap_err()
+        .to_string();
+    assert!(!error.contains("hunter2"), "{error}");
+}
+
+#[test]
+fn a_pool_needs_at_least_one_connection() {
+    let settings = RedisSettings {
+        max_connections: 0,
+        ..RedisSettings::default()
+    };
+    assert!(connect(REDIS_URL, &settings).is_err());
+}
+
+#[tokio::test]
+async fn a_silent_redis_is_reported_unavailable_instead_of_hanging() {
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let settings = RedisSettings {
+        max_connections: 2,
+        connect_timeout: Duration::from_millis(300),
+        command_timeout: Duration::from_millis(300),
+    };
+    let pool = connect(&format!("redis://{address}"), &settings).unwrap();
+    let store = RedisTokenRevocations::new(pool.clone(), prefix(), settings.command_timeout);
+
+    let check = store.is_revoked(&claims(1, "t", "s", at(1_000))).await;
+    assert!(
+        matches!(check, Err(RevocationError::Unavailable(_))),
+        "{check:?}"
+    );
+    let revoke = store
+        .revoke(vec![Revocation::Session {
+            id: SessionId::new("s"),
+            ttl_secs: 5,
+        }])
+        .await;
+    assert!(
+        matches!(revoke, Err(RevocationError::Unavailable(_))),
+        "{revoke:?}"
+    );
+    assert!(
+        RedisProbe::new(pool, settings.command_timeout)
+            .ping()
+            .await
+            .is_err()
+    );
+    silent.abort();
+}
