@@ -5,6 +5,7 @@
 //! has a mockall mock, `Mock<PortName>`, so use cases are tested without I/O.
 
 pub mod auth;
+pub mod delivery;
 pub mod email;
 pub mod error;
 pub mod outbox_relay;

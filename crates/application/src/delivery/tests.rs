@@ -1,0 +1,452 @@
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use mockall::predicate::eq;
+use uuid::Uuid;
+
+use super::*;
+use crate::ports::MockClock;
+use crate::{Email, EmailJob};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap()
+}
+
+fn job() -> EmailJob {
+    EmailJob::new(
+        Email::Welcome {
+            to: "ada@example.io".into(),
+            username: "ada".into(),
+        },
+        now(),
+    )
+}
+
+fn rendered(job: &EmailJob) -> RenderedEmail {
+    RenderedEmail {
+        job_id: job.id,
+        kind: "welcome".into(),
+        to: "ada@example.io".into(),
+        subject: "Successfully signed up".into(),
+        text: "hello ada".into(),
+        html: "<p>hello ada</p>".into(),
+    }
+}
+
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_secs(10),
+        max_delay: Duration::from_secs(60),
+        max_retry_after: Duration::from_secs(600),
+    }
+}
+
+fn failures(n: u32) -> Vec<FailedAttempt> {
+    (1..=n)
+        .map(|attempt| FailedAttempt {
+            attempt,
+            at: now(),
+            error: format!("boom {attempt}"),
+        })
+        .collect()
+}
+
+fn renderer_ok() -> MockEmailRenderer {
+    let mut renderer = MockEmailRenderer::new();
+    renderer
+        .expect_render()
+        .returning(|id, _| Ok(rendered(&EmailJob { id, ..job() })));
+    renderer
+}
+
+fn clock() -> MockClock {
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(now);
+    clock
+}
+
+/// Jitter that always picks the ceiling, so delays are predictable.
+fn no_jitter() -> Jitter {
+    Arc::new(|ceiling| ceiling)
+}
+
+fn use_case(queue: MockDeliveryQueue, mailer: MockMailer) -> EmailDelivery {
+    EmailDelivery::new(
+        Arc::new(queue),
+        Arc::new(renderer_ok()),
+        Arc::new(mailer),
+        Arc::new(clock()),
+        no_jitter(),
+        policy(),
+    )
+}
+
+fn not_delivered_yet(queue: &mut MockDeliveryQueue) {
+    queue.expect_was_delivered().returning(|_| Ok(false));
+}
+
+fn retryable(retry_after: Option<Duration>) -> MailError {
+    MailError::Retryable {
+        reason: "mailgun answered 503".into(),
+        retry_after,
+    }
+}
+
+#[tokio::test]
+async fn a_successful_send_is_recorded_and_acked() {
+    let job = job();
+    let mut queue = MockDeliveryQueue::new();
+    not_delivered_yet(&mut queue);
+    queue
+        .expect_complete()
+        .with(eq("1-0"), eq(job.id))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let mut mailer = MockMailer::new();
+    let expected = rendered(&job);
+    mailer
+        .expect_send()
+        .withf(move |email| *email == expected)
+        .times(1)
+        .returning(|_| Ok(()));
+
+    let outcome = use_case(queue, mailer)
+        .handle(Delivery::new("1-0", job.to_json()))
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Sent);
+}
+
+#[tokio::test]
+async fn a_retryable_failure_is_scheduled_with_backoff_then_succeeds() {
+    let job = job();
+    let payload = job.to_json();
+    let scheduled: Arc<Mutex<Option<Retry>>> = Arc::default();
+
+    // First delivery: Mailgun answers 503.
+    let mut queue = MockDeliveryQueue::new();
+    not_delivered_yet(&mut queue);
+    let seen = scheduled.clone();
+    queue
+        .expect_schedule_retry()
+        .withf(|receipt, _| receipt == "1-0")
+        .times(1)
+        .returning(move |_, retry| {
+            *seen.lock().unwrap() = Some(retry);
+            Ok(())
+        });
+    let mut mailer = MockMailer::new();
+    mailer
+        .expect_send()
+        .times(1)
+        .returning(|_| Err(retryable(None)));
+    let outcome = use_case(queue, mailer)
+        .handle(Delivery::new("1-0", payload.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::RetryScheduled {
+            delay: Duration::from_secs(10),
+            error: "mailgun answered 503".into()
+        }
+    );
+    let retry = scheduled.lock().unwrap().take().unwrap();
+    assert_eq!(retry.job_id, job.id);
+    assert_eq!(retry.payload, payload);
+    assert_eq!(retry.due_at, now() + chrono::Duration::seconds(10));
+    assert_eq!(
+        retry.history,
+        vec![FailedAttempt {
+            attempt: 1,
+            at: now(),
+            error: "mailgun answered 503".into()
+        }]
+    );
+
+    // Second delivery, carrying that history: it goes through.
+    let mut queue = MockDeliveryQueue::new();
+    not_delivered_yet(&mut queue);
+    queue
+        .expect_complete()
+        .with(eq("2-0"), eq(job.id))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let mut mailer = MockMailer::new();
+    mailer.expect_send().times(1).returning(|_| Ok(()));
+    let redelivered = Delivery {
+        receipt: "2-0".into(),
+        payload: retry.payload,
+        history: retry.history,
+    };
+    let outcome = use_case(queue, mailer).handle(redelivered).await.unwrap();
+    assert_eq!(outcome, Outcome::Sent);
+}
+
+#[tokio::test]
+async fn backoff_doubles_per_attempt_up_to_the_cap() {
+    let policy = policy();
+    assert_eq!(policy.backoff_ceiling(1), Duration::from_secs(10));
+    assert_eq!(policy.backoff_ceiling(2), Duration::from_secs(20));
+    assert_eq!(policy.backoff_ceiling(3), Duration::from_secs(40));
+    assert_eq!(policy.backoff_ceiling(4), Duration::from_secs(60));
+    assert_eq!(policy.backoff_ceiling(200), Duration::from_secs(60));
+}
+
+#[tokio::test]
+async fn full_jitter_stays_under_the_ceiling() {
+    let jitter = full_jitter_with(|| 0.25);
+    assert_eq!(jitter(Duration::from_secs(40)), Duration::from_secs(10));
+    let jitter = full_jitter_with(|| 7.0);
+    assert_eq!(jitter(Duration::from_secs(40)), Duration::from_secs(40));
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_when_longer_than_the_backoff() {
+    let job = job();
+    let mut queue = MockDeliveryQueue::new();
+    not_delivered_yet(&mut queue);
+    queue
+        .expect_schedule_retry()
+        .withf(|_, retry| retry.due_at == now() + chrono::Duration::seconds(120))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let mut mailer = MockMailer::new();
+    mailer
+        .expect_send()
+        .returning(|_| Err(retryable(Some(Duration::from_secs(120)))));
+    let outcome = use_case(queue, mailer)
+        .handle(Delivery::new("1-0", job.to_json()))
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, Outcome::RetryScheduled { delay, .. } if delay == Duration::from_secs(120))
+    );
+}
+
+#[tokio::test]
+async fn a_short_retry_after_does_not_shorten_the_backoff() {
+    let job = job();
+    let mut queue = MockDeliveryQueue::new();
+    not_delivered_yet(&mut queue);
+    queue
+        .expect_schedule_retry()
+        .withf(|_, retry| retry.due_at == now() + chrono::Duration::seconds(20))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let mut mailer = MockMailer::new();
+    mailer
+        .expect_send()
+        .returning(|_| Err(retryable(Some(Duration::from_secs(1)))));
+    let delivery = Delivery {
+        receipt: "1-0".into(),
+        payload: job.to_json(),
+        history: failures(1),
+    };
+    let outcome = use_case(queue, mailer).handle(delivery).await.unwrap();
+    assert!(
+        matches!(outcome, Outcome::RetryScheduled { delay, .. } if delay == Duration::from_secs(20))
+    );
+}
+
+#[tokio::test]
+async fn a_permanent_failure_is_dead_lettered_at_once() {
+    let job = job();
+    let payload = job.to_json();
+    let mut queue = MockDeliveryQueue::new();
+    not_delivered_yet(&mut queue);
+    let expected_id = job.id.to_string();
+    let expected_payload = payload.clone();
+    queue
+        .expect_dead_letter()
+        .withf(move |receipt, letter| {
+            receipt == "1-0"
+                && letter.id == expected_id
+                && letter.kind.as_deref() == Some("welcome")
+                && letter.payload == expected_payload
+                && letter.reason == "mailgun answered 400: bad address"
+                && letter.history.len() == 1
+                && letter.history[0].attempt == 1
+                && letter.dead_at == now()
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let mut mailer = MockMailer::new();
+    mailer.expect_send().times(1).returning(|_| {
+        Err(MailError::Permanent {
+            reason: "mailgun answered 400: bad address".into(),
+        })
+    });
+    let outcome = use_case(queue, mailer)
+        .handle(Delivery::new("1-0", payload))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::DeadLettered { .. }));
+}
+
+#[tokio::test]
+async fn the_last_allowed_attempt_failing_dead_letters_with_every_error() {
+    let job = job();
+    let mut queue = MockDeliveryQueue::new();
+    not_delivered_yet(&mut queue);
+    queue
+        .expect_dead_letter()
+        .withf(|_, letter| {
+            let attempts: Vec<u32> = letter.history.iter().map(|a| a.attempt).collect();
+            attempts == [1, 2, 3]
+                && letter.history[0].error == "boom 1"
+                && letter.history[2].error == "mailgun answered 503"
+                && letter.reason.starts_with("gave up after 3 attempts")
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    queue.expect_schedule_retry().never();
+    let mut mailer = MockMailer::new();
+    mailer
+        .expect_send()
+        .times(1)
+        .returning(|_| Err(retryable(None)));
+    let delivery = Delivery {
+        receipt: "9-0".into(),
+        payload: job.to_json(),
+        history: failures(2),
+    };
+    let outcome = use_case(queue, mailer).handle(delivery).await.unwrap();
+    assert!(matches!(outcome, Outcome::DeadLettered { .. }));
+}
+
+#[tokio::test]
+async fn an_already_delivered_job_is_acked_without_sending() {
+    let job = job();
+    let mut queue = MockDeliveryQueue::new();
+    queue
+        .expect_was_delivered()
+        .with(eq(job.id))
+        .returning(|_| Ok(true));
+    queue
+        .expect_ack()
+        .with(eq("1-0"))
+        .times(1)
+        .returning(|_| Ok(()));
+    queue.expect_complete().never();
+    let mut mailer = MockMailer::new();
+    mailer.expect_send().never();
+    let outcome = use_case(queue, mailer)
+        .handle(Delivery::new("1-0", job.to_json()))
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Duplicate);
+}
+
+#[tokio::test]
+async fn an_invalid_payload_is_dead_lettered_with_its_raw_text() {
+    let mut queue = MockDeliveryQueue::new();
+    queue.expect_was_delivered().never();
+    queue
+        .expect_dead_letter()
+        .withf(|receipt, letter| {
+            receipt == "5-0"
+                && letter.id == "invalid:5-0"
+                && letter.kind.is_none()
+                && letter.payload == "{not json"
+                && letter.reason.starts_with("invalid job payload")
+                && letter.history.len() == 1
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let mut mailer = MockMailer::new();
+    mailer.expect_send().never();
+    let outcome = use_case(queue, mailer)
+        .handle(Delivery::new("5-0", "{not json"))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::DeadLettered { .. }));
+}
+
+#[tokio::test]
+async fn a_render_failure_is_dead_lettered() {
+    let job = job();
+    let mut queue = MockDeliveryQueue::new();
+    not_delivered_yet(&mut queue);
+    queue
+        .expect_dead_letter()
+        .withf(|_, letter| letter.reason.contains("no template"))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let mut renderer = MockEmailRenderer::new();
+    renderer.expect_render().returning(|_, _| {
+        Err(RenderError {
+            kind: "welcome".into(),
+            reason: "no template".into(),
+        })
+    });
+    let mut mailer = MockMailer::new();
+    mailer.expect_send().never();
+    let use_case = EmailDelivery::new(
+        Arc::new(queue),
+        Arc::new(renderer),
+        Arc::new(mailer),
+        Arc::new(clock()),
+        no_jitter(),
+        policy(),
+    );
+    let outcome = use_case
+        .handle(Delivery::new("1-0", job.to_json()))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::DeadLettered { .. }));
+}
+
+#[tokio::test]
+async fn a_queue_outage_before_sending_leaves_the_job_pending_unsent() {
+    let job = job();
+    let mut queue = MockDeliveryQueue::new();
+    queue
+        .expect_was_delivered()
+        .returning(|_| Err(DeliveryQueueError::Unavailable("timeout".into())));
+    let mut mailer = MockMailer::new();
+    mailer.expect_send().never();
+    let result = use_case(queue, mailer)
+        .handle(Delivery::new("1-0", job.to_json()))
+        .await;
+    assert!(matches!(result, Err(DeliveryQueueError::Unavailable(_))));
+}
+
+#[tokio::test]
+async fn recording_a_sent_job_is_retried_through_a_short_outage() {
+    let job = job();
+    let mut queue = MockDeliveryQueue::new();
+    not_delivered_yet(&mut queue);
+    let calls = Arc::new(Mutex::new(0));
+    let counter = calls.clone();
+    queue.expect_complete().times(2).returning(move |_, _| {
+        let mut calls = counter.lock().unwrap();
+        *calls += 1;
+        if *calls == 1 {
+            Err(DeliveryQueueError::Unavailable("timeout".into()))
+        } else {
+            Ok(())
+        }
+    });
+    let mut mailer = MockMailer::new();
+    mailer.expect_send().times(1).returning(|_| Ok(()));
+    let outcome = use_case(queue, mailer)
+        .handle(Delivery::new("1-0", job.to_json()))
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Sent);
+}
+
+#[test]
+fn rendered_email_debug_hides_address_and_bodies() {
+    let email = rendered(&EmailJob {
+        id: Uuid::nil(),
+        ..job()
+    });
+    let debug = format!("{email:?}");
+    assert!(debug.contains("example.io"));
+    assert!(!debug.contains("ada@"));
+    assert!(!debug.contains("hello"));
+}

@@ -1,0 +1,243 @@
+//! Renders emails from `{TEMPLATES_DIR}/email/{kind}.html` and
+//! `{kind}.txt` with Tera. The context is the job's email variant as
+//! serialised (`kind`, `to`, and the variant's fields, e.g. `username`).
+//! Tera escapes values in `.html` templates, not in `.txt`.
+//!
+//! The subject is the first line of the `.txt` template, written as
+//! `Subject: ...` and followed by an empty line; the rest is the text body.
+//! So adding a kind of email is a job variant plus a template pair.
+
+use std::path::{Path, PathBuf};
+
+use application::Email;
+use application::delivery::{EmailRenderer, RenderError, RenderedEmail};
+use tera::{Context, Tera};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("cannot load the email templates under {dir}: {reason}")]
+    Load { dir: String, reason: String },
+    #[error("email template {name} is missing under {dir}")]
+    Missing { dir: String, name: String },
+    #[error("email template for {kind} does not render: {reason}")]
+    Broken { kind: String, reason: String },
+}
+
+/// One example of every kind of email, rendered at startup so a missing or
+/// broken template stops the worker before it takes any job.
+fn samples() -> Vec<Email> {
+    let welcome = Email::Welcome {
+        to: "someone@example.com".into(),
+        username: "someone".into(),
+    };
+    // Adding a variant stops this match compiling until the variant has a
+    // sample here too, so its templates get checked at startup as well.
+    match &welcome {
+        Email::Welcome { .. } => {}
+    }
+    vec![welcome]
+}
+
+pub struct TeraRenderer {
+    tera: Tera,
+}
+
+impl TeraRenderer {
+    /// Loads every template under `{dir}/email/` and checks that each kind
+    /// of email has both parts and renders.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Self, TemplateError> {
+        let email_dir: PathBuf = dir.as_ref().join("email");
+        let shown = email_dir.display().to_string();
+        let mut tera = Tera::default();
+        let glob = format!("{}/*", email_dir.display());
+        tera.load_from_glob(&glob)
+            .map_err(|error| TemplateError::Load {
+                dir: shown.clone(),
+                reason: error.to_string(),
+            })?;
+        let renderer = Self { tera };
+        for sample in samples() {
+            for part in ["html", "txt"] {
+                let name = format!("{}.{part}", sample.kind());
+                if !renderer.tera.contains_template(&name) {
+                    return Err(TemplateError::Missing {
+                        dir: shown.clone(),
+                        name,
+                    });
+                }
+            }
+            renderer
+                .render(Uuid::nil(), &sample)
+                .map_err(|error| TemplateError::Broken {
+                    kind: error.kind,
+                    reason: error.reason,
+                })?;
+        }
+        Ok(renderer)
+    }
+
+    fn render_part(&self, email: &Email, part: &str) -> Result<String, RenderError> {
+        let failed = |reason: String| RenderError {
+            kind: email.kind().to_owned(),
+            reason,
+        };
+        let context = Context::from_serialize(email).map_err(|error| failed(error.to_string()))?;
+        let name = format!("{}.{part}", email.kind());
+        self.tera
+            .render(&name, &context)
+            .map_err(|error| failed(format!("{name}: {}", error_chain(&error))))
+    }
+}
+
+/// Tera's top-level message is often just "failed to render"; the cause says why.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Splits `Subject: ...\n\nbody` into subject and body.
+fn split_subject(text: &str) -> Option<(String, String)> {
+    let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let subject = first
+        .trim_end_matches('\r')
+        .strip_prefix("Subject:")?
+        .trim();
+    if subject.is_empty() {
+        return None;
+    }
+    let body = rest.trim_start_matches(['\r', '\n']);
+    Some((subject.to_owned(), body.to_owned()))
+}
+
+impl EmailRenderer for TeraRenderer {
+    fn render(&self, job_id: Uuid, email: &Email) -> Result<RenderedEmail, RenderError> {
+        let text = self.render_part(email, "txt")?;
+        let html = self.render_part(email, "html")?;
+        let (subject, text) = split_subject(&text).ok_or_else(|| RenderError {
+            kind: email.kind().to_owned(),
+            reason: format!("{}.txt must start with a `Subject: ...` line", email.kind()),
+        })?;
+        Ok(RenderedEmail {
+            job_id,
+            kind: email.kind().to_owned(),
+            to: email.recipient().to_owned(),
+            subject,
+            text,
+            html,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The repository's own templates.
+    fn repo_templates() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates")
+    }
+
+    fn welcome(username: &str) -> Email {
+        Email::Welcome {
+            to: "ada@example.io".into(),
+            username: username.into(),
+        }
+    }
+
+    #[test]
+    fn renders_the_welcome_email() {
+        let renderer = TeraRenderer::load(repo_templates()).unwrap();
+        let id = Uuid::new_v4();
+        let email = renderer.render(id, &welcome("ada")).unwrap();
+        assert_eq!(email.job_id, id);
+        assert_eq!(email.kind, "welcome");
+        assert_eq!(email.to, "ada@example.io");
+        assert_eq!(email.subject, "Successfully signed up");
+        assert!(email.text.starts_with("Hello ada,"), "{}", email.text);
+        assert!(email.html.contains("<p>Hello ada,</p>"), "{}", email.html);
+    }
+
+    #[test]
+    fn the_username_is_escaped_in_html_only() {
+        let renderer = TeraRenderer::load(repo_templates()).unwrap();
+        let email = renderer
+            .render(Uuid::nil(), &welcome("<script>alert('x')</script>"))
+            .unwrap();
+        assert!(!email.html.contains("<script>"), "{}", email.html);
+        assert!(email.html.contains("&lt;script&gt;"), "{}", email.html);
+        assert!(email.text.contains("<script>alert('x')</script>"));
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("worker-templates-{name}-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(dir.join("email")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_missing_part_fails_at_load() {
+        let dir = temp_dir("missing");
+        std::fs::write(dir.join("email/welcome.txt"), "Subject: Hi\n\nHello").unwrap();
+        let error = TeraRenderer::load(&dir).err().unwrap();
+        assert!(
+            matches!(&error, TemplateError::Missing { name, .. } if name == "welcome.html"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_missing_directory_fails_at_load() {
+        let error = TeraRenderer::load("/nonexistent/templates").err().unwrap();
+        assert!(matches!(
+            error,
+            TemplateError::Missing { .. } | TemplateError::Load { .. }
+        ));
+    }
+
+    #[test]
+    fn a_template_that_does_not_parse_fails_at_load() {
+        let dir = temp_dir("syntax");
+        std::fs::write(dir.join("email/welcome.txt"), "Subject: Hi\n\n{{ username").unwrap();
+        std::fs::write(dir.join("email/welcome.html"), "<p>{{ username }}</p>").unwrap();
+        assert!(TeraRenderer::load(&dir).is_err());
+    }
+
+    #[test]
+    fn a_template_using_an_unknown_variable_fails_at_load() {
+        let dir = temp_dir("undefined");
+        std::fs::write(
+            dir.join("email/welcome.txt"),
+            "Subject: Hi\n\n{{ nickname }}",
+        )
+        .unwrap();
+        std::fs::write(dir.join("email/welcome.html"), "<p>{{ username }}</p>").unwrap();
+        let error = TeraRenderer::load(&dir).err().unwrap();
+        assert!(matches!(error, TemplateError::Broken { .. }), "{error}");
+    }
+
+    #[test]
+    fn a_text_template_without_subject_fails_at_load() {
+        let dir = temp_dir("subject");
+        std::fs::write(dir.join("email/welcome.txt"), "Hello {{ username }}").unwrap();
+        std::fs::write(dir.join("email/welcome.html"), "<p>{{ username }}</p>").unwrap();
+        let error = TeraRenderer::load(&dir).err().unwrap();
+        assert!(error.to_string().contains("Subject"), "{error}");
+    }
+
+    #[test]
+    fn subject_line_parsing() {
+        assert_eq!(
+            split_subject("Subject: Hi there\r\n\r\nBody\n"),
+            Some(("Hi there".into(), "Body\n".into()))
+        );
+        assert_eq!(split_subject("Subject:   \n\nBody"), None);
+        assert_eq!(split_subject("Body"), None);
+    }
+}
