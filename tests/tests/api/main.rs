@@ -1,0 +1,13 @@
+//! Black-box tests of the HTTP contract (`API-CONTRACT.md`), one module per
+//! section. One test binary: it links once and its tests run in parallel.
+
+mod developer;
+mod general;
+mod login;
+mod operations;
+mod outages;
+mod register;
+mod secrets;
+mod sessions;
+mod tokens;
+mod users;
