@@ -65,8 +65,13 @@ impl OutboxRelay {
         }
         let ids = jobs.iter().map(|job| job.id).collect::<Vec<_>>();
         let moved = ids.len();
-        // On failure the lease simply runs out and the jobs are retried.
-        self.queue.push(jobs).await?;
+        if let Err(error) = self.queue.push(jobs).await {
+            // Best effort: if this fails too, the lease runs out instead.
+            if let Err(release) = self.outbox.release(ids).await {
+                tracing::warn!(%release, "could not release leased email jobs");
+            }
+            return Err(error.into());
+        }
         self.outbox.remove(ids).await?;
         Ok(moved)
     }
@@ -163,10 +168,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn keeps_jobs_in_the_outbox_when_the_queue_is_down() {
+    async fn releases_jobs_at_once_when_the_queue_is_down() {
+        let leased = job(1);
+        let id = leased.id;
         let mut outbox = MockEmailOutbox::new();
-        outbox.expect_lease().returning(|_, _| Ok(vec![job(1)]));
+        outbox
+            .expect_lease()
+            .returning(move |_, _| Ok(vec![leased.clone()]));
         outbox.expect_remove().never();
+        // Released rather than left to its lease, so the next round
+        // retries it as soon as the queue is back.
+        outbox
+            .expect_release()
+            .with(eq(vec![id]))
+            .times(1)
+            .returning(|_| Ok(()));
         let mut queue = MockEmailQueue::new();
         queue
             .expect_push()

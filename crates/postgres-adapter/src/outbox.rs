@@ -93,4 +93,19 @@ impl EmailOutbox for PgEmailOutbox {
         self.db.bounded(query).await.map_err(outbox_error)?;
         Ok(())
     }
+
+    async fn release(&self, ids: Vec<Uuid>) -> Result<(), OutboxError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.db.connection().await.map_err(outbox_error)?;
+        let query =
+            diesel::update(email_outbox::table.filter(email_outbox::id.eq_any(ids)))
+                .set(email_outbox::leased_until.eq(diesel::dsl::sql::<
+                    diesel::sql_types::Timestamptz,
+                >("'-infinity'")))
+                .execute(&mut conn);
+        self.db.bounded(query).await.map_err(outbox_error)?;
+        Ok(())
+    }
 }

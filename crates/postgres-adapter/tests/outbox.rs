@@ -70,6 +70,25 @@ async fn concurrent_leases_never_share_a_job() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn released_jobs_can_be_leased_again_at_once() {
+    let (_db, outbox, jobs) = outbox_with_jobs(2).await;
+    let leased = outbox.lease(10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(leased.len(), 2);
+    assert!(
+        outbox
+            .lease(10, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    outbox.release(vec![jobs[1].id]).await.unwrap();
+    outbox.release(Vec::new()).await.unwrap();
+    let again = outbox.lease(10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(again, vec![jobs[1].clone()]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn removed_jobs_are_gone_for_good() {
     let (_db, outbox, jobs) = outbox_with_jobs(3).await;
     let leased = outbox.lease(10, Duration::from_secs(1)).await.unwrap();

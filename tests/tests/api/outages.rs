@@ -222,18 +222,9 @@ async fn welcome_job_survives_a_redis_outage(limit: Duration) {
     assert_eq!(app.outbox_len().await, 0);
 }
 
-/// Nothing is lost: the job gets there. The bound is above the relay's
-/// 30 s lease (see the ignored test below).
+/// "The job reaches Redis when it is back": a failed push releases its
+/// outbox lease, so the relay's next round (every second) delivers it.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_welcome_job_registered_while_redis_is_down_reaches_the_queue() {
-    welcome_job_survives_a_redis_outage(Duration::from_secs(45)).await;
-}
-
-/// "The job reaches Redis when it is back": measured, it arrives ~30 s
-/// after Redis is back, because the relay leases the outbox batch for
-/// 30 s before pushing and keeps the lease when the push fails.
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "BUG: a job whose push failed stays leased 30 s, so it reaches Redis ~30 s after Redis is back, not promptly"]
 async fn a_welcome_job_registered_while_redis_is_down_reaches_the_queue_promptly() {
     welcome_job_survives_a_redis_outage(Duration::from_secs(15)).await;
 }

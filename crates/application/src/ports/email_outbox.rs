@@ -25,4 +25,8 @@ pub trait EmailOutbox: Send + Sync {
 
     /// Deletes jobs that the queue has accepted.
     async fn remove(&self, ids: Vec<Uuid>) -> Result<(), OutboxError>;
+
+    /// Ends the lease of jobs the queue did not take, so the next round
+    /// retries them instead of waiting for the lease to run out.
+    async fn release(&self, ids: Vec<Uuid>) -> Result<(), OutboxError>;
 }
