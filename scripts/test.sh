@@ -4,4 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-services.sh
+# The end-to-end tests run the real binaries (target/debug/api-server and
+# target/debug/email-worker), so build them first.
+cargo build --bins
 cargo test --workspace "$@"
