@@ -16,6 +16,8 @@ use secrecy::SecretString;
 use tracing_subscriber::EnvFilter;
 use worker::{FileMailer, Runner, RunnerSettings, TeraRenderer};
 
+mod ops;
+
 #[derive(Parser)]
 #[command(
     name = "email-worker",
@@ -37,6 +39,9 @@ struct Cli {
 enum Command {
     /// Consume the queue until SIGTERM / SIGINT (the default).
     Run,
+    /// Exit 0 when the running worker's /health/ready answers 200 (for
+    /// container health checks; needs WORKER_HTTP_ADDR).
+    Healthcheck,
     /// Inspect or requeue jobs that were given up on.
     #[command(subcommand)]
     DeadLetters(DeadLetterCommand),
@@ -127,6 +132,10 @@ struct Config {
         global = true
     )]
     email_backoff_max_secs: u64,
+    /// Address of the operator listener (/health/live, /health/ready,
+    /// /metrics), e.g. 127.0.0.1:9100; unset: no listener.
+    #[arg(long, env = "WORKER_HTTP_ADDR", global = true)]
+    worker_http_addr: Option<std::net::SocketAddr>,
     /// How long in-flight jobs may take to finish on SIGTERM / SIGINT.
     #[arg(
         long,
@@ -224,12 +233,17 @@ fn main() -> ExitCode {
     // A missing .env is normal; a broken one is worth knowing about.
     let dotenv = dotenvy::dotenv();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    // Human-readable by default, JSON lines with LOG_FORMAT=json.
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if std::env::var("LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json")) {
+        logs.json().flatten_event(true).init();
+    } else {
+        logs.init();
+    }
     if let Err(error) = &dotenv
         && !error.not_found()
     {
@@ -258,6 +272,7 @@ fn main() -> ExitCode {
 async fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => run(&cli.config).await,
+        Command::Healthcheck => healthcheck(&cli.config).await,
         Command::DeadLetters(DeadLetterCommand::List { json }) => {
             let queue = cli.config.queue()?;
             let letters = queue
@@ -351,7 +366,21 @@ async fn run(config: &Config) -> anyhow::Result<()> {
         Arc::new(SystemClock),
         settings,
     );
+    let ops = match config.worker_http_addr {
+        Some(address) => {
+            let server = ops::serve(address, queue.clone())
+                .with_context(|| format!("cannot listen on WORKER_HTTP_ADDR {address}"))?;
+            tracing::info!(%address, "operator listener started");
+            let handle = server.handle();
+            tokio::spawn(server);
+            Some(handle)
+        }
+        None => None,
+    };
     let summary = runner.run(shutdown_signal()).await;
+    if let Some(ops) = ops {
+        ops.stop(true).await;
+    }
     match queue.leave_group_if_idle().await {
         Ok(true) => tracing::debug!("left the consumer group"),
         Ok(false) => {}
@@ -366,6 +395,29 @@ async fn run(config: &Config) -> anyhow::Result<()> {
         abandoned = summary.abandoned,
         "email worker stopped"
     );
+    Ok(())
+}
+
+async fn healthcheck(config: &Config) -> anyhow::Result<()> {
+    let Some(address) = config.worker_http_addr else {
+        bail!("WORKER_HTTP_ADDR is not set: the worker has no listener to ask");
+    };
+    // A listener on every interface is reached on loopback.
+    let host = if address.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        address.ip().to_string()
+    };
+    let url = format!("http://{host}:{}/health/ready", address.port());
+    let status = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("{url} did not answer"))?
+        .status();
+    anyhow::ensure!(status.is_success(), "{url} answered {status}");
     Ok(())
 }
 

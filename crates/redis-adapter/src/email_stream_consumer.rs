@@ -54,6 +54,14 @@ pub fn email_delivered(prefix: &str, job_id: Uuid) -> String {
     format!("{prefix}email:delivered:{job_id}")
 }
 
+/// How many jobs each part of the queue holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepths {
+    pub stream: usize,
+    pub retrying: usize,
+    pub dead: usize,
+}
+
 /// A job on its way back to the stream after failed attempts, as JSON:
 /// `{"id": <job id>, "job": <job JSON as text>, "history": [FailedAttempt]}`.
 fn envelope_json(retry: &Retry) -> Result<String, serde_json::Error> {
@@ -247,6 +255,23 @@ impl RedisDeliveryQueue {
             }
         }
         Ok(moved)
+    }
+
+    /// Depth of each part of the queue, in one round trip: jobs in the
+    /// stream (waiting or in flight: entries leave it when handled), jobs
+    /// waiting to be retried, and dead letters.
+    pub async fn depths(&self) -> Result<QueueDepths, DeliveryQueueError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("XLEN").arg(&self.stream);
+        pipe.cmd("ZCARD").arg(&self.retry);
+        pipe.cmd("HLEN").arg(&self.dead);
+        let (stream, retrying, dead): (usize, usize, usize) =
+            query_pipeline(&self.pool, self.settings.command_timeout, &pipe).await?;
+        Ok(QueueDepths {
+            stream,
+            retrying,
+            dead,
+        })
     }
 
     /// How many jobs wait in the retry set.

@@ -14,7 +14,7 @@ mod probe;
 mod revocations;
 
 pub use email_queue::RedisEmailQueue;
-pub use email_stream_consumer::{EmailStreamSettings, RedisDeliveryQueue};
+pub use email_stream_consumer::{EmailStreamSettings, QueueDepths, RedisDeliveryQueue};
 pub use error::RedisError;
 pub use keys::DEFAULT_PREFIX;
 pub use pool::{RedisPool, RedisSettings, connect};

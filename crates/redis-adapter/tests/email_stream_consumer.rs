@@ -9,8 +9,8 @@ use application::{Email, EmailJob};
 use chrono::{TimeZone, Utc};
 use redis_adapter::email_stream_consumer::{email_delivered, email_retry};
 use redis_adapter::{
-    EmailStreamSettings, RedisDeliveryQueue, RedisEmailQueue, RedisPool, RedisSettings, connect,
-    keys, redis,
+    EmailStreamSettings, QueueDepths, RedisDeliveryQueue, RedisEmailQueue, RedisPool,
+    RedisSettings, connect, keys, redis,
 };
 
 fn pool() -> RedisPool {
@@ -318,5 +318,49 @@ async fn redis_down_is_reported_as_unavailable() {
             application::delivery::DeliveryQueueError::Unavailable(_)
         ),
         "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn depths_count_each_part_of_the_queue() {
+    let pool = pool();
+    let prefix = prefix();
+    let queue = consumer(&pool, &prefix, "w1");
+    assert_eq!(queue.depths().await.unwrap(), QueueDepths::default());
+
+    let (a, b, c) = (job(1), job(2), job(3));
+    push(&pool, &prefix, vec![a.clone(), b.clone(), c]).await;
+    let deliveries = receive_n(&queue, 2).await;
+    let now = Utc::now();
+    let retry = Retry {
+        job_id: a.id,
+        payload: deliveries[0].payload.clone(),
+        history: Vec::new(),
+        due_at: now + chrono::Duration::seconds(60),
+    };
+    queue
+        .schedule_retry(&deliveries[0].receipt, retry)
+        .await
+        .unwrap();
+    let letter = DeadLetter {
+        id: b.id.to_string(),
+        kind: Some("welcome".into()),
+        payload: deliveries[1].payload.clone(),
+        reason: "mailgun answered 400".into(),
+        history: Vec::new(),
+        dead_at: now,
+    };
+    queue
+        .dead_letter(&deliveries[1].receipt, letter)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        queue.depths().await.unwrap(),
+        QueueDepths {
+            stream: 1,
+            retrying: 1,
+            dead: 1,
+        }
     );
 }

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use application::EmailJob;
 use application::delivery::{DeliveryQueue, DeliveryQueueError, EmailDelivery, Outcome};
 use application::ports::Clock;
 use tokio::sync::{Semaphore, watch};
@@ -215,12 +216,39 @@ impl Runner {
             // rather than being left pending for no reason.
             let permit = slots.clone().try_acquire_owned().ok();
             let handler = self.delivery.clone();
+            let attempt = delivery.history.len() + 1;
+            // The use case parses the payload too; reading the kind here
+            // keeps metrics out of the application layer.
+            let kind =
+                EmailJob::from_json(&delivery.payload).map_or("invalid", |job| job.email.kind());
             tasks.spawn(async move {
                 let _permit = permit;
-                handler.handle(delivery).await
+                let started = Instant::now();
+                let result = handler.handle(delivery).await;
+                record(kind, attempt, started, &result);
+                result
             });
         }
     }
+}
+
+/// Counts each handled delivery by kind and outcome, with its attempt
+/// number and how long it took.
+fn record(
+    kind: &'static str,
+    attempt: usize,
+    started: Instant,
+    result: &Result<Outcome, DeliveryQueueError>,
+) {
+    let outcome = match result {
+        Ok(outcome) => outcome.as_str(),
+        Err(_) => "unrecorded",
+    };
+    metrics::counter!("email_jobs_total", "kind" => kind, "outcome" => outcome).increment(1);
+    metrics::histogram!("email_job_attempt", "kind" => kind, "outcome" => outcome)
+        .record(attempt as f64);
+    metrics::histogram!("email_job_duration_seconds", "kind" => kind, "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
 }
 
 /// Moves due retries back to the queue until told to stop.
