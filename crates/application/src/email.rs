@@ -16,8 +16,9 @@ pub struct EmailJob {
     pub email: Email,
 }
 
-/// What to send. Adding an email kind means a variant here and a template
-/// pair under `templates/email/` named after the variant's `kind`.
+/// What to send. Adding an email kind means a variant here (with its
+/// `kind` name and a sample) and a template pair under `templates/email/`
+/// named after that `kind`; the text one starts with a `Subject:` line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Email {
@@ -30,6 +31,19 @@ impl Email {
         match self {
             Email::Welcome { .. } => "welcome",
         }
+    }
+
+    /// One example of every kind, for checking templates at start-up.
+    /// The match makes a new variant fail to compile until it has one.
+    pub fn samples() -> Vec<Email> {
+        let welcome = Email::Welcome {
+            to: "someone@example.com".into(),
+            username: "someone".into(),
+        };
+        match &welcome {
+            Email::Welcome { .. } => {}
+        }
+        vec![welcome]
     }
 
     pub fn recipient(&self) -> &str {

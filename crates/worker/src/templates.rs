@@ -24,21 +24,6 @@ pub enum TemplateError {
     Broken { kind: String, reason: String },
 }
 
-/// One example of every kind of email, rendered at startup so a missing or
-/// broken template stops the worker before it takes any job.
-fn samples() -> Vec<Email> {
-    let welcome = Email::Welcome {
-        to: "someone@example.com".into(),
-        username: "someone".into(),
-    };
-    // Adding a variant stops this match compiling until the variant has a
-    // sample here too, so its templates get checked at startup as well.
-    match &welcome {
-        Email::Welcome { .. } => {}
-    }
-    vec![welcome]
-}
-
 pub struct TeraRenderer {
     tera: Tera,
 }
@@ -57,7 +42,9 @@ impl TeraRenderer {
                 reason: error.to_string(),
             })?;
         let renderer = Self { tera };
-        for sample in samples() {
+        // One example of each kind, so a missing or broken template stops the
+        // worker before it takes any job.
+        for sample in Email::samples() {
             for part in ["html", "txt"] {
                 let name = format!("{}.{part}", sample.kind());
                 if !renderer.tera.contains_template(&name) {
