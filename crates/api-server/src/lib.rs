@@ -55,7 +55,7 @@ impl Application {
         let auth = Auth::new(
             Arc::new(PgUserRepository::new(pg.clone(), pg_settings)),
             Arc::new(RedisTokenRevocations::new(
-                redis.clone(),
+                redis_adapter::connect_shared(&config.redis_url, &redis_settings)?,
                 prefix.clone(),
                 redis_settings.command_timeout,
             )),

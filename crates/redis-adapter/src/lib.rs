@@ -17,7 +17,7 @@ pub use email_queue::RedisEmailQueue;
 pub use email_stream_consumer::{EmailStreamSettings, QueueDepths, RedisDeliveryQueue};
 pub use error::RedisError;
 pub use keys::DEFAULT_PREFIX;
-pub use pool::{RedisPool, RedisSettings, connect};
+pub use pool::{RedisPool, RedisSettings, SharedConnection, connect, connect_shared};
 pub use probe::RedisProbe;
 pub use revocations::RedisTokenRevocations;
 

@@ -50,6 +50,57 @@ pub fn connect(redis_url: &str, settings: &RedisSettings) -> Result<RedisPool, R
         .map_err(RedisError::Pool)
 }
 
+/// One multiplexed connection shared by every caller, re-established by
+/// the redis crate after a failure. Unlike a pooled connection it is not
+/// PINGed before each use, so a command costs exactly one round trip: the
+/// token check on every authenticated request uses it.
+pub type SharedConnection = deadpool_redis::redis::aio::ConnectionManager;
+
+/// Prepares the shared connection without connecting (the first command
+/// does), so the service starts while Redis is down.
+pub fn connect_shared(
+    redis_url: &str,
+    settings: &RedisSettings,
+) -> Result<SharedConnection, RedisError> {
+    use deadpool_redis::redis::aio::ConnectionManagerConfig;
+
+    let client = deadpool_redis::redis::Client::open(redis_url)
+        .map_err(|error| RedisError::InvalidUrl(error.to_string()))?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(settings.connect_timeout))
+        .set_response_timeout(Some(settings.command_timeout))
+        // Reconnect once per failed command; callers are bounded anyway.
+        .set_number_of_retries(1);
+    SharedConnection::new_lazy_with_config(client, config)
+        .map_err(|error| RedisError::InvalidUrl(error.to_string()))
+}
+
+/// Runs one command on the shared connection, bounded by `timeout`.
+pub(crate) async fn query_shared<T: FromRedisValue>(
+    connection: &SharedConnection,
+    timeout: Duration,
+    cmd: &Cmd,
+) -> Result<T, CommandError> {
+    let mut connection = connection.clone();
+    bounded(timeout, async move {
+        Ok(cmd.query_async(&mut connection).await?)
+    })
+    .await
+}
+
+/// Runs a pipeline on the shared connection, bounded by `timeout`.
+pub(crate) async fn pipeline_shared<T: FromRedisValue>(
+    connection: &SharedConnection,
+    timeout: Duration,
+    pipeline: &Pipeline,
+) -> Result<T, CommandError> {
+    let mut connection = connection.clone();
+    bounded(timeout, async move {
+        Ok(pipeline.query_async(&mut connection).await?)
+    })
+    .await
+}
+
 /// Runs one command on a pooled connection; `timeout` covers the wait for
 /// the connection as well as the reply.
 pub(crate) async fn query_cmd<T: FromRedisValue>(

@@ -6,7 +6,7 @@ use deadpool_redis::redis::{self, Pipeline};
 use domain::TokenClaims;
 
 use crate::keys;
-use crate::pool::{RedisPool, query_cmd, query_pipeline};
+use crate::pool::{SharedConnection, pipeline_shared, query_shared};
 
 /// Raises a user's `issued_until` mark, never lowers it, and only ever
 /// lengthens its life: a later, smaller revocation must not un-revoke
@@ -24,15 +24,19 @@ return 1
 /// Revocations kept as expiring keys: one per revoked token (`jti`) and
 /// session (`sid`), and one `issued_until` mark per user.
 pub struct RedisTokenRevocations {
-    pool: RedisPool,
+    connection: SharedConnection,
     prefix: String,
     command_timeout: Duration,
 }
 
 impl RedisTokenRevocations {
-    pub fn new(pool: RedisPool, prefix: impl Into<String>, command_timeout: Duration) -> Self {
+    pub fn new(
+        connection: SharedConnection,
+        prefix: impl Into<String>,
+        command_timeout: Duration,
+    ) -> Self {
         Self {
-            pool,
+            connection,
             prefix: prefix.into(),
             command_timeout,
         }
@@ -109,7 +113,7 @@ impl TokenRevocations for RedisTokenRevocations {
             return Ok(());
         }
         let pipeline = self.revocation_pipeline(&revocations);
-        query_pipeline::<()>(&self.pool, self.command_timeout, &pipeline).await?;
+        pipeline_shared::<()>(&self.connection, self.command_timeout, &pipeline).await?;
         Ok(())
     }
 
@@ -120,7 +124,7 @@ impl TokenRevocations for RedisTokenRevocations {
             .arg(keys::revoked_session(&self.prefix, &claims.session_id))
             .arg(&user_key);
         let (token, session, user): (Option<String>, Option<String>, Option<String>) =
-            query_cmd(&self.pool, self.command_timeout, &mget).await?;
+            query_shared(&self.connection, self.command_timeout, &mget).await?;
         if token.is_some() || session.is_some() {
             return Ok(true);
         }

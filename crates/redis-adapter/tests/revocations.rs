@@ -6,7 +6,8 @@ use application::ports::{DependencyProbe, Revocation, RevocationError, TokenRevo
 use chrono::{DateTime, TimeZone, Utc};
 use domain::{SessionId, TokenClaims, TokenId, TokenKind, UserId};
 use redis_adapter::{
-    RedisPool, RedisProbe, RedisSettings, RedisTokenRevocations, connect, keys, redis,
+    RedisPool, RedisProbe, RedisSettings, RedisTokenRevocations, connect, connect_shared, keys,
+    redis,
 };
 
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -20,8 +21,9 @@ fn pool() -> RedisPool {
     connect(REDIS_URL, &RedisSettings::default()).unwrap()
 }
 
-fn revocations(pool: &RedisPool, prefix: &str) -> RedisTokenRevocations {
-    RedisTokenRevocations::new(pool.clone(), prefix, TIMEOUT)
+fn revocations(_pool: &RedisPool, prefix: &str) -> RedisTokenRevocations {
+    let shared = connect_shared(REDIS_URL, &RedisSettings::default()).unwrap();
+    RedisTokenRevocations::new(shared, prefix, TIMEOUT)
 }
 
 fn at(secs: i64) -> DateTime<Utc> {
@@ -347,7 +349,8 @@ fn unreachable_pool() -> RedisPool {
 #[tokio::test]
 async fn an_unreachable_redis_is_reported_unavailable() {
     let pool = unreachable_pool();
-    let store = revocations(&pool, &prefix());
+    let shared = connect_shared("redis://127.0.0.1:1", &RedisSettings::default()).unwrap();
+    let store = RedisTokenRevocations::new(shared, prefix(), TIMEOUT);
 
     let revoke = store
         .revoke(vec![Revocation::Token {
@@ -404,7 +407,8 @@ async fn a_silent_redis_is_reported_unavailable_instead_of_hanging() {
         command_timeout: Duration::from_millis(300),
     };
     let pool = connect(&format!("redis://{address}"), &settings).unwrap();
-    let store = RedisTokenRevocations::new(pool.clone(), prefix(), settings.command_timeout);
+    let shared = connect_shared(&format!("redis://{address}"), &settings).unwrap();
+    let store = RedisTokenRevocations::new(shared, prefix(), settings.command_timeout);
 
     let check = store.is_revoked(&claims(1, "t", "s", at(1_000))).await;
     assert!(
