@@ -6,6 +6,9 @@
 //! [`TestApp`] with a client and helpers. [`TcpProxy`] stands between the
 //! app and a dependency so a test can cut it off and bring it back.
 
+pub mod deployment;
+pub mod fake_mailgun;
+pub mod processes;
 mod proxy;
 
 use std::collections::BTreeMap;
@@ -22,6 +25,9 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+pub use deployment::{ApiProcess, Deployment, QueueState};
+pub use fake_mailgun::{DeliveryTally, FakeMailgun};
+pub use processes::Process;
 pub use proxy::TcpProxy;
 
 /// The PostgreSQL server the tests use, without a database name.
