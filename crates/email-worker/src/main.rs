@@ -326,6 +326,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn run(config: &Config) -> anyhow::Result<()> {
+    let stop = shutdown_signal();
     // Configuration errors first, so the mode line is the first log line.
     config.redis_url()?;
     let mailer = config.mailer()?;
@@ -377,7 +378,7 @@ async fn run(config: &Config) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let summary = runner.run(shutdown_signal()).await;
+    let summary = runner.run(stop).await;
     if let Some(ops) = ops {
         ops.stop(true).await;
     }
@@ -421,28 +422,28 @@ async fn healthcheck(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Completes on SIGTERM or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
+/// Completes on SIGTERM or SIGINT (Ctrl-C). The handlers are installed
+/// when this is called, not when the future is first polled, so a signal
+/// that arrives while the worker is still starting is not lost (and does
+/// not kill the process with the default action).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let terminate = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    async move {
+        match (terminate, interrupt) {
+            (Ok(mut terminate), Ok(mut interrupt)) => {
                 tokio::select! {
                     _ = terminate.recv() => tracing::info!("SIGTERM received"),
-                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+                    _ = interrupt.recv() => tracing::info!("SIGINT received"),
                 }
             }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the worker");
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::warn!(%error, "cannot listen for signals; only Ctrl-C stops the worker");
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("interrupt received");
     }
 }
 
