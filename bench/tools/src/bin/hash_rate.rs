@@ -1,7 +1,7 @@
 //! Raw Argon2id hash rate with the server's parameters, single-threaded
 //! and on every core, for the benchmark harness (`bench/run.sh`).
 //!
-//! cargo run --release -p http-api --example hash_rate -- [seconds]
+//! cargo run --release -p bench-tools --bin hash_rate -- [seconds]
 
 use std::time::{Duration, Instant};
 

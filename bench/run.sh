@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Measures the service against its own limits on this machine, in one run,
+# and prints one table (also written to bench/results/latest.md).
+#   bash bench/run.sh            # ~4 minutes on 2 cores
+#   DURATION=5 bash bench/run.sh # shorter load phases
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export BENCH_DIR="$root/bench"
+
+DURATION=${DURATION:-10}     # seconds per load phase
+CONNECTIONS=${CONNECTIONS:-32}
+EMAILS=${EMAILS:-1500}       # jobs per worker throughput run
+API_PORT=${API_PORT:-5091}
+MAILGUN_PORT=${MAILGUN_PORT:-5092}
+
+bash scripts/ensure-services.sh >/dev/null
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (Debian package)"
+  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+  else sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null; fi
+fi
+
+echo "building release binaries"
+cargo build --release --quiet --bin api-server --bin email-worker \
+  --bin hash_rate --bin fake_mailgun --bin enqueue
+bin=$root/target/release
+
+run=bench$(date +%s)
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $run" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+common_env=(
+  PATH="$PATH"
+  DATABASE_URL="postgres://postgres@127.0.0.1:5432/$run"
+  REDIS_URL="redis://127.0.0.1:6379"
+  REDIS_KEY_PREFIX="$run:"
+  JWT_SECRET_KEY="benchmark-secret-0123456789abcdef0123456789"
+  JWT_ACCESS_TOKEN_EXPIRES=3600
+  RUST_LOG=warn
+)
+
+peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+wait_http() {
+  for _ in $(seq 1 100); do
+    curl -fs "$1" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "error: $1 did not answer" >&2
+  exit 1
+}
+
+# wrk_json SCRIPT PATH [connections] -> the RESULT json line
+wrk_json() {
+  local script=$1 path=$2 conns=${3:-$CONNECTIONS}
+  wrk -t2 -c"$conns" -d"${DURATION}s" --latency -s "$BENCH_DIR/wrk/$script" \
+    "http://127.0.0.1:$API_PORT$path" | sed -n 's/^RESULT //p'
+}
+field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+
+echo "starting the API (release)"
+(cd "$work" && env -i "${common_env[@]}" "$bin/api-server" migrate >/dev/null 2>&1)
+(cd "$work" && exec env -i "${common_env[@]}" PORT=$API_PORT "$bin/api-server" serve \
+  >"$work/api.log" 2>&1) &
+api_pid=$!
+pids+=("$api_pid")
+wait_http "http://127.0.0.1:$API_PORT/health/ready"
+
+export BENCH_EMAIL="bench@example.com" BENCH_PASSWORD="benchmark password" BENCH_RUN=$run
+curl -fs -X POST "http://127.0.0.1:$API_PORT/register" -H 'Content-Type: application/json' \
+  -d "{\"username\":\"bench\",\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}" >/dev/null
+export TOKEN
+TOKEN=$(curl -fs -X POST "http://127.0.0.1:$API_PORT/login" -H 'Content-Type: application/json' \
+  -d "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+
+echo "load: GET /guest"
+guest=$(TOKEN="" wrk_json get.lua /guest)
+echo "load: GET /protected"
+protected=$(wrk_json get.lua /protected)
+echo "load: POST /login"
+login=$(wrk_json login.lua /login)
+echo "load: POST /register"
+register=$(wrk_json register.lua /register)
+
+echo "load: GET /protected during a /login flood"
+wrk -t1 -c"$CONNECTIONS" -d"$((DURATION + 2))s" -s "$BENCH_DIR/wrk/login.lua" \
+  "http://127.0.0.1:$API_PORT/login" >/dev/null &
+flood=$!
+sleep 1
+flooded=$(wrk -t1 -c8 -d"${DURATION}s" --latency -s "$BENCH_DIR/wrk/get.lua" \
+  "http://127.0.0.1:$API_PORT/protected" | sed -n 's/^RESULT //p')
+wait "$flood" || true
+api_peak=$(peak_kib "$api_pid")
+kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
+
+echo "raw Argon2id hash rate"
+hashes=$("$bin/hash_rate" "$((DURATION / 2 > 2 ? DURATION / 2 : 2))")
+hash_single=$(sed -n 's/^hash_rate_single=//p' <<<"$hashes")
+hash_all=$(sed -n 's/^hash_rate_all=//p' <<<"$hashes")
+cores=$(sed -n 's/^cores=//p' <<<"$hashes")
+
+# worker_rate DELAY_MS -> "emails_per_s peak_kib"
+worker_rate() {
+  local delay=$1 prefix="$run-w$1:"
+  "$bin/fake_mailgun" "$MAILGUN_PORT" "$delay" >/dev/null 2>&1 &
+  local fake=$!
+  pids+=("$fake")
+  wait_http "http://127.0.0.1:$MAILGUN_PORT/count"
+  "$bin/enqueue" redis://127.0.0.1:6379 "$prefix" "$EMAILS"
+  local started
+  started=$(date +%s.%N)
+  (cd "$work" && exec env -i "${common_env[@]}" REDIS_KEY_PREFIX="$prefix" \
+    MAILGUN_API_KEY=bench-key MAILGUN_DOMAIN=bench.example.com \
+    MAILGUN_BASE_URL="http://127.0.0.1:$MAILGUN_PORT" TEMPLATES_DIR="$root/templates" \
+    "$bin/email-worker" run >"$work/worker-$delay.log" 2>&1) &
+  local worker=$!
+  pids+=("$worker")
+  local sent=0
+  for _ in $(seq 1 1200); do
+    sent=$(curl -fs "http://127.0.0.1:$MAILGUN_PORT/count" || echo 0)
+    [ "$sent" -ge "$EMAILS" ] && break
+    sleep 0.05
+  done
+  local finished
+  finished=$(date +%s.%N)
+  local peak
+  peak=$(peak_kib "$worker")
+  kill "$worker" "$fake" 2>/dev/null || true
+  wait "$worker" "$fake" 2>/dev/null || true
+  redis-cli --scan --pattern "$prefix*" | xargs -r redis-cli del >/dev/null
+  python3 -c "import sys; print(f'{int(sys.argv[1]) / (float(sys.argv[3]) - float(sys.argv[2])):.1f}', sys.argv[4])" \
+    "$sent" "$started" "$finished" "$peak"
+}
+echo "worker: fake Mailgun answering after 100 ms"
+read -r worker_100 worker_peak_100 < <(worker_rate 100)
+echo "worker: fake Mailgun answering at once"
+read -r worker_0 worker_peak_0 < <(worker_rate 0)
+redis-cli --scan --pattern "$run:*" | xargs -r redis-cli del >/dev/null
+
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+python3 - "$guest" "$protected" "$login" "$register" "$flooded" \
+  "$hash_single" "$hash_all" "$cores" "$worker_100" "$worker_0" \
+  "$api_peak" "$worker_peak_100" "$worker_peak_0" "$load" "$DURATION" "$CONNECTIONS" "$EMAILS" <<'PY' | tee "$root/bench/results/latest.md"
+import json, sys, datetime
+(guest, protected, login, register, flooded) = (json.loads(a) for a in sys.argv[1:6])
+hash_single, hash_all = float(sys.argv[6]), float(sys.argv[7])
+cores = sys.argv[8]
+worker_100, worker_0 = float(sys.argv[9]), float(sys.argv[10])
+api_peak, w_peak = int(sys.argv[11]), max(int(sys.argv[12]), int(sys.argv[13]))
+load, duration, conns, emails = sys.argv[14], sys.argv[15], sys.argv[16], sys.argv[17]
+mib = lambda kib: f"{kib / 1024:.1f} MiB"
+def row(name, r, note=""):
+    errors = f" ({r['errors']} errors)" if r["errors"] else ""
+    return f"| {name} | {r['rps']:.0f}{errors} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {note} |"
+print(f"Run {datetime.datetime.now().isoformat(timespec='seconds')}: {cores} cores, "
+      f"load average {load} at the end; {duration} s per phase, {conns} connections, "
+      f"release builds, loopback.\n")
+print("| path | requests/s | p50 ms | p99 ms | note |")
+print("|---|---|---|---|---|")
+print(row("GET /guest", guest))
+share = protected["rps"] / guest["rps"] if guest["rps"] else 0
+print(row("GET /protected", protected, f"{share:.0%} of /guest (target >= 50%)"))
+login_share = login["rps"] / hash_all if hash_all else 0
+print(row("POST /login", login, f"{login_share:.0%} of the all-core hash rate (target >= 85%)"))
+print(row("POST /register", register, "unique emails; one hash + one transaction each"))
+print(row("GET /protected during a /login flood", flooded, "8 connections; target p99 < 20 ms"))
+print()
+print("| figure | value | note |")
+print("|---|---|---|")
+print(f"| Argon2id hashes/s, 1 thread | {hash_single:.1f} | m=19456 KiB, t=2, p=1 |")
+print(f"| Argon2id hashes/s, all {cores} cores | {hash_all:.1f} | |")
+print(f"| worker emails/s, Mailgun answering in 100 ms | {worker_100:.1f} | {emails} jobs, WORKER_CONCURRENCY=16 (target >= 150) |")
+print(f"| worker emails/s, Mailgun answering at once | {worker_0:.1f} | {emails} jobs |")
+print(f"| API peak resident memory | {mib(api_peak)} | VmHWM over the whole API run (target < 64 MiB) |")
+print(f"| worker peak resident memory | {mib(w_peak)} | VmHWM |")
+PY
