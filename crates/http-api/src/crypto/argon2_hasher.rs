@@ -2,9 +2,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use application::ports::{HashError, PasswordHasher};
-use argon2::Argon2;
-use argon2::password_hash::phc::PasswordHash as PhcHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use std::cell::RefCell;
+
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash as Phc, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use async_trait::async_trait;
 use domain::{Password, PasswordHash};
 use tokio::sync::Semaphore;
@@ -29,10 +30,17 @@ impl Default for HasherSettings {
 }
 
 /// Argon2id with OWASP's minimum parameters (m=19456 KiB, t=2, p=1: the
-/// crate's defaults), run on the blocking pool behind a semaphore so a
-/// login flood cannot stall the async workers or exhaust memory.
+/// crate's defaults), run off the async workers behind a semaphore so a
+/// login flood can neither stall other routes nor exhaust memory.
+///
+/// Hashes run on a small dedicated thread pool rather than tokio's
+/// blocking pool: that pool spreads work over up to hundreds of threads,
+/// and each thread's allocator arena keeps its own freed 19 MiB block
+/// (measured: 780 MiB resident under a login flood). A fixed set of
+/// threads reuses warm memory: fewer page faults, bounded footprint.
 #[derive(Clone)]
 pub struct Argon2Hasher {
+    threads: Arc<rayon::ThreadPool>,
     permits: Arc<Semaphore>,
     queue_timeout: Duration,
     /// Verified against when the account does not exist, so unknown
@@ -42,18 +50,24 @@ pub struct Argon2Hasher {
 
 impl Argon2Hasher {
     pub fn new(settings: HasherSettings) -> Result<Self, HashError> {
-        let decoy = Argon2::default()
-            .hash_password(b"decoy password for unknown accounts")
-            .map_err(|error| HashError::Unexpected(error.to_string()))?
-            .to_string();
+
+        let size = settings.max_concurrent.max(1);
+        let threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(size)
+            .thread_name(|index| format!("argon2-{index}"))
+            .build()
+            .map_err(|error| HashError::Unexpected(error.to_string()))?;
+        // On a hashing thread, whose memory is reused anyway.
+        let decoy = threads.install(|| hash_phc(b"decoy password for unknown accounts"))?;
         Ok(Self {
-            permits: Arc::new(Semaphore::new(settings.max_concurrent.max(1))),
+            threads: Arc::new(threads),
+            permits: Arc::new(Semaphore::new(size)),
             queue_timeout: settings.queue_timeout,
             decoy: decoy.into(),
         })
     }
 
-    /// Runs `work` on the blocking pool once a hashing slot is free.
+    /// Runs `work` on the hashing threads once a slot is free.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
@@ -62,26 +76,23 @@ impl Argon2Hasher {
             .await
             .map_err(|_| HashError::Busy)?
             .map_err(|_| HashError::Unexpected("hasher closed".into()))?;
-        tokio::task::spawn_blocking(move || {
-            let result = work();
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.threads.spawn(move || {
+            // The receiver is gone only if the request was dropped.
+            let _ = done.send(work());
             drop(permit);
-            result
-        })
-        .await
-        .map_err(|error| HashError::Unexpected(error.to_string()))
+        });
+        result
+            .await
+            .map_err(|_| HashError::Unexpected("hashing thread panicked".into()))
     }
 }
 
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: Password) -> Result<PasswordHash, HashError> {
-        self.run(move || {
-            Argon2::default()
-                .hash_password(password.expose().as_bytes())
-                .map(|hash| PasswordHash::new(hash.to_string()))
-                .map_err(|error| HashError::Unexpected(error.to_string()))
-        })
-        .await?
+        self.run(move || hash_phc(password.expose().as_bytes()).map(PasswordHash::new))
+            .await?
     }
 
     async fn verify(
@@ -92,18 +103,84 @@ impl PasswordHasher for Argon2Hasher {
         let exists = stored.is_some();
         let phc = stored.map_or_else(|| self.decoy.to_string(), |hash| hash.as_str().to_owned());
         let matches = self
-            .run(move || {
-                let parsed = PhcHash::new(&phc)
-                    .map_err(|error| HashError::Unexpected(format!("stored hash: {error}")))?;
-                Ok::<_, HashError>(
-                    Argon2::default()
-                        .verify_password(password.as_bytes(), &parsed)
-                        .is_ok(),
-                )
-            })
+            .run(move || verify_phc(password.as_bytes(), &phc))
             .await??;
         Ok(exists && matches)
     }
+}
+
+thread_local! {
+    /// Each hashing thread's Argon2 working memory (19 MiB), reused from
+    /// one hash to the next instead of allocated and freed every time.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+fn unexpected(error: impl std::fmt::Display) -> HashError {
+    HashError::Unexpected(error.to_string())
+}
+
+/// Runs Argon2 into `out` using this thread's reusable memory.
+fn argon2_into(
+    argon: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), HashError> {
+    let blocks = argon.params().block_count();
+    MEMORY.with_borrow_mut(|memory| {
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        argon
+            .hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+            .map_err(unexpected)
+    })
+}
+
+/// A new Argon2id hash with the default (OWASP minimum) parameters, as a
+/// PHC string identical to what `argon2::PasswordHasher` would produce.
+fn hash_phc(password: &[u8]) -> Result<String, HashError> {
+    let params = Params::default();
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let salt: [u8; 16] = rand::random();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2_into(&argon, password, &salt, &mut out)?;
+    let phc = Phc {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(unexpected)?,
+        salt: Some(Salt::new(&salt).map_err(unexpected)?),
+        hash: Some(Output::new(&out).map_err(unexpected)?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Checks `password` against a stored PHC string, with the algorithm,
+/// version and parameters recorded in it; compares in constant time.
+fn verify_phc(password: &[u8], stored: &str) -> Result<bool, HashError> {
+    let stored_error = |error: &dyn std::fmt::Display| unexpected(format!("stored hash: {error}"));
+    let phc = Phc::new(stored).map_err(|e| stored_error(&e))?;
+    let algorithm = Algorithm::try_from(phc.algorithm.as_str()).map_err(|e| stored_error(&e))?;
+    let version = phc
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|e| stored_error(&e))?
+        .unwrap_or_default();
+    let params = Params::try_from(&phc).map_err(|e| stored_error(&e))?;
+    let (Some(salt), Some(expected)) = (&phc.salt, &phc.hash) else {
+        return Err(unexpected("stored hash: no salt or output"));
+    };
+    let mut buffer = [0u8; Output::MAX_LENGTH];
+    let out = &mut buffer[..expected.len()];
+    argon2_into(
+        &Argon2::new(algorithm, version, params),
+        password,
+        salt,
+        out,
+    )?;
+    // `Output`'s equality is constant-time.
+    Ok(Output::new(out).map_err(unexpected)? == *expected)
 }
 
 #[cfg(test)]
@@ -167,6 +244,41 @@ mod tests {
         let _held = hasher.permits.clone().acquire_owned().await.unwrap();
         let result = hasher.verify("x".into(), None).await;
         assert!(matches!(result, Err(HashError::Busy)));
+    }
+
+    #[tokio::test]
+    async fn reads_and_writes_the_argon2_crates_own_phc_strings() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+
+        let hasher = hasher();
+        let theirs = Argon2::default()
+            .hash_password(b"correct horse")
+            .unwrap()
+            .to_string();
+        assert!(
+            hasher
+                .verify(
+                    "correct horse".into(),
+                    Some(PasswordHash::new(theirs.clone()))
+                )
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify("wrong".into(), Some(PasswordHash::new(theirs)))
+                .await
+                .unwrap()
+        );
+
+        let password = Password::parse("correct horse", PasswordPolicy::default()).unwrap();
+        let ours = hasher.hash(password).await.unwrap();
+        let parsed = Phc::new(ours.as_str()).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
     }
 
     #[tokio::test]
