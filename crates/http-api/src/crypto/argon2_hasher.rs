@@ -50,7 +50,6 @@ pub struct Argon2Hasher {
 
 impl Argon2Hasher {
     pub fn new(settings: HasherSettings) -> Result<Self, HashError> {
-
         let size = settings.max_concurrent.max(1);
         let threads = rayon::ThreadPoolBuilder::new()
             .num_threads(size)
