@@ -289,24 +289,7 @@ impl Deployment {
 
 impl Drop for Deployment {
     fn drop(&mut self) {
-        let database = self.database_name.clone();
-        let prefix = self.redis_prefix.clone();
-        // Drop runs inside the test's runtime, which cannot block on async
-        // work: clean up on a thread with a runtime of its own.
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                let limit = Duration::from_secs(10);
-                let _ = tokio::time::timeout(limit, crate::forget_redis_keys(&prefix)).await;
-                let _ = tokio::time::timeout(limit, crate::drop_database(&database)).await;
-            });
-        });
-        let _ = cleanup.join();
+        crate::clean_up(Some(self.database_name.clone()), self.redis_prefix.clone());
         if std::thread::panicking() {
             eprintln!("process logs kept in {}", self.dir.display());
         } else {

@@ -370,27 +370,30 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
-        let database = self.owned_database.take();
-        let prefix = self.redis_prefix.clone();
-        // Drop runs inside the test's runtime, which cannot block on async
-        // work: clean up on a thread with a runtime of its own.
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                let limit = Duration::from_secs(10);
-                let _ = tokio::time::timeout(limit, forget_redis_keys(&prefix)).await;
-                if let Some(name) = database {
-                    let _ = tokio::time::timeout(limit, drop_database(&name)).await;
-                }
-            });
-        });
-        let _ = cleanup.join();
+        clean_up(self.owned_database.take(), self.redis_prefix.clone());
     }
+}
+
+/// Drops a test's database (when it owns one) and deletes its Redis keys.
+/// Drop runs inside the test's runtime, which cannot block on async work,
+/// so this runs on a thread with a runtime of its own, and waits for it.
+pub(crate) fn clean_up(database: Option<String>, prefix: String) {
+    let cleanup = std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async move {
+            let limit = Duration::from_secs(10);
+            let _ = tokio::time::timeout(limit, forget_redis_keys(&prefix)).await;
+            if let Some(name) = database {
+                let _ = tokio::time::timeout(limit, drop_database(&name)).await;
+            }
+        });
+    });
+    let _ = cleanup.join();
 }
 
 async fn forget_redis_keys(prefix: &str) {
