@@ -314,3 +314,68 @@ async fn dead_letters(deployment: &Deployment, mailgun: &FakeMailgun) -> Vec<Val
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_reports_health_and_metrics_on_its_operator_listener() {
+    let deployment = Deployment::new().await;
+    let mailgun = FakeMailgun::start().await;
+    let api = deployment.start_api("api", |_| {}).await;
+    let address = format!("127.0.0.1:{}", integration_tests::deployment::free_port());
+    let _worker = deployment.start_worker("worker", &mailgun, |vars| {
+        vars.insert("WORKER_HTTP_ADDR", address.clone());
+    });
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("http://{address}{path}");
+    let mut ready = false;
+    for _ in 0..100 {
+        let answer = client.get(url("/health/ready")).send().await;
+        if answer.is_ok_and(|r| r.status().is_success()) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the worker's /health/ready never answered 200");
+    // The compose health check: the binary asks the running worker.
+    let healthcheck =
+        std::process::Command::new(integration_tests::processes::binary("email-worker"))
+            .arg("healthcheck")
+            .env_clear()
+            .env("WORKER_HTTP_ADDR", &address)
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap();
+    assert!(healthcheck.status.success(), "{healthcheck:?}");
+
+    let email = format!("metrics-{}@example.com", unique_tag());
+    api.register_ok("metrics", &email).await;
+    mailgun
+        .wait_for_recipients(std::slice::from_ref(&email), DELIVERY_LIMIT)
+        .await;
+    // The outcome is counted right after the send returns.
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = client
+            .get(url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains(r#"email_jobs_total{kind="welcome",outcome="sent"} 1"#) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        text.contains(r#"email_jobs_total{kind="welcome",outcome="sent"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"email_queue_depth{part="stream"}"#),
+        "{text}"
+    );
+    assert!(text.contains("email_dead_letters 0"), "{text}");
+    assert!(text.contains("email_job_attempt_bucket"), "{text}");
+}
