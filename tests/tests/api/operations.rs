@@ -81,6 +81,21 @@ async fn the_openapi_document_lists_every_route() {
             assert!(item.get(*method).is_some(), "{method} {path}: {item}");
         }
     }
+    // Request bodies document their required fields.
+    let schemas = &spec["components"]["schemas"];
+    for (schema, fields) in [
+        ("RegisterRequest", &["email", "password", "username"][..]),
+        ("LoginRequest", &["email", "password"]),
+    ] {
+        let mut required: Vec<&str> = schemas[schema]["required"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema}: {}", schemas[schema]))
+            .iter()
+            .filter_map(|field| field.as_str())
+            .collect();
+        required.sort_unstable();
+        assert_eq!(required, fields, "{schema}");
+    }
 }
 
 #[tokio::test]

@@ -8,35 +8,38 @@ use serde::{Deserialize, Serialize};
 
 use super::users::UserBody;
 use crate::error::{ApiError, FieldErrors};
-use crate::extract::{JsonBody, RefreshToken};
+use crate::extract::{JsonBody, RefreshToken, Required};
 use crate::state::AppState;
 
 const MISSING: &str = "Missing data for required field.";
 
 /// The value of a required field, or garde's error for its absence.
-fn present(value: &Option<String>) -> Result<&str, garde::Error> {
-    value.as_deref().ok_or_else(|| garde::Error::new(MISSING))
+fn present(value: &Required<String>) -> Result<&str, garde::Error> {
+    value
+        .as_ref()
+        .map(String::as_str)
+        .ok_or_else(|| garde::Error::new(MISSING))
 }
 
-fn required(value: &Option<String>, _: &impl Sized) -> garde::Result {
+fn required(value: &Required<String>, _: &impl Sized) -> garde::Result {
     present(value).map(drop)
 }
 
 /// Each rule delegates to the domain type, so the HTTP layer and the
 /// domain can never disagree about what is valid.
-fn valid_username(value: &Option<String>, _: &PasswordPolicy) -> garde::Result {
+fn valid_username(value: &Required<String>, _: &PasswordPolicy) -> garde::Result {
     Username::parse(present(value)?)
         .map(drop)
         .map_err(|error| garde::Error::new(error.to_string()))
 }
 
-fn valid_email(value: &Option<String>, _: &PasswordPolicy) -> garde::Result {
+fn valid_email(value: &Required<String>, _: &PasswordPolicy) -> garde::Result {
     EmailAddress::parse(present(value)?)
         .map(drop)
         .map_err(|error| garde::Error::new(error.to_string()))
 }
 
-fn valid_password(value: &Option<String>, policy: &PasswordPolicy) -> garde::Result {
+fn valid_password(value: &Required<String>, policy: &PasswordPolicy) -> garde::Result {
     Password::parse(present(value)?, *policy)
         .map(drop)
         .map_err(|error| garde::Error::new(error.to_string()))
@@ -59,15 +62,15 @@ pub struct RegisterRequest {
     /// 3 to 80 characters after trimming, no control characters
     #[serde(default)]
     #[garde(custom(valid_username))]
-    pub username: Option<String>,
+    pub username: Required<String>,
     /// A valid address of at most 254 characters; case-insensitive
     #[serde(default)]
     #[garde(custom(valid_email))]
-    pub email: Option<String>,
+    pub email: Required<String>,
     /// PASSWORD_MIN_LENGTH (default 8) to 128 characters
     #[serde(default)]
     #[garde(custom(valid_password))]
-    pub password: Option<String>,
+    pub password: Required<String>,
 }
 
 impl RegisterRequest {
@@ -79,9 +82,9 @@ impl RegisterRequest {
         let invalid = |field: &str, error: &dyn std::fmt::Display| {
             ApiError::validation(field, error.to_string())
         };
-        let username = self.username.unwrap_or_default();
-        let email = self.email.unwrap_or_default();
-        let password = self.password.unwrap_or_default();
+        let username = self.username.into_inner().unwrap_or_default();
+        let email = self.email.into_inner().unwrap_or_default();
+        let password = self.password.into_inner().unwrap_or_default();
         Ok(Registration {
             username: Username::parse(&username).map_err(|e| invalid("username", &e))?,
             email: EmailAddress::parse(&email).map_err(|e| invalid("email", &e))?,
@@ -116,10 +119,10 @@ pub async fn register(
 pub struct LoginRequest {
     #[serde(default)]
     #[garde(custom(required))]
-    pub email: Option<String>,
+    pub email: Required<String>,
     #[serde(default)]
     #[garde(custom(required))]
-    pub password: Option<String>,
+    pub password: Required<String>,
 }
 
 #[derive(Debug, Serialize, Apiv2Schema)]
@@ -143,7 +146,8 @@ pub async fn login(
     request
         .validate()
         .map_err(|report| ApiError::Validation(field_errors(&report)))?;
-    let (Some(email), Some(password)) = (request.email, request.password) else {
+    let (Some(email), Some(password)) = (request.email.into_inner(), request.password.into_inner())
+    else {
         return Err(ApiError::validation("body", MISSING));
     };
     let tokens = state.auth.login(&email, &password).await?;
@@ -203,9 +207,9 @@ mod tests {
         password: Option<&str>,
     ) -> RegisterRequest {
         RegisterRequest {
-            username: username.map(str::to_owned),
-            email: email.map(str::to_owned),
-            password: password.map(str::to_owned),
+            username: Required(username.map(str::to_owned)),
+            email: Required(email.map(str::to_owned)),
+            password: Required(password.map(str::to_owned)),
         }
     }
 
