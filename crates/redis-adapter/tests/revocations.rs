@@ -21,7 +21,7 @@ fn pool() -> RedisPool {
     connect(REDIS_URL, &RedisSettings::default()).unwrap()
 }
 
-fn revocations(_pool: &RedisPool, prefix: &str) -> RedisTokenRevocations {
+fn revocations(prefix: &str) -> RedisTokenRevocations {
     let shared = connect_shared(REDIS_URL, &RedisSettings::default()).unwrap();
     RedisTokenRevocations::new(shared, prefix, TIMEOUT)
 }
@@ -62,8 +62,7 @@ async fn get(pool: &RedisPool, key: &str) -> Option<String> {
 
 #[tokio::test]
 async fn nothing_is_revoked_in_a_fresh_store() {
-    let pool = pool();
-    let store = revocations(&pool, &prefix());
+    let store = revocations(&prefix());
     assert!(
         !store
             .is_revoked(&claims(1, "t1", "s1", at(1_000)))
@@ -76,7 +75,7 @@ async fn nothing_is_revoked_in_a_fresh_store() {
 async fn a_revoked_token_is_the_only_one_revoked() {
     let pool = pool();
     let prefix = prefix();
-    let store = revocations(&pool, &prefix);
+    let store = revocations(&prefix);
     store
         .revoke(vec![Revocation::Token {
             id: TokenId::new("t1"),
@@ -107,7 +106,7 @@ async fn a_revoked_token_is_the_only_one_revoked() {
 async fn a_revoked_session_revokes_all_its_tokens_and_no_other() {
     let pool = pool();
     let prefix = prefix();
-    let store = revocations(&pool, &prefix);
+    let store = revocations(&prefix);
     store
         .revoke(vec![Revocation::Session {
             id: SessionId::new("s1"),
@@ -147,7 +146,7 @@ async fn a_revoked_session_revokes_all_its_tokens_and_no_other() {
 async fn a_revoked_user_loses_tokens_issued_up_to_the_mark_only() {
     let pool = pool();
     let prefix = prefix();
-    let store = revocations(&pool, &prefix);
+    let store = revocations(&prefix);
     let mark = 1_700_000_000;
     store
         .revoke(vec![Revocation::User {
@@ -192,9 +191,8 @@ async fn a_revoked_user_loses_tokens_issued_up_to_the_mark_only() {
 
 #[tokio::test]
 async fn revocations_in_one_call_are_all_recorded() {
-    let pool = pool();
     let prefix = prefix();
-    let store = revocations(&pool, &prefix);
+    let store = revocations(&prefix);
     store
         .revoke(vec![
             Revocation::Token {
@@ -239,7 +237,7 @@ async fn revocations_in_one_call_are_all_recorded() {
 async fn a_later_smaller_revocation_never_weakens_an_earlier_one() {
     let pool = pool();
     let prefix = prefix();
-    let store = revocations(&pool, &prefix);
+    let store = revocations(&prefix);
     store
         .revoke(vec![
             Revocation::User {
@@ -301,7 +299,7 @@ async fn a_later_smaller_revocation_never_weakens_an_earlier_one() {
 async fn an_unreadable_user_mark_fails_closed() {
     let pool = pool();
     let prefix = prefix();
-    let store = revocations(&pool, &prefix);
+    let store = revocations(&prefix);
     let key = keys::revoked_user(&prefix, UserId::new(9));
     {
         let mut connection = pool.get().await.unwrap();
@@ -324,8 +322,7 @@ async fn an_unreadable_user_mark_fails_closed() {
 
 #[tokio::test]
 async fn an_empty_revocation_list_is_accepted() {
-    let pool = pool();
-    let store = revocations(&pool, &prefix());
+    let store = revocations(&prefix());
     store.revoke(Vec::new()).await.unwrap();
 }
 
