@@ -96,24 +96,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Healthcheck => {
-            let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
-            // A server bound to every interface is reached on loopback.
-            let host = if host == "0.0.0.0" || host == "::" {
-                "127.0.0.1".into()
-            } else {
-                host
-            };
-            let port = std::env::var("PORT").unwrap_or_else(|_| "5000".into());
-            let url = format!("http://{host}:{port}/health/ready");
-            let status = reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(2))
-                .build()?
-                .get(&url)
-                .send()
-                .await
-                .with_context(|| format!("{url} did not answer"))?
-                .status();
-            anyhow::ensure!(status.is_success(), "{url} answered {status}");
+            let host: std::net::IpAddr = std::env::var("HOST")
+                .unwrap_or_else(|_| "127.0.0.1".into())
+                .parse()
+                .context("HOST is invalid")?;
+            let port: u16 = std::env::var("PORT")
+                .unwrap_or_else(|_| "5000".into())
+                .parse()
+                .context("PORT is invalid")?;
+            let url = telemetry::loopback_url((host, port).into(), "/health/ready");
+            telemetry::healthcheck(&url).await?;
         }
         Command::MakeAdmin { email } => {
             let config = DatabaseConfig::load(&env)?;
@@ -125,25 +117,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Human-readable logs, or JSON lines with `LOG_FORMAT=json`. A line is
-/// written when each request's span closes, carrying its request id,
-/// route, status and latency.
+/// Human-readable logs, or JSON lines with `LOG_FORMAT=json`.
 fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    use tracing_subscriber::fmt::format::FmtSpan;
-
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_span_events(FmtSpan::CLOSE)
-        .with_writer(std::io::stderr);
-    if std::env::var("LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json")) {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .init();
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
+    telemetry::init_logs(if json {
+        telemetry::LogFormat::Json
     } else {
-        builder.init();
-    }
+        telemetry::LogFormat::Text
+    });
 }

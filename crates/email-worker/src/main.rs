@@ -13,7 +13,6 @@ use clap::{Args, Parser, Subcommand};
 use mailgun_adapter::{MailgunConfig, MailgunMailer};
 use redis_adapter::{EmailStreamSettings, RedisDeliveryQueue, RedisSettings};
 use secrecy::SecretString;
-use tracing_subscriber::EnvFilter;
 use worker::{FileMailer, Runner, RunnerSettings, TeraRenderer};
 
 mod ops;
@@ -234,16 +233,12 @@ fn main() -> ExitCode {
     let dotenv = dotenvy::dotenv();
     let cli = Cli::parse();
     // Human-readable by default, JSON lines with LOG_FORMAT=json.
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr);
-    if std::env::var("LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json")) {
-        logs.json().flatten_event(true).init();
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
+    telemetry::init_logs(if json {
+        telemetry::LogFormat::Json
     } else {
-        logs.init();
-    }
+        telemetry::LogFormat::Text
+    });
     if let Err(error) = &dotenv
         && !error.not_found()
     {
@@ -403,22 +398,8 @@ async fn healthcheck(config: &Config) -> anyhow::Result<()> {
     let Some(address) = config.worker_http_addr else {
         bail!("WORKER_HTTP_ADDR is not set: the worker has no listener to ask");
     };
-    // A listener on every interface is reached on loopback.
-    let host = if address.ip().is_unspecified() {
-        "127.0.0.1".to_owned()
-    } else {
-        address.ip().to_string()
-    };
-    let url = format!("http://{host}:{}/health/ready", address.port());
-    let status = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()?
-        .get(&url)
-        .send()
-        .await
-        .with_context(|| format!("{url} did not answer"))?
-        .status();
-    anyhow::ensure!(status.is_success(), "{url} answered {status}");
+    let url = telemetry::loopback_url(address, "/health/ready");
+    telemetry::healthcheck(&url).await?;
     Ok(())
 }
 

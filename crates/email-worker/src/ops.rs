@@ -3,53 +3,28 @@
 //! jobs by kind and outcome, attempts, queue depth, dead letters).
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use actix_web::{App, HttpResponse, HttpServer, web};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use redis_adapter::RedisDeliveryQueue;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Installs the process-wide metrics recorder (once).
+/// The process-wide metrics recorder, with the worker's histogram buckets.
 pub fn prometheus() -> &'static PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE.get_or_init(|| {
-        let builder = PrometheusBuilder::new()
-            .set_buckets_for_metric(
-                Matcher::Full("email_job_attempt".to_owned()),
-                &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 15.0, 20.0],
-            )
-            .and_then(|builder| {
-                builder.set_buckets_for_metric(
-                    Matcher::Full("email_job_duration_seconds".to_owned()),
-                    &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
-                )
-            })
-            .unwrap_or_else(|_| PrometheusBuilder::new());
-        let recorder = builder.build_recorder();
-        let handle = recorder.handle();
-        // Histograms keep every sample until upkeep folds them in; without
-        // it memory grows with each request between scrapes.
-        let upkeep = handle.clone();
-        let spawned = std::thread::Builder::new()
-            .name("metrics-upkeep".into())
-            .spawn(move || {
-                loop {
-                    std::thread::sleep(std::time::Duration::from_secs(5));
-                    upkeep.run_upkeep();
-                }
-            });
-        if let Err(error) = spawned {
-            tracing::warn!(%error, "cannot start metrics upkeep; histograms grow until scraped");
-        }
-        if metrics::set_global_recorder(recorder).is_err() {
-            tracing::warn!("a metrics recorder was already installed");
-        }
-        handle
-    })
+    telemetry::prometheus(&[
+        (
+            "email_job_attempt",
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 15.0, 20.0],
+        ),
+        (
+            "email_job_duration_seconds",
+            &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
+        ),
+    ])
 }
 
 async fn live() -> HttpResponse {

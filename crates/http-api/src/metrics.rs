@@ -1,7 +1,7 @@
 //! Prometheus metrics: requests by route, method and status, a latency
 //! histogram, and connection pool usage, rendered at `/metrics`.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -9,7 +9,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, web};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::state::AppState;
 
@@ -32,43 +32,14 @@ pub struct PoolGauge {
     pub status: Arc<dyn Fn() -> PoolStatus + Send + Sync>,
 }
 
-/// The process-wide Prometheus recorder. The `metrics` facade has one
-/// global recorder, so every app in a process (tests start several)
-/// shares it.
+/// The process-wide Prometheus recorder, with the API's latency buckets.
 pub fn prometheus() -> &'static PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE.get_or_init(|| {
-        let builder = PrometheusBuilder::new()
-            .set_buckets_for_metric(
-                Matcher::Full(DURATION.to_owned()),
-                &[
-                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                ],
-            )
-            .unwrap_or_else(|_| PrometheusBuilder::new());
-        let recorder = builder.build_recorder();
-        let handle = recorder.handle();
-        // Fails only if another recorder was installed first; metrics then
-        // go there, and this handle renders an empty page.
-        // Histograms keep every sample until upkeep folds them in; without
-        // it memory grows with each request between scrapes.
-        let upkeep = handle.clone();
-        let spawned = std::thread::Builder::new()
-            .name("metrics-upkeep".into())
-            .spawn(move || {
-                loop {
-                    std::thread::sleep(std::time::Duration::from_secs(5));
-                    upkeep.run_upkeep();
-                }
-            });
-        if let Err(error) = spawned {
-            tracing::warn!(%error, "cannot start metrics upkeep; histograms grow until scraped");
-        }
-        if metrics::set_global_recorder(recorder).is_err() {
-            tracing::warn!("a metrics recorder was already installed");
-        }
-        handle
-    })
+    telemetry::prometheus(&[(
+        DURATION,
+        &[
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ],
+    )])
 }
 
 /// Counts and times every request by its route pattern (not its raw path,
