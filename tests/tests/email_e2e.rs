@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 //! Email end to end (issue 3): the built `api-server` and `email-worker`
 //! binaries as real processes, real PostgreSQL and Redis, and a fake
 //! Mailgun on loopback. A user registers through the API and a welcome

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 //! Mailgun stood in for by wiremock: the request we send and how each kind
 //! of answer is classified.
 

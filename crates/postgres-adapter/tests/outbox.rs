@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 mod support;
 
 use std::collections::HashSet;

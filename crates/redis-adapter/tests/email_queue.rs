@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 //! Against the real Redis at 127.0.0.1:6379; each test uses its own prefix.
 
 use std::time::Duration;

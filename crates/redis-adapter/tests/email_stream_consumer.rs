@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 //! The consumer side of the email stream against the real Redis at
 //! 127.0.0.1:6379; each test uses its own key prefix.
 

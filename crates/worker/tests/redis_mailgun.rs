@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 //! The whole consumer against the real Redis at 127.0.0.1:6379 and a
 //! wiremock Mailgun whose first two answers are 500: every job is
 //! delivered exactly once, through retries.

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 //! The worker loop with an in-memory queue and a fake mailer: concurrency
 //! bound, draining on shutdown, the shutdown grace, queue outages.
 

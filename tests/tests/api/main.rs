@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 //! Black-box tests of the HTTP contract (`API-CONTRACT.md`), one module per
 //! section. One test binary: it links once and its tests run in parallel.
 
