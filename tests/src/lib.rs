@@ -14,7 +14,7 @@ mod proxy;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use api_server::config::Env;
+use api_server::config::DatabaseUrl;
 use api_server::{Application, Config, DatabaseConfig};
 use deadpool_redis::redis;
 use diesel::QueryableByName;
@@ -166,7 +166,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut TestSettings)) -> TestAp
     };
 
     let vars = settings.vars.clone();
-    let config = Config::load(&Env(move |name: &str| vars.get(name).cloned()))
+    let config = Config::from_lookup(move |name: &str| vars.get(name).cloned())
         .expect("valid test configuration");
     let application = Application::build(&config).expect("the app starts");
     let port = application.port();
@@ -301,7 +301,7 @@ impl TestApp {
     /// Gives the user the admin role, as the `make-admin` command does.
     pub async fn make_admin(&self, email: &str) {
         let config = DatabaseConfig {
-            database_url: self.database_url.clone(),
+            database_url: DatabaseUrl::parse(&self.database_url).expect("a database URL"),
         };
         api_server::make_admin(&config, email)
             .await

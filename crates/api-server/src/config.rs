@@ -1,12 +1,26 @@
-//! Configuration from the environment. Each problem is reported as one
-//! line naming the variable, and never echoes a secret or a URL password.
+//! Configuration: command-line flags that default to environment variables
+//! (clap `env`), so `--help` shows every variable with its default and the
+//! README's table repeats them. Values that can hold a secret (URLs with a
+//! password, the JWT key) are read as text and checked here, so no error
+//! line ever echoes them; every other problem is one line naming the
+//! variable.
 
-use std::net::IpAddr;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 
-use secrecy::SecretString;
-
+use clap::builder::TypedValueParser;
+use clap::{CommandFactory, FromArgMatches};
 use domain::PasswordPolicy;
-use http_api::crypto::{JwtAlgorithm, JwtCodec};
+use http_api::crypto::JwtAlgorithm;
+use secrecy::{ExposeSecret, SecretString};
+
+/// The longest token lifetime accepted: ten years. Anything longer is a
+/// typo, and bounding it keeps every expiry computation in range.
+pub const MAX_TOKEN_LIFETIME_SECS: i64 = 10 * 365 * 24 * 3600;
+
+/// The key `.env.example` ships with. It is public, so `serve` refuses it;
+/// `scripts/dev.sh` writes a random key into `.env` instead.
+pub const SAMPLE_JWT_SECRET_KEY: &str = "dev-only-secret-change-me-0123456789abcdef";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -14,6 +28,10 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("{name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
+    /// A flag or variable clap itself refused (a number out of range, say);
+    /// the text is clap's first line, which names the variable.
+    #[error("{0}")]
+    Rejected(String),
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -23,72 +41,184 @@ fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
-/// Reads variables through `lookup` so tests need not touch the process
-/// environment. Empty values count as unset.
-pub struct Env<F>(pub F);
-
-impl<F: Fn(&str) -> Option<String>> Env<F> {
-    fn get(&self, name: &'static str) -> Option<String> {
-        (self.0)(name).filter(|value| !value.trim().is_empty())
-    }
-
-    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
-        self.get(name).ok_or(ConfigError::Missing(name))
-    }
-
-    fn parsed<T: std::str::FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
-    where
-        T::Err: std::fmt::Display,
-    {
-        match self.get(name) {
-            None => Ok(default),
-            Some(raw) => raw
-                .trim()
-                .parse()
-                .map_err(|error: T::Err| invalid(name, error.to_string())),
-        }
-    }
-
-    fn url(&self, name: &'static str, schemes: &[&str]) -> Result<String, ConfigError> {
-        let raw = self.required(name)?;
-        // The parser's messages never include the URL itself.
-        let parsed =
-            url::Url::parse(raw.trim()).map_err(|error| invalid(name, error.to_string()))?;
-        if !schemes.contains(&parsed.scheme()) {
-            return Err(invalid(
-                name,
-                format!("scheme must be one of {}", schemes.join(", ")),
-            ));
-        }
-        if parsed.host_str().is_none_or(str::is_empty) {
-            return Err(invalid(name, "no host"));
-        }
-        Ok(raw.trim().to_owned())
+impl From<clap::Error> for ConfigError {
+    fn from(error: clap::Error) -> Self {
+        let text = error.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        ConfigError::Rejected(first.trim_start_matches("error: ").to_owned())
     }
 }
 
-pub fn from_process_env() -> Env<impl Fn(&str) -> Option<String>> {
-    Env(|name: &str| std::env::var(name).ok())
+/// Every setting of the API server, as given: each flag falls back to the
+/// environment variable of the same name. Checked into a [`Config`] (for
+/// `serve`) or a [`DatabaseConfig`] (for `migrate`, `make-admin`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// postgres://user:password@host:5432/name
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    database_url: Option<String>,
+    /// redis://host:6379 (rediss:// for TLS)
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
+    redis_url: Option<String>,
+    /// Prefix of every Redis key; the email worker must use the same
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = redis_adapter::keys::DEFAULT_PREFIX, global = true)]
+    redis_key_prefix: String,
+    /// HMAC key: at least 32 bytes for HS256, 48 for HS384, 64 for HS512
+    #[arg(long, env = "JWT_SECRET_KEY", hide_env_values = true, global = true)]
+    jwt_secret_key: Option<String>,
+    /// HS256, HS384 or HS512; tokens signed otherwise are refused
+    #[arg(long, env = "JWT_ALGORITHM", default_value = "HS256", global = true)]
+    jwt_algorithm: JwtAlgorithm,
+    /// Access token lifetime, seconds
+    #[arg(long, env = "JWT_ACCESS_TOKEN_EXPIRES", default_value_t = 300,
+          value_parser = clap::value_parser!(i64).range(1..=MAX_TOKEN_LIFETIME_SECS), global = true)]
+    jwt_access_token_expires: i64,
+    /// Refresh token lifetime, seconds
+    #[arg(long, env = "JWT_REFRESH_TOKEN_EXPIRES", default_value_t = 2_592_000,
+          value_parser = clap::value_parser!(i64).range(1..=MAX_TOKEN_LIFETIME_SECS), global = true)]
+    jwt_refresh_token_expires: i64,
+    /// Minimum password length in characters (the maximum is 128)
+    #[arg(long, env = "PASSWORD_MIN_LENGTH", default_value_t = PasswordPolicy::DEFAULT_MIN_CHARS,
+          value_parser = clap::value_parser!(u8).range(1..=PasswordPolicy::MAX_CHARS as i64).map(usize::from),
+          global = true)]
+    password_min_length: usize,
+    /// Address the API listens on
+    #[arg(long, env = "HOST", default_value = "127.0.0.1", global = true)]
+    host: IpAddr,
+    /// Port the API listens on (0: any free port)
+    #[arg(long, env = "PORT", default_value_t = 5000, global = true)]
+    port: u16,
+    /// actix worker threads; unset: one per core
+    #[arg(long, env = "HTTP_WORKERS", value_parser = clap::value_parser!(u16).range(1..).map(usize::from), global = true)]
+    http_workers: Option<usize>,
+    /// Address of the Prometheus listener (/metrics), e.g. 127.0.0.1:9000;
+    /// unset: no metrics listener. Never the public port.
+    #[arg(long, env = "METRICS_ADDR", global = true)]
+    metrics_addr: Option<SocketAddr>,
+    /// Log lines as human-readable text or JSON
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t, global = true)]
+    pub log_format: telemetry::LogFormat,
+}
+
+/// A clap parser around [`Settings`] alone, for [`Settings::from_lookup`].
+#[derive(Debug, clap::Parser)]
+#[command(name = "api-server")]
+struct SettingsOnly {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+impl Settings {
+    /// Settings from `lookup` (a variable name to its value) instead of the
+    /// process environment, exactly as the binary would read them: what
+    /// tests use to configure an app without touching global state.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let command = SettingsOnly::command();
+        let mut argv = vec!["api-server".to_owned()];
+        for arg in command.get_arguments() {
+            let (Some(env), Some(long)) = (arg.get_env(), arg.get_long()) else {
+                continue;
+            };
+            let value = env.to_str().and_then(&lookup);
+            // As with the real environment, an empty value is unset.
+            if let Some(value) = value.filter(|value| !value.is_empty()) {
+                argv.push(format!("--{long}={value}"));
+            }
+        }
+        // Only the variables given count, not the test process's own.
+        let command = command.mut_args(|arg| arg.env(None));
+        let matches = command.try_get_matches_from(argv)?;
+        Ok(SettingsOnly::from_arg_matches(&matches)?.settings)
+    }
+
+    /// The address `serve` listens on, for the `healthcheck` command.
+    pub fn host(&self) -> IpAddr {
+        self.host
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn required(value: &Option<String>, name: &'static str) -> Result<String, ConfigError> {
+        value
+            .as_deref()
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned)
+            .ok_or(ConfigError::Missing(name))
+    }
+}
+
+/// Checks a URL's scheme and host. The parser's messages never include
+/// the URL itself, which may hold a password.
+fn checked_url(name: &'static str, raw: &str, schemes: &[&str]) -> Result<url::Url, ConfigError> {
+    let parsed = url::Url::parse(raw).map_err(|error| invalid(name, error.to_string()))?;
+    if !schemes.contains(&parsed.scheme()) {
+        return Err(invalid(
+            name,
+            format!("scheme must be one of {}", schemes.join(", ")),
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(name, "no host"));
+    }
+    Ok(parsed)
+}
+
+/// A PostgreSQL URL. It reads as the `&str` the adapters take; its `Debug`
+/// hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        checked_url("DATABASE_URL", raw, &["postgres", "postgresql"])?;
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+impl std::ops::Deref for DatabaseUrl {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(mut url) if url.password().is_some() => {
+                // Only fails for URLs that cannot have a password at all.
+                let _ = url.set_password(Some("********"));
+                write!(f, "DatabaseUrl({url})")
+            }
+            Ok(url) => write!(f, "DatabaseUrl({url})"),
+            Err(_) => f.write_str("DatabaseUrl(<unparsable>)"),
+        }
+    }
 }
 
 /// What the database subcommands need.
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
 }
 
 impl DatabaseConfig {
-    pub fn load<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+    pub fn load(settings: &Settings) -> Result<Self, ConfigError> {
+        let raw = Settings::required(&settings.database_url, "DATABASE_URL")?;
         Ok(Self {
-            database_url: env.url("DATABASE_URL", &["postgres", "postgresql"])?,
+            database_url: DatabaseUrl::parse(&raw)?,
         })
     }
 }
 
-/// Everything `serve` needs.
+/// Everything `serve` needs, checked.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub redis_url: String,
     /// Every Redis key starts with it; the email worker must use the same.
     pub redis_key_prefix: String,
@@ -101,52 +231,66 @@ pub struct Config {
     pub port: u16,
     /// actix workers; unset means one per core.
     pub http_workers: Option<usize>,
+    /// Where `/metrics` is served; `None`: nowhere.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+/// The shortest key HMAC with this hash accepts: its output size.
+fn min_key_bytes(algorithm: JwtAlgorithm) -> usize {
+    match algorithm {
+        JwtAlgorithm::Hs256 => 32,
+        JwtAlgorithm::Hs384 => 48,
+        JwtAlgorithm::Hs512 => 64,
+    }
 }
 
 impl Config {
-    pub fn load<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        let database_url = DatabaseConfig::load(env)?.database_url;
-        let redis_url = env.url("REDIS_URL", &["redis", "rediss"])?;
-        let jwt_secret = env.required("JWT_SECRET_KEY")?;
-        if jwt_secret.len() < JwtCodec::MIN_SECRET_BYTES {
+    pub fn load(settings: &Settings) -> Result<Self, ConfigError> {
+        let database_url = DatabaseConfig::load(settings)?.database_url;
+        let redis_url = Settings::required(&settings.redis_url, "REDIS_URL")?;
+        checked_url("REDIS_URL", &redis_url, &["redis", "rediss"])?;
+        let jwt_secret = SecretString::from(Settings::required(
+            &settings.jwt_secret_key,
+            "JWT_SECRET_KEY",
+        )?);
+        if jwt_secret.expose_secret() == SAMPLE_JWT_SECRET_KEY {
             return Err(invalid(
                 "JWT_SECRET_KEY",
-                format!("must be at least {} bytes long", JwtCodec::MIN_SECRET_BYTES),
+                "is the public sample key of .env.example; generate your own \
+                 (e.g. openssl rand -base64 48)",
             ));
         }
-        let positive = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
-            let value = env.parsed(name, default)?;
-            if value <= 0 {
-                return Err(invalid(name, "must be a positive number of seconds"));
-            }
-            Ok(value)
-        };
-        let min_password = env.parsed("PASSWORD_MIN_LENGTH", PasswordPolicy::DEFAULT_MIN_CHARS)?;
-        let password_policy = PasswordPolicy::new(min_password).ok_or_else(|| {
-            invalid(
-                "PASSWORD_MIN_LENGTH",
-                format!("must be between 1 and {}", PasswordPolicy::MAX_CHARS),
-            )
-        })?;
-        let http_workers = match env.get("HTTP_WORKERS") {
-            None => None,
-            Some(_) => Some(env.parsed::<usize>("HTTP_WORKERS", 1)?.max(1)),
-        };
+        let min_bytes = min_key_bytes(settings.jwt_algorithm);
+        if jwt_secret.expose_secret().len() < min_bytes {
+            return Err(invalid(
+                "JWT_SECRET_KEY",
+                format!(
+                    "must be at least {min_bytes} bytes long for {}",
+                    format!("{:?}", settings.jwt_algorithm).to_uppercase()
+                ),
+            ));
+        }
+        let password_policy = PasswordPolicy::new(settings.password_min_length)
+            .ok_or_else(|| invalid("PASSWORD_MIN_LENGTH", "out of range"))?;
         Ok(Self {
             database_url,
             redis_url,
-            redis_key_prefix: env
-                .get("REDIS_KEY_PREFIX")
-                .unwrap_or_else(|| redis_adapter::keys::DEFAULT_PREFIX.to_owned()),
-            jwt_secret: SecretString::from(jwt_secret),
-            jwt_algorithm: env.parsed("JWT_ALGORITHM", JwtAlgorithm::default())?,
-            access_ttl_secs: positive("JWT_ACCESS_TOKEN_EXPIRES", 300)?,
-            refresh_ttl_secs: positive("JWT_REFRESH_TOKEN_EXPIRES", 2_592_000)?,
+            redis_key_prefix: settings.redis_key_prefix.clone(),
+            jwt_secret,
+            jwt_algorithm: settings.jwt_algorithm,
+            access_ttl_secs: settings.jwt_access_token_expires,
+            refresh_ttl_secs: settings.jwt_refresh_token_expires,
             password_policy,
-            host: env.parsed("HOST", IpAddr::from([127, 0, 0, 1]))?,
-            port: env.parsed("PORT", 5000)?,
-            http_workers,
+            host: settings.host,
+            port: settings.port,
+            http_workers: settings.http_workers,
+            metrics_addr: settings.metrics_addr,
         })
+    }
+
+    /// [`Settings::from_lookup`] then [`Config::load`].
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::load(&Settings::from_lookup(lookup)?)
     }
 }
 
@@ -154,17 +298,7 @@ impl Config {
 mod tests {
     use std::collections::HashMap;
 
-    use secrecy::ExposeSecret;
-
     use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Env(move |name: &str| map.get(name).cloned())
-    }
 
     const BASE: &[(&str, &str)] = &[
         ("DATABASE_URL", "postgres://postgres:pw@127.0.0.1:5432/auth"),
@@ -172,16 +306,15 @@ mod tests {
         ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
     ];
 
-    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
-        let mut pairs = BASE.to_vec();
-        pairs.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
-        pairs.extend_from_slice(extra);
-        pairs
+    fn load(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut map: HashMap<&str, &str> = BASE.iter().copied().collect();
+        map.extend(extra.iter().copied());
+        Config::from_lookup(|name| map.get(name).map(|value| (*value).to_owned()))
     }
 
     #[test]
     fn defaults_follow_the_contract() {
-        let config = Config::load(&env(BASE)).unwrap();
+        let config = load(&[]).unwrap();
         assert_eq!(config.access_ttl_secs, 300);
         assert_eq!(config.refresh_ttl_secs, 2_592_000);
         assert_eq!(config.password_policy.min_chars(), 8);
@@ -190,49 +323,124 @@ mod tests {
         assert_eq!(config.redis_key_prefix, "auth:");
         assert_eq!(config.jwt_algorithm, JwtAlgorithm::Hs256);
         assert_eq!(config.jwt_secret.expose_secret().len(), 32);
+        assert_eq!(config.metrics_addr, None);
+        assert_eq!(config.http_workers, None);
     }
 
     #[test]
     fn names_each_missing_variable() {
         for name in ["DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY"] {
-            let pairs: Vec<_> = BASE.iter().copied().filter(|(k, _)| *k != name).collect();
-            assert_eq!(
-                Config::load(&env(&pairs)).unwrap_err(),
-                ConfigError::Missing(name)
-            );
+            let map: HashMap<&str, &str> =
+                BASE.iter().copied().filter(|(k, _)| *k != name).collect();
+            let error =
+                Config::from_lookup(|var| map.get(var).map(|v| (*v).to_owned())).unwrap_err();
+            assert_eq!(error, ConfigError::Missing(name));
         }
     }
 
     #[test]
+    fn an_empty_value_counts_as_unset() {
+        assert_eq!(
+            load(&[("JWT_SECRET_KEY", "")]).unwrap_err(),
+            ConfigError::Missing("JWT_SECRET_KEY")
+        );
+        assert_eq!(load(&[("PORT", "")]).unwrap().port, 5000);
+    }
+
+    #[test]
     fn refuses_a_short_secret_without_printing_it() {
-        let error = Config::load(&env(&with(&[("JWT_SECRET_KEY", "short-secret")]))).unwrap_err();
-        let line = error.to_string();
+        let line = load(&[("JWT_SECRET_KEY", "short-secret")])
+            .unwrap_err()
+            .to_string();
         assert!(line.starts_with("JWT_SECRET_KEY is invalid"), "{line}");
         assert!(!line.contains("short-secret"));
     }
 
     #[test]
+    fn the_key_must_be_as_long_as_the_hash_output() {
+        let key48 = "k".repeat(48);
+        let key48: &'static str = Box::leak(key48.into_boxed_str());
+        for (algorithm, ok_key, short_key) in [
+            (
+                "HS384",
+                key48,
+                "0123456789abcdef0123456789abcdef0123456789abcde",
+            ),
+            (
+                "HS512",
+                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                key48,
+            ),
+        ] {
+            let error =
+                load(&[("JWT_ALGORITHM", algorithm), ("JWT_SECRET_KEY", short_key)]).unwrap_err();
+            assert!(
+                error.to_string().starts_with("JWT_SECRET_KEY is invalid"),
+                "{error}"
+            );
+            assert!(load(&[("JWT_ALGORITHM", algorithm), ("JWT_SECRET_KEY", ok_key)]).is_ok());
+        }
+    }
+
+    #[test]
+    fn refuses_the_sample_key_of_env_example() {
+        let example = include_str!("../../../.env.example");
+        assert!(
+            example.contains(&format!("JWT_SECRET_KEY={SAMPLE_JWT_SECRET_KEY}")),
+            ".env.example ships the key this check refuses"
+        );
+        let line = load(&[("JWT_SECRET_KEY", SAMPLE_JWT_SECRET_KEY)])
+            .unwrap_err()
+            .to_string();
+        assert!(line.starts_with("JWT_SECRET_KEY is invalid"), "{line}");
+        assert!(!line.contains(SAMPLE_JWT_SECRET_KEY));
+    }
+
+    #[test]
     fn refuses_malformed_urls_without_printing_them() {
-        let error =
-            Config::load(&env(&with(&[("DATABASE_URL", "postgres//user:hunter2@x")]))).unwrap_err();
+        let error = load(&[("DATABASE_URL", "postgres//user:hunter2@x")]).unwrap_err();
         assert!(error.to_string().starts_with("DATABASE_URL is invalid"));
         assert!(!error.to_string().contains("hunter2"));
-        let error =
-            Config::load(&env(&with(&[("REDIS_URL", "http://127.0.0.1:6379")]))).unwrap_err();
+        let error = load(&[("REDIS_URL", "http://127.0.0.1:6379")]).unwrap_err();
         assert!(error.to_string().starts_with("REDIS_URL is invalid"));
     }
 
     #[test]
-    fn refuses_bad_numbers() {
+    fn debug_hides_the_database_password() {
+        let config = load(&[]).unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains(":pw@"), "{debug}");
+        assert!(debug.contains("127.0.0.1:5432/auth"), "{debug}");
+        assert!(!debug.contains("0123456789abcdef"), "{debug}");
+    }
+
+    #[test]
+    fn refuses_bad_numbers_naming_the_variable() {
         for (name, value) in [
             ("PORT", "70000"),
             ("JWT_ACCESS_TOKEN_EXPIRES", "-1"),
+            ("JWT_ACCESS_TOKEN_EXPIRES", "0"),
             ("JWT_REFRESH_TOKEN_EXPIRES", "soon"),
+            ("JWT_REFRESH_TOKEN_EXPIRES", "18446744073709551615"),
+            ("JWT_ACCESS_TOKEN_EXPIRES", "315360001"),
             ("PASSWORD_MIN_LENGTH", "0"),
+            ("PASSWORD_MIN_LENGTH", "129"),
+            ("HTTP_WORKERS", "0"),
             ("HOST", "localhost:5000"),
+            ("METRICS_ADDR", "nowhere"),
+            ("JWT_ALGORITHM", "none"),
         ] {
-            let error = Config::load(&env(&with(&[(name, value)]))).unwrap_err();
-            assert!(error.to_string().starts_with(name), "{error}");
+            let error = load(&[(name, value)]).unwrap_err();
+            let line = error.to_string();
+            assert!(line.contains(name), "{name}={value}: {line}");
+            assert!(!line.contains('\n'), "one line: {line}");
         }
+    }
+
+    #[test]
+    fn reads_the_optional_listeners() {
+        let config = load(&[("METRICS_ADDR", "127.0.0.1:9000"), ("HTTP_WORKERS", "3")]).unwrap();
+        assert_eq!(config.metrics_addr, Some("127.0.0.1:9000".parse().unwrap()));
+        assert_eq!(config.http_workers, Some(3));
     }
 }

@@ -1,30 +1,22 @@
+//! `api-server`: the command line. Wiring lives in the library
+//! ([`api_server::Application`]), configuration in [`api_server::config`].
+
 use std::process::ExitCode;
 
 use anyhow::Context;
-use api_server::{Application, Config, DatabaseConfig, config};
+use api_server::config::Settings;
+use api_server::{Application, Config, DatabaseConfig};
 use clap::{Parser, Subcommand};
 
-const ENVIRONMENT: &str = "\
-Environment (a .env file in the working directory is read too):
-  DATABASE_URL               postgres://user:password@host:5432/name (required)
-  REDIS_URL                  redis://host:6379 (required by serve)
-  JWT_SECRET_KEY             at least 32 bytes (required by serve)
-  JWT_ALGORITHM              HS256 (default), HS384 or HS512
-  JWT_ACCESS_TOKEN_EXPIRES   seconds, default 300
-  JWT_REFRESH_TOKEN_EXPIRES  seconds, default 2592000
-  PASSWORD_MIN_LENGTH        default 8
-  REDIS_KEY_PREFIX           default auth: (the email worker must match)
-  HOST, PORT                 default 127.0.0.1 and 5000
-  HTTP_WORKERS               default one per core
-  RUST_LOG                   log filter, default info
-  LOG_FORMAT                 text (default) or json";
-
-/// The auth API server.
+/// The auth API server. Every flag falls back to the environment variable
+/// shown with it; a .env file in the working directory is read first.
 #[derive(Debug, Parser)]
-#[command(name = "api-server", version, after_help = ENVIRONMENT)]
+#[command(name = "api-server", version)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    settings: Settings,
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,15 +36,23 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    // A missing .env is normal; a malformed one is worth knowing about.
-    if let Err(error) = dotenvy::dotenv()
+    // Before parsing: flags fall back to variables the .env file may set.
+    let dotenv = dotenvy::dotenv();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => error.exit(), // --help, --version
+        Err(error) => {
+            eprintln!("error: {}", api_server::ConfigError::from(error));
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_logs(cli.settings.log_format);
+    if let Err(error) = dotenv
         && !error.not_found()
     {
         eprintln!("error: .env: {error}");
         return ExitCode::from(2);
     }
-    init_tracing();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -60,7 +60,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve))) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    match runtime.block_on(run(command, &cli.settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // One clear line; the chain says what failed and why.
@@ -70,11 +71,10 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> anyhow::Result<()> {
-    let env = config::from_process_env();
+async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => {
-            let config = Config::load(&env)?;
+            let config = Config::load(settings)?;
             let app = Application::build(&config)?;
             tracing::info!(host = %config.host, port = app.port(), "API listening");
             app.run_until_stopped()
@@ -83,7 +83,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tracing::info!("API stopped");
         }
         Command::Migrate => {
-            let config = DatabaseConfig::load(&env)?;
+            let config = DatabaseConfig::load(settings)?;
             if postgres_adapter::ensure_database(&config.database_url).await? {
                 tracing::info!("created the database");
             }
@@ -96,33 +96,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Healthcheck => {
-            let host: std::net::IpAddr = std::env::var("HOST")
-                .unwrap_or_else(|_| "127.0.0.1".into())
-                .parse()
-                .context("HOST is invalid")?;
-            let port: u16 = std::env::var("PORT")
-                .unwrap_or_else(|_| "5000".into())
-                .parse()
-                .context("PORT is invalid")?;
-            let url = telemetry::loopback_url((host, port).into(), "/health/ready");
-            telemetry::healthcheck(&url).await?;
+            let address = (settings.host(), settings.port()).into();
+            telemetry::healthcheck(&telemetry::loopback_url(address, "/health/ready")).await?;
         }
         Command::MakeAdmin { email } => {
-            let config = DatabaseConfig::load(&env)?;
+            let config = DatabaseConfig::load(settings)?;
             let user = api_server::make_admin(&config, &email).await?;
             tracing::info!(user_id = %user.id, "user is now an admin");
-            println!("{} ({}) is now an admin", user.email, user.id);
+            println!(
+                "{} ({}, id {}) is now an admin",
+                user.username, user.email, user.id
+            );
         }
     }
     Ok(())
-}
-
-/// Human-readable logs, or JSON lines with `LOG_FORMAT=json`.
-fn init_tracing() {
-    let json = std::env::var("LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
-    telemetry::init_logs(if json {
-        telemetry::LogFormat::Json
-    } else {
-        telemetry::LogFormat::Text
-    });
 }

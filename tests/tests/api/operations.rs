@@ -142,16 +142,15 @@ async fn swagger_ui_is_served_locally_and_survives_unknown_files() {
 #[test]
 fn the_server_refuses_a_short_secret_or_a_malformed_url_naming_the_variable() {
     use api_server::Config;
-    use api_server::config::Env;
 
     let load = |secret: &str, database_url: &str| {
         let (secret, database_url) = (secret.to_owned(), database_url.to_owned());
-        Config::load(&Env(move |name: &str| match name {
+        Config::from_lookup(move |name: &str| match name {
             "DATABASE_URL" => Some(database_url.clone()),
             "REDIS_URL" => Some("redis://127.0.0.1:6379".to_owned()),
             "JWT_SECRET_KEY" => Some(secret.clone()),
             _ => None,
-        }))
+        })
     };
     let good_url = "postgres://postgres@127.0.0.1:5432/auth";
 
