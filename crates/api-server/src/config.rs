@@ -11,6 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use clap::builder::TypedValueParser;
 use clap::{CommandFactory, FromArgMatches};
 use domain::PasswordPolicy;
+use http_api::client_ip::TrustedProxies;
 use http_api::crypto::JwtAlgorithm;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -95,6 +96,10 @@ pub struct Settings {
     /// unset: no metrics listener. Never the public port.
     #[arg(long, env = "METRICS_ADDR", global = true)]
     metrics_addr: Option<SocketAddr>,
+    /// Our own reverse proxies: comma-separated CIDRs. Only from these is
+    /// X-Forwarded-For believed; empty: the TCP peer is the client
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", global = true)]
+    trusted_proxies: TrustedProxies,
     /// Log lines as human-readable text or JSON
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t, global = true)]
     pub log_format: telemetry::LogFormat,
@@ -233,6 +238,8 @@ pub struct Config {
     pub http_workers: Option<usize>,
     /// Where `/metrics` is served; `None`: nowhere.
     pub metrics_addr: Option<SocketAddr>,
+    /// Peers whose X-Forwarded-For is believed.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The shortest key HMAC with this hash accepts: its output size.
@@ -285,6 +292,7 @@ impl Config {
             port: settings.port,
             http_workers: settings.http_workers,
             metrics_addr: settings.metrics_addr,
+            trusted_proxies: settings.trusted_proxies.clone(),
         })
     }
 
@@ -325,6 +333,7 @@ mod tests {
         assert_eq!(config.jwt_secret.expose_secret().len(), 32);
         assert_eq!(config.metrics_addr, None);
         assert_eq!(config.http_workers, None);
+        assert!(config.trusted_proxies.is_empty());
     }
 
     #[test]
@@ -429,6 +438,7 @@ mod tests {
             ("HOST", "localhost:5000"),
             ("METRICS_ADDR", "nowhere"),
             ("JWT_ALGORITHM", "none"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
         ] {
             let error = load(&[(name, value)]).unwrap_err();
             let line = error.to_string();
@@ -439,7 +449,13 @@ mod tests {
 
     #[test]
     fn reads_the_optional_listeners() {
-        let config = load(&[("METRICS_ADDR", "127.0.0.1:9000"), ("HTTP_WORKERS", "3")]).unwrap();
+        let config = load(&[
+            ("METRICS_ADDR", "127.0.0.1:9000"),
+            ("HTTP_WORKERS", "3"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.0.1"),
+        ])
+        .unwrap();
+        assert!(config.trusted_proxies.contains("10.2.3.4".parse().unwrap()));
         assert_eq!(config.metrics_addr, Some("127.0.0.1:9000".parse().unwrap()));
         assert_eq!(config.http_workers, Some(3));
     }
