@@ -1,6 +1,7 @@
 //! Entities and rules of the service. No I/O, no async: every type here is
 //! valid by construction, so code that holds one never re-checks it.
 
+mod characters;
 mod email;
 mod password;
 mod token;

@@ -1,5 +1,9 @@
 use std::fmt;
 
+use garde::Validate;
+
+use crate::characters::{first_broken, no_control_characters, no_invisible_characters};
+
 /// How long a new password must be. The minimum is configurable
 /// (`PASSWORD_MIN_LENGTH`); the maximum bounds the work a hash costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,18 +46,49 @@ pub enum InvalidPassword {
     TooShort(usize),
     #[error("Password must be at most {max} characters long.", max = PasswordPolicy::MAX_CHARS)]
     TooLong,
+    #[error("Password must not contain control characters.")]
+    ControlCharacter,
+    #[error("Password must not contain invisible or direction-changing characters.")]
+    InvisibleCharacter,
+}
+
+/// The rules of a new password, one field per rule (see `characters`).
+///
+/// Control and invisible characters are refused because the user cannot
+/// see them and keyboards insert or drop them inconsistently: a password
+/// holding one is one its owner may never type again.
+#[derive(garde::Validate)]
+#[garde(context(PasswordPolicy as policy))]
+struct PasswordRules<'a> {
+    #[garde(length(chars, min = policy.min_chars))]
+    too_short: &'a str,
+    #[garde(length(chars, max = PasswordPolicy::MAX_CHARS))]
+    too_long: &'a str,
+    #[garde(custom(no_control_characters))]
+    control_characters: &'a str,
+    #[garde(custom(no_invisible_characters))]
+    invisible_characters: &'a str,
 }
 
 impl Password {
+    /// Checks every rule once; on failure, the first broken rule of: too
+    /// short, too long, control characters, invisible characters.
     pub fn parse(raw: &str, policy: PasswordPolicy) -> Result<Self, InvalidPassword> {
         // Passwords are not trimmed: every character the user typed counts.
-        let chars = raw.chars().count();
-        if chars < policy.min_chars {
-            return Err(InvalidPassword::TooShort(policy.min_chars));
+        let priority = [
+            ("too_short", InvalidPassword::TooShort(policy.min_chars)),
+            ("too_long", InvalidPassword::TooLong),
+            ("control_characters", InvalidPassword::ControlCharacter),
+            ("invisible_characters", InvalidPassword::InvisibleCharacter),
+        ];
+        PasswordRules {
+            too_short: raw,
+            too_long: raw,
+            control_characters: raw,
+            invisible_characters: raw,
         }
-        if chars > PasswordPolicy::MAX_CHARS {
-            return Err(InvalidPassword::TooLong);
-        }
+        .validate_with(&policy)
+        .map_err(|report| first_broken(&report, &priority).unwrap_or(InvalidPassword::TooLong))?;
         Ok(Self(raw.to_owned()))
     }
 
@@ -112,6 +147,49 @@ mod tests {
     fn debug_hides_the_secret() {
         let password = Password::parse("hunter2hunter2", PasswordPolicy::default()).unwrap();
         assert!(!format!("{password:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn rejects_control_characters() {
+        let policy = PasswordPolicy::default();
+        for c in ['\u{0}', '\u{7}', '\u{1b}', '\u{7f}', '\u{85}', '\u{9f}'] {
+            assert_eq!(
+                Password::parse(&format!("long enough{c}"), policy),
+                Err(InvalidPassword::ControlCharacter),
+                "{c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_invisible_characters() {
+        let policy = PasswordPolicy::default();
+        for c in ['\u{202E}', '\u{2067}', '\u{200B}', '\u{200D}', '\u{FEFF}'] {
+            assert_eq!(
+                Password::parse(&format!("long enough{c}"), policy),
+                Err(InvalidPassword::InvisibleCharacter),
+                "{c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn length_is_reported_before_characters() {
+        assert_eq!(
+            Password::parse("a\u{0}", PasswordPolicy::default()),
+            Err(InvalidPassword::TooShort(8))
+        );
+    }
+
+    #[test]
+    fn accepts_any_visible_unicode() {
+        let password = "pässwörd 密码 🔑 пароль";
+        assert_eq!(
+            Password::parse(password, PasswordPolicy::default())
+                .unwrap()
+                .expose(),
+            password
+        );
     }
 
     #[test]

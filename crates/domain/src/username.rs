@@ -1,6 +1,11 @@
 use std::fmt;
 
-/// A display name: 3 to 80 characters once trimmed, no control characters.
+use garde::Validate;
+
+use crate::characters::{first_broken, no_control_characters, no_invisible_characters};
+
+/// A display name: 3 to 80 characters once trimmed, no control characters,
+/// nothing invisible or direction-changing (a name must read as what it is).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Username(String);
 
@@ -10,21 +15,43 @@ pub enum InvalidUsername {
     Length,
     #[error("Username must not contain control characters.")]
     ControlCharacter,
+    #[error("Username must not contain invisible or direction-changing characters.")]
+    InvisibleCharacter,
 }
+
+/// The rules of a username, one field per rule (see `characters`).
+#[derive(Validate)]
+struct UsernameRules<'a> {
+    #[garde(length(chars, min = Username::MIN_CHARS, max = Username::MAX_CHARS))]
+    length: &'a str,
+    #[garde(custom(no_control_characters))]
+    control_characters: &'a str,
+    #[garde(custom(no_invisible_characters))]
+    invisible_characters: &'a str,
+}
+
+/// Which error a broken rule reports, the first listed winning.
+const PRIORITY: [(&str, InvalidUsername); 3] = [
+    ("length", InvalidUsername::Length),
+    ("control_characters", InvalidUsername::ControlCharacter),
+    ("invisible_characters", InvalidUsername::InvisibleCharacter),
+];
 
 impl Username {
     pub const MIN_CHARS: usize = 3;
     pub const MAX_CHARS: usize = 80;
 
+    /// Trims, then checks every rule once; on failure, the first broken
+    /// rule of: length, control characters, invisible characters.
     pub fn parse(raw: &str) -> Result<Self, InvalidUsername> {
         let trimmed = raw.trim();
-        let chars = trimmed.chars().count();
-        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&chars) {
-            return Err(InvalidUsername::Length);
+        UsernameRules {
+            length: trimmed,
+            control_characters: trimmed,
+            invisible_characters: trimmed,
         }
-        if trimmed.chars().any(char::is_control) {
-            return Err(InvalidUsername::ControlCharacter);
-        }
+        .validate()
+        .map_err(|report| first_broken(&report, &PRIORITY).unwrap_or(InvalidUsername::Length))?;
         Ok(Self(trimmed.to_owned()))
     }
 
@@ -102,6 +129,67 @@ mod tests {
         assert_eq!(
             Username::parse(&"a".repeat(81)),
             Err(InvalidUsername::Length)
+        );
+    }
+
+    #[test]
+    fn rejects_c1_controls() {
+        assert_eq!(
+            Username::parse("ad\u{85}a"),
+            Err(InvalidUsername::ControlCharacter)
+        );
+        assert_eq!(
+            Username::parse("ad\u{9b}a"),
+            Err(InvalidUsername::ControlCharacter)
+        );
+    }
+
+    #[test]
+    fn rejects_bidi_controls_and_zero_width_characters() {
+        for c in [
+            '\u{202E}', '\u{202A}', '\u{2066}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
+            '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}',
+        ] {
+            assert_eq!(
+                Username::parse(&format!("ad{c}min")),
+                Err(InvalidUsername::InvisibleCharacter),
+                "{c:?}"
+            );
+        }
+        assert_eq!(
+            InvalidUsername::InvisibleCharacter.to_string(),
+            "Username must not contain invisible or direction-changing characters."
+        );
+    }
+
+    #[test]
+    fn reports_the_first_broken_rule() {
+        // Too short, a control and an invisible character at once.
+        assert_eq!(
+            Username::parse("\u{0}\u{200B}"),
+            Err(InvalidUsername::Length)
+        );
+        assert_eq!(
+            Username::parse("ada\u{0}\u{200B}"),
+            Err(InvalidUsername::ControlCharacter)
+        );
+    }
+
+    #[test]
+    fn keeps_right_to_left_scripts() {
+        assert_eq!(Username::parse("مريم").unwrap().as_str(), "مريم");
+        assert_eq!(Username::parse("דוד כהן").unwrap().as_str(), "דוד כהן");
+    }
+
+    #[test]
+    fn messages_are_the_contract_s() {
+        assert_eq!(
+            InvalidUsername::Length.to_string(),
+            "Username must be between 3 and 80 characters long."
+        );
+        assert_eq!(
+            InvalidUsername::ControlCharacter.to_string(),
+            "Username must not contain control characters."
         );
     }
 }

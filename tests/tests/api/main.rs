@@ -4,6 +4,7 @@
 
 mod developer;
 mod general;
+mod input_rules;
 mod login;
 mod operations;
 mod outages;

@@ -88,148 +88,218 @@ async fn an_email_in_another_case_or_with_spaces_is_taken() {
     }
 }
 
-#[tokio::test]
-async fn invalid_fields_are_422_with_an_error_list_per_field() {
+fn valid_body() -> Value {
+    json!({"username": "ada", "email": "ada@example.com", "password": PASSWORD})
+}
+
+fn body_with(field: &str, value: Value) -> Value {
+    let mut body = valid_body();
+    body[field] = value;
+    body
+}
+
+fn body_without(field: &str) -> Value {
+    let mut body = valid_body();
+    body.as_object_mut().unwrap().remove(field);
+    body
+}
+
+/// Posts `body` to a fresh app: a 422 whose only field error is `message`
+/// for `field`. The valid body then registers, so the 422 created nothing.
+async fn assert_only_field_error(body: Value, field: &str, message: &str) {
     let app = spawn_app().await;
-    let valid = || json!({"username": "ada", "email": "ada@example.com", "password": PASSWORD});
-    let with = |field: &str, value: Value| {
-        let mut body = valid();
-        body[field] = value;
-        body
-    };
-    let without = |field: &str| {
-        let mut body = valid();
-        body.as_object_mut().unwrap().remove(field);
-        body
-    };
-    let cases: Vec<(&str, Value, &str, String)> = vec![
-        (
-            "short username",
-            with("username", json!("ab")),
-            "username",
-            USERNAME_LENGTH.into(),
-        ),
-        (
-            "short once trimmed",
-            with("username", json!("  ab   ")),
-            "username",
-            USERNAME_LENGTH.into(),
-        ),
-        (
-            "long username",
-            with("username", json!("u".repeat(81))),
-            "username",
-            USERNAME_LENGTH.into(),
-        ),
-        (
-            "control character",
-            with("username", json!("ad\u{7}a")),
-            "username",
-            USERNAME_CONTROL.into(),
-        ),
-        (
-            "newline",
-            with("username", json!("ada\nlovelace")),
-            "username",
-            USERNAME_CONTROL.into(),
-        ),
-        (
-            "no at sign",
-            with("email", json!("not-an-email")),
-            "email",
-            EMAIL_SYNTAX.into(),
-        ),
-        (
-            "no domain",
-            with("email", json!("ada@")),
-            "email",
-            EMAIL_SYNTAX.into(),
-        ),
-        (
-            "display name",
-            with("email", json!("Ada <ada@example.com>")),
-            "email",
-            EMAIL_SYNTAX.into(),
-        ),
-        (
-            "empty email",
-            with("email", json!("")),
-            "email",
-            EMAIL_SYNTAX.into(),
-        ),
-        (
-            "email over 254",
-            with("email", json!(email_of_length(255))),
-            "email",
-            EMAIL_LENGTH.into(),
-        ),
-        (
-            "short password",
-            with("password", json!("seven77")),
-            "password",
-            password_short(8),
-        ),
-        (
-            "long password",
-            with("password", json!("p".repeat(129))),
-            "password",
-            PASSWORD_LONG.into(),
-        ),
-        (
-            "missing username",
-            without("username"),
-            "username",
-            MISSING.into(),
-        ),
-        ("missing email", without("email"), "email", MISSING.into()),
-        (
-            "missing password",
-            without("password"),
-            "password",
-            MISSING.into(),
-        ),
-        (
-            "null email",
-            with("email", Value::Null),
-            "email",
-            MISSING.into(),
-        ),
-    ];
-    for (case, body, field, message) in cases {
-        let response = app.post_json("/register", &body).await;
-        let body = assert_error(
-            response,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_error",
-        )
-        .await;
-        assert_eq!(body["errors"], json!({field: [message]}), "{case}: {body}");
-    }
+    let response = app.post_json("/register", &body).await;
+    let error = assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_error",
+    )
+    .await;
+    assert_eq!(
+        error["errors"],
+        json!({field: [message]}),
+        "{body}: {error}"
+    );
+    let response = app.post_json("/register", &valid_body()).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "nothing was created"
+    );
+}
 
-    // Wrong types name the field, whatever serde's exact wording.
-    for (field, value) in [
-        ("username", json!(5)),
-        ("email", json!(["ada@example.com"])),
-        ("password", json!({"plain": "text"})),
-        ("password", json!(true)),
-    ] {
-        let response = app
-            .post_json("/register", &with(field, value.clone()))
-            .await;
-        let body = assert_error(
-            response,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_error",
-        )
+/// A wrong JSON type names the field, whatever serde's exact wording.
+async fn assert_wrong_type_names_the_field(field: &str, value: Value) {
+    let app = spawn_app().await;
+    let response = app
+        .post_json("/register", &body_with(field, value.clone()))
         .await;
-        let messages = body["errors"][field].as_array();
-        assert!(
-            messages.is_some_and(|m| !m.is_empty()),
-            "{field} = {value}: {body}"
-        );
-    }
+    let body = assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_error",
+    )
+    .await;
+    let messages = body["errors"][field].as_array();
+    assert!(
+        messages.is_some_and(|m| !m.is_empty()),
+        "{field} = {value}: {body}"
+    );
+}
 
-    // A body that is JSON but not an object.
+#[tokio::test]
+async fn a_username_under_3_characters_is_422() {
+    assert_only_field_error(
+        body_with("username", json!("ab")),
+        "username",
+        USERNAME_LENGTH,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_username_under_3_characters_once_trimmed_is_422() {
+    assert_only_field_error(
+        body_with("username", json!("  ab   ")),
+        "username",
+        USERNAME_LENGTH,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_username_over_80_characters_is_422() {
+    assert_only_field_error(
+        body_with("username", json!("u".repeat(81))),
+        "username",
+        USERNAME_LENGTH,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_username_with_a_control_character_is_422() {
+    assert_only_field_error(
+        body_with("username", json!("ad\u{7}a")),
+        "username",
+        USERNAME_CONTROL,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_username_with_a_newline_is_422() {
+    assert_only_field_error(
+        body_with("username", json!("ada\nlovelace")),
+        "username",
+        USERNAME_CONTROL,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_email_without_an_at_sign_is_422() {
+    assert_only_field_error(
+        body_with("email", json!("not-an-email")),
+        "email",
+        EMAIL_SYNTAX,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_email_without_a_domain_is_422() {
+    assert_only_field_error(body_with("email", json!("ada@")), "email", EMAIL_SYNTAX).await;
+}
+
+#[tokio::test]
+async fn an_email_with_a_display_name_is_422() {
+    assert_only_field_error(
+        body_with("email", json!("Ada <ada@example.com>")),
+        "email",
+        EMAIL_SYNTAX,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_empty_email_is_422() {
+    assert_only_field_error(body_with("email", json!("")), "email", EMAIL_SYNTAX).await;
+}
+
+#[tokio::test]
+async fn an_email_over_254_characters_is_422() {
+    assert_only_field_error(
+        body_with("email", json!(email_of_length(255))),
+        "email",
+        EMAIL_LENGTH,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_password_under_the_minimum_is_422() {
+    assert_only_field_error(
+        body_with("password", json!("seven77")),
+        "password",
+        &password_short(8),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_password_over_128_characters_is_422() {
+    assert_only_field_error(
+        body_with("password", json!("p".repeat(129))),
+        "password",
+        PASSWORD_LONG,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_missing_username_is_422() {
+    assert_only_field_error(body_without("username"), "username", MISSING).await;
+}
+
+#[tokio::test]
+async fn a_missing_email_is_422() {
+    assert_only_field_error(body_without("email"), "email", MISSING).await;
+}
+
+#[tokio::test]
+async fn a_missing_password_is_422() {
+    assert_only_field_error(body_without("password"), "password", MISSING).await;
+}
+
+#[tokio::test]
+async fn a_null_email_is_missing() {
+    assert_only_field_error(body_with("email", Value::Null), "email", MISSING).await;
+}
+
+#[tokio::test]
+async fn a_number_for_the_username_names_the_field() {
+    assert_wrong_type_names_the_field("username", json!(5)).await;
+}
+
+#[tokio::test]
+async fn an_array_for_the_email_names_the_field() {
+    assert_wrong_type_names_the_field("email", json!(["ada@example.com"])).await;
+}
+
+#[tokio::test]
+async fn an_object_for_the_password_names_the_field() {
+    assert_wrong_type_names_the_field("password", json!({"plain": "text"})).await;
+}
+
+#[tokio::test]
+async fn a_boolean_for_the_password_names_the_field() {
+    assert_wrong_type_names_the_field("password", json!(true)).await;
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_422() {
+    let app = spawn_app().await;
     let response = app.post_json("/register", &json!(["ada"])).await;
     let body = assert_error(
         response,
@@ -238,8 +308,11 @@ async fn invalid_fields_are_422_with_an_error_list_per_field() {
     )
     .await;
     assert!(body["errors"].is_object(), "{body}");
+}
 
-    // Every invalid field is reported at once.
+#[tokio::test]
+async fn every_invalid_field_is_reported_at_once() {
+    let app = spawn_app().await;
     let response = app
         .post_json("/register", &json!({"username": "a", "email": "x"}))
         .await;
@@ -257,10 +330,6 @@ async fn invalid_fields_are_422_with_an_error_list_per_field() {
             "password": [MISSING],
         })
     );
-
-    // None of the above created an account.
-    let response = app.register("ada", "ada@example.com", PASSWORD).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
 }
 
 #[tokio::test]
