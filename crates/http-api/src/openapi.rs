@@ -144,13 +144,29 @@ fn readiness_responses() -> Value {
     })
 }
 
+/// Characters a username may not hold (`Username::parse`): C0, DEL and
+/// C1 controls, bidi controls and zero-width characters.
+const USERNAME_REFUSED: &str =
+    r"\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff";
+
+/// A username as stored: none of [`USERNAME_REFUSED`], and no white space
+/// at either end (the parser trims, so the length rule counts the rest).
+fn username_pattern() -> String {
+    let edge = format!(r"[^\s{USERNAME_REFUSED}]");
+    format!("^{edge}(?:[^{USERNAME_REFUSED}]*{edge})?$")
+}
+
 /// The rules of each body field, in characters, as the domain states them.
 fn field_rules(policy: PasswordPolicy) -> Vec<(&'static str, &'static str, Value)> {
     vec![
         (
             "RegisterRequest",
             "username",
-            json!({"minLength": Username::MIN_CHARS, "maxLength": Username::MAX_CHARS}),
+            json!({
+                "minLength": Username::MIN_CHARS,
+                "maxLength": Username::MAX_CHARS,
+                "pattern": username_pattern(),
+            }),
         ),
         (
             "RegisterRequest",
@@ -304,6 +320,10 @@ mod tests {
         let fields = &spec["components"]["schemas"]["RegisterRequest"]["properties"];
         assert_eq!(fields["username"]["minLength"], 3);
         assert_eq!(fields["username"]["maxLength"], 80);
+        let pattern = fields["username"]["pattern"].as_str().unwrap();
+        for refused in [r"\u0000", r"\u202e", r"\u200b", r"\s"] {
+            assert!(pattern.contains(refused), "{refused} in {pattern}");
+        }
         assert_eq!(fields["email"]["format"], "email");
         assert_eq!(fields["email"]["maxLength"], 254);
         assert_eq!(fields["password"]["minLength"], 12);
