@@ -145,11 +145,8 @@ pub async fn login(
     state: Data<AppState>,
     body: JsonBody<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let credentials = body.0.into_credentials()?;
-    let tokens = state
-        .auth
-        .login(&credentials.email, credentials.password.expose_secret())
-        .await?;
+    let Credentials { email, password } = body.0.into_credentials()?;
+    let tokens = state.auth.login(&email, password.expose_secret()).await?;
     Ok(Json(LoginResponse {
         access_token: tokens.access_token,
         refresh_token: tokens.refresh_token,
