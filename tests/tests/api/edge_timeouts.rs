@@ -50,3 +50,22 @@ async fn a_body_that_stops_arriving_is_a_408_envelope() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains(r#""error":"request_timeout""#), "{answer}");
 }
+
+/// Headers that never finish: actix's `client_request_timeout` (5 s by
+/// default, `ServerSettings::client_request_timeout`) answers `408` and
+/// closes the connection.
+#[tokio::test]
+async fn headers_that_never_finish_are_cut_off() {
+    let app = spawn_app().await;
+    let mut stream = TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
+    stream
+        .write_all(b"GET /guest HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let closed =
+        tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer)).await;
+    assert!(closed.is_ok(), "the connection was held open");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
