@@ -27,6 +27,8 @@ pub type FieldErrors = BTreeMap<String, Vec<String>>;
     description = "Not found",
     code = 409,
     description = "Conflict",
+    code = 408,
+    description = "The body arrived too slowly",
     code = 413,
     description = "Body over 16 KiB",
     code = 415,
@@ -53,6 +55,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("body too large")]
     PayloadTooLarge,
+    #[error("the body arrived too slowly")]
+    RequestTimeout,
     #[error("validation failed")]
     Validation(FieldErrors),
 }
@@ -95,6 +99,11 @@ impl ApiError {
                 S::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "The request body is larger than 16 KiB.",
+            ),
+            ApiError::RequestTimeout => (
+                S::REQUEST_TIMEOUT,
+                "request_timeout",
+                "The request body took too long to arrive.",
             ),
             ApiError::Validation(_) => (
                 S::UNPROCESSABLE_ENTITY,

@@ -7,11 +7,14 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod swagger_ui;
 
 pub use actix_web::dev::{Server, ServerHandle};
 pub use error::ApiError;
+pub use metrics::serve_metrics;
 pub use server::{ServerSettings, serve};
 pub use state::AppState;

@@ -1,17 +1,18 @@
 //! Prometheus metrics: requests by route, method and status, a latency
-//! histogram, and connection pool usage, rendered at `/metrics`.
+//! histogram, and connection pool usage, rendered at `/metrics` on a
+//! listener of its own ([`serve_metrics`]), never on the public port.
 
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpResponse, web};
+use actix_web::{Error, HttpResponse, HttpServer, web};
 use metrics_exporter_prometheus::PrometheusHandle;
-
-use crate::state::AppState;
 
 const REQUESTS: &str = "http_requests_total";
 const DURATION: &str = "http_request_duration_seconds";
@@ -42,6 +43,26 @@ pub fn prometheus() -> &'static PrometheusHandle {
     )])
 }
 
+/// The method as a label from a fixed set: a client can send any token
+/// as a method, and each new label value would be a series kept forever.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: &[(Method, &str)] = &[
+        (Method::GET, "GET"),
+        (Method::HEAD, "HEAD"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::DELETE, "DELETE"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(known, _)| known == method)
+        .map_or("OTHER", |(_, label)| label)
+}
+
 /// Counts and times every request by its route pattern (not its raw path,
 /// which would make one series per user id).
 pub async fn record_requests(
@@ -49,23 +70,43 @@ pub async fn record_requests(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let response = next.call(request).await?;
     let route = response
         .request()
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
     let status = response.status().as_u16().to_string();
-    metrics::counter!(REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status)
+    metrics::counter!(REQUESTS, "method" => method, "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!(DURATION, "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     Ok(response)
 }
 
+/// The pools reported at each scrape.
+struct Pools(Vec<PoolGauge>);
+
+/// Serves `GET /metrics` (and nothing else) on its own listener, meant for
+/// an operator's address (`METRICS_ADDR`), not the public one. One worker
+/// is plenty for a scraper.
+pub fn serve_metrics(listener: TcpListener, pools: Vec<PoolGauge>) -> std::io::Result<Server> {
+    prometheus();
+    let pools = web::Data::new(Pools(pools));
+    let server = HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(pools.clone())
+            .route("/metrics", web::get().to(render))
+    })
+    .workers(1)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
 /// `GET /metrics` in the Prometheus text format.
-pub async fn render(state: web::Data<AppState>) -> HttpResponse {
-    for pool in &state.pools {
+async fn render(pools: web::Data<Pools>) -> HttpResponse {
+    for pool in &pools.0 {
         let status = (pool.status)();
         let gauge = |state: &'static str, value: usize| {
             metrics::gauge!("pool_connections", "pool" => pool.name, "state" => state)
@@ -80,4 +121,19 @@ pub async fn render(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"))
         .body(prometheus().render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
+        for invented in ["FOO", "BREW", "X-ANYTHING", "get"] {
+            let method = Method::from_bytes(invented.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "OTHER", "{invented}");
+        }
+    }
 }

@@ -3,14 +3,15 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{HttpServer, web::Data};
+use actix_web::{HttpResponse, HttpServer, web, web::Data};
 use paperclip::actix::OpenApiExt;
 use paperclip::v2::models::{DefaultApiRaw, Info};
 use tracing_actix_web::TracingLogger;
 
-use crate::middleware::{RequestIdRootSpan, json_errors, request_id, swagger_guard};
+use crate::extract::BodyReadTimeout;
+use crate::middleware::{RequestIdRootSpan, json_errors, request_id, security_headers};
 use crate::state::AppState;
-use crate::{metrics, routes};
+use crate::{metrics, openapi, routes, swagger_ui};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ServerSettings {
@@ -18,6 +19,11 @@ pub struct ServerSettings {
     pub workers: Option<usize>,
     /// How long in-flight requests may run after a stop signal.
     pub shutdown_timeout: Duration,
+    /// How long a client may take to send the request line and headers
+    /// (actix answers `408` after it).
+    pub client_request_timeout: Duration,
+    /// How long a client may take to send a JSON body (`408` envelope).
+    pub body_read_timeout: Duration,
 }
 
 impl Default for ServerSettings {
@@ -25,6 +31,8 @@ impl Default for ServerSettings {
         Self {
             workers: None,
             shutdown_timeout: Duration::from_secs(30),
+            client_request_timeout: Duration::from_secs(5),
+            body_read_timeout: BodyReadTimeout::default().0,
         }
     }
 }
@@ -45,8 +53,16 @@ fn spec() -> DefaultApiRaw {
     }
 }
 
+/// The finished OpenAPI document, served at [`swagger_ui::SPEC_PATH`].
+struct Document(serde_json::Value);
+
+async fn document(document: Data<Document>) -> HttpResponse {
+    HttpResponse::Ok().json(&document.0)
+}
+
 /// Starts serving on an already bound listener (port 0 in tests). The
 /// returned server runs when awaited and stops gracefully on SIGTERM/SIGINT.
+/// `/metrics` is not served here: see [`metrics::serve_metrics`].
 pub fn serve(
     listener: TcpListener,
     state: AppState,
@@ -54,23 +70,33 @@ pub fn serve(
 ) -> std::io::Result<Server> {
     // Install the metrics recorder before the first request is counted.
     metrics::prometheus();
+    let policy = state.password_policy;
     let state = Data::new(state);
+    let body_read_timeout = BodyReadTimeout(settings.body_read_timeout);
     let mut server = HttpServer::new(move || {
-        actix_web::App::new()
+        let mut raw_spec = serde_json::Value::Null;
+        let app = actix_web::App::new()
             .wrap_api_with_spec(spec())
             .app_data(state.clone())
+            .app_data(body_read_timeout)
             .configure(routes::configure)
-            .with_json_spec_v3_at("/openapi.json")
-            .with_swagger_ui_at(crate::middleware::SWAGGER_UI_PATH)
-            .build()
-            .route("/metrics", actix_web::web::get().to(metrics::render))
-            .default_service(actix_web::web::to(routes::not_found))
+            .with_raw_json_spec_v3(|app, spec| {
+                raw_spec = spec;
+                app
+            })
+            .build();
+        app.app_data(Data::new(Document(openapi::finish(raw_spec, policy))))
+            .route(swagger_ui::SPEC_PATH, web::get().to(document))
+            .configure(swagger_ui::configure)
+            .default_service(web::to(routes::not_found))
             .wrap(json_errors())
             .wrap(from_fn(metrics::record_requests))
             .wrap(TracingLogger::<RequestIdRootSpan>::new())
-            .wrap(from_fn(swagger_guard))
+            .wrap(from_fn(swagger_ui::guard))
+            .wrap(from_fn(security_headers))
             .wrap(from_fn(request_id))
     })
+    .client_request_timeout(settings.client_request_timeout)
     .listen(listener)?
     .shutdown_timeout(settings.shutdown_timeout.as_secs());
     if let Some(workers) = settings.workers {

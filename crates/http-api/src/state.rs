@@ -12,6 +12,7 @@ pub struct AppState {
     pub password_policy: PasswordPolicy,
     /// Asked by `/health/ready`.
     pub probes: Vec<Arc<dyn DependencyProbe>>,
-    /// Reported at `/metrics`.
+    /// The pools to report. The public app does not read them: the binary
+    /// hands them to [`crate::metrics::serve_metrics`].
     pub pools: Vec<PoolGauge>,
 }

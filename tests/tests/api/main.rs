@@ -1,8 +1,15 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 //! Black-box tests of the HTTP contract (`API-CONTRACT.md`), one module per
-//! section. One test binary: it links once and its tests run in parallel.
+//! section, and `edge_*` for the hardening of the HTTP edge (issue 9). One
+//! test binary: it links once and its tests run in parallel.
 
-mod developer;
+mod demo;
+mod edge_headers;
+mod edge_input;
+mod edge_metrics;
+mod edge_openapi;
+mod edge_swagger_ui;
+mod edge_timeouts;
 mod general;
 mod input_rules;
 mod login;

@@ -1,9 +1,9 @@
 //! Request extractors: the JSON body and the bearer tokens.
 
 mod bearer;
+pub(crate) mod field;
 mod json_body;
-mod required;
 
 pub use bearer::{AccessToken, FreshAccessToken, RefreshToken};
-pub use json_body::{JsonBody, MAX_BODY_BYTES};
-pub use required::Required;
+pub use field::Field;
+pub use json_body::{BodyReadTimeout, JsonBody, MAX_BODY_BYTES};

@@ -47,6 +47,7 @@ fn describe(status: StatusCode) -> (&'static str, &'static str) {
             "method_not_allowed",
             "The method is not allowed for the requested URL.",
         ),
+        StatusCode::REQUEST_TIMEOUT => ("request_timeout", "The request took too long to arrive."),
         StatusCode::PAYLOAD_TOO_LARGE => (
             "payload_too_large",
             "The request body is larger than 16 KiB.",

@@ -1,10 +1,10 @@
-//! Cross-cutting request handling: request ids, the JSON error safety
-//! net, and the Swagger UI guard.
+//! Cross-cutting request handling: request ids, security headers and the
+//! JSON error safety net.
 
 mod json_errors;
 mod request_id;
-mod swagger_guard;
+mod security_headers;
 
 pub use json_errors::json_errors;
 pub use request_id::{RequestId, RequestIdRootSpan, request_id};
-pub use swagger_guard::{SWAGGER_UI_PATH, swagger_guard};
+pub use security_headers::{NO_STORE_ROUTES, security_headers};

@@ -1,95 +1,78 @@
 use actix_web::web::Data;
 use application::Registration;
 use domain::{EmailAddress, Password, PasswordPolicy, Username};
-use garde::Validate;
 use paperclip::actix::web::Json;
 use paperclip::actix::{Apiv2Schema, CreatedJson, api_v2_operation};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::users::UserBody;
 use crate::error::{ApiError, FieldErrors};
-use crate::extract::{JsonBody, RefreshToken, Required};
+use crate::extract::{Field, JsonBody, RefreshToken};
 use crate::state::AppState;
 
-const MISSING: &str = "Missing data for required field.";
-
-/// The value of a required field, or garde's error for its absence.
-fn present(value: &Required<String>) -> Result<&str, garde::Error> {
-    value
-        .as_ref()
-        .map(String::as_str)
-        .ok_or_else(|| garde::Error::new(MISSING))
+/// Records a domain parser's error under `name`.
+fn parsed<T, E: std::fmt::Display>(
+    result: Result<T, E>,
+    name: &str,
+    errors: &mut FieldErrors,
+) -> Option<T> {
+    result
+        .map_err(|error| {
+            errors
+                .entry(name.to_owned())
+                .or_default()
+                .push(error.to_string());
+        })
+        .ok()
 }
 
-fn required(value: &Required<String>, _: &impl Sized) -> garde::Result {
-    present(value).map(drop)
-}
-
-/// Each rule delegates to the domain type, so the HTTP layer and the
-/// domain can never disagree about what is valid.
-fn valid_username(value: &Required<String>, _: &PasswordPolicy) -> garde::Result {
-    Username::parse(present(value)?)
-        .map(drop)
-        .map_err(|error| garde::Error::new(error.to_string()))
-}
-
-fn valid_email(value: &Required<String>, _: &PasswordPolicy) -> garde::Result {
-    EmailAddress::parse(present(value)?)
-        .map(drop)
-        .map_err(|error| garde::Error::new(error.to_string()))
-}
-
-fn valid_password(value: &Required<String>, policy: &PasswordPolicy) -> garde::Result {
-    Password::parse(present(value)?, *policy)
-        .map(drop)
-        .map_err(|error| garde::Error::new(error.to_string()))
-}
-
-fn field_errors(report: &garde::Report) -> FieldErrors {
-    let mut fields = FieldErrors::new();
-    for (path, error) in report.iter() {
-        fields
-            .entry(path.to_string())
-            .or_default()
-            .push(error.message().to_string());
-    }
-    fields
-}
-
-#[derive(Debug, Deserialize, Validate, Apiv2Schema)]
-#[garde(context(PasswordPolicy))]
+/// A new account
+// `Debug` is safe: the password is a `SecretString`.
+#[derive(Debug, Deserialize, Apiv2Schema)]
 pub struct RegisterRequest {
     /// 3 to 80 characters after trimming, no control characters
     #[serde(default)]
-    #[garde(custom(valid_username))]
-    pub username: Required<String>,
+    pub username: Field<String>,
     /// A valid address of at most 254 characters; case-insensitive
     #[serde(default)]
-    #[garde(custom(valid_email))]
-    pub email: Required<String>,
+    pub email: Field<String>,
     /// PASSWORD_MIN_LENGTH (default 8) to 128 characters
     #[serde(default)]
-    #[garde(custom(valid_password))]
-    pub password: Required<String>,
+    pub password: Field<SecretString>,
 }
 
 impl RegisterRequest {
-    fn into_registration(self, policy: PasswordPolicy) -> Result<Registration, ApiError> {
-        self.validate_with(&policy)
-            .map_err(|report| ApiError::Validation(field_errors(&report)))?;
-        // Validation above used these same parsers, so they succeed; the
-        // mapping only keeps the edge honest should the two ever diverge.
-        let invalid = |field: &str, error: &dyn std::fmt::Display| {
-            ApiError::validation(field, error.to_string())
-        };
-        let username = self.username.into_inner().unwrap_or_default();
-        let email = self.email.into_inner().unwrap_or_default();
-        let password = self.password.into_inner().unwrap_or_default();
-        Ok(Registration {
-            username: Username::parse(&username).map_err(|e| invalid("username", &e))?,
-            email: EmailAddress::parse(&email).map_err(|e| invalid("email", &e))?,
-            password: Password::parse(&password, policy).map_err(|e| invalid("password", &e))?,
-        })
+    /// Turns the body into domain values in one step: each domain parser
+    /// runs once, and every field's error (missing ones too) is collected
+    /// into one `422`.
+    pub fn into_registration(self, policy: PasswordPolicy) -> Result<Registration, ApiError> {
+        let mut errors = FieldErrors::new();
+        let username = self
+            .username
+            .take("username", &mut errors)
+            .and_then(|raw| parsed(Username::parse(&raw), "username", &mut errors));
+        let email = self
+            .email
+            .take("email", &mut errors)
+            .and_then(|raw| parsed(EmailAddress::parse(&raw), "email", &mut errors));
+        let password = self.password.take("password", &mut errors).and_then(|raw| {
+            parsed(
+                Password::parse(raw.expose_secret(), policy),
+                "password",
+                &mut errors,
+            )
+        });
+        match (username, email, password) {
+            (Some(username), Some(email), Some(password)) if errors.is_empty() => {
+                Ok(Registration {
+                    username,
+                    email,
+                    password,
+                })
+            }
+            _ => Err(ApiError::Validation(errors)),
+        }
     }
 }
 
@@ -115,14 +98,34 @@ pub async fn register(
     }))
 }
 
-#[derive(Debug, Deserialize, Validate, Apiv2Schema)]
+/// Credentials; no policy applies here
+// `Debug` is safe: the password is a `SecretString`.
+#[derive(Debug, Deserialize, Apiv2Schema)]
 pub struct LoginRequest {
     #[serde(default)]
-    #[garde(custom(required))]
-    pub email: Required<String>,
+    pub email: Field<String>,
     #[serde(default)]
-    #[garde(custom(required))]
-    pub password: Required<String>,
+    pub password: Field<SecretString>,
+}
+
+/// What a login checks: no policy here, any strings will do.
+#[derive(Debug)]
+pub struct Credentials {
+    pub email: String,
+    pub password: SecretString,
+}
+
+impl LoginRequest {
+    /// Both fields, or a `422` naming every one missing or not a string.
+    pub fn into_credentials(self) -> Result<Credentials, ApiError> {
+        let mut errors = FieldErrors::new();
+        let email = self.email.take("email", &mut errors);
+        let password = self.password.take("password", &mut errors);
+        match (email, password) {
+            (Some(email), Some(password)) => Ok(Credentials { email, password }),
+            _ => Err(ApiError::Validation(errors)),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Apiv2Schema)]
@@ -142,15 +145,8 @@ pub async fn login(
     state: Data<AppState>,
     body: JsonBody<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let request = body.0;
-    request
-        .validate()
-        .map_err(|report| ApiError::Validation(field_errors(&report)))?;
-    let (Some(email), Some(password)) = (request.email.into_inner(), request.password.into_inner())
-    else {
-        return Err(ApiError::validation("body", MISSING));
-    };
-    let tokens = state.auth.login(&email, &password).await?;
+    let Credentials { email, password } = body.0.into_credentials()?;
+    let tokens = state.auth.login(&email, password.expose_secret()).await?;
     Ok(Json(LoginResponse {
         access_token: tokens.access_token,
         refresh_token: tokens.refresh_token,
@@ -199,21 +195,17 @@ pub async fn logout(
 
 #[cfg(test)]
 mod tests {
+    use crate::extract::field::{MISSING, NOT_A_STRING};
+
     use super::*;
 
-    fn request(
-        username: Option<&str>,
-        email: Option<&str>,
-        password: Option<&str>,
-    ) -> RegisterRequest {
-        RegisterRequest {
-            username: Required(username.map(str::to_owned)),
-            email: Required(email.map(str::to_owned)),
-            password: Required(password.map(str::to_owned)),
-        }
+    fn register(body: serde_json::Value) -> Result<Registration, ApiError> {
+        serde_json::from_value::<RegisterRequest>(body)
+            .unwrap()
+            .into_registration(PasswordPolicy::default())
     }
 
-    fn errors(result: Result<Registration, ApiError>) -> FieldErrors {
+    fn errors<T: std::fmt::Debug>(result: Result<T, ApiError>) -> FieldErrors {
         match result {
             Err(ApiError::Validation(fields)) => fields,
             other => panic!("expected a validation error, got {other:?}"),
@@ -222,10 +214,9 @@ mod tests {
 
     #[test]
     fn reports_every_invalid_field_at_once() {
-        let fields = errors(
-            request(Some("ab"), Some("nope"), Some("short"))
-                .into_registration(PasswordPolicy::default()),
-        );
+        let fields = errors(register(serde_json::json!({
+            "username": "ab", "email": "nope", "password": "short"
+        })));
         assert_eq!(
             fields["username"],
             ["Username must be between 3 and 80 characters long."]
@@ -238,8 +229,19 @@ mod tests {
     }
 
     #[test]
+    fn reports_every_wrong_type_at_once_without_the_values() {
+        let fields = errors(register(serde_json::json!({
+            "username": true, "email": [1], "password": 271828
+        })));
+        for field in ["username", "email", "password"] {
+            assert_eq!(fields[field], [NOT_A_STRING], "{field}");
+        }
+        assert!(!format!("{fields:?}").contains("271828"));
+    }
+
+    #[test]
     fn reports_missing_fields() {
-        let fields = errors(request(None, None, None).into_registration(PasswordPolicy::default()));
+        let fields = errors(register(serde_json::json!({})));
         for field in ["username", "email", "password"] {
             assert_eq!(fields[field], [MISSING], "{field}");
         }
@@ -248,9 +250,11 @@ mod tests {
     #[test]
     fn applies_the_configured_password_minimum() {
         let policy = PasswordPolicy::new(12).unwrap();
-        let fields = errors(
-            request(Some("ada"), Some("a@b.io"), Some("elevenchars")).into_registration(policy),
-        );
+        let request: RegisterRequest = serde_json::from_value(serde_json::json!({
+            "username": "ada", "email": "a@b.io", "password": "elevenchars"
+        }))
+        .unwrap();
+        let fields = errors(request.into_registration(policy));
         assert_eq!(
             fields["password"],
             ["Password must be at least 12 characters long."]
@@ -259,10 +263,45 @@ mod tests {
 
     #[test]
     fn accepts_a_valid_request_and_trims() {
-        let registration = request(Some("  ada "), Some(" Ada@B.io "), Some("long enough"))
-            .into_registration(PasswordPolicy::default())
-            .unwrap();
+        let registration = register(serde_json::json!({
+            "username": "  ada ", "email": " Ada@B.io ", "password": "long enough"
+        }))
+        .unwrap();
         assert_eq!(registration.username.as_str(), "ada");
         assert_eq!(registration.email.as_str(), "Ada@B.io");
+    }
+
+    #[test]
+    fn login_names_both_bad_fields() {
+        let request: LoginRequest =
+            serde_json::from_value(serde_json::json!({"email": [1], "password": 2})).unwrap();
+        let fields = errors(request.into_credentials());
+        assert_eq!(fields["email"], [NOT_A_STRING]);
+        assert_eq!(fields["password"], [NOT_A_STRING]);
+    }
+
+    #[test]
+    fn debug_never_prints_a_password() {
+        let register: RegisterRequest = serde_json::from_value(serde_json::json!({
+            "username": "ada", "email": "a@b.io", "password": "hunter2hunter2"
+        }))
+        .unwrap();
+        let login: LoginRequest = serde_json::from_value(serde_json::json!({
+            "email": "a@b.io", "password": "hunter2hunter2"
+        }))
+        .unwrap();
+        let credentials = serde_json::from_value::<LoginRequest>(serde_json::json!({
+            "email": "a@b.io", "password": "hunter2hunter2"
+        }))
+        .unwrap()
+        .into_credentials()
+        .unwrap();
+        for debug in [
+            format!("{register:?}"),
+            format!("{login:?}"),
+            format!("{credentials:?}"),
+        ] {
+            assert!(!debug.contains("hunter2"), "{debug}");
+        }
     }
 }

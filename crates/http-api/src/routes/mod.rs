@@ -1,11 +1,10 @@
 //! One module per group of routes; `configure` mounts them all.
 
 mod auth;
-mod developer;
+mod demo;
 mod health;
 mod users;
 
-use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use paperclip::actix::web;
 
@@ -24,11 +23,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(resource("/login", "POST").route(web::post().to(auth::login)))
         .service(resource("/refresh", "POST").route(web::post().to(auth::refresh)))
         .service(resource("/logout", "POST").route(web::post().to(auth::logout)))
-        .service(resource("/guest", "GET").route(web::get().to(developer::guest)))
-        .service(resource("/protected", "GET").route(web::get().to(developer::protected)))
-        .service(
-            resource("/fresh-protected", "GET").route(web::get().to(developer::fresh_protected)),
-        )
+        .service(resource("/guest", "GET").route(web::get().to(demo::guest)))
+        .service(resource("/protected", "GET").route(web::get().to(demo::protected)))
+        .service(resource("/fresh-protected", "GET").route(web::get().to(demo::fresh_protected)))
         .service(resource("/users/me", "GET").route(web::get().to(users::me)));
     // Both spellings of the user routes, as in the original service.
     for path in ["/users/{id}", "/user/{id}"] {
@@ -43,10 +40,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(resource("/health/ready", "GET").route(web::get().to(health::ready)));
 }
 
-/// Unknown paths.
-pub async fn not_found(request: HttpRequest) -> HttpResponse {
-    if request.method() == Method::OPTIONS {
-        return HttpResponse::NoContent().finish();
-    }
+/// Unknown paths, whatever the method (`OPTIONS` included: there is no
+/// CORS here, and an unknown path has nothing to offer).
+pub async fn not_found() -> HttpResponse {
     ApiError::NotFound.error_response()
 }

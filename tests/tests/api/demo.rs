@@ -1,4 +1,4 @@
-//! `/guest`, `/protected`, `/fresh-protected`.
+//! The demo routes: `/guest`, `/protected`, `/fresh-protected`.
 
 use integration_tests::token_errors::{MISSING, NOT_FRESH};
 use integration_tests::{assert_token_rejected, json_body, spawn_app};
@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 #[tokio::test]
-async fn developer_endpoints_answer_exactly() {
+async fn demo_endpoints_answer_exactly() {
     let app = spawn_app().await;
     let user = app.register_user().await;
     let tokens = app.login_tokens(&user).await;

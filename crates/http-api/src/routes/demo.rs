@@ -1,3 +1,6 @@
+//! The demo routes of the original service: one open, one needing an
+//! access token, one needing a fresh one.
+
 use paperclip::actix::{Apiv2Schema, api_v2_operation, web::Json};
 use serde::Serialize;
 
@@ -9,7 +12,7 @@ pub struct MessageBody {
 }
 
 /// Open to everyone
-#[api_v2_operation(tags(Developer))]
+#[api_v2_operation(tags(Demo))]
 pub async fn guest() -> Json<MessageBody> {
     Json(MessageBody {
         message: "This endpoint is open to everyone.",
@@ -17,7 +20,7 @@ pub async fn guest() -> Json<MessageBody> {
 }
 
 /// Needs an access token
-#[api_v2_operation(tags(Developer))]
+#[api_v2_operation(tags(Demo))]
 pub async fn protected(_: AccessToken) -> Json<MessageBody> {
     Json(MessageBody {
         message: "This is a protected endpoint.",
@@ -25,7 +28,7 @@ pub async fn protected(_: AccessToken) -> Json<MessageBody> {
 }
 
 /// Needs a fresh access token (straight from /login)
-#[api_v2_operation(tags(Developer))]
+#[api_v2_operation(tags(Demo))]
 pub async fn fresh_protected(_: FreshAccessToken) -> Json<MessageBody> {
     Json(MessageBody {
         message: "This is a protected endpoint. You used a fresh token to access it.",

@@ -1,0 +1,65 @@
+use actix_web::Error;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{
+    CACHE_CONTROL, HeaderValue, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+};
+use actix_web::middleware::Next;
+
+/// The route groups whose responses hold tokens or account data: every
+/// response under them is `Cache-Control: no-store`. A group covers its
+/// path and everything below it (`/users/me/sessions`); v2's
+/// `/verify-email` and `/password` join by being added here.
+pub const NO_STORE_ROUTES: &[&str] = &["/login", "/refresh", "/logout", "/users/me"];
+
+fn is_no_store(path: &str) -> bool {
+    NO_STORE_ROUTES.iter().any(|group| {
+        path.strip_prefix(group)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
+/// Headers every response carries: no MIME sniffing, no referrer sent
+/// on, and no caching of the token and account routes.
+pub async fn security_headers(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let no_store = is_no_store(request.path());
+    let mut response = next.call(request).await?;
+    let headers = response.headers_mut();
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if no_store {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_store_covers_each_group_and_below_but_nothing_else() {
+        for path in [
+            "/login",
+            "/refresh",
+            "/logout",
+            "/users/me",
+            "/users/me/sessions",
+        ] {
+            assert!(is_no_store(path), "{path}");
+        }
+        for path in [
+            "/loginx",
+            "/users/meet",
+            "/users/1",
+            "/guest",
+            "/register",
+            "/",
+        ] {
+            assert!(!is_no_store(path), "{path}");
+        }
+    }
+}

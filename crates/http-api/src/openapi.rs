@@ -1,0 +1,332 @@
+//! Makes the generated OpenAPI document tell the truth. paperclip records
+//! operations and schemas; it cannot say which errors an operation really
+//! answers, nor the length and format rules of a field. This module sets
+//! both, from one table per concern, so the document matches what the
+//! handlers, extractors and middleware do.
+
+use domain::{EmailAddress, PasswordPolicy, Username};
+use serde_json::{Map, Value, json};
+
+/// What an operation involves, each bringing the statuses it can cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trait {
+    /// A JSON body: 400, 408, 413, 415, 422.
+    JsonBody,
+    /// A bearer token: 401; its revocation check can be 503.
+    Token,
+    /// PostgreSQL or Redis: 503.
+    Dependency,
+    /// Anything beyond the process itself can fail unexpectedly: 500.
+    Fallible,
+    /// A user in the path: 403 (not yours), 404 (no such user, or an id
+    /// that is not an integer).
+    UserInPath,
+    /// The email is taken: 409.
+    Conflict,
+    /// Wrong credentials: 401.
+    Credentials,
+}
+
+use Trait::*;
+
+/// Every operation and what it involves.
+const OPERATIONS: &[(&str, &str, &[Trait])] = &[
+    (
+        "/register",
+        "post",
+        &[JsonBody, Dependency, Conflict, Fallible],
+    ),
+    (
+        "/login",
+        "post",
+        &[JsonBody, Dependency, Credentials, Fallible],
+    ),
+    ("/refresh", "post", &[Token, Fallible]),
+    ("/logout", "post", &[Token, Fallible]),
+    ("/guest", "get", &[]),
+    ("/protected", "get", &[Token, Fallible]),
+    ("/fresh-protected", "get", &[Token, Fallible]),
+    ("/users/me", "get", &[Token, Dependency, Fallible]),
+    (
+        "/users/{id}",
+        "get",
+        &[Token, Dependency, UserInPath, Fallible],
+    ),
+    (
+        "/users/{id}",
+        "delete",
+        &[Token, Dependency, UserInPath, Fallible],
+    ),
+    (
+        "/user/{id}",
+        "get",
+        &[Token, Dependency, UserInPath, Fallible],
+    ),
+    (
+        "/user/{id}",
+        "delete",
+        &[Token, Dependency, UserInPath, Fallible],
+    ),
+    ("/health/live", "get", &[]),
+    ("/health/ready", "get", &[]),
+];
+
+fn statuses(traits: &[Trait]) -> Vec<(u16, &'static str)> {
+    let mut statuses = Vec::new();
+    for item in traits {
+        statuses.extend_from_slice(match item {
+            JsonBody => &[
+                (400, "The body is not valid JSON (or not UTF-8)"),
+                (408, "The body arrived too slowly"),
+                (413, "The body is over 16 KiB"),
+                (415, "The body is not application/json"),
+                (
+                    422,
+                    "A field is missing, of the wrong type or breaks a rule",
+                ),
+            ][..],
+            Token | Credentials => &[(
+                401,
+                "Missing, invalid, expired or revoked token; or bad credentials",
+            )],
+            Dependency => &[],
+            Fallible => &[(500, "Internal server error")],
+            UserInPath => &[
+                (403, "The caller may act only on itself unless an admin"),
+                (404, "No such user, or an id that is not an integer"),
+            ],
+            Conflict => &[(409, "A user with that email already exists")],
+        });
+        if matches!(item, Token | Dependency) {
+            statuses.push((503, "A dependency is unavailable; retry after Retry-After"));
+        }
+    }
+    statuses.sort_unstable();
+    statuses.dedup_by_key(|(status, _)| *status);
+    statuses
+}
+
+fn envelope_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    })
+}
+
+/// `/health/ready` returns its body by hand, so paperclip sees nothing.
+fn readiness_responses() -> Value {
+    let checks = json!({
+        "type": "object",
+        "description": "`ok` or `unavailable` for each dependency",
+        "additionalProperties": {"type": "string", "enum": ["ok", "unavailable"]},
+    });
+    json!({
+        "200": {
+            "description": "PostgreSQL and Redis both answer within 1 s",
+            "content": {"application/json": {"schema": {
+                "type": "object",
+                "required": ["status", "checks"],
+                "properties": {"status": {"type": "string", "enum": ["ok"]}, "checks": checks},
+            }}},
+        },
+        "503": {
+            "description": "A dependency did not answer; the message names it",
+            "content": {"application/json": {"schema": {
+                "type": "object",
+                "required": ["message", "error", "checks"],
+                "properties": {
+                    "message": {"type": "string"},
+                    "error": {"type": "string", "enum": ["service_unavailable"]},
+                    "checks": checks,
+                },
+            }}},
+        },
+    })
+}
+
+/// Characters a username may not hold (`Username::parse`): C0, DEL and
+/// C1 controls, bidi controls and zero-width characters.
+const USERNAME_REFUSED: &str =
+    r"\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff";
+
+/// A username as stored: none of [`USERNAME_REFUSED`], and no white space
+/// at either end (the parser trims, so the length rule counts the rest).
+fn username_pattern() -> String {
+    let edge = format!(r"[^\s{USERNAME_REFUSED}]");
+    format!("^{edge}(?:[^{USERNAME_REFUSED}]*{edge})?$")
+}
+
+/// The rules of each body field, in characters, as the domain states them.
+fn field_rules(policy: PasswordPolicy) -> Vec<(&'static str, &'static str, Value)> {
+    vec![
+        (
+            "RegisterRequest",
+            "username",
+            json!({
+                "minLength": Username::MIN_CHARS,
+                "maxLength": Username::MAX_CHARS,
+                "pattern": username_pattern(),
+            }),
+        ),
+        (
+            "RegisterRequest",
+            "email",
+            json!({"format": "email", "maxLength": EmailAddress::MAX_CHARS}),
+        ),
+        (
+            "RegisterRequest",
+            "password",
+            json!({"minLength": policy.min_chars(), "maxLength": PasswordPolicy::MAX_CHARS}),
+        ),
+    ]
+}
+
+fn merge(target: Option<&mut Value>, extra: Value) {
+    if let (Some(Value::Object(target)), Value::Object(extra)) = (target, extra) {
+        target.extend(extra);
+    }
+}
+
+/// The document paperclip built, made accurate: per-operation error
+/// responses, the bearer scheme, typed path ids and field rules.
+pub fn finish(mut spec: Value, policy: PasswordPolicy) -> Value {
+    for (path, method, traits) in OPERATIONS {
+        let pointer = format!("/paths/{}/{method}", path.replace('/', "~1"));
+        let Some(Value::Object(operation)) = spec.pointer_mut(&pointer) else {
+            continue;
+        };
+        document_operation(operation, path, traits);
+    }
+    merge(
+        spec.pointer_mut("/components/securitySchemes"),
+        json!({"bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "An access token, or a refresh token for /refresh and /logout",
+        }}),
+    );
+    for (schema, field, rules) in field_rules(policy) {
+        let pointer = format!("/components/schemas/{schema}/properties/{field}");
+        merge(spec.pointer_mut(&pointer), rules);
+    }
+    spec
+}
+
+fn document_operation(operation: &mut Map<String, Value>, path: &str, traits: &[Trait]) {
+    let responses = if path == "/health/ready" {
+        readiness_responses()
+    } else {
+        let mut responses = match operation.remove("responses") {
+            // Keep the success responses paperclip derived from the handler.
+            Some(Value::Object(derived)) => derived
+                .into_iter()
+                .filter(|(status, _)| status.starts_with('2'))
+                .collect(),
+            _ => Map::new(),
+        };
+        for (status, description) in statuses(traits) {
+            responses.insert(status.to_string(), envelope_response(description));
+        }
+        Value::Object(responses)
+    };
+    operation.insert("responses".to_owned(), responses);
+    if let Some(Value::Array(parameters)) = operation.get_mut("parameters") {
+        for parameter in parameters.iter_mut() {
+            if parameter["in"] == "path" && parameter["name"] == "id" {
+                parameter["schema"] = json!({"type": "integer", "format": "int64"});
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn operation(responses: Value) -> Value {
+        json!({"paths": {
+            "/login": {"post": {"responses": responses}},
+            "/users/{id}": {"get": {
+                "responses": {"200": {"description": "OK"}},
+                "parameters": [{"in": "path", "name": "id", "schema": {"type": "string"}}],
+            }},
+            "/health/ready": {"get": {"responses": {}}},
+        }, "components": {
+            "securitySchemes": {"bearer": {"type": "apiKey"}},
+            "schemas": {"RegisterRequest": {"properties": {
+                "username": {"type": "string"}, "email": {"type": "string"}, "password": {"type": "string"},
+            }}},
+        }})
+    }
+
+    fn codes(spec: &Value, pointer: &str) -> Vec<String> {
+        spec.pointer(pointer)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn each_operation_lists_exactly_what_it_can_answer() {
+        let spec = finish(
+            operation(json!({"200": {"description": "OK"}, "403": {}, "409": {}})),
+            PasswordPolicy::default(),
+        );
+        assert_eq!(
+            codes(&spec, "/paths/~1login/post/responses"),
+            [
+                "200", "400", "401", "408", "413", "415", "422", "500", "503"
+            ]
+        );
+        assert_eq!(
+            codes(&spec, "/paths/~1users~1{id}/get/responses"),
+            ["200", "401", "403", "404", "500", "503"]
+        );
+        assert_eq!(
+            codes(&spec, "/paths/~1health~1ready/get/responses"),
+            ["200", "503"]
+        );
+        let error = &spec["paths"]["/login"]["post"]["responses"]["401"];
+        assert_eq!(
+            error["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody"
+        );
+    }
+
+    #[test]
+    fn ids_are_integers_and_bearer_is_http_bearer() {
+        let spec = finish(operation(json!({})), PasswordPolicy::default());
+        assert_eq!(
+            spec["paths"]["/users/{id}"]["get"]["parameters"][0]["schema"]["type"],
+            "integer"
+        );
+        assert_eq!(
+            spec["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+        assert_eq!(
+            spec["components"]["securitySchemes"]["bearer"]["type"],
+            "http"
+        );
+    }
+
+    #[test]
+    fn body_fields_carry_the_domain_rules() {
+        let spec = finish(operation(json!({})), PasswordPolicy::new(12).unwrap());
+        let fields = &spec["components"]["schemas"]["RegisterRequest"]["properties"];
+        assert_eq!(fields["username"]["minLength"], 3);
+        assert_eq!(fields["username"]["maxLength"], 80);
+        let pattern = fields["username"]["pattern"].as_str().unwrap();
+        for refused in [r"\u0000", r"\u202e", r"\u200b", r"\s"] {
+            assert!(pattern.contains(refused), "{refused} in {pattern}");
+        }
+        assert_eq!(fields["email"]["format"], "email");
+        assert_eq!(fields["email"]["maxLength"], 254);
+        assert_eq!(fields["password"]["minLength"], 12);
+        assert_eq!(fields["password"]["maxLength"], 128);
+    }
+}

@@ -1,0 +1,76 @@
+//! The OpenAPI document does not lie: each operation lists the statuses it
+//! can answer with the envelope, token routes name the bearer scheme, and
+//! body fields carry the rules the server applies.
+
+use integration_tests::{json_body, spawn_app, spawn_app_with};
+use serde_json::Value;
+
+fn codes(operation: &Value) -> Vec<&str> {
+    operation["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+#[tokio::test]
+async fn every_operation_documents_what_it_answers() {
+    let app = spawn_app().await;
+    let spec = json_body(app.get("/openapi.json", None).await).await;
+    let paths = &spec["paths"];
+    let token_routes = [
+        ("/refresh", "post"),
+        ("/logout", "post"),
+        ("/protected", "get"),
+        ("/fresh-protected", "get"),
+        ("/users/me", "get"),
+        ("/users/{id}", "get"),
+        ("/users/{id}", "delete"),
+        ("/user/{id}", "get"),
+        ("/user/{id}", "delete"),
+    ];
+    for (path, method) in token_routes {
+        let operation = &paths[path][method];
+        let codes = codes(operation);
+        for code in ["401", "503"] {
+            assert!(codes.contains(&code), "{method} {path}: {codes:?}");
+        }
+        assert_eq!(
+            operation["security"],
+            serde_json::json!([{"bearer": []}]),
+            "{method} {path}"
+        );
+        let envelope = &operation["responses"]["401"]["content"]["application/json"]["schema"];
+        assert_eq!(envelope["$ref"], "#/components/schemas/ErrorBody");
+    }
+    for path in ["/register", "/login"] {
+        let codes = codes(&paths[path]["post"]);
+        for code in ["400", "413", "415", "422", "503"] {
+            assert!(codes.contains(&code), "{path}: {codes:?}");
+        }
+        assert!(!codes.contains(&"429"), "no rate limits yet: {codes:?}");
+    }
+    assert_eq!(codes(&paths["/health/ready"]["get"]), ["200", "503"]);
+    assert_eq!(codes(&paths["/guest"]["get"]), ["200"]);
+    assert_eq!(
+        spec["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}
+
+#[tokio::test]
+async fn body_schemas_carry_the_real_rules() {
+    let app = spawn_app_with(|settings| {
+        settings.set("PASSWORD_MIN_LENGTH", "10");
+    })
+    .await;
+    let spec = json_body(app.get("/openapi.json", None).await).await;
+    let fields = &spec["components"]["schemas"]["RegisterRequest"]["properties"];
+    assert_eq!(fields["username"]["minLength"], 3);
+    assert_eq!(fields["username"]["maxLength"], 80);
+    assert_eq!(fields["email"]["format"], "email");
+    assert_eq!(fields["email"]["maxLength"], 254);
+    assert_eq!(fields["password"]["minLength"], 10);
+    assert_eq!(fields["password"]["maxLength"], 128);
+}
