@@ -78,6 +78,8 @@ pub struct TestApp {
     pub jwt_secret: String,
     /// A connection pool to the real Redis, for inspection.
     pub redis: deadpool_redis::Pool,
+    /// The metrics listener's port, when `METRICS_ADDR` was set.
+    pub metrics_port: Option<u16>,
     /// Set when this harness created the database and so drops it.
     owned_database: Option<String>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -145,6 +147,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut TestSettings)) -> TestAp
         .expect("valid test configuration");
     let application = Application::build(&config).expect("the app starts");
     let port = application.port();
+    let metrics_port = application.metrics_port();
     let server = tokio::spawn(application.run_until_stopped());
 
     let client = reqwest::Client::builder()
@@ -166,6 +169,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut TestSettings)) -> TestAp
             .unwrap_or(&jwt_secret)
             .to_owned(),
         redis,
+        metrics_port,
         owned_database,
         server,
     }

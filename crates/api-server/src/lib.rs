@@ -38,6 +38,8 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: http_api::Server,
+    /// The Prometheus listener (`METRICS_ADDR`) and its port.
+    metrics: Option<(u16, http_api::Server)>,
     relay: OutboxRelay,
 }
 
@@ -110,8 +112,20 @@ impl Application {
                 }),
             },
         ];
+        let metrics = match config.metrics_addr {
+            None => None,
+            Some(address) => {
+                let bind_error = |source| StartupError::Bind {
+                    address: address.to_string(),
+                    source,
+                };
+                let listener = TcpListener::bind(address).map_err(bind_error)?;
+                let port = listener.local_addr().map_err(bind_error)?.port();
+                let server = http_api::serve_metrics(listener, pools).map_err(bind_error)?;
+                Some((port, server))
+            }
+        };
         let state = AppState {
-            pools,
             auth,
             password_policy: config.password_policy,
             probes: vec![
@@ -132,6 +146,7 @@ impl Application {
             state,
             ServerSettings {
                 workers: config.http_workers,
+                trusted_proxies: config.trusted_proxies.clone(),
                 ..ServerSettings::default()
             },
         )
@@ -139,8 +154,14 @@ impl Application {
         Ok(Self {
             port,
             server,
+            metrics,
             relay,
         })
+    }
+
+    /// The port of the metrics listener, when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     /// The port actually bound (useful with `PORT=0`).
@@ -155,7 +176,15 @@ impl Application {
         let relay = tokio::spawn(self.relay.run(async {
             let _ = relay_stopped.await;
         }));
+        let metrics = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let served = self.server.await;
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         let _ = stop_relay.send(());
         let _ = relay.await;
         served

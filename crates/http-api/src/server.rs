@@ -8,12 +8,13 @@ use paperclip::actix::OpenApiExt;
 use paperclip::v2::models::{DefaultApiRaw, Info};
 use tracing_actix_web::TracingLogger;
 
+use crate::client_ip::TrustedProxies;
 use crate::extract::BodyReadTimeout;
 use crate::middleware::{RequestIdRootSpan, json_errors, request_id, security_headers};
 use crate::state::AppState;
 use crate::{metrics, openapi, routes, swagger_ui};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ServerSettings {
     /// actix worker threads; `None` is one per core.
     pub workers: Option<usize>,
@@ -24,6 +25,8 @@ pub struct ServerSettings {
     pub client_request_timeout: Duration,
     /// How long a client may take to send a JSON body (`408` envelope).
     pub body_read_timeout: Duration,
+    /// Peers whose `X-Forwarded-For` is believed ([`crate::client_ip`]).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for ServerSettings {
@@ -33,6 +36,7 @@ impl Default for ServerSettings {
             shutdown_timeout: Duration::from_secs(30),
             client_request_timeout: Duration::from_secs(5),
             body_read_timeout: BodyReadTimeout::default().0,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -73,12 +77,14 @@ pub fn serve(
     let policy = state.password_policy;
     let state = Data::new(state);
     let body_read_timeout = BodyReadTimeout(settings.body_read_timeout);
+    let trusted_proxies = Data::new(settings.trusted_proxies.clone());
     let mut server = HttpServer::new(move || {
         let mut raw_spec = serde_json::Value::Null;
         let app = actix_web::App::new()
             .wrap_api_with_spec(spec())
             .app_data(state.clone())
             .app_data(body_read_timeout)
+            .app_data(trusted_proxies.clone())
             .configure(routes::configure)
             .with_raw_json_spec_v3(|app, spec| {
                 raw_spec = spec;

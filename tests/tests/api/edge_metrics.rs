@@ -2,7 +2,7 @@
 
 use std::net::TcpListener;
 
-use integration_tests::{assert_error, spawn_app};
+use integration_tests::{assert_error, spawn_app, spawn_app_with};
 use reqwest::{Method, StatusCode};
 
 #[tokio::test]
@@ -95,4 +95,33 @@ async fn the_metrics_listener_counts_by_route_and_reports_pools() {
     let other = reqwest::get(format!("{url}/guest")).await.unwrap();
     assert_eq!(other.status(), StatusCode::NOT_FOUND);
     handle.stop(false).await;
+}
+
+#[tokio::test]
+async fn the_server_serves_metrics_on_metrics_addr_only() {
+    let app = spawn_app_with(|settings| {
+        settings.set("METRICS_ADDR", "127.0.0.1:0");
+    })
+    .await;
+    assert_eq!(app.get("/guest", None).await.status(), StatusCode::OK);
+    let port = app.metrics_port.expect("a metrics listener");
+    assert_ne!(port, app.port);
+    let response = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains(r#"pool_connections{pool="postgres""#),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="/guest""#), "{text}");
+    let public = app.get("/metrics", None).await;
+    assert_error(public, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn without_metrics_addr_there_is_no_metrics_listener() {
+    let app = spawn_app().await;
+    assert_eq!(app.metrics_port, None);
 }
