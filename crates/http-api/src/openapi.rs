@@ -144,16 +144,17 @@ fn readiness_responses() -> Value {
     })
 }
 
-/// Characters a username may not hold (`Username::parse`): C0, DEL and
-/// C1 controls, bidi controls and zero-width characters.
-const USERNAME_REFUSED: &str =
+/// Characters no username or password may hold (`Username::parse`,
+/// `Password::parse`): C0, DEL and C1 controls, bidi controls and
+/// zero-width characters.
+const REFUSED_CHARACTERS: &str =
     r"\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff";
 
-/// A username as stored: none of [`USERNAME_REFUSED`], and no white space
+/// A username as stored: none of [`REFUSED_CHARACTERS`], and no white space
 /// at either end (the parser trims, so the length rule counts the rest).
 fn username_pattern() -> String {
-    let edge = format!(r"[^\s{USERNAME_REFUSED}]");
-    format!("^{edge}(?:[^{USERNAME_REFUSED}]*{edge})?$")
+    let edge = format!(r"[^\s{REFUSED_CHARACTERS}]");
+    format!("^{edge}(?:[^{REFUSED_CHARACTERS}]*{edge})?$")
 }
 
 /// The rules of each body field, in characters, as the domain states them.
@@ -176,7 +177,11 @@ fn field_rules(policy: PasswordPolicy) -> Vec<(&'static str, &'static str, Value
         (
             "RegisterRequest",
             "password",
-            json!({"minLength": policy.min_chars(), "maxLength": PasswordPolicy::MAX_CHARS}),
+            json!({
+                "minLength": policy.min_chars(),
+                "maxLength": PasswordPolicy::MAX_CHARS,
+                "pattern": format!("^[^{REFUSED_CHARACTERS}]*$"),
+            }),
         ),
     ]
 }
@@ -328,5 +333,7 @@ mod tests {
         assert_eq!(fields["email"]["maxLength"], 254);
         assert_eq!(fields["password"]["minLength"], 12);
         assert_eq!(fields["password"]["maxLength"], 128);
+        let pattern = fields["password"]["pattern"].as_str().unwrap();
+        assert!(pattern.contains(r"\u0000-\u001f"), "{pattern}");
     }
 }
