@@ -25,6 +25,8 @@ mod consumer;
 mod envelope;
 mod producer;
 mod scripts;
+mod settings;
 
-pub use consumer::{DEFAULT_GROUP, EmailStreamSettings, RedisDeliveryQueue};
+pub use consumer::RedisDeliveryQueue;
 pub use producer::RedisEmailQueue;
+pub use settings::{DEFAULT_GROUP, EmailStreamSettings};
