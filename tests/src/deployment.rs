@@ -255,13 +255,9 @@ impl Deployment {
             .cmd("XLEN")
             .arg(redis_adapter::keys::email_stream(&self.redis_prefix))
             .cmd("ZCARD")
-            .arg(redis_adapter::email_stream_consumer::email_retry(
-                &self.redis_prefix,
-            ))
+            .arg(redis_adapter::keys::email_retry(&self.redis_prefix))
             .cmd("HLEN")
-            .arg(redis_adapter::email_stream_consumer::email_dead(
-                &self.redis_prefix,
-            ))
+            .arg(redis_adapter::keys::email_dead(&self.redis_prefix))
             .query_async(&mut redis)
             .await
             .expect("read the queue's sizes");

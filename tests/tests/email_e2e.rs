@@ -13,6 +13,7 @@ use integration_tests::deployment::{
     Deployment, WORKER_CONCURRENCY, unique_tag, wait_until, worker_from,
 };
 use integration_tests::fake_mailgun::{DeliveryTally, FakeMailgun, expected_authorization};
+use integration_tests::processes::Process;
 use serde_json::Value;
 
 /// Bound on waiting for emails: generous, the usual wait is seconds.
@@ -29,10 +30,20 @@ fn exact(expected: usize) -> DeliveryTally {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_user_gets_exactly_one_welcome_email_though_mailgun_fails_at_first() {
-    const USERS: usize = 30;
-    const FAILURES: usize = 5;
+const USERS: usize = 30;
+const FAILURES: usize = 5;
+
+/// 30 registrations through a Mailgun whose first 5 answers are 500s,
+/// waited for until the queue settled. The first user, bob, has markup in
+/// his username.
+struct WelcomeRun {
+    _deployment: Deployment,
+    mailgun: FakeMailgun,
+    expected: Vec<String>,
+    bob: String,
+}
+
+async fn welcome_everyone_through_failures() -> WelcomeRun {
     let deployment = Deployment::new().await;
     let mailgun = FakeMailgun::start().await;
     mailgun.fail_next(FAILURES);
@@ -49,15 +60,27 @@ async fn every_user_gets_exactly_one_welcome_email_though_mailgun_fails_at_first
         api.register_ok(&format!("user-{i}-{tag}"), &email).await;
         expected.push(email);
     }
-
     let tally = mailgun.wait_for_recipients(&expected, DELIVERY_LIMIT).await;
     assert!(tally.lost.is_empty(), "emails never arrived: {tally:?}");
     // Nothing waits or runs any more, so no late duplicate can follow.
     let state = deployment.wait_until_settled(DELIVERY_LIMIT).await;
     assert!(state.settled(), "the queue never drained: {state:?}");
     assert_eq!(state.dead, 0, "{state:?}");
-    assert_eq!(mailgun.tally(&expected), exact(USERS));
+    WelcomeRun {
+        _deployment: deployment,
+        mailgun,
+        expected,
+        bob,
+    }
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_user_gets_exactly_one_welcome_email_though_mailgun_fails_at_first() {
+    let WelcomeRun {
+        mailgun, expected, ..
+    } = welcome_everyone_through_failures().await;
+
+    assert_eq!(mailgun.tally(&expected), exact(USERS));
     let received = mailgun.received();
     let failed = received.iter().filter(|request| request.status == 500);
     assert_eq!(
@@ -70,8 +93,16 @@ async fn every_user_gets_exactly_one_welcome_email_though_mailgun_fails_at_first
         USERS + FAILURES,
         "requests beyond the retries"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_welcome_request_carries_the_contracts_fields() {
+    let WelcomeRun {
+        mailgun, expected, ..
+    } = welcome_everyone_through_failures().await;
+
     let authorization = expected_authorization();
-    for request in &received {
+    for request in &mailgun.received() {
         assert_eq!(request.authorization.as_deref(), Some(&*authorization));
         assert_eq!(request.from(), worker_from("worker"));
         assert_eq!(request.field("subject"), Some("Successfully signed up"));
@@ -85,6 +116,12 @@ async fn every_user_gets_exactly_one_welcome_email_though_mailgun_fails_at_first
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usernames_are_escaped_in_html_and_verbatim_in_text() {
+    let WelcomeRun { mailgun, bob, .. } = welcome_everyone_through_failures().await;
+
     let to_bob = mailgun
         .delivered()
         .into_iter()
@@ -233,15 +270,25 @@ async fn registrations_while_redis_is_down_are_each_delivered_once_after_it_retu
     assert_eq!(mailgun.tally(&expected), exact(20));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_permanent_mailgun_refusal_is_dead_lettered_and_requeue_delivers_it() {
+/// One address Mailgun refuses with a 400 among five it accepts, waited
+/// for until the queue settled with one dead letter.
+struct RefusalRun {
+    deployment: Deployment,
+    mailgun: FakeMailgun,
+    refused: String,
+    others: Vec<String>,
+    /// Keeps running for the requeue (killed when dropped).
+    _worker: Process,
+}
+
+async fn one_refused_among_five() -> RefusalRun {
     let deployment = Deployment::new().await;
     let mailgun = FakeMailgun::start().await;
     let tag = unique_tag();
     let refused = format!("refused-{tag}@example.com");
     mailgun.reject(&refused);
     let api = deployment.start_api("api", |_| {}).await;
-    let _worker = deployment.start_worker("worker", &mailgun, |_| {});
+    let worker = deployment.start_worker("worker", &mailgun, |_| {});
 
     let others: Vec<String> = (0..5)
         .map(|i| format!("other{i}-{tag}@example.com"))
@@ -255,6 +302,24 @@ async fn a_permanent_mailgun_refusal_is_dead_lettered_and_requeue_delivers_it() 
     let state = deployment.wait_until_settled(DELIVERY_LIMIT).await;
     assert!(state.settled(), "{state:?}");
     assert_eq!(state.dead, 1, "{state:?}");
+    RefusalRun {
+        deployment,
+        mailgun,
+        refused,
+        others,
+        _worker: worker,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_mailgun_refusal_is_dead_lettered_with_its_reason() {
+    let RefusalRun {
+        deployment,
+        mailgun,
+        refused,
+        ..
+    } = one_refused_among_five().await;
+
     // A 400 is not retried.
     let refusals: Vec<_> = mailgun
         .received()
@@ -280,6 +345,17 @@ async fn a_permanent_mailgun_refusal_is_dead_lettered_and_requeue_delivers_it() 
         Some(1),
         "{letter}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requeueing_a_dead_letter_delivers_it_once_mailgun_accepts() {
+    let RefusalRun {
+        deployment,
+        mailgun,
+        refused,
+        others,
+        _worker,
+    } = one_refused_among_five().await;
 
     mailgun.accept(&refused);
     let requeue = deployment

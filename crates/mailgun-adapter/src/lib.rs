@@ -48,8 +48,24 @@ impl MailgunConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailgunSetupError {
-    #[error("could not build the HTTP client: {0}")]
-    Client(String),
+    #[error("could not build the HTTP client")]
+    Client(#[source] reqwest::Error),
+}
+
+/// Why one send failed; the cause inside a [`MailError`].
+#[derive(Debug, thiserror::Error)]
+pub enum MailgunError {
+    /// Mailgun answered, but not with success.
+    #[error("mailgun answered {status}: {body}")]
+    Status { status: u16, body: String },
+    /// No answer: the request timed out, could not connect or broke off.
+    /// reqwest keeps the API key in a header, so it is not in the message.
+    #[error("mailgun {what}")]
+    Transport {
+        what: &'static str,
+        #[source]
+        cause: reqwest::Error,
+    },
 }
 
 pub struct MailgunMailer {
@@ -65,7 +81,7 @@ impl MailgunMailer {
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .build()
-            .map_err(|error| MailgunSetupError::Client(error.to_string()))?;
+            .map_err(MailgunSetupError::Client)?;
         let endpoint = format!(
             "{}/v3/{}/messages",
             config.base_url.trim_end_matches('/'),
@@ -87,6 +103,11 @@ impl MailgunMailer {
 
 #[async_trait]
 impl Mailer for MailgunMailer {
+    #[tracing::instrument(
+        level = "debug",
+        skip_all,
+        fields(job_id = %email.job_id, kind = %email.kind, to_domain = %email.recipient_domain())
+    )]
     async fn send(&self, email: &RenderedEmail) -> Result<(), MailError> {
         let form = [
             ("from", self.from.as_str()),
@@ -110,14 +131,14 @@ impl Mailer for MailgunMailer {
         let retry_after = retry_after(response.headers());
         // The body explains the failure; a failure to read it changes nothing.
         let body = response.text().await.unwrap_or_default();
-        let reason = format!("mailgun answered {}: {}", status.as_u16(), excerpt(&body));
+        let cause = Box::new(MailgunError::Status {
+            status: status.as_u16(),
+            body: excerpt(&body),
+        });
         if is_retryable(status) {
-            Err(MailError::Retryable {
-                reason,
-                retry_after,
-            })
+            Err(MailError::Retryable { cause, retry_after })
         } else {
-            Err(MailError::Permanent { reason })
+            Err(MailError::Permanent { cause })
         }
     }
 }
@@ -142,7 +163,10 @@ fn network_error(error: reqwest::Error) -> MailError {
         "request failed"
     };
     MailError::Retryable {
-        reason: format!("mailgun {what}: {}", error.without_url()),
+        cause: Box::new(MailgunError::Transport {
+            what,
+            cause: error.without_url(),
+        }),
         retry_after: None,
     }
 }

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use application::delivery::DeliveryQueueError;
 use application::ports::{ProbeError, QueueError, RevocationError};
 use deadpool_redis::redis::{ErrorKind, ServerErrorKind};
 use deadpool_redis::{BuildError, PoolError};
@@ -8,13 +9,13 @@ use deadpool_redis::{BuildError, PoolError};
 /// may carry a password.
 #[derive(Debug, thiserror::Error)]
 pub enum RedisError {
-    /// The redis client's own message; it does not echo the URL.
-    #[error("invalid Redis URL: {0}")]
-    InvalidUrl(String),
+    /// The redis client's own error; it does not echo the URL.
+    #[error("invalid Redis URL")]
+    InvalidUrl(#[source] deadpool_redis::redis::RedisError),
     #[error("invalid Redis settings: {0}")]
     InvalidSettings(&'static str),
-    #[error("could not build the Redis pool: {0}")]
-    Pool(BuildError),
+    #[error("could not build the Redis pool")]
+    Pool(#[source] BuildError),
 }
 
 /// Why one bounded command (or pipeline) failed. Crate-internal: each
@@ -23,9 +24,9 @@ pub enum RedisError {
 pub(crate) enum CommandError {
     #[error("Redis did not answer within {0:?}")]
     Timeout(Duration),
-    #[error("no Redis connection: {0}")]
+    #[error("no Redis connection")]
     Pool(#[from] PoolError),
-    #[error("Redis command failed: {0}")]
+    #[error("Redis command failed")]
     Redis(#[from] deadpool_redis::redis::RedisError),
 }
 
@@ -52,12 +53,24 @@ impl CommandError {
     }
 }
 
+impl From<CommandError> for DeliveryQueueError {
+    fn from(error: CommandError) -> Self {
+        if error.is_unavailable() {
+            DeliveryQueueError::Unavailable(Box::new(error))
+        } else {
+            DeliveryQueueError::Unexpected(Box::new(error))
+        }
+    }
+}
+
+// The ports below still take text: it is the whole chain, cause included.
+
 impl From<CommandError> for RevocationError {
     fn from(error: CommandError) -> Self {
         if error.is_unavailable() {
-            RevocationError::Unavailable(error.to_string())
+            RevocationError::Unavailable(error_chain(&error))
         } else {
-            RevocationError::Unexpected(error.to_string())
+            RevocationError::Unexpected(error_chain(&error))
         }
     }
 }
@@ -65,15 +78,19 @@ impl From<CommandError> for RevocationError {
 impl From<CommandError> for QueueError {
     fn from(error: CommandError) -> Self {
         if error.is_unavailable() {
-            QueueError::Unavailable(error.to_string())
+            QueueError::Unavailable(error_chain(&error))
         } else {
-            QueueError::Unexpected(error.to_string())
+            QueueError::Unexpected(error_chain(&error))
         }
     }
 }
 
 impl From<CommandError> for ProbeError {
     fn from(error: CommandError) -> Self {
-        ProbeError(error.to_string())
+        ProbeError(error_chain(&error))
     }
+}
+
+fn error_chain(error: &CommandError) -> String {
+    application::delivery::error_chain(error)
 }

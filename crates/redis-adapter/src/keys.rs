@@ -3,6 +3,7 @@
 //! drift apart.
 
 use domain::{SessionId, TokenId, UserId};
+use uuid::Uuid;
 
 /// The prefix production uses when none is configured.
 pub const DEFAULT_PREFIX: &str = "auth:";
@@ -31,6 +32,37 @@ pub fn email_stream(prefix: &str) -> String {
     format!("{prefix}email:jobs")
 }
 
+/// The field of stream entries put back after failed attempts; its value
+/// is the job with its history (see `email_stream`).
+pub const EMAIL_ENVELOPE_FIELD: &str = "envelope";
+
+/// Sorted set of jobs waiting to be retried, scored by due time (unix ms).
+pub fn email_retry(prefix: &str) -> String {
+    format!("{prefix}email:retry")
+}
+
+/// Hash of dead letters (JSON) by job id.
+pub fn email_dead(prefix: &str) -> String {
+    format!("{prefix}email:dead")
+}
+
+/// Sorted set of dead letter ids scored by when they died (unix ms), for
+/// retention and the cap.
+pub fn email_dead_by_time(prefix: &str) -> String {
+    format!("{prefix}email:dead:by_time")
+}
+
+/// Set (value `1`) for a while after the job was delivered.
+pub fn email_delivered(prefix: &str, job_id: Uuid) -> String {
+    format!("{prefix}email:delivered:{job_id}")
+}
+
+/// Holds the stream entry id of the delivery sending this job right now;
+/// expires after the visibility timeout.
+pub fn email_claim(prefix: &str, job_id: Uuid) -> String {
+    format!("{prefix}email:claim:{job_id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +76,16 @@ mod tests {
         );
         assert_eq!(revoked_user("p:", UserId::new(42)), "p:revoked:user:42");
         assert_eq!(email_stream(DEFAULT_PREFIX), "auth:email:jobs");
+        assert_eq!(email_retry("p:"), "p:email:retry");
+        assert_eq!(email_dead("p:"), "p:email:dead");
+        assert_eq!(email_dead_by_time("p:"), "p:email:dead:by_time");
+        assert_eq!(
+            email_delivered("p:", Uuid::nil()),
+            "p:email:delivered:00000000-0000-0000-0000-000000000000"
+        );
+        assert_eq!(
+            email_claim("p:", Uuid::nil()),
+            "p:email:claim:00000000-0000-0000-0000-000000000000"
+        );
     }
 }

@@ -37,8 +37,7 @@ pub fn connect(redis_url: &str, settings: &RedisSettings) -> Result<RedisPool, R
         ));
     }
     // The client's parse errors are fixed texts that never echo the URL.
-    let manager =
-        Manager::new(redis_url).map_err(|error| RedisError::InvalidUrl(error.to_string()))?;
+    let manager = Manager::new(redis_url).map_err(RedisError::InvalidUrl)?;
     Pool::builder(manager)
         .max_size(settings.max_connections)
         .wait_timeout(Some(settings.command_timeout))
@@ -64,15 +63,13 @@ pub fn connect_shared(
 ) -> Result<SharedConnection, RedisError> {
     use deadpool_redis::redis::aio::ConnectionManagerConfig;
 
-    let client = deadpool_redis::redis::Client::open(redis_url)
-        .map_err(|error| RedisError::InvalidUrl(error.to_string()))?;
+    let client = deadpool_redis::redis::Client::open(redis_url).map_err(RedisError::InvalidUrl)?;
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(settings.connect_timeout))
         .set_response_timeout(Some(settings.command_timeout))
         // Reconnect once per failed command; callers are bounded anyway.
         .set_number_of_retries(1);
-    SharedConnection::new_lazy_with_config(client, config)
-        .map_err(|error| RedisError::InvalidUrl(error.to_string()))
+    SharedConnection::new_lazy_with_config(client, config).map_err(RedisError::InvalidUrl)
 }
 
 /// Runs one command on the shared connection, bounded by `timeout`.

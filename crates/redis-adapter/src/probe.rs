@@ -24,6 +24,7 @@ impl DependencyProbe for RedisProbe {
         "redis"
     }
 
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn ping(&self) -> Result<(), ProbeError> {
         let reply: String = query_cmd(&self.pool, self.timeout, &redis::cmd("PING")).await?;
         if reply == "PONG" {

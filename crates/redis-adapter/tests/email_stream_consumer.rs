@@ -2,87 +2,16 @@
 //! The consumer side of the email stream against the real Redis at
 //! 127.0.0.1:6379; each test uses its own key prefix.
 
-use std::time::Duration;
+mod common;
 
-use application::delivery::{DeadLetter, Delivery, DeliveryQueue, FailedAttempt, Retry};
-use application::ports::EmailQueue;
-use application::{Email, EmailJob};
-use chrono::{TimeZone, Utc};
-use redis_adapter::email_stream_consumer::{email_delivered, email_retry};
-use redis_adapter::{
-    EmailStreamSettings, QueueDepths, RedisDeliveryQueue, RedisEmailQueue, RedisPool,
-    RedisSettings, connect, keys, redis,
+use application::EmailJob;
+use application::delivery::{
+    Claim, DeadLetter, DeliveryQueue, FailedAttempt, QueueAdmin, QueueDepths, Retry,
 };
-
-fn pool() -> RedisPool {
-    connect("redis://127.0.0.1:6379", &RedisSettings::default()).unwrap()
-}
-
-fn prefix() -> String {
-    format!("test:{}:", uuid::Uuid::new_v4())
-}
-
-fn consumer(pool: &RedisPool, prefix: &str, name: &str) -> RedisDeliveryQueue {
-    let mut settings = EmailStreamSettings::new(name);
-    settings.visibility_timeout = Duration::from_millis(300);
-    settings.block = Duration::from_millis(100);
-    RedisDeliveryQueue::new(pool.clone(), prefix, settings)
-}
-
-fn job(n: u8) -> EmailJob {
-    EmailJob::new(
-        Email::Welcome {
-            to: format!("user{n}@example.io"),
-            username: format!("user{n}"),
-        },
-        Utc.timestamp_opt(1_700_000_000 + i64::from(n), 0).unwrap(),
-    )
-}
-
-async fn push(pool: &RedisPool, prefix: &str, jobs: Vec<EmailJob>) {
-    RedisEmailQueue::new(pool.clone(), prefix, Duration::from_secs(2))
-        .push(jobs)
-        .await
-        .unwrap();
-}
-
-async fn query<T: redis::FromRedisValue>(pool: &RedisPool, cmd: &redis::Cmd) -> T {
-    let mut connection = pool.get().await.unwrap();
-    cmd.query_async(&mut connection).await.unwrap()
-}
-
-async fn stream_len(pool: &RedisPool, prefix: &str) -> usize {
-    query(pool, redis::cmd("XLEN").arg(keys::email_stream(prefix))).await
-}
-
-async fn pending(pool: &RedisPool, prefix: &str) -> usize {
-    let summary: redis::Value = query(
-        pool,
-        redis::cmd("XPENDING")
-            .arg(keys::email_stream(prefix))
-            .arg("email-workers"),
-    )
-    .await;
-    match summary {
-        redis::Value::Array(items) => match &items[0] {
-            redis::Value::Int(n) => usize::try_from(*n).unwrap(),
-            other => panic!("unexpected XPENDING count {other:?}"),
-        },
-        other => panic!("unexpected XPENDING reply {other:?}"),
-    }
-}
-
-/// Receives until `n` deliveries arrived (reads are bounded, so a few rounds).
-async fn receive_n(queue: &RedisDeliveryQueue, n: usize) -> Vec<Delivery> {
-    let mut got = Vec::new();
-    for _ in 0..20 {
-        got.extend(queue.receive(n - got.len()).await.unwrap());
-        if got.len() >= n {
-            break;
-        }
-    }
-    got
-}
+use chrono::Utc;
+use common::{consumer, job, pending, pool, prefix, push, query, receive_n, stream_len};
+use redis_adapter::{RedisSettings, connect, keys, redis};
+use std::time::Duration;
 
 #[tokio::test]
 async fn jobs_queued_before_any_worker_are_received_and_completed() {
@@ -102,18 +31,26 @@ async fn jobs_queued_before_any_worker_are_received_and_completed() {
     assert_eq!(pending(&pool, &prefix).await, 3);
     assert!(queue.receive(10).await.unwrap().is_empty(), "nothing new");
 
-    assert!(!queue.was_delivered(jobs[0].id).await.unwrap());
+    assert_eq!(
+        queue
+            .claim(jobs[0].id, &deliveries[0].receipt)
+            .await
+            .unwrap(),
+        Claim::Acquired
+    );
     queue
         .complete(&deliveries[0].receipt, jobs[0].id)
         .await
         .unwrap();
     queue.ack(&deliveries[1].receipt).await.unwrap();
 
-    assert!(queue.was_delivered(jobs[0].id).await.unwrap());
-    assert!(!queue.was_delivered(jobs[1].id).await.unwrap());
+    assert_eq!(
+        queue.claim(jobs[0].id, "9-9").await.unwrap(),
+        Claim::AlreadyDelivered
+    );
     let ttl: i64 = query(
         &pool,
-        redis::cmd("TTL").arg(email_delivered(&prefix, jobs[0].id)),
+        redis::cmd("TTL").arg(keys::email_delivered(&prefix, jobs[0].id)),
     )
     .await;
     assert!(ttl > 6 * 24 * 3600 && ttl <= 7 * 24 * 3600, "ttl {ttl}");
@@ -187,7 +124,7 @@ async fn a_scheduled_retry_comes_back_with_its_history_when_due() {
 
     let later = now + chrono::Duration::seconds(61);
     assert_eq!(queue.promote_due_retries(later, 100).await.unwrap(), 1);
-    let zcard: usize = query(&pool, redis::cmd("ZCARD").arg(email_retry(&prefix))).await;
+    let zcard: usize = query(&pool, redis::cmd("ZCARD").arg(keys::email_retry(&prefix))).await;
     assert_eq!(zcard, 0);
 
     let again = receive_n(&queue, 1).await.remove(0);

@@ -34,13 +34,18 @@ impl FileMailer {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("could not write to the outbox folder")]
+struct OutboxWriteError(#[source] std::io::Error);
+
 #[async_trait]
 impl Mailer for FileMailer {
+    #[tracing::instrument(level = "debug", skip_all, fields(job_id = %email.job_id))]
     async fn send(&self, email: &RenderedEmail) -> Result<(), MailError> {
         // A full disk or a permission problem may well be fixed by an
         // operator, so it is worth retrying rather than dead-lettering.
         let failed = |error: std::io::Error| MailError::Retryable {
-            reason: format!("could not write to the outbox folder: {error}"),
+            cause: Box::new(OutboxWriteError(error)),
             retry_after: None,
         };
         tokio::fs::create_dir_all(&self.dir).await.map_err(failed)?;

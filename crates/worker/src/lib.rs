@@ -1,20 +1,50 @@
 //! The email worker's runtime: the loop that consumes the email queue
-//! ([`Runner`]), the Tera renderer and the development file mailer. The
-//! decisions about each job live in `application::delivery`.
+//! ([`Runner`]), the Tera renderer, the development file mailer, the
+//! operator listener and the dead-letter commands. The decisions about
+//! each job live in `application::delivery`.
 
+mod completion_retries;
+pub mod dead_letter_commands;
 mod file_mailer;
+pub mod operator_listener;
 mod runner;
 mod templates;
 
+pub use completion_retries::CompletionRetries;
 pub use file_mailer::FileMailer;
 pub use runner::{RunSummary, Runner, RunnerSettings};
 pub use templates::{TemplateError, TeraRenderer};
 
-use application::delivery::{Jitter, full_jitter_with};
+use application::delivery::{Jitter, uniform_jitter_with};
 
-/// Full jitter from the thread-local random generator.
+/// Jitter drawn from the thread-local random generator.
 pub fn random_jitter() -> Jitter {
-    full_jitter_with(rand::random::<f64>)
+    uniform_jitter_with(rand::random::<f64>)
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C). The handlers are installed
+/// when this is called, not when the future is first polled, so a signal
+/// that arrives while the worker is still starting is not lost (and does
+/// not kill the process with the default action).
+pub fn shutdown_signal() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let terminate = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    async move {
+        match (terminate, interrupt) {
+            (Ok(mut terminate), Ok(mut interrupt)) => {
+                tokio::select! {
+                    _ = terminate.recv() => tracing::info!("SIGTERM received"),
+                    _ = interrupt.recv() => tracing::info!("SIGINT received"),
+                }
+            }
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::warn!(%error, "cannot listen for signals; only Ctrl-C stops the worker");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
 }
 
 /// A consumer name unique to this process: `hostname-pid-random`. A

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use application::EmailJob;
-use application::delivery::{DeliveryQueue, DeliveryQueueError, EmailDelivery, Outcome};
+use application::delivery::{
+    Delivery, DeliveryQueue, DeliveryQueueError, EmailDelivery, Outcome, error_chain,
+};
 use application::ports::Clock;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinError, JoinSet};
@@ -47,6 +49,8 @@ impl Default for RunnerSettings {
 pub struct RunSummary {
     pub sent: u64,
     pub duplicates: u64,
+    /// Left pending because another delivery of the same job held it.
+    pub claimed_elsewhere: u64,
     pub retries_scheduled: u64,
     pub dead_lettered: u64,
     /// Outcomes the queue could not record (the delivery stays pending).
@@ -60,12 +64,14 @@ impl RunSummary {
         match result {
             Ok(Ok(Outcome::Sent)) => self.sent += 1,
             Ok(Ok(Outcome::Duplicate)) => self.duplicates += 1,
+            Ok(Ok(Outcome::ClaimedElsewhere)) => self.claimed_elsewhere += 1,
             Ok(Ok(Outcome::RetryScheduled { .. })) => self.retries_scheduled += 1,
             Ok(Ok(Outcome::DeadLettered { .. })) => self.dead_lettered += 1,
             Ok(Err(_)) => self.unrecorded += 1,
             Err(error) => {
-                // The delivery stays pending and another attempt follows
-                // after the visibility timeout.
+                // A panic: the delivery stays pending and is handed out
+                // again after the visibility timeout, until its hand-out
+                // count passes the attempt limit and it is dead-lettered.
                 self.unrecorded += 1;
                 tracing::error!(%error, "an email job task failed");
             }
@@ -131,13 +137,19 @@ impl Runner {
             match self.fetch(&slots, &mut tasks, &mut last_claim).await {
                 Ok(()) => error_pause = FIRST_ERROR_PAUSE,
                 Err(error) => {
-                    tracing::warn!(%error, retry_in_ms = error_pause.as_millis() as u64, "cannot read email jobs; retrying");
+                    tracing::warn!(
+                        error = %error_chain(&error),
+                        retry_in_ms = u64::try_from(error_pause.as_millis()).unwrap_or(u64::MAX),
+                        "cannot read email jobs; retrying"
+                    );
                     tokio::select! {
                         biased;
                         () = &mut shutdown => break,
                         () = tokio::time::sleep(error_pause) => {}
                     }
-                    error_pause = (error_pause * 2).min(self.settings.max_error_pause);
+                    error_pause = error_pause
+                        .saturating_mul(2)
+                        .min(self.settings.max_error_pause);
                 }
             }
             // Stop taking work as soon as shutdown is asked.
@@ -208,7 +220,7 @@ impl Runner {
         &self,
         slots: &Arc<Semaphore>,
         tasks: &mut JoinSet<Result<Outcome, DeliveryQueueError>>,
-        deliveries: Vec<application::delivery::Delivery>,
+        deliveries: Vec<Delivery>,
     ) {
         for delivery in deliveries {
             // Reads ask for at most the free slots, so a permit is there;
@@ -216,7 +228,7 @@ impl Runner {
             // rather than being left pending for no reason.
             let permit = slots.clone().try_acquire_owned().ok();
             let handler = self.delivery.clone();
-            let attempt = delivery.history.len() + 1;
+            let attempt = delivery.history.len().saturating_add(1);
             // The use case parses the payload too; reading the kind here
             // keeps metrics out of the application layer.
             let kind =
@@ -277,7 +289,10 @@ async fn promote_loop(
             }
             Err(error) => {
                 if !failing {
-                    tracing::warn!(%error, "cannot move due email retries; will keep trying");
+                    tracing::warn!(
+                        error = %error_chain(&error),
+                        "cannot move due email retries; will keep trying"
+                    );
                     failing = true;
                 }
                 settings.promote_interval

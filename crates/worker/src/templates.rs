@@ -16,12 +16,32 @@ use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
-    #[error("cannot load the email templates under {dir}: {reason}")]
-    Load { dir: String, reason: String },
+    #[error("cannot load the email templates under {dir}")]
+    Load {
+        dir: String,
+        #[source]
+        cause: tera::Error,
+    },
     #[error("email template {name} is missing under {dir}")]
     Missing { dir: String, name: String },
-    #[error("email template for {kind} does not render: {reason}")]
-    Broken { kind: String, reason: String },
+    #[error("an email template does not render")]
+    Broken(#[source] RenderError),
+}
+
+/// Which template part failed; the cause is Tera's error.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}")]
+struct PartError {
+    name: String,
+    #[source]
+    cause: tera::Error,
+}
+
+/// A `.txt` template without its `Subject: ...` first line.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}.txt must start with a `Subject: ...` line")]
+struct NoSubject {
+    kind: String,
 }
 
 pub struct TeraRenderer {
@@ -37,9 +57,9 @@ impl TeraRenderer {
         let mut tera = Tera::default();
         let glob = format!("{}/*", email_dir.display());
         tera.load_from_glob(&glob)
-            .map_err(|error| TemplateError::Load {
+            .map_err(|cause| TemplateError::Load {
                 dir: shown.clone(),
-                reason: error.to_string(),
+                cause,
             })?;
         let renderer = Self { tera };
         // One example of each kind, so a missing or broken template stops the
@@ -56,37 +76,23 @@ impl TeraRenderer {
             }
             renderer
                 .render(Uuid::nil(), &sample)
-                .map_err(|error| TemplateError::Broken {
-                    kind: error.kind,
-                    reason: error.reason,
-                })?;
+                .map_err(TemplateError::Broken)?;
         }
         Ok(renderer)
     }
 
     fn render_part(&self, email: &Email, part: &str) -> Result<String, RenderError> {
-        let failed = |reason: String| RenderError {
-            kind: email.kind().to_owned(),
-            reason,
-        };
-        let context = Context::from_serialize(email).map_err(|error| failed(error.to_string()))?;
         let name = format!("{}.{part}", email.kind());
-        self.tera
-            .render(&name, &context)
-            .map_err(|error| failed(format!("{name}: {}", error_chain(&error))))
+        let failed = |cause: tera::Error| RenderError {
+            kind: email.kind().to_owned(),
+            cause: Box::new(PartError {
+                name: name.clone(),
+                cause,
+            }),
+        };
+        let context = Context::from_serialize(email).map_err(failed)?;
+        self.tera.render(&name, &context).map_err(failed)
     }
-}
-
-/// Tera's top-level message is often just "failed to render"; the cause says why.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Splits `Subject: ...\n\nbody` into subject and body.
@@ -109,7 +115,9 @@ impl EmailRenderer for TeraRenderer {
         let html = self.render_part(email, "html")?;
         let (subject, text) = split_subject(&text).ok_or_else(|| RenderError {
             kind: email.kind().to_owned(),
-            reason: format!("{}.txt must start with a `Subject: ...` line", email.kind()),
+            cause: Box::new(NoSubject {
+                kind: email.kind().to_owned(),
+            }),
         })?;
         Ok(RenderedEmail {
             job_id,
@@ -206,7 +214,7 @@ mod tests {
         .unwrap();
         std::fs::write(dir.join("email/welcome.html"), "<p>{{ username }}</p>").unwrap();
         let error = TeraRenderer::load(&dir).err().unwrap();
-        assert!(matches!(error, TemplateError::Broken { .. }), "{error}");
+        assert!(matches!(error, TemplateError::Broken(_)), "{error}");
     }
 
     #[test]
@@ -215,7 +223,8 @@ mod tests {
         std::fs::write(dir.join("email/welcome.txt"), "Hello {{ username }}").unwrap();
         std::fs::write(dir.join("email/welcome.html"), "<p>{{ username }}</p>").unwrap();
         let error = TeraRenderer::load(&dir).err().unwrap();
-        assert!(error.to_string().contains("Subject"), "{error}");
+        let chain = application::delivery::error_chain(&error);
+        assert!(chain.contains("Subject"), "{chain}");
     }
 
     #[test]

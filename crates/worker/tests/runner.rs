@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use application::delivery::{
-    DeadLetter, Delivery, DeliveryQueue, DeliveryQueueError, EmailDelivery, MailError, Mailer,
-    RenderedEmail, Retry, RetryPolicy,
+    Claim, DeadLetter, Delivery, DeliveryQueue, DeliveryQueueError, EmailDelivery, MailError,
+    Mailer, RenderedEmail, Retry, RetryPolicy,
 };
 use application::ports::SystemClock;
 use application::{Email, EmailJob};
@@ -76,8 +76,8 @@ impl DeliveryQueue for FakeQueue {
     async fn claim_abandoned(&self, _max: usize) -> Result<Vec<Delivery>, DeliveryQueueError> {
         Ok(Vec::new())
     }
-    async fn was_delivered(&self, _job_id: Uuid) -> Result<bool, DeliveryQueueError> {
-        Ok(false)
+    async fn claim(&self, _job_id: Uuid, _receipt: &str) -> Result<Claim, DeliveryQueueError> {
+        Ok(Claim::Acquired)
     }
     async fn complete(&self, _receipt: &str, job_id: Uuid) -> Result<(), DeliveryQueueError> {
         self.completed.lock().unwrap().push(job_id);

@@ -1,58 +1,14 @@
+use std::error::Error;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use uuid::Uuid;
+use chrono::{DateTime, TimeDelta, Utc};
 
-use super::ports::{DeliveryQueue, DeliveryQueueError, EmailRenderer, MailError, Mailer};
+use super::policy::{Jitter, RetryPolicy};
+use super::ports::{Claim, DeliveryQueue, DeliveryQueueError, EmailRenderer, MailError, Mailer};
 use super::types::{DeadLetter, Delivery, FailedAttempt, Retry};
 use crate::EmailJob;
 use crate::ports::Clock;
-
-/// Picks the actual wait given its ceiling: the worker passes a uniform
-/// random draw in `[0, ceiling]` ("full jitter", so retries of many jobs
-/// spread out instead of hitting the provider together); tests pass a
-/// fixed function.
-pub type Jitter = Arc<dyn Fn(Duration) -> Duration + Send + Sync>;
-
-/// Builds a full-jitter [`Jitter`] from a source of uniform numbers in `[0, 1)`.
-pub fn full_jitter_with(uniform: impl Fn() -> f64 + Send + Sync + 'static) -> Jitter {
-    Arc::new(move |ceiling: Duration| ceiling.mul_f64(uniform().clamp(0.0, 1.0)))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in total, the first one included, before a job whose
-    /// failures are all temporary is dead-lettered.
-    pub max_attempts: u32,
-    /// Ceiling of the wait after the first failure; doubled after each.
-    pub base_delay: Duration,
-    /// The ceiling never grows past this.
-    pub max_delay: Duration,
-    /// A provider's `Retry-After` is honoured up to this much.
-    pub max_retry_after: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 8,
-            base_delay: Duration::from_secs(5),
-            max_delay: Duration::from_secs(15 * 60),
-            max_retry_after: Duration::from_secs(60 * 60),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The ceiling of the wait after the `attempt`-th failure (1-based):
-    /// `base_delay * 2^(attempt - 1)`, at most `max_delay`.
-    pub fn backoff_ceiling(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
-        self.base_delay
-            .checked_mul(factor)
-            .map_or(self.max_delay, |delay| delay.min(self.max_delay))
-    }
-}
 
 /// What became of one delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +16,9 @@ pub enum Outcome {
     Sent,
     /// Already delivered earlier: acknowledged without sending again.
     Duplicate,
+    /// Another delivery of the same job holds its claim: left pending,
+    /// untouched, and handed out again after the visibility timeout.
+    ClaimedElsewhere,
     RetryScheduled {
         delay: Duration,
         error: String,
@@ -74,16 +33,24 @@ impl Outcome {
         match self {
             Outcome::Sent => "sent",
             Outcome::Duplicate => "duplicate",
+            Outcome::ClaimedElsewhere => "claimed_elsewhere",
             Outcome::RetryScheduled { .. } => "retry_scheduled",
             Outcome::DeadLettered { .. } => "dead_lettered",
         }
     }
 }
 
-/// After a successful send, recording it is retried this many times so
-/// a short queue hiccup does not turn into a duplicate email.
-const COMPLETE_TRIES: u32 = 3;
-const COMPLETE_PAUSE: Duration = Duration::from_millis(250);
+/// An error and its causes on one line: `outer: cause: root cause`.
+pub fn error_chain(error: &(dyn Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
+}
 
 /// Handles one delivery from start to finish.
 pub struct EmailDelivery {
@@ -114,13 +81,14 @@ impl EmailDelivery {
         }
     }
 
-    pub fn policy(&self) -> RetryPolicy {
-        self.policy
-    }
-
     /// Sends, retries later, dead-letters or drops the delivery, and logs
     /// one line with the outcome. An `Err` means the queue could not record
     /// the outcome: the delivery stays pending and is handed out again.
+    #[tracing::instrument(
+        name = "email_job",
+        skip_all,
+        fields(receipt = %delivery.receipt, handed_out = delivery.handed_out)
+    )]
     pub async fn handle(&self, delivery: Delivery) -> Result<Outcome, DeliveryQueueError> {
         let started = Instant::now();
         let attempt = attempt_number(&delivery);
@@ -129,15 +97,28 @@ impl EmailDelivery {
             Err(error) => {
                 let reason = format!("invalid job payload: {error}");
                 let id = format!("invalid:{}", delivery.receipt);
-                let history = self.history_with(&delivery, attempt, reason.clone());
                 let result = self
-                    .give_up(&delivery, id.clone(), None, reason, history)
+                    .give_up(&delivery, id.clone(), None, attempt, reason)
                     .await;
                 log(&id, "unknown", attempt, started, &result);
                 return result;
             }
         };
-        let result = self.deliver(&delivery, &job, attempt).await;
+        let result = if delivery.handed_out > self.policy.max_attempts {
+            // Every earlier hand-out of this entry ended without an outcome:
+            // the worker died or handling it panicked. Trying again would
+            // loop forever.
+            let reason = format!(
+                "handed out {} times without an outcome (a worker crashed or handling it panicked); \
+                 the limit is {}",
+                delivery.handed_out, self.policy.max_attempts
+            );
+            let kind = Some(job.email.kind().to_owned());
+            self.give_up(&delivery, job.id.to_string(), kind, attempt, reason)
+                .await
+        } else {
+            self.deliver(&delivery, &job, attempt).await
+        };
         log(
             &job.id.to_string(),
             job.email.kind(),
@@ -154,69 +135,61 @@ impl EmailDelivery {
         job: &EmailJob,
         attempt: u32,
     ) -> Result<Outcome, DeliveryQueueError> {
-        if self.queue.was_delivered(job.id).await? {
-            self.queue.ack(&delivery.receipt).await?;
-            return Ok(Outcome::Duplicate);
+        match self.queue.claim(job.id, &delivery.receipt).await? {
+            Claim::Acquired => {}
+            Claim::AlreadyDelivered => {
+                self.queue.ack(&delivery.receipt).await?;
+                return Ok(Outcome::Duplicate);
+            }
+            Claim::HeldElsewhere => return Ok(Outcome::ClaimedElsewhere),
         }
         let kind = Some(job.email.kind().to_owned());
         let rendered = match self.renderer.render(job.id, &job.email) {
             Ok(rendered) => rendered,
             Err(error) => {
-                let history = self.history_with(delivery, attempt, error.to_string());
+                let reason = error_chain(&error);
                 return self
-                    .give_up(
-                        delivery,
-                        job.id.to_string(),
-                        kind,
-                        error.to_string(),
-                        history,
-                    )
+                    .give_up(delivery, job.id.to_string(), kind, attempt, reason)
                     .await;
             }
         };
-        match self.mailer.send(&rendered).await {
+        let error = match self.mailer.send(&rendered).await {
             Ok(()) => {
-                self.complete(&delivery.receipt, job.id).await?;
-                Ok(Outcome::Sent)
+                self.queue.complete(&delivery.receipt, job.id).await?;
+                return Ok(Outcome::Sent);
             }
-            Err(MailError::Permanent { reason }) => {
-                let history = self.history_with(delivery, attempt, reason.clone());
-                self.give_up(delivery, job.id.to_string(), kind, reason, history)
-                    .await
-            }
-            Err(MailError::Retryable {
-                reason,
-                retry_after,
-            }) => {
-                let history = self.history_with(delivery, attempt, reason.clone());
-                if attempt >= self.policy.max_attempts {
-                    let reason = format!("gave up after {attempt} attempts; last error: {reason}");
-                    return self
-                        .give_up(delivery, job.id.to_string(), kind, reason, history)
-                        .await;
-                }
-                let delay = self.retry_delay(attempt, retry_after);
-                let due_at = self.clock.now()
-                    + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
-                let retry = Retry {
-                    job_id: job.id,
-                    payload: delivery.payload.clone(),
-                    history,
-                    due_at,
-                };
-                self.queue.schedule_retry(&delivery.receipt, retry).await?;
-                Ok(Outcome::RetryScheduled {
-                    delay,
-                    error: reason,
-                })
-            }
+            Err(error) => error,
+        };
+        let reason = error_chain(&error);
+        let MailError::Retryable { retry_after, .. } = error else {
+            return self
+                .give_up(delivery, job.id.to_string(), kind, attempt, reason)
+                .await;
+        };
+        if attempt >= self.policy.max_attempts {
+            let history = self.history_with(delivery, attempt, reason.clone());
+            let reason = format!("gave up after {attempt} attempts; last error: {reason}");
+            return self
+                .dead_letter(delivery, job.id.to_string(), kind, history, reason)
+                .await;
         }
+        let delay = self.retry_delay(attempt, retry_after);
+        let retry = Retry {
+            job_id: job.id,
+            payload: delivery.payload.clone(),
+            history: self.history_with(delivery, attempt, reason.clone()),
+            due_at: later(self.clock.now(), delay),
+        };
+        self.queue.schedule_retry(&delivery.receipt, retry).await?;
+        Ok(Outcome::RetryScheduled {
+            delay,
+            error: reason,
+        })
     }
 
-    /// Full-jitter backoff, but never sooner than the provider asked.
+    /// Backoff with equal jitter, but never sooner than the provider asked.
     fn retry_delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let ceiling = self.policy.backoff_ceiling(attempt);
-        let backoff = (self.jitter)(ceiling).min(ceiling);
+        let backoff = self.policy.backoff(attempt, &self.jitter);
         let asked = retry_after.map_or(Duration::ZERO, |asked| {
             asked.min(self.policy.max_retry_after)
         });
@@ -233,40 +206,46 @@ impl EmailDelivery {
         history
     }
 
+    /// Dead-letters the delivery; this attempt's error is the reason.
     async fn give_up(
         &self,
         delivery: &Delivery,
         id: String,
         kind: Option<String>,
+        attempt: u32,
         reason: String,
+    ) -> Result<Outcome, DeliveryQueueError> {
+        let history = self.history_with(delivery, attempt, reason.clone());
+        self.dead_letter(delivery, id, kind, history, reason).await
+    }
+
+    async fn dead_letter(
+        &self,
+        delivery: &Delivery,
+        id: String,
+        kind: Option<String>,
         history: Vec<FailedAttempt>,
+        reason: String,
     ) -> Result<Outcome, DeliveryQueueError> {
         let letter = DeadLetter {
             id,
             kind,
             payload: delivery.payload.clone(),
-            reason: reason.clone(),
             history,
+            reason: reason.clone(),
             dead_at: self.clock.now(),
         };
         self.queue.dead_letter(&delivery.receipt, letter).await?;
         Ok(Outcome::DeadLettered { reason })
     }
+}
 
-    async fn complete(&self, receipt: &str, job_id: Uuid) -> Result<(), DeliveryQueueError> {
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match self.queue.complete(receipt, job_id).await {
-                Ok(()) => return Ok(()),
-                Err(error) if tries >= COMPLETE_TRIES => return Err(error),
-                Err(error) => {
-                    tracing::warn!(job_id = %job_id, %error, "sent, but recording the delivery failed; trying again");
-                    tokio::time::sleep(COMPLETE_PAUSE * tries).await;
-                }
-            }
-        }
-    }
+/// `now + delay`, saturating at the latest representable time.
+fn later(now: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
+    TimeDelta::from_std(delay)
+        .ok()
+        .and_then(|delay| now.checked_add_signed(delay))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// This attempt's number: one more than the failures recorded so far.
@@ -287,8 +266,8 @@ fn log(
 ) {
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match result {
-        Ok(Outcome::Sent | Outcome::Duplicate) => {
-            let outcome = result.as_ref().map_or("", Outcome::as_str);
+        Ok(outcome @ (Outcome::Sent | Outcome::Duplicate | Outcome::ClaimedElsewhere)) => {
+            let outcome = outcome.as_str();
             tracing::info!(job_id, kind, attempt, outcome, latency_ms, "email job done");
         }
         Ok(Outcome::RetryScheduled { delay, error }) => {
@@ -322,7 +301,7 @@ fn log(
                 attempt,
                 outcome = "queue_error",
                 latency_ms,
-                error = %error,
+                error = %error_chain(error),
                 "email job outcome not recorded; it stays pending and will be handed out again"
             );
         }

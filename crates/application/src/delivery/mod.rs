@@ -4,15 +4,20 @@
 //! dead-letter it or drop it as a duplicate.
 
 mod handler;
+mod policy;
 mod ports;
 mod types;
 
 #[cfg(test)]
 mod tests;
 
-pub use handler::{EmailDelivery, Jitter, Outcome, RetryPolicy, full_jitter_with};
-pub use ports::{DeliveryQueue, DeliveryQueueError, EmailRenderer, MailError, Mailer, RenderError};
-pub use types::{DeadLetter, Delivery, FailedAttempt, RenderedEmail, Retry};
+pub use handler::{EmailDelivery, Outcome, error_chain};
+pub use policy::{Jitter, RetryPolicy, uniform_jitter_with};
+pub use ports::{
+    Cause, Claim, DeliveryQueue, DeliveryQueueError, EmailRenderer, MailError, Mailer, QueueAdmin,
+    RenderError,
+};
+pub use types::{DeadLetter, Delivery, FailedAttempt, QueueDepths, RenderedEmail, Retry};
 
 #[cfg(any(test, feature = "mocks"))]
-pub use ports::{MockDeliveryQueue, MockEmailRenderer, MockMailer};
+pub use ports::{MockDeliveryQueue, MockEmailRenderer, MockMailer, MockQueueAdmin};

@@ -6,7 +6,7 @@ use mockall::predicate::eq;
 use uuid::Uuid;
 
 use super::*;
-use crate::ports::MockClock;
+use crate::ports::{Clock, MockClock};
 use crate::{Email, EmailJob};
 
 fn now() -> DateTime<Utc> {
@@ -84,15 +84,17 @@ fn use_case(queue: MockDeliveryQueue, mailer: MockMailer) -> EmailDelivery {
 }
 
 fn not_delivered_yet(queue: &mut MockDeliveryQueue) {
-    queue.expect_was_delivered().returning(|_| Ok(false));
+    queue.expect_claim().returning(|_, _| Ok(Claim::Acquired));
 }
 
 fn retryable(retry_after: Option<Duration>) -> MailError {
     MailError::Retryable {
-        reason: "mailgun answered 503".into(),
+        cause: "mailgun answered 503".into(),
         retry_after,
     }
 }
+
+const RETRYABLE_TEXT: &str = "temporary failure: mailgun answered 503";
 
 #[tokio::test]
 async fn a_successful_send_is_recorded_and_acked() {
@@ -150,7 +152,7 @@ async fn a_retryable_failure_is_scheduled_with_backoff_then_succeeds() {
         outcome,
         Outcome::RetryScheduled {
             delay: Duration::from_secs(10),
-            error: "mailgun answered 503".into()
+            error: RETRYABLE_TEXT.into()
         }
     );
     let retry = scheduled.lock().unwrap().take().unwrap();
@@ -162,7 +164,7 @@ async fn a_retryable_failure_is_scheduled_with_backoff_then_succeeds() {
         vec![FailedAttempt {
             attempt: 1,
             at: now(),
-            error: "mailgun answered 503".into()
+            error: RETRYABLE_TEXT.into()
         }]
     );
 
@@ -180,27 +182,10 @@ async fn a_retryable_failure_is_scheduled_with_backoff_then_succeeds() {
         receipt: "2-0".into(),
         payload: retry.payload,
         history: retry.history,
+        handed_out: 1,
     };
     let outcome = use_case(queue, mailer).handle(redelivered).await.unwrap();
     assert_eq!(outcome, Outcome::Sent);
-}
-
-#[tokio::test]
-async fn backoff_doubles_per_attempt_up_to_the_cap() {
-    let policy = policy();
-    assert_eq!(policy.backoff_ceiling(1), Duration::from_secs(10));
-    assert_eq!(policy.backoff_ceiling(2), Duration::from_secs(20));
-    assert_eq!(policy.backoff_ceiling(3), Duration::from_secs(40));
-    assert_eq!(policy.backoff_ceiling(4), Duration::from_secs(60));
-    assert_eq!(policy.backoff_ceiling(200), Duration::from_secs(60));
-}
-
-#[tokio::test]
-async fn full_jitter_stays_under_the_ceiling() {
-    let jitter = full_jitter_with(|| 0.25);
-    assert_eq!(jitter(Duration::from_secs(40)), Duration::from_secs(10));
-    let jitter = full_jitter_with(|| 7.0);
-    assert_eq!(jitter(Duration::from_secs(40)), Duration::from_secs(40));
 }
 
 #[tokio::test]
@@ -244,6 +229,7 @@ async fn a_short_retry_after_does_not_shorten_the_backoff() {
         receipt: "1-0".into(),
         payload: job.to_json(),
         history: failures(1),
+        handed_out: 1,
     };
     let outcome = use_case(queue, mailer).handle(delivery).await.unwrap();
     assert!(
@@ -266,7 +252,7 @@ async fn a_permanent_failure_is_dead_lettered_at_once() {
                 && letter.id == expected_id
                 && letter.kind.as_deref() == Some("welcome")
                 && letter.payload == expected_payload
-                && letter.reason == "mailgun answered 400: bad address"
+                && letter.reason == "permanent failure: mailgun answered 400: bad address"
                 && letter.history.len() == 1
                 && letter.history[0].attempt == 1
                 && letter.dead_at == now()
@@ -276,7 +262,7 @@ async fn a_permanent_failure_is_dead_lettered_at_once() {
     let mut mailer = MockMailer::new();
     mailer.expect_send().times(1).returning(|_| {
         Err(MailError::Permanent {
-            reason: "mailgun answered 400: bad address".into(),
+            cause: "mailgun answered 400: bad address".into(),
         })
     });
     let outcome = use_case(queue, mailer)
@@ -297,7 +283,7 @@ async fn the_last_allowed_attempt_failing_dead_letters_with_every_error() {
             let attempts: Vec<u32> = letter.history.iter().map(|a| a.attempt).collect();
             attempts == [1, 2, 3]
                 && letter.history[0].error == "boom 1"
-                && letter.history[2].error == "mailgun answered 503"
+                && letter.history[2].error == RETRYABLE_TEXT
                 && letter.reason.starts_with("gave up after 3 attempts")
         })
         .times(1)
@@ -312,6 +298,7 @@ async fn the_last_allowed_attempt_failing_dead_letters_with_every_error() {
         receipt: "9-0".into(),
         payload: job.to_json(),
         history: failures(2),
+        handed_out: 1,
     };
     let outcome = use_case(queue, mailer).handle(delivery).await.unwrap();
     assert!(matches!(outcome, Outcome::DeadLettered { .. }));
@@ -322,9 +309,9 @@ async fn an_already_delivered_job_is_acked_without_sending() {
     let job = job();
     let mut queue = MockDeliveryQueue::new();
     queue
-        .expect_was_delivered()
-        .with(eq(job.id))
-        .returning(|_| Ok(true));
+        .expect_claim()
+        .with(eq(job.id), eq("1-0"))
+        .returning(|_, _| Ok(Claim::AlreadyDelivered));
     queue
         .expect_ack()
         .with(eq("1-0"))
@@ -343,7 +330,7 @@ async fn an_already_delivered_job_is_acked_without_sending() {
 #[tokio::test]
 async fn an_invalid_payload_is_dead_lettered_with_its_raw_text() {
     let mut queue = MockDeliveryQueue::new();
-    queue.expect_was_delivered().never();
+    queue.expect_claim().never();
     queue
         .expect_dead_letter()
         .withf(|receipt, letter| {
@@ -372,14 +359,14 @@ async fn a_render_failure_is_dead_lettered() {
     not_delivered_yet(&mut queue);
     queue
         .expect_dead_letter()
-        .withf(|_, letter| letter.reason.contains("no template"))
+        .withf(|_, letter| letter.reason == "could not render the welcome email: no template")
         .times(1)
         .returning(|_, _| Ok(()));
     let mut renderer = MockEmailRenderer::new();
     renderer.expect_render().returning(|_, _| {
         Err(RenderError {
             kind: "welcome".into(),
-            reason: "no template".into(),
+            cause: "no template".into(),
         })
     });
     let mut mailer = MockMailer::new();
@@ -404,39 +391,14 @@ async fn a_queue_outage_before_sending_leaves_the_job_pending_unsent() {
     let job = job();
     let mut queue = MockDeliveryQueue::new();
     queue
-        .expect_was_delivered()
-        .returning(|_| Err(DeliveryQueueError::Unavailable("timeout".into())));
+        .expect_claim()
+        .returning(|_, _| Err(DeliveryQueueError::Unavailable("timeout".into())));
     let mut mailer = MockMailer::new();
     mailer.expect_send().never();
     let result = use_case(queue, mailer)
         .handle(Delivery::new("1-0", job.to_json()))
         .await;
     assert!(matches!(result, Err(DeliveryQueueError::Unavailable(_))));
-}
-
-#[tokio::test]
-async fn recording_a_sent_job_is_retried_through_a_short_outage() {
-    let job = job();
-    let mut queue = MockDeliveryQueue::new();
-    not_delivered_yet(&mut queue);
-    let calls = Arc::new(Mutex::new(0));
-    let counter = calls.clone();
-    queue.expect_complete().times(2).returning(move |_, _| {
-        let mut calls = counter.lock().unwrap();
-        *calls += 1;
-        if *calls == 1 {
-            Err(DeliveryQueueError::Unavailable("timeout".into()))
-        } else {
-            Ok(())
-        }
-    });
-    let mut mailer = MockMailer::new();
-    mailer.expect_send().times(1).returning(|_| Ok(()));
-    let outcome = use_case(queue, mailer)
-        .handle(Delivery::new("1-0", job.to_json()))
-        .await
-        .unwrap();
-    assert_eq!(outcome, Outcome::Sent);
 }
 
 #[test]
@@ -449,4 +411,196 @@ fn rendered_email_debug_hides_address_and_bodies() {
     assert!(debug.contains("example.io"));
     assert!(!debug.contains("ada@"));
     assert!(!debug.contains("hello"));
+}
+
+#[tokio::test]
+async fn an_entry_handed_out_more_than_max_attempts_times_is_dead_lettered_unsent() {
+    // Three hand-outs ended without an outcome (say handling panicked):
+    // the fourth is dead-lettered instead of being tried forever.
+    let job = job();
+    let mut queue = MockDeliveryQueue::new();
+    queue.expect_claim().never();
+    let expected_id = job.id.to_string();
+    queue
+        .expect_dead_letter()
+        .withf(move |receipt, letter| {
+            receipt == "1-0"
+                && letter.id == expected_id
+                && letter
+                    .reason
+                    .starts_with("handed out 4 times without an outcome")
+                && letter.history.len() == 1
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let mut mailer = MockMailer::new();
+    mailer.expect_send().never();
+    let delivery = Delivery {
+        handed_out: 4,
+        ..Delivery::new("1-0", job.to_json())
+    };
+    let outcome = use_case(queue, mailer).handle(delivery).await.unwrap();
+    assert!(
+        matches!(outcome, Outcome::DeadLettered { .. }),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_entry_handed_out_max_attempts_times_is_still_tried() {
+    let job = job();
+    let mut queue = MockDeliveryQueue::new();
+    not_delivered_yet(&mut queue);
+    queue.expect_complete().times(1).returning(|_, _| Ok(()));
+    let mut mailer = MockMailer::new();
+    mailer.expect_send().times(1).returning(|_| Ok(()));
+    let delivery = Delivery {
+        handed_out: 3,
+        ..Delivery::new("1-0", job.to_json())
+    };
+    let outcome = use_case(queue, mailer).handle(delivery).await.unwrap();
+    assert_eq!(outcome, Outcome::Sent);
+}
+
+#[tokio::test]
+async fn a_job_claimed_by_another_delivery_is_left_pending_unsent() {
+    let job = job();
+    let mut queue = MockDeliveryQueue::new();
+    queue
+        .expect_claim()
+        .with(eq(job.id), eq("2-0"))
+        .times(1)
+        .returning(|_, _| Ok(Claim::HeldElsewhere));
+    queue.expect_ack().never();
+    queue.expect_complete().never();
+    let mut mailer = MockMailer::new();
+    mailer.expect_send().never();
+    let outcome = use_case(queue, mailer)
+        .handle(Delivery::new("2-0", job.to_json()))
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::ClaimedElsewhere);
+}
+
+#[tokio::test]
+async fn extreme_backoff_settings_schedule_a_far_retry_instead_of_panicking() {
+    // EMAIL_BACKOFF_BASE_MS=18446744073709551615 used to overflow the due time.
+    let job = job();
+    let mut queue = MockDeliveryQueue::new();
+    not_delivered_yet(&mut queue);
+    queue
+        .expect_schedule_retry()
+        .withf(|_, retry| retry.due_at == DateTime::<Utc>::MAX_UTC)
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let mut mailer = MockMailer::new();
+    mailer.expect_send().returning(|_| Err(retryable(None)));
+    let use_case = EmailDelivery::new(
+        Arc::new(queue),
+        Arc::new(renderer_ok()),
+        Arc::new(mailer),
+        Arc::new(clock()),
+        uniform_jitter_with(|| 0.999),
+        RetryPolicy {
+            max_attempts: u32::MAX,
+            base_delay: Duration::from_millis(u64::MAX),
+            max_delay: Duration::from_secs(u64::MAX),
+            max_retry_after: Duration::MAX,
+        },
+    );
+    let outcome = use_case
+        .handle(Delivery::new("1-0", job.to_json()))
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, Outcome::RetryScheduled { .. }),
+        "{outcome:?}"
+    );
+}
+
+/// A clock the test moves by hand.
+struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// Mailgun down until `until`, by the manual clock.
+struct OutageMailer {
+    clock: Arc<ManualClock>,
+    until: DateTime<Utc>,
+}
+
+#[async_trait::async_trait]
+impl Mailer for OutageMailer {
+    async fn send(&self, _email: &RenderedEmail) -> Result<(), MailError> {
+        if self.clock.now() < self.until {
+            Err(retryable(None))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Runs one job through the default policy while Mailgun is down for
+/// `outage` from the first attempt on, every wait at its shortest (the
+/// jitter always draws 0), moving the clock to each retry's due time.
+async fn through_an_outage(outage: chrono::Duration) -> (Outcome, usize) {
+    let clock = Arc::new(ManualClock(Mutex::new(now())));
+    let retries: Arc<Mutex<Vec<Retry>>> = Arc::default();
+    let mut queue = MockDeliveryQueue::new();
+    not_delivered_yet(&mut queue);
+    queue.expect_complete().returning(|_, _| Ok(()));
+    queue.expect_dead_letter().returning(|_, _| Ok(()));
+    let seen = retries.clone();
+    queue.expect_schedule_retry().returning(move |_, retry| {
+        seen.lock().unwrap().push(retry);
+        Ok(())
+    });
+    let use_case = EmailDelivery::new(
+        Arc::new(queue),
+        Arc::new(renderer_ok()),
+        Arc::new(OutageMailer {
+            clock: clock.clone(),
+            until: now() + outage,
+        }),
+        clock.clone(),
+        Arc::new(|_| Duration::ZERO),
+        RetryPolicy::default(),
+    );
+    let mut delivery = Delivery::new("0-0", job().to_json());
+    for entry in 1..=100 {
+        let outcome = use_case.handle(delivery).await.unwrap();
+        let Outcome::RetryScheduled { .. } = outcome else {
+            return (outcome, retries.lock().unwrap().len());
+        };
+        let retry = retries.lock().unwrap().last().cloned().unwrap();
+        *clock.0.lock().unwrap() = retry.due_at;
+        delivery = Delivery {
+            receipt: format!("{entry}-0"),
+            payload: retry.payload,
+            history: retry.history,
+            handed_out: 1,
+        };
+    }
+    panic!("still retrying after 100 attempts");
+}
+
+#[tokio::test]
+async fn the_default_policy_rides_out_a_60_minute_outage_with_nothing_dead_lettered() {
+    let (outcome, retries) = through_an_outage(chrono::Duration::minutes(60)).await;
+    assert_eq!(outcome, Outcome::Sent);
+    assert_eq!(retries, 15, "sent on the 16th and last attempt");
+}
+
+#[tokio::test]
+async fn an_outage_longer_than_the_budget_dead_letters_the_job() {
+    // 3787.5 s of shortest waits: a 64-minute outage outlasts them.
+    let (outcome, _) = through_an_outage(chrono::Duration::minutes(64)).await;
+    assert!(
+        matches!(outcome, Outcome::DeadLettered { .. }),
+        "{outcome:?}"
+    );
 }

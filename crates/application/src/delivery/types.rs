@@ -26,6 +26,10 @@ pub struct Delivery {
     pub payload: String,
     /// Earlier failed attempts, oldest first; empty on a first delivery.
     pub history: Vec<FailedAttempt>,
+    /// How many times the queue has handed out this very entry, this time
+    /// included: 1 normally, more when an earlier holder died, panicked or
+    /// could not record an outcome.
+    pub handed_out: u32,
 }
 
 impl Delivery {
@@ -35,6 +39,7 @@ impl Delivery {
             receipt: receipt.into(),
             payload: payload.into(),
             history: Vec::new(),
+            handed_out: 1,
         }
     }
 }
@@ -92,4 +97,14 @@ impl fmt::Debug for RenderedEmail {
             .field("subject", &self.subject)
             .finish_non_exhaustive()
     }
+}
+
+/// How many jobs each part of the queue holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepths {
+    /// Waiting or in flight (an entry leaves the queue once handled).
+    pub stream: usize,
+    /// Waiting for a retry.
+    pub retrying: usize,
+    pub dead: usize,
 }

@@ -29,6 +29,7 @@ impl RedisEmailQueue {
 
 #[async_trait]
 impl EmailQueue for RedisEmailQueue {
+    #[tracing::instrument(level = "debug", skip_all, fields(jobs = jobs.len()))]
     async fn push(&self, jobs: Vec<EmailJob>) -> Result<(), QueueError> {
         if jobs.is_empty() {
             return Ok(());
