@@ -13,6 +13,7 @@ use clap::{CommandFactory, FromArgMatches};
 use domain::PasswordPolicy;
 use http_api::client_ip::TrustedProxies;
 use http_api::crypto::JwtAlgorithm;
+use redis_adapter::RedisUrl;
 use secrecy::{ExposeSecret, SecretString};
 
 /// The longest token lifetime accepted: ten years. Anything longer is a
@@ -224,7 +225,7 @@ impl DatabaseConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: DatabaseUrl,
-    pub redis_url: String,
+    pub redis_url: RedisUrl,
     /// Every Redis key starts with it; the email worker must use the same.
     pub redis_key_prefix: String,
     pub jwt_secret: SecretString,
@@ -254,8 +255,9 @@ fn min_key_bytes(algorithm: JwtAlgorithm) -> usize {
 impl Config {
     pub fn load(settings: &Settings) -> Result<Self, ConfigError> {
         let database_url = DatabaseConfig::load(settings)?.database_url;
-        let redis_url = Settings::required(&settings.redis_url, "REDIS_URL")?;
-        checked_url("REDIS_URL", &redis_url, &["redis", "rediss"])?;
+        let redis_url = Settings::required(&settings.redis_url, "REDIS_URL")?
+            .parse::<RedisUrl>()
+            .map_err(|error| invalid("REDIS_URL", error.to_string()))?;
         let jwt_secret = SecretString::from(Settings::required(
             &settings.jwt_secret_key,
             "JWT_SECRET_KEY",

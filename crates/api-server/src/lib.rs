@@ -50,14 +50,14 @@ impl Application {
         let pg_settings = PgSettings::default();
         let pg = postgres_adapter::connect(&config.database_url, &pg_settings)?;
         let redis_settings = RedisSettings::default();
-        let redis = redis_adapter::connect(&config.redis_url, &redis_settings)?;
+        let redis = redis_adapter::connect(config.redis_url.expose(), &redis_settings)?;
         let prefix = config.redis_key_prefix.clone();
 
         let outbox_wakeup = Arc::new(Notify::new());
         let auth = Auth::new(
             Arc::new(PgUserRepository::new(pg.clone(), pg_settings)),
             Arc::new(RedisTokenRevocations::new(
-                redis_adapter::connect_shared(&config.redis_url, &redis_settings)?,
+                redis_adapter::connect_shared(config.redis_url.expose(), &redis_settings)?,
                 prefix.clone(),
                 redis_settings.command_timeout,
             )),
