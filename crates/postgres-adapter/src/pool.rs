@@ -228,7 +228,7 @@ impl Db {
         match timeout(limit, self.pool.get()).await {
             Ok(Ok(conn)) => Ok(conn),
             Ok(Err(error)) => Err(error.into()),
-            Err(_) => Err(Failure::Unavailable(format!(
+            Err(_) => Err(Failure::unavailable(format!(
                 "no database connection within {limit:?}"
             ))),
         }
@@ -244,7 +244,7 @@ impl Db {
         let limit = self.settings.query_timeout;
         match timeout(limit, query).await {
             Ok(result) => result.map_err(Failure::from),
-            Err(_) => Err(Failure::Unavailable(format!(
+            Err(_) => Err(Failure::unavailable(format!(
                 "the statement took longer than {limit:?}"
             ))),
         }

@@ -55,9 +55,9 @@ impl CommandError {
 impl From<CommandError> for RevocationError {
     fn from(error: CommandError) -> Self {
         if error.is_unavailable() {
-            RevocationError::Unavailable(error.to_string())
+            RevocationError::Unavailable(error.into())
         } else {
-            RevocationError::Unexpected(error.to_string())
+            RevocationError::Unexpected(error.into())
         }
     }
 }
@@ -65,15 +65,15 @@ impl From<CommandError> for RevocationError {
 impl From<CommandError> for QueueError {
     fn from(error: CommandError) -> Self {
         if error.is_unavailable() {
-            QueueError::Unavailable(error.to_string())
+            QueueError::Unavailable(error.into())
         } else {
-            QueueError::Unexpected(error.to_string())
+            QueueError::Unexpected(error.into())
         }
     }
 }
 
 impl From<CommandError> for ProbeError {
     fn from(error: CommandError) -> Self {
-        ProbeError(error.to_string())
+        ProbeError(error.into())
     }
 }

@@ -29,7 +29,7 @@ impl DependencyProbe for RedisProbe {
         if reply == "PONG" {
             Ok(())
         } else {
-            Err(ProbeError(format!("unexpected PING reply: {reply}")))
+            Err(ProbeError(format!("unexpected PING reply: {reply}").into()))
         }
     }
 }
