@@ -22,21 +22,21 @@ use outbox_relay_loop::OutboxWakeup;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("PostgreSQL: {0}")]
+    #[error(transparent)]
     Postgres(#[from] postgres_adapter::PgError),
     #[error("Redis: {0}")]
     Redis(#[from] redis_adapter::RedisError),
     /// Names the variable itself (`JWT_SECRET_KEY`, `JWT_ISSUER`, ...).
     #[error(transparent)]
     Jwt(#[from] http_api::crypto::JwtKeyError),
-    #[error("password hasher: {0}")]
+    #[error(transparent)]
     Hasher(#[from] application::ports::HashError),
     #[error("{variable}: {seconds} seconds is too long a token lifetime")]
     TokenLifetime {
         variable: &'static str,
         seconds: i64,
     },
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}")]
     Bind {
         address: String,
         source: std::io::Error,
@@ -207,7 +207,7 @@ fn token_lifetimes(config: &Config) -> Result<TokenLifetimes, StartupError> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    #[error("PostgreSQL: {0}")]
+    #[error(transparent)]
     Postgres(#[from] postgres_adapter::PgError),
     #[error(transparent)]
     Repository(#[from] application::ports::RepositoryError),

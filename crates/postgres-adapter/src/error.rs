@@ -10,16 +10,16 @@ pub enum PgError {
     InvalidUrl(String),
     #[error("invalid PostgreSQL settings: {0}")]
     InvalidSettings(&'static str),
-    #[error("could not connect to PostgreSQL: {0}")]
-    Connect(String),
+    #[error("could not connect to PostgreSQL")]
+    Connect(#[source] BoxError),
     #[error("PostgreSQL did not answer in time: {0}")]
     Timeout(String),
-    #[error("PostgreSQL statement failed: {0}")]
-    Query(String),
-    #[error("database migration failed: {0}")]
-    Migration(String),
-    #[error("could not build the PostgreSQL pool: {0}")]
-    Pool(String),
+    #[error("PostgreSQL statement failed")]
+    Query(#[source] BoxError),
+    #[error("database migration failed")]
+    Migration(#[source] BoxError),
+    #[error("could not build the PostgreSQL pool")]
+    Pool(#[source] BoxError),
 }
 
 /// Any error, boxed, kept as the source of a port error.

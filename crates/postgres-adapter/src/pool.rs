@@ -96,7 +96,7 @@ pub fn connect(database_url: &str, settings: &PgSettings) -> Result<PgPool, PgEr
         .create_timeout(Some(settings.connect_timeout))
         .recycle_timeout(Some(settings.query_timeout))
         .build()
-        .map_err(|error| PgError::Pool(error.to_string()))
+        .map_err(|error| PgError::Pool(error.into()))
 }
 
 /// Opens a single connection outside any pool, bounded in time.
