@@ -110,13 +110,12 @@ fn apply_pending(
 ) -> Result<Vec<String>, PgError> {
     let pending = conn
         .pending_migrations(MIGRATIONS)
-        .map_err(|error| PgError::Migration(error.into()))?;
+        .map_err(PgError::Migration)?;
     let names = pending
         .iter()
         .map(|migration| migration.name().to_string())
         .collect();
-    conn.run_migrations(&pending)
-        .map_err(|error| PgError::Migration(error.into()))?;
+    conn.run_migrations(&pending).map_err(PgError::Migration)?;
     Ok(names)
 }
 
