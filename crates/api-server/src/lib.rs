@@ -194,10 +194,13 @@ impl Application {
 }
 
 /// The configured lifetimes as durations; a value too large for the
-/// calendar stops the start with a line naming it, instead of a panic.
+/// calendar (a token issued now could not say when it expires) stops the
+/// start with a line naming it, instead of a panic or failing logins.
 fn token_lifetimes(config: &Config) -> Result<TokenLifetimes, StartupError> {
     let lifetime = |variable: &'static str, seconds: i64| {
-        TimeDelta::try_seconds(seconds).ok_or(StartupError::TokenLifetime { variable, seconds })
+        TimeDelta::try_seconds(seconds)
+            .filter(|lifetime| chrono::Utc::now().checked_add_signed(*lifetime).is_some())
+            .ok_or(StartupError::TokenLifetime { variable, seconds })
     };
     Ok(TokenLifetimes {
         access: lifetime("JWT_ACCESS_TOKEN_EXPIRES", config.access_ttl_secs)?,

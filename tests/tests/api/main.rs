@@ -13,5 +13,6 @@ mod outages;
 mod register;
 mod secrets;
 mod sessions;
+mod startup;
 mod tokens;
 mod users;
