@@ -25,12 +25,18 @@ pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// The `iss` and `aud` the test servers run with (the defaults).
+pub const ISSUER: &str = "auth-service";
+pub const AUDIENCE: &str = "auth-service-clients";
+
 /// Claims shaped like the server's, for `user_id`, valid from now for
 /// `ttl` seconds (negative: already expired).
 pub fn valid_claims(user_id: i64, kind: &str, ttl: i64) -> Value {
     let now = now();
     let issued = if ttl < 0 { now + ttl - 60 } else { now };
     let mut claims = json!({
+        "iss": ISSUER,
+        "aud": AUDIENCE,
         "sub": user_id.to_string(),
         "iat": issued,
         "nbf": issued,

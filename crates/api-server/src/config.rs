@@ -12,7 +12,7 @@ use clap::builder::TypedValueParser;
 use clap::{CommandFactory, FromArgMatches};
 use domain::PasswordPolicy;
 use http_api::client_ip::TrustedProxies;
-use http_api::crypto::JwtAlgorithm;
+use http_api::crypto::{JwtAlgorithm, JwtSettings};
 use redis_adapter::RedisUrl;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -71,6 +71,12 @@ pub struct Settings {
     /// HS256, HS384 or HS512; tokens signed otherwise are refused
     #[arg(long, env = "JWT_ALGORITHM", default_value = "HS256", global = true)]
     jwt_algorithm: JwtAlgorithm,
+    /// The `iss` claim of every token; tokens naming another are refused
+    #[arg(long, env = "JWT_ISSUER", default_value = JwtSettings::DEFAULT_ISSUER, global = true)]
+    jwt_issuer: String,
+    /// The `aud` claim of every token; tokens for another audience are refused
+    #[arg(long, env = "JWT_AUDIENCE", default_value = JwtSettings::DEFAULT_AUDIENCE, global = true)]
+    jwt_audience: String,
     /// Access token lifetime, seconds
     #[arg(long, env = "JWT_ACCESS_TOKEN_EXPIRES", default_value_t = 300,
           value_parser = clap::value_parser!(i64).range(1..=MAX_TOKEN_LIFETIME_SECS), global = true)]
@@ -229,7 +235,8 @@ pub struct Config {
     /// Every Redis key starts with it; the email worker must use the same.
     pub redis_key_prefix: String,
     pub jwt_secret: SecretString,
-    pub jwt_algorithm: JwtAlgorithm,
+    /// Algorithm, issuer and audience of every token.
+    pub jwt: JwtSettings,
     pub access_ttl_secs: i64,
     pub refresh_ttl_secs: i64,
     pub password_policy: PasswordPolicy,
@@ -241,15 +248,6 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// Peers whose X-Forwarded-For is believed.
     pub trusted_proxies: TrustedProxies,
-}
-
-/// The shortest key HMAC with this hash accepts: its output size.
-fn min_key_bytes(algorithm: JwtAlgorithm) -> usize {
-    match algorithm {
-        JwtAlgorithm::Hs256 => 32,
-        JwtAlgorithm::Hs384 => 48,
-        JwtAlgorithm::Hs512 => 64,
-    }
 }
 
 impl Config {
@@ -269,13 +267,13 @@ impl Config {
                  (e.g. openssl rand -base64 48)",
             ));
         }
-        let min_bytes = min_key_bytes(settings.jwt_algorithm);
+        let min_bytes = settings.jwt_algorithm.min_secret_bytes();
         if jwt_secret.expose_secret().len() < min_bytes {
             return Err(invalid(
                 "JWT_SECRET_KEY",
                 format!(
                     "must be at least {min_bytes} bytes long for {}",
-                    format!("{:?}", settings.jwt_algorithm).to_uppercase()
+                    settings.jwt_algorithm
                 ),
             ));
         }
@@ -286,7 +284,11 @@ impl Config {
             redis_url,
             redis_key_prefix: settings.redis_key_prefix.clone(),
             jwt_secret,
-            jwt_algorithm: settings.jwt_algorithm,
+            jwt: JwtSettings {
+                algorithm: settings.jwt_algorithm,
+                issuer: settings.jwt_issuer.trim().to_owned(),
+                audience: settings.jwt_audience.trim().to_owned(),
+            },
             access_ttl_secs: settings.jwt_access_token_expires,
             refresh_ttl_secs: settings.jwt_refresh_token_expires,
             password_policy,
@@ -331,7 +333,9 @@ mod tests {
         assert_eq!(config.host.to_string(), "127.0.0.1");
         assert_eq!(config.port, 5000);
         assert_eq!(config.redis_key_prefix, "auth:");
-        assert_eq!(config.jwt_algorithm, JwtAlgorithm::Hs256);
+        assert_eq!(config.jwt.algorithm, JwtAlgorithm::Hs256);
+        assert_eq!(config.jwt.issuer, "auth-service");
+        assert_eq!(config.jwt.audience, "auth-service-clients");
         assert_eq!(config.jwt_secret.expose_secret().len(), 32);
         assert_eq!(config.metrics_addr, None);
         assert_eq!(config.http_workers, None);
@@ -447,6 +451,17 @@ mod tests {
             assert!(line.contains(name), "{name}={value}: {line}");
             assert!(!line.contains('\n'), "one line: {line}");
         }
+    }
+
+    #[test]
+    fn issuer_and_audience_are_configurable() {
+        let config = load(&[
+            ("JWT_ISSUER", "https://auth.example.com"),
+            ("JWT_AUDIENCE", "api"),
+        ])
+        .unwrap();
+        assert_eq!(config.jwt.issuer, "https://auth.example.com");
+        assert_eq!(config.jwt.audience, "api");
     }
 
     #[test]

@@ -2,32 +2,41 @@
 //! command line; integration tests build the same [`Application`].
 
 pub mod config;
+pub mod outbox_relay_loop;
 
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use application::ports::SystemClock;
-use application::{Auth, AuthSettings, OutboxRelay, RelaySettings};
+use application::ports::{PasswordHasher, SystemClock, TokenRevocations, UserRepository};
+use application::{Authentication, OutboxRelay, RelaySettings, TokenLifetimes, UserAccounts};
+use chrono::TimeDelta;
 use http_api::crypto::{Argon2Hasher, HasherSettings, JwtCodec};
 use http_api::metrics::{PoolGauge, PoolStatus};
 use http_api::{AppState, ServerSettings};
 use postgres_adapter::{PgEmailOutbox, PgProbe, PgSettings, PgUserRepository};
 use redis_adapter::{RedisEmailQueue, RedisProbe, RedisSettings, RedisTokenRevocations};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 
 pub use config::{Config, ConfigError, DatabaseConfig};
+use outbox_relay_loop::OutboxWakeup;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("PostgreSQL: {0}")]
+    #[error(transparent)]
     Postgres(#[from] postgres_adapter::PgError),
     #[error("Redis: {0}")]
     Redis(#[from] redis_adapter::RedisError),
-    #[error("JWT_SECRET_KEY: {0}")]
+    /// Names the variable itself (`JWT_SECRET_KEY`, `JWT_ISSUER`, ...).
+    #[error(transparent)]
     Jwt(#[from] http_api::crypto::JwtKeyError),
-    #[error("password hasher: {0}")]
+    #[error(transparent)]
     Hasher(#[from] application::ports::HashError),
-    #[error("cannot listen on {address}: {source}")]
+    #[error("{variable}: {seconds} seconds is too long a token lifetime")]
+    TokenLifetime {
+        variable: &'static str,
+        seconds: i64,
+    },
+    #[error("cannot listen on {address}")]
     Bind {
         address: String,
         source: std::io::Error,
@@ -41,6 +50,7 @@ pub struct Application {
     /// The Prometheus listener (`METRICS_ADDR`) and its port.
     metrics: Option<(u16, http_api::Server)>,
     relay: OutboxRelay,
+    outbox_wakeup: OutboxWakeup,
 }
 
 impl Application {
@@ -53,22 +63,32 @@ impl Application {
         let redis = redis_adapter::connect(config.redis_url.expose(), &redis_settings)?;
         let prefix = config.redis_key_prefix.clone();
 
-        let outbox_wakeup = Arc::new(Notify::new());
-        let auth = Auth::new(
-            Arc::new(PgUserRepository::new(pg.clone(), pg_settings)),
-            Arc::new(RedisTokenRevocations::new(
-                redis_adapter::connect_shared(config.redis_url.expose(), &redis_settings)?,
-                prefix.clone(),
-                redis_settings.command_timeout,
-            )),
-            Arc::new(Argon2Hasher::new(HasherSettings::default())?),
-            Arc::new(JwtCodec::new(&config.jwt_secret, config.jwt_algorithm)?),
+        let lifetimes = token_lifetimes(config)?;
+        let users: Arc<dyn UserRepository> =
+            Arc::new(PgUserRepository::new(pg.clone(), pg_settings));
+        let revocations: Arc<dyn TokenRevocations> = Arc::new(RedisTokenRevocations::new(
+            redis_adapter::connect_shared(config.redis_url.expose(), &redis_settings)?,
+            prefix.clone(),
+            redis_settings.command_timeout,
+        ));
+        let hasher: Arc<dyn PasswordHasher> =
+            Arc::new(Argon2Hasher::new(HasherSettings::default())?);
+        let outbox_wakeup = OutboxWakeup::default();
+        let authentication = Authentication::new(
+            users.clone(),
+            revocations.clone(),
+            hasher.clone(),
+            Arc::new(JwtCodec::new(&config.jwt_secret, config.jwt.clone())?),
             Arc::new(SystemClock),
-            outbox_wakeup.clone(),
-            AuthSettings {
-                access_ttl: chrono::Duration::seconds(config.access_ttl_secs),
-                refresh_ttl: chrono::Duration::seconds(config.refresh_ttl_secs),
-            },
+            lifetimes,
+        );
+        let accounts = UserAccounts::new(
+            users,
+            revocations,
+            hasher,
+            Arc::new(SystemClock),
+            Arc::new(outbox_wakeup.clone()),
+            lifetimes,
         );
         let relay = OutboxRelay::new(
             Arc::new(PgEmailOutbox::new(pg.clone(), pg_settings)),
@@ -77,7 +97,6 @@ impl Application {
                 prefix,
                 redis_settings.command_timeout,
             )),
-            outbox_wakeup,
             RelaySettings::default(),
         );
         let pools = vec![
@@ -126,7 +145,8 @@ impl Application {
             }
         };
         let state = AppState {
-            auth,
+            authentication,
+            accounts,
             password_policy: config.password_policy,
             probes: vec![
                 Arc::new(PgProbe::new(pg, pg_settings)),
@@ -156,6 +176,7 @@ impl Application {
             server,
             metrics,
             relay,
+            outbox_wakeup,
         })
     }
 
@@ -173,9 +194,13 @@ impl Application {
     /// in-flight requests finish and stops the outbox relay.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop_relay, relay_stopped) = oneshot::channel::<()>();
-        let relay = tokio::spawn(self.relay.run(async {
-            let _ = relay_stopped.await;
-        }));
+        let relay = tokio::spawn(outbox_relay_loop::run(
+            self.relay,
+            self.outbox_wakeup,
+            async {
+                let _ = relay_stopped.await;
+            },
+        ));
         let metrics = self.metrics.map(|(_, server)| {
             let handle = server.handle();
             (handle, tokio::spawn(server))
@@ -191,11 +216,26 @@ impl Application {
     }
 }
 
+/// The configured lifetimes as durations; a value too large for the
+/// calendar (a token issued now could not say when it expires) stops the
+/// start with a line naming it, instead of a panic or failing logins.
+fn token_lifetimes(config: &Config) -> Result<TokenLifetimes, StartupError> {
+    let lifetime = |variable: &'static str, seconds: i64| {
+        TimeDelta::try_seconds(seconds)
+            .filter(|lifetime| chrono::Utc::now().checked_add_signed(*lifetime).is_some())
+            .ok_or(StartupError::TokenLifetime { variable, seconds })
+    };
+    Ok(TokenLifetimes {
+        access: lifetime("JWT_ACCESS_TOKEN_EXPIRES", config.access_ttl_secs)?,
+        refresh: lifetime("JWT_REFRESH_TOKEN_EXPIRES", config.refresh_ttl_secs)?,
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    #[error("PostgreSQL: {0}")]
+    #[error(transparent)]
     Postgres(#[from] postgres_adapter::PgError),
-    #[error("{0}")]
+    #[error(transparent)]
     Repository(#[from] application::ports::RepositoryError),
     #[error("no user has the email {0}")]
     NoSuchUser(String),
@@ -208,8 +248,11 @@ pub async fn make_admin(config: &DatabaseConfig, email: &str) -> Result<domain::
     let settings = PgSettings::default();
     let pool = postgres_adapter::connect(&config.database_url, &settings)?;
     let users = PgUserRepository::new(pool, settings);
+    let no_such_user = || AdminError::NoSuchUser(email.trim().to_owned());
+    // An address that does not parse cannot belong to any account.
+    let address = domain::EmailAddress::parse(email).map_err(|_| no_such_user())?;
     users
-        .set_role(&domain::EmailAddress::normalize(email), domain::Role::Admin)
+        .set_role(&address.normalized(), domain::Role::Admin)
         .await?
-        .ok_or_else(|| AdminError::NoSuchUser(email.trim().to_owned()))
+        .ok_or_else(no_such_user)
 }

@@ -62,16 +62,6 @@ impl EmailJob {
         }
     }
 
-    pub fn welcome(user: &domain::User, created_at: DateTime<Utc>) -> Self {
-        Self::new(
-            Email::Welcome {
-                to: user.email.as_str().to_owned(),
-                username: user.username.as_str().to_owned(),
-            },
-            created_at,
-        )
-    }
-
     pub fn to_json(&self) -> String {
         // A struct of strings, a UUID and a timestamp always serialises.
         serde_json::to_string(self).unwrap_or_else(|_| unreachable!("EmailJob is plain data"))

@@ -1,103 +1,209 @@
+//! The errors of the use cases: one enum per operation, each listing only
+//! what that operation can fail with. A failing port keeps its cause as the
+//! error's source, so the HTTP edge can log the whole chain once.
+
+use std::fmt;
+
 use domain::TokenRejection;
 
 use crate::ports::{
     HashError, OutboxError, QueueError, RepositoryError, RevocationError, TokenEncodeError,
 };
 
-/// Which outside dependency failed, for operators and for `503` bodies
-/// that must not reveal addresses.
+/// Any error, boxed, as the source of a port error. Adapters put their
+/// own error (a driver's, a pool's) here so nothing of the cause is lost.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The role of the outside dependency that failed, for logs and for the
+/// decision between `503` and `500`. Names the role, not the technology.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dependency {
-    Postgres,
-    Redis,
-    PasswordHashing,
+    UserStore,
+    RevocationStore,
+    PasswordHasher,
+    TokenSigner,
 }
 
 impl Dependency {
     pub fn as_str(self) -> &'static str {
         match self {
-            Dependency::Postgres => "postgres",
-            Dependency::Redis => "redis",
-            Dependency::PasswordHashing => "password hashing",
+            Dependency::UserStore => "user store",
+            Dependency::RevocationStore => "revocation store",
+            Dependency::PasswordHasher => "password hasher",
+            Dependency::TokenSigner => "token signer",
         }
     }
 }
 
-/// Everything a use case can fail with. The HTTP edge maps each variant to
-/// exactly one status and error code.
+impl fmt::Display for Dependency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A port failed. `Unavailable` means retrying later may work (`503`);
+/// `Failed` is a bug or corrupt data (`500`). The port's error is the source.
 #[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error("invalid credentials")]
-    InvalidCredentials,
+pub enum DependencyError {
+    #[error("the {0} is unavailable")]
+    Unavailable(Dependency, #[source] BoxError),
+    #[error("the {0} failed")]
+    Failed(Dependency, #[source] BoxError),
+}
+
+impl DependencyError {
+    pub fn dependency(&self) -> Dependency {
+        match self {
+            DependencyError::Unavailable(dependency, _)
+            | DependencyError::Failed(dependency, _) => *dependency,
+        }
+    }
+
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, DependencyError::Unavailable(..))
+    }
+}
+
+impl From<RepositoryError> for DependencyError {
+    fn from(error: RepositoryError) -> Self {
+        let role = Dependency::UserStore;
+        match error {
+            RepositoryError::Unavailable(_) => DependencyError::Unavailable(role, error.into()),
+            // `EmailTaken` and `InvalidInput` reach here only from operations
+            // that cannot cause them: a bug, reported as such.
+            _ => DependencyError::Failed(role, error.into()),
+        }
+    }
+}
+
+impl From<RevocationError> for DependencyError {
+    fn from(error: RevocationError) -> Self {
+        let role = Dependency::RevocationStore;
+        match error {
+            RevocationError::Unavailable(_) => DependencyError::Unavailable(role, error.into()),
+            RevocationError::Unexpected(_) => DependencyError::Failed(role, error.into()),
+        }
+    }
+}
+
+impl From<HashError> for DependencyError {
+    fn from(error: HashError) -> Self {
+        let role = Dependency::PasswordHasher;
+        match error {
+            HashError::Busy => DependencyError::Unavailable(role, error.into()),
+            HashError::Unexpected(_) => DependencyError::Failed(role, error.into()),
+        }
+    }
+}
+
+impl From<TokenEncodeError> for DependencyError {
+    fn from(error: TokenEncodeError) -> Self {
+        DependencyError::Failed(Dependency::TokenSigner, error.into())
+    }
+}
+
+/// Implements `From<port error>` for a use-case error through its
+/// `Dependency` variant.
+macro_rules! dependency_failures {
+    ($error:ty: $($port:ty),+) => {
+        $(impl From<$port> for $error {
+            fn from(error: $port) -> Self {
+                Self::Dependency(DependencyError::from(error))
+            }
+        })+
+    };
+}
+
+/// `UserAccounts::register`.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
     #[error("a user with that email already exists")]
     EmailTaken,
+    /// The store cannot hold a value the domain accepted (a NUL byte, say).
+    #[error("the user store refused the input")]
+    InvalidInput(#[source] RepositoryError),
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+}
+
+impl From<RepositoryError> for RegisterError {
+    fn from(error: RepositoryError) -> Self {
+        match error {
+            RepositoryError::EmailTaken => RegisterError::EmailTaken,
+            RepositoryError::InvalidInput(_) => RegisterError::InvalidInput(error),
+            other => RegisterError::Dependency(other.into()),
+        }
+    }
+}
+
+dependency_failures!(RegisterError: HashError);
+
+/// `Authentication::login`.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown email, malformed email or wrong password: the same answer.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+}
+
+dependency_failures!(LoginError: RepositoryError, HashError, TokenEncodeError);
+
+/// `Authentication::authenticate`: checking a bearer token for a route.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthenticateError {
+    #[error("token refused: {0}")]
+    Token(#[from] TokenRejection),
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+}
+
+dependency_failures!(AuthenticateError: RevocationError);
+
+/// `Authentication::refresh`.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("token refused: {0}")]
+    Token(#[from] TokenRejection),
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+}
+
+dependency_failures!(RefreshError: RepositoryError, TokenEncodeError);
+
+/// `Authentication::logout`.
+#[derive(Debug, thiserror::Error)]
+pub enum LogoutError {
+    #[error("token refused: {0}")]
+    Token(#[from] TokenRejection),
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+}
+
+dependency_failures!(LogoutError: RevocationError);
+
+/// `UserAccounts::current_user`, `get_user` and `delete_user`.
+#[derive(Debug, thiserror::Error)]
+pub enum UserAccessError {
+    /// The caller's own account is gone (revoked) or the token is not fresh.
     #[error("token refused: {0}")]
     Token(#[from] TokenRejection),
     #[error("the caller may not act on this user")]
     Forbidden,
     #[error("user not found")]
     UserNotFound,
-    /// A dependency is down or too slow; retrying later may work.
-    #[error("{} unavailable: {detail}", dependency.as_str())]
-    Unavailable {
-        dependency: Dependency,
-        detail: String,
-    },
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
 }
 
-impl AuthError {
-    fn unavailable(dependency: Dependency, detail: String) -> Self {
-        AuthError::Unavailable { dependency, detail }
-    }
-}
-
-impl From<RepositoryError> for AuthError {
-    fn from(error: RepositoryError) -> Self {
-        match error {
-            RepositoryError::EmailTaken => AuthError::EmailTaken,
-            RepositoryError::Unavailable(detail) => {
-                AuthError::unavailable(Dependency::Postgres, detail)
-            }
-            RepositoryError::Unexpected(detail) => AuthError::Internal(detail),
-        }
-    }
-}
-
-impl From<RevocationError> for AuthError {
-    fn from(error: RevocationError) -> Self {
-        match error {
-            RevocationError::Unavailable(detail) => {
-                AuthError::unavailable(Dependency::Redis, detail)
-            }
-            RevocationError::Unexpected(detail) => AuthError::Internal(detail),
-        }
-    }
-}
-
-impl From<HashError> for AuthError {
-    fn from(error: HashError) -> Self {
-        match error {
-            HashError::Busy => {
-                AuthError::unavailable(Dependency::PasswordHashing, "too many hashes queued".into())
-            }
-            HashError::Unexpected(detail) => AuthError::Internal(detail),
-        }
-    }
-}
-
-impl From<TokenEncodeError> for AuthError {
-    fn from(error: TokenEncodeError) -> Self {
-        AuthError::Internal(error.to_string())
-    }
-}
+dependency_failures!(UserAccessError: RepositoryError, RevocationError);
 
 /// Errors of the outbox relay, which has no HTTP caller: they are logged.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
-    #[error(transparent)]
+    #[error("the email outbox failed")]
     Outbox(#[from] OutboxError),
-    #[error(transparent)]
+    #[error("the email queue failed")]
     Queue(#[from] QueueError),
 }

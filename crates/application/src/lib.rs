@@ -4,14 +4,20 @@
 //! crate. With the `mocks` feature (and in this crate's own tests) each port
 //! has a mockall mock, `Mock<PortName>`, so use cases are tested without I/O.
 
-pub mod auth;
 pub mod delivery;
 pub mod email;
 pub mod error;
 pub mod outbox_relay;
 pub mod ports;
+pub mod use_cases;
 
-pub use auth::{Auth, AuthSettings, IssuedAccess, LoginTokens, Registration, TokenRequirement};
 pub use email::{Email, EmailJob};
-pub use error::{AuthError, Dependency, RelayError};
+pub use error::{
+    AuthenticateError, BoxError, Dependency, DependencyError, LoginError, LogoutError,
+    RefreshError, RegisterError, RelayError, UserAccessError,
+};
 pub use outbox_relay::{OutboxRelay, RelaySettings};
+pub use use_cases::{
+    Authentication, IssuedAccess, LoginTokens, Registration, TokenLifetimes, TokenRequirement,
+    UserAccounts,
+};

@@ -2,11 +2,8 @@
 //! the outbox only after the queue has accepted it, so a queue outage
 //! delays emails but never loses one.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-
-use tokio::sync::Notify;
 
 use crate::error::RelayError;
 use crate::ports::{EmailOutbox, EmailQueue};
@@ -32,10 +29,12 @@ impl Default for RelaySettings {
     }
 }
 
+/// One relay round at a time; the binary runs the rounds in a loop, woken
+/// by [`crate::ports::OutboxSignal`] or its poll timer, so that timers and
+/// the async runtime stay out of this crate.
 pub struct OutboxRelay {
     outbox: Arc<dyn EmailOutbox>,
     queue: Arc<dyn EmailQueue>,
-    wakeup: Arc<Notify>,
     settings: RelaySettings,
 }
 
@@ -43,18 +42,21 @@ impl OutboxRelay {
     pub fn new(
         outbox: Arc<dyn EmailOutbox>,
         queue: Arc<dyn EmailQueue>,
-        wakeup: Arc<Notify>,
         settings: RelaySettings,
     ) -> Self {
         Self {
             outbox,
             queue,
-            wakeup,
             settings,
         }
     }
 
+    pub fn settings(&self) -> &RelaySettings {
+        &self.settings
+    }
+
     /// Moves one batch; returns how many jobs moved.
+    #[tracing::instrument(name = "relay_outbox", skip_all, fields(moved = tracing::field::Empty))]
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
         let jobs = self
             .outbox
@@ -68,50 +70,16 @@ impl OutboxRelay {
         if let Err(error) = self.queue.push(jobs).await {
             // Best effort: if this fails too, the lease runs out instead.
             if let Err(release) = self.outbox.release(ids).await {
-                tracing::warn!(%release, "could not release leased email jobs");
+                tracing::warn!(
+                    error = &release as &dyn std::error::Error,
+                    "could not release leased email jobs"
+                );
             }
             return Err(error.into());
         }
         self.outbox.remove(ids).await?;
+        tracing::Span::current().record("moved", moved);
         Ok(moved)
-    }
-
-    /// Relays until `shutdown` completes: drains the outbox whenever woken
-    /// or every poll interval, and waits a poll interval after an error.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            let pause = match self.relay_once().await {
-                Ok(moved) if moved == self.settings.batch_size => continue,
-                Ok(moved) => {
-                    if moved > 0 {
-                        tracing::debug!(moved, "relayed email jobs to the queue");
-                    }
-                    None
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "email outbox relay failed; will retry");
-                    Some(self.settings.poll_interval)
-                }
-            };
-            let wait = async {
-                match pause {
-                    // After an error, do not let a burst of wake-ups spin.
-                    Some(pause) => tokio::time::sleep(pause).await,
-                    None => {
-                        let _ = tokio::time::timeout(
-                            self.settings.poll_interval,
-                            self.wakeup.notified(),
-                        )
-                        .await;
-                    }
-                }
-            };
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = wait => {}
-            }
-        }
     }
 }
 
@@ -135,12 +103,7 @@ mod tests {
     }
 
     fn relay(outbox: MockEmailOutbox, queue: MockEmailQueue) -> OutboxRelay {
-        OutboxRelay::new(
-            Arc::new(outbox),
-            Arc::new(queue),
-            Arc::new(Notify::new()),
-            RelaySettings::default(),
-        )
+        OutboxRelay::new(Arc::new(outbox), Arc::new(queue), RelaySettings::default())
     }
 
     #[tokio::test]
@@ -217,16 +180,5 @@ mod tests {
             error,
             RelayError::Outbox(OutboxError::Unavailable(_))
         ));
-    }
-
-    #[tokio::test]
-    async fn run_stops_on_shutdown() {
-        let mut outbox = MockEmailOutbox::new();
-        outbox.expect_lease().returning(|_, _| Ok(vec![]));
-        let queue = MockEmailQueue::new();
-        let relay = relay(outbox, queue);
-        tokio::time::timeout(Duration::from_secs(5), relay.run(async {}))
-            .await
-            .expect("run returns once shutdown completes");
     }
 }

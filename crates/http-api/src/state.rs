@@ -1,12 +1,13 @@
 use std::sync::Arc;
 
-use application::Auth;
 use application::ports::DependencyProbe;
+use application::{Authentication, UserAccounts};
 use domain::PasswordPolicy;
 
 /// What every handler can reach, shared across actix workers.
 pub struct AppState {
-    pub auth: Auth,
+    pub authentication: Authentication,
+    pub accounts: UserAccounts,
     pub password_policy: PasswordPolicy,
     /// Asked by `/health/ready`.
     pub probes: Vec<Arc<dyn DependencyProbe>>,

@@ -10,42 +10,58 @@ pub enum PgError {
     InvalidUrl(String),
     #[error("invalid PostgreSQL settings: {0}")]
     InvalidSettings(&'static str),
-    #[error("could not connect to PostgreSQL: {0}")]
-    Connect(String),
+    #[error("could not connect to PostgreSQL")]
+    Connect(#[source] BoxError),
     #[error("PostgreSQL did not answer in time: {0}")]
     Timeout(String),
-    #[error("PostgreSQL statement failed: {0}")]
-    Query(String),
-    #[error("database migration failed: {0}")]
-    Migration(String),
-    #[error("could not build the PostgreSQL pool: {0}")]
-    Pool(String),
+    #[error("PostgreSQL statement failed")]
+    Query(#[source] BoxError),
+    #[error("database migration failed")]
+    Migration(#[source] BoxError),
+    #[error("could not build the PostgreSQL pool")]
+    Pool(#[source] BoxError),
 }
 
+/// Any error, boxed, kept as the source of a port error.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// What went wrong with one repository call, before it is mapped to the
-/// error type of the port that made it.
-#[derive(Debug)]
+/// error type of the port that made it. Each keeps the driver's or the
+/// pool's error as its source (connection errors are already redacted
+/// where they are made, see `pool::bound_connect`).
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum Failure {
     /// The server is down, unreachable, too slow, or cannot serve us now;
     /// retrying later may work.
-    Unavailable(String),
+    #[error("PostgreSQL is unavailable")]
+    Unavailable(#[source] BoxError),
     /// A unique constraint refused the write; carries the constraint name.
+    #[error("unique constraint {} violated", .0.as_deref().unwrap_or("<unnamed>"))]
     UniqueViolation(Option<String>),
-    Unexpected(String),
+    /// The server refused a value it cannot hold (a NUL byte in text, an
+    /// invalid encoding, a value too long): the caller's input, not an
+    /// outage or a bug, and never a `500`.
+    #[error("PostgreSQL refused the input")]
+    InvalidInput(#[source] BoxError),
+    #[error("PostgreSQL call failed")]
+    Unexpected(#[source] BoxError),
 }
 
 impl Failure {
-    /// Describes the failure for logs and error values (no SQL, no URL).
-    pub(crate) fn describe(self) -> String {
-        match self {
-            Failure::Unavailable(detail) | Failure::Unexpected(detail) => detail,
-            Failure::UniqueViolation(constraint) => format!(
-                "unique constraint {} violated",
-                constraint.as_deref().unwrap_or("<unnamed>")
-            ),
-        }
+    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
+        Failure::Unavailable(message.into().into())
     }
 }
+
+/// The messages of SQLSTATE class 22 (data exception) that text input can
+/// cause. diesel-async exposes no SQLSTATE for them (they arrive as
+/// `DatabaseErrorKind::Unknown`), so the server's message is matched.
+const INVALID_INPUT_MESSAGES: [&str; 4] = [
+    "invalid byte sequence",
+    "value too long",
+    "character with byte sequence",
+    "invalid input syntax",
+];
 
 impl From<DieselError> for Failure {
     fn from(error: DieselError) -> Self {
@@ -57,16 +73,21 @@ impl From<DieselError> for Failure {
             // later attempt can clear (failover to a read-only node, a
             // serialisation conflict).
             DieselError::DatabaseError(
-                kind @ (DatabaseErrorKind::UnableToSendCommand
+                DatabaseErrorKind::UnableToSendCommand
                 | DatabaseErrorKind::ClosedConnection
                 | DatabaseErrorKind::ReadOnlyTransaction
-                | DatabaseErrorKind::SerializationFailure),
-                info,
-            ) => Failure::Unavailable(format!("{kind:?}: {}", info.message())),
-            DieselError::BrokenTransactionManager => {
-                Failure::Unavailable("connection left in a broken transaction state".into())
+                | DatabaseErrorKind::SerializationFailure,
+                _,
+            )
+            | DieselError::BrokenTransactionManager => Failure::Unavailable(error.into()),
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, ref info)
+                if INVALID_INPUT_MESSAGES
+                    .iter()
+                    .any(|message| info.message().starts_with(message)) =>
+            {
+                Failure::InvalidInput(error.into())
             }
-            other => Failure::Unexpected(other.to_string()),
+            other => Failure::Unexpected(other.into()),
         }
     }
 }
@@ -74,15 +95,9 @@ impl From<DieselError> for Failure {
 impl From<PoolError> for Failure {
     fn from(error: PoolError) -> Self {
         match error {
-            PoolError::Timeout(kind) => {
-                Failure::Unavailable(format!("timed out getting a connection ({kind:?})"))
-            }
-            PoolError::Backend(error) => Failure::Unavailable(error.to_string()),
-            PoolError::Closed => Failure::Unavailable("the connection pool is closed".into()),
-            PoolError::PostCreateHook(error) => Failure::Unavailable(error.to_string()),
-            PoolError::NoRuntimeSpecified => {
-                Failure::Unexpected("the connection pool has no runtime for its timeouts".into())
-            }
+            PoolError::NoRuntimeSpecified => Failure::Unexpected(error.into()),
+            // Timeout, backend (connect) error, closed pool, failed setup.
+            _ => Failure::Unavailable(error.into()),
         }
     }
 }
@@ -101,6 +116,41 @@ pub(crate) fn redact(message: &str, secrets: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn database_error(kind: DatabaseErrorKind, message: &str) -> DieselError {
+        DieselError::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn data_exceptions_from_text_input_are_invalid_input() {
+        for message in [
+            "invalid byte sequence for encoding \"UTF8\": 0x00",
+            "value too long for type character varying(80)",
+        ] {
+            let failure = Failure::from(database_error(DatabaseErrorKind::Unknown, message));
+            assert!(matches!(failure, Failure::InvalidInput(_)), "{message}");
+        }
+    }
+
+    #[test]
+    fn other_unknown_errors_stay_unexpected_and_keep_their_source() {
+        let failure = Failure::from(database_error(
+            DatabaseErrorKind::Unknown,
+            "relation \"users\" does not exist",
+        ));
+        assert!(matches!(failure, Failure::Unexpected(_)));
+        let source = std::error::Error::source(&failure).unwrap();
+        assert_eq!(source.to_string(), "relation \"users\" does not exist");
+    }
+
+    #[test]
+    fn a_lost_connection_is_unavailable() {
+        let failure = Failure::from(database_error(
+            DatabaseErrorKind::ClosedConnection,
+            "server closed the connection",
+        ));
+        assert!(matches!(failure, Failure::Unavailable(_)));
+    }
 
     #[test]
     fn redact_removes_raw_and_decoded_passwords() {

@@ -5,7 +5,7 @@
 //! one, and running the statement each have a timeout ([`PgSettings`]), and
 //! an outage surfaces as the port's `Unavailable` variant.
 
-mod admin;
+mod database_setup;
 mod error;
 mod outbox;
 mod pool;
@@ -13,7 +13,7 @@ mod probe;
 mod schema;
 mod users;
 
-pub use admin::{ensure_database, run_migrations};
+pub use database_setup::{ensure_database, run_migrations};
 pub use error::PgError;
 pub use outbox::PgEmailOutbox;
 pub use pool::{PgPool, PgSettings, connect};

@@ -50,13 +50,14 @@ struct LeasedRow {
 
 fn outbox_error(failure: Failure) -> OutboxError {
     match failure {
-        Failure::Unavailable(detail) => OutboxError::Unavailable(detail),
-        other => OutboxError::Unexpected(other.describe()),
+        Failure::Unavailable(_) => OutboxError::Unavailable(failure.into()),
+        _ => OutboxError::Unexpected(failure.into()),
     }
 }
 
 #[async_trait]
 impl EmailOutbox for PgEmailOutbox {
+    #[tracing::instrument(name = "postgres.lease_outbox", skip_all, fields(limit = limit))]
     async fn lease(&self, limit: usize, lease: Duration) -> Result<Vec<EmailJob>, OutboxError> {
         if limit == 0 {
             return Ok(Vec::new());
@@ -83,6 +84,7 @@ impl EmailOutbox for PgEmailOutbox {
             .collect())
     }
 
+    #[tracing::instrument(name = "postgres.remove_outbox", skip_all, fields(jobs = ids.len()))]
     async fn remove(&self, ids: Vec<Uuid>) -> Result<(), OutboxError> {
         if ids.is_empty() {
             return Ok(());
@@ -94,6 +96,7 @@ impl EmailOutbox for PgEmailOutbox {
         Ok(())
     }
 
+    #[tracing::instrument(name = "postgres.release_outbox", skip_all, fields(jobs = ids.len()))]
     async fn release(&self, ids: Vec<Uuid>) -> Result<(), OutboxError> {
         if ids.is_empty() {
             return Ok(());

@@ -96,7 +96,7 @@ pub fn connect(database_url: &str, settings: &PgSettings) -> Result<PgPool, PgEr
         .create_timeout(Some(settings.connect_timeout))
         .recycle_timeout(Some(settings.query_timeout))
         .build()
-        .map_err(|error| PgError::Pool(error.to_string()))
+        .map_err(|error| PgError::Pool(error.into()))
 }
 
 /// Opens a single connection outside any pool, bounded in time.
@@ -228,7 +228,7 @@ impl Db {
         match timeout(limit, self.pool.get()).await {
             Ok(Ok(conn)) => Ok(conn),
             Ok(Err(error)) => Err(error.into()),
-            Err(_) => Err(Failure::Unavailable(format!(
+            Err(_) => Err(Failure::unavailable(format!(
                 "no database connection within {limit:?}"
             ))),
         }
@@ -244,7 +244,7 @@ impl Db {
         let limit = self.settings.query_timeout;
         match timeout(limit, query).await {
             Ok(result) => result.map_err(Failure::from),
-            Err(_) => Err(Failure::Unavailable(format!(
+            Err(_) => Err(Failure::unavailable(format!(
                 "the statement took longer than {limit:?}"
             ))),
         }

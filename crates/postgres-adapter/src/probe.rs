@@ -26,6 +26,7 @@ impl DependencyProbe for PgProbe {
         "postgres"
     }
 
+    #[tracing::instrument(name = "postgres.ping", skip_all)]
     async fn ping(&self) -> Result<(), ProbeError> {
         let limit = self.db.settings().query_timeout;
         let ping = async {
@@ -36,8 +37,8 @@ impl DependencyProbe for PgProbe {
         };
         match timeout(limit, ping).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(failure)) => Err(ProbeError(failure.describe())),
-            Err(_) => Err(ProbeError(format!("no answer within {limit:?}"))),
+            Ok(Err(failure)) => Err(ProbeError(failure.into())),
+            Err(_) => Err(ProbeError(format!("no answer within {limit:?}").into())),
         }
     }
 }

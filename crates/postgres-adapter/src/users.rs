@@ -42,31 +42,55 @@ impl UserRow {
     /// Stored text is re-validated: a row that no longer satisfies the
     /// domain rules is a bug or a manual edit, reported as Unexpected.
     fn into_user(self) -> Result<User, RepositoryError> {
-        let corrupt = |field: &str, error: &dyn std::fmt::Display| {
-            RepositoryError::Unexpected(format!("user {} has an invalid {field}: {error}", self.id))
+        let id = self.id;
+        let corrupt = move |field: &'static str| {
+            move |error: Box<dyn std::error::Error + Send + Sync>| {
+                RepositoryError::Unexpected(Box::new(CorruptRow { id, field, error }))
+            }
         };
         Ok(User {
             id: UserId::new(self.id),
-            username: Username::parse(&self.username).map_err(|e| corrupt("username", &e))?,
-            email: EmailAddress::parse(&self.email).map_err(|e| corrupt("email", &e))?,
-            role: self.role.parse::<Role>().map_err(|e| corrupt("role", &e))?,
+            username: Username::parse(&self.username).map_err(|e| corrupt("username")(e.into()))?,
+            email: EmailAddress::parse(&self.email).map_err(|e| corrupt("email")(e.into()))?,
+            role: self
+                .role
+                .parse::<Role>()
+                .map_err(|e| corrupt("role")(e.into()))?,
             created_at: self.created_at,
         })
     }
 }
 
+/// A stored row that no longer satisfies the domain rules.
+#[derive(Debug, thiserror::Error)]
+#[error("user {id} has an invalid {field}")]
+struct CorruptRow {
+    id: i64,
+    field: &'static str,
+    #[source]
+    error: Box<dyn std::error::Error + Send + Sync>,
+}
+
 fn repository_error(failure: Failure) -> RepositoryError {
     match failure {
-        Failure::UniqueViolation(Some(constraint)) if constraint == EMAIL_UNIQUE => {
+        Failure::UniqueViolation(Some(ref constraint)) if constraint == EMAIL_UNIQUE => {
             RepositoryError::EmailTaken
         }
-        Failure::Unavailable(detail) => RepositoryError::Unavailable(detail),
-        other => RepositoryError::Unexpected(other.describe()),
+        Failure::Unavailable(_) => RepositoryError::Unavailable(failure.into()),
+        Failure::InvalidInput(_) => RepositoryError::InvalidInput(failure.into()),
+        _ => RepositoryError::Unexpected(failure.into()),
     }
+}
+
+/// PostgreSQL text cannot hold a NUL character: no stored value contains
+/// one, so a lookup key with one matches nothing and is not sent at all.
+fn storable(text: &str) -> bool {
+    !text.contains('\0')
 }
 
 #[async_trait]
 impl UserRepository for PgUserRepository {
+    #[tracing::instrument(name = "postgres.create_user", skip_all)]
     async fn create(&self, user: NewUser, welcome: EmailJob) -> Result<User, RepositoryError> {
         let mut conn = self.db.connection().await.map_err(repository_error)?;
         let payload = welcome.to_json();
@@ -98,6 +122,7 @@ impl UserRepository for PgUserRepository {
         row.into_user()
     }
 
+    #[tracing::instrument(name = "postgres.find_user", skip_all, fields(user_id = id.get()))]
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
         let mut conn = self.db.connection().await.map_err(repository_error)?;
         let query = users::table
@@ -112,13 +137,15 @@ impl UserRepository for PgUserRepository {
             .transpose()
     }
 
+    #[tracing::instrument(name = "postgres.find_credentials", skip_all)]
     async fn find_credentials(
         &self,
         normalized_email: &str,
     ) -> Result<Option<(User, PasswordHash)>, RepositoryError> {
-        // Normalising again is idempotent and keeps lookups right even if a
-        // caller forgot to.
-        let key = EmailAddress::normalize(normalized_email);
+        if !storable(normalized_email) {
+            return Ok(None);
+        }
+        let key = normalized_email.to_owned();
         let mut conn = self.db.connection().await.map_err(repository_error)?;
         let query = users::table
             .filter(users::email_normalized.eq(key))
@@ -135,6 +162,7 @@ impl UserRepository for PgUserRepository {
         }
     }
 
+    #[tracing::instrument(name = "postgres.delete_user", skip_all, fields(user_id = id.get()))]
     async fn delete(&self, id: UserId) -> Result<bool, RepositoryError> {
         let mut conn = self.db.connection().await.map_err(repository_error)?;
         let query = diesel::delete(users::table.find(id.get())).execute(&mut conn);
@@ -142,12 +170,16 @@ impl UserRepository for PgUserRepository {
         Ok(deleted > 0)
     }
 
+    #[tracing::instrument(name = "postgres.set_role", skip_all, fields(role = role.as_str()))]
     async fn set_role(
         &self,
         normalized_email: &str,
         role: Role,
     ) -> Result<Option<User>, RepositoryError> {
-        let key = EmailAddress::normalize(normalized_email);
+        if !storable(normalized_email) {
+            return Ok(None);
+        }
+        let key = normalized_email.to_owned();
         let mut conn = self.db.connection().await.map_err(repository_error)?;
         let query = diesel::update(users::table.filter(users::email_normalized.eq(key)))
             .set(users::role.eq(role.as_str()))

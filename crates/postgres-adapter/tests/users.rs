@@ -227,3 +227,27 @@ async fn a_row_that_breaks_the_domain_rules_is_unexpected() {
         "{found:?}"
     );
 }
+
+/// Item 5 of issue 9: PostgreSQL text cannot hold NUL, and a lookup with
+/// one used to answer an error (a `500` at the edge). It matches nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lookup_key_with_a_nul_character_matches_no_user() {
+    let db = fresh_database().await;
+    let users = PgUserRepository::new(pool(&db.url), settings());
+    users
+        .create(new_user("ada", "ada@x.io"), welcome("ada@x.io", "ada"))
+        .await
+        .unwrap();
+
+    for key in ["ada@x.io\u{0}", "\u{0}", "a\u{0}da@x.io"] {
+        assert!(
+            users.find_credentials(key).await.unwrap().is_none(),
+            "{key:?}"
+        );
+        assert!(
+            users.set_role(key, Role::Admin).await.unwrap().is_none(),
+            "{key:?}"
+        );
+    }
+    assert!(users.find_credentials("ada@x.io").await.unwrap().is_some());
+}

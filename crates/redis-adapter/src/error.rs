@@ -68,9 +68,9 @@ impl From<CommandError> for DeliveryQueueError {
 impl From<CommandError> for RevocationError {
     fn from(error: CommandError) -> Self {
         if error.is_unavailable() {
-            RevocationError::Unavailable(error_chain(&error))
+            RevocationError::Unavailable(error.into())
         } else {
-            RevocationError::Unexpected(error_chain(&error))
+            RevocationError::Unexpected(error.into())
         }
     }
 }
@@ -78,19 +78,15 @@ impl From<CommandError> for RevocationError {
 impl From<CommandError> for QueueError {
     fn from(error: CommandError) -> Self {
         if error.is_unavailable() {
-            QueueError::Unavailable(error_chain(&error))
+            QueueError::Unavailable(error.into())
         } else {
-            QueueError::Unexpected(error_chain(&error))
+            QueueError::Unexpected(error.into())
         }
     }
 }
 
 impl From<CommandError> for ProbeError {
     fn from(error: CommandError) -> Self {
-        ProbeError(error_chain(&error))
+        ProbeError(error.into())
     }
-}
-
-fn error_chain(error: &CommandError) -> String {
-    application::delivery::error_chain(error)
 }

@@ -21,8 +21,9 @@ pub fn revoked_session(prefix: &str, session: &SessionId) -> String {
     format!("{prefix}revoked:sid:{session}")
 }
 
-/// Holds unix seconds: every token of the user issued at or before them is
-/// revoked.
+/// Present while every token of this user is revoked, whenever it was
+/// issued (the user was deleted). A value left by an older release (unix
+/// seconds) counts as present too.
 pub fn revoked_user(prefix: &str, user: UserId) -> String {
     format!("{prefix}revoked:user:{user}")
 }

@@ -30,7 +30,7 @@ impl DependencyProbe for RedisProbe {
         if reply == "PONG" {
             Ok(())
         } else {
-            Err(ProbeError(format!("unexpected PING reply: {reply}")))
+            Err(ProbeError(format!("unexpected PING reply: {reply}").into()))
         }
     }
 }

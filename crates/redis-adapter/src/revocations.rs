@@ -8,21 +8,9 @@ use domain::TokenClaims;
 use crate::keys;
 use crate::pool::{SharedConnection, pipeline_shared, query_shared};
 
-/// Raises a user's `issued_until` mark, never lowers it, and only ever
-/// lengthens its life: a later, smaller revocation must not un-revoke
-/// tokens an earlier one covered. A value that is not a number is replaced.
-const RAISE_USER_MARK: &str = r"
-local current = tonumber(redis.call('GET', KEYS[1]))
-if current == nil or current < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-else
-  redis.call('EXPIRE', KEYS[1], ARGV[2], 'GT')
-end
-return 1
-";
-
-/// Revocations kept as expiring keys: one per revoked token (`jti`) and
-/// session (`sid`), and one `issued_until` mark per user.
+/// Revocations kept as expiring presence flags: one per revoked token
+/// (`jti`), session (`sid`) and user. A token check reads all three in one
+/// `MGET`.
 pub struct RedisTokenRevocations {
     connection: SharedConnection,
     prefix: String,
@@ -62,19 +50,12 @@ impl RedisTokenRevocations {
                         *ttl_secs,
                     );
                 }
-                Revocation::User {
-                    id,
-                    issued_until,
-                    ttl_secs,
-                } => {
-                    pipeline
-                        .cmd("EVAL")
-                        .arg(RAISE_USER_MARK)
-                        .arg(1)
-                        .arg(keys::revoked_user(&self.prefix, *id))
-                        .arg(issued_until.timestamp())
-                        .arg(expiry_secs(*ttl_secs))
-                        .ignore();
+                Revocation::User { id, ttl_secs } => {
+                    add_flag(
+                        &mut pipeline,
+                        keys::revoked_user(&self.prefix, *id),
+                        *ttl_secs,
+                    );
                 }
             }
         }
@@ -108,6 +89,11 @@ fn expiry_secs(ttl_secs: u64) -> u64 {
 
 #[async_trait]
 impl TokenRevocations for RedisTokenRevocations {
+    #[tracing::instrument(
+        name = "redis.revoke",
+        skip_all,
+        fields(revocations = revocations.len())
+    )]
     async fn revoke(&self, revocations: Vec<Revocation>) -> Result<(), RevocationError> {
         if revocations.is_empty() {
             return Ok(());
@@ -117,30 +103,21 @@ impl TokenRevocations for RedisTokenRevocations {
         Ok(())
     }
 
+    /// Any of the three flags revokes the token. A user flag has no time
+    /// in it: every token of a deleted user is dead, including one signed
+    /// by a login that was in flight when the user was deleted.
+    #[tracing::instrument(
+        name = "redis.is_revoked",
+        skip_all,
+        fields(user_id = claims.user_id.get())
+    )]
     async fn is_revoked(&self, claims: &TokenClaims) -> Result<bool, RevocationError> {
-        let user_key = keys::revoked_user(&self.prefix, claims.user_id);
         let mut mget = redis::cmd("MGET");
         mget.arg(keys::revoked_token(&self.prefix, &claims.token_id))
             .arg(keys::revoked_session(&self.prefix, &claims.session_id))
-            .arg(&user_key);
-        let (token, session, user): (Option<String>, Option<String>, Option<String>) =
+            .arg(keys::revoked_user(&self.prefix, claims.user_id));
+        let flags: Vec<Option<String>> =
             query_shared(&self.connection, self.command_timeout, &mget).await?;
-        if token.is_some() || session.is_some() {
-            return Ok(true);
-        }
-        let Some(raw) = user else {
-            return Ok(false);
-        };
-        match raw.trim().parse::<i64>() {
-            Ok(issued_until) => Ok(claims.issued_at.timestamp() <= issued_until),
-            Err(_) => {
-                // Fail closed: a mark we cannot read may be a revocation.
-                tracing::error!(
-                    key = %user_key,
-                    "user revocation mark is not unix seconds; treating the token as revoked"
-                );
-                Ok(true)
-            }
-        }
+        Ok(flags.iter().any(Option::is_some))
     }
 }

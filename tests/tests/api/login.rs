@@ -34,9 +34,12 @@ async fn login_returns_a_fresh_access_token_and_a_refresh_token() {
 
     // Both verify with the configured key and HS256.
     let key = DecodingKey::from_secret(app.jwt_secret.as_bytes());
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_audience(&[jwt::AUDIENCE]);
+    validation.set_issuer(&[jwt::ISSUER]);
     for token in [access, refresh] {
         assert_eq!(jwt::header(token)["alg"], "HS256");
-        jsonwebtoken::decode::<Value>(token, &key, &Validation::new(Algorithm::HS256))
+        jsonwebtoken::decode::<Value>(token, &key, &validation)
             .expect("signed with JWT_SECRET_KEY");
     }
 

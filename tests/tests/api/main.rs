@@ -3,6 +3,8 @@
 //! section, and `edge_*` for the hardening of the HTTP edge (issue 9). One
 //! test binary: it links once and its tests run in parallel.
 
+mod account_deletion;
+mod claims;
 mod demo;
 mod edge_headers;
 mod edge_input;
@@ -11,6 +13,7 @@ mod edge_openapi;
 mod edge_swagger_ui;
 mod edge_timeouts;
 mod general;
+mod hostile_input;
 mod input_rules;
 mod login;
 mod operations;
@@ -18,5 +21,6 @@ mod outages;
 mod register;
 mod secrets;
 mod sessions;
+mod startup;
 mod tokens;
 mod users;

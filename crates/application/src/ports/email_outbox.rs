@@ -5,12 +5,14 @@ use uuid::Uuid;
 
 use crate::EmailJob;
 
+use crate::error::BoxError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
-    #[error("outbox unavailable: {0}")]
-    Unavailable(String),
-    #[error("outbox failed: {0}")]
-    Unexpected(String),
+    #[error("the email outbox is unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("the email outbox failed")]
+    Unexpected(#[source] BoxError),
 }
 
 /// Email jobs committed with the data that caused them (the transactional

@@ -2,12 +2,14 @@ use async_trait::async_trait;
 
 use crate::EmailJob;
 
+use crate::error::BoxError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("email queue unavailable: {0}")]
-    Unavailable(String),
-    #[error("email queue failed: {0}")]
-    Unexpected(String),
+    #[error("the email queue is unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("the email queue failed")]
+    Unexpected(#[source] BoxError),
 }
 
 /// The producer side of the queue the email worker consumes.

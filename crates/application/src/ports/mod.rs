@@ -1,19 +1,22 @@
-//! The ports: what the use cases need from the outside world.
-//! Each has its own error type; the use cases map them into [`crate::AuthError`].
+//! The ports: what the use cases need from the outside world. Each has its
+//! own error type, keeping the adapter's error as its source; the use cases
+//! map them into their own errors (see [`crate::error`]).
 
 mod clock;
+mod dependency_probe;
 mod email_outbox;
 mod email_queue;
-mod health;
+mod outbox_signal;
 mod password_hasher;
 mod token_codec;
 mod token_revocations;
 mod user_repository;
 
 pub use clock::{Clock, SystemClock};
+pub use dependency_probe::{DependencyProbe, ProbeError};
 pub use email_outbox::{EmailOutbox, OutboxError};
 pub use email_queue::{EmailQueue, QueueError};
-pub use health::{DependencyProbe, ProbeError};
+pub use outbox_signal::OutboxSignal;
 pub use password_hasher::{HashError, PasswordHasher};
 pub use token_codec::{TokenCodec, TokenEncodeError};
 pub use token_revocations::{Revocation, RevocationError, TokenRevocations};
@@ -22,11 +25,13 @@ pub use user_repository::{RepositoryError, UserRepository};
 #[cfg(any(test, feature = "mocks"))]
 pub use clock::MockClock;
 #[cfg(any(test, feature = "mocks"))]
+pub use dependency_probe::MockDependencyProbe;
+#[cfg(any(test, feature = "mocks"))]
 pub use email_outbox::MockEmailOutbox;
 #[cfg(any(test, feature = "mocks"))]
 pub use email_queue::MockEmailQueue;
 #[cfg(any(test, feature = "mocks"))]
-pub use health::MockDependencyProbe;
+pub use outbox_signal::MockOutboxSignal;
 #[cfg(any(test, feature = "mocks"))]
 pub use password_hasher::MockPasswordHasher;
 #[cfg(any(test, feature = "mocks"))]

@@ -1,13 +1,16 @@
 use async_trait::async_trait;
 use domain::{Password, PasswordHash};
+use secrecy::SecretString;
+
+use crate::error::BoxError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
     /// Too many hashes are already waiting; the caller should retry later.
     #[error("password hashing is saturated")]
     Busy,
-    #[error("password hashing failed: {0}")]
-    Unexpected(String),
+    #[error("password hashing failed")]
+    Unexpected(#[source] BoxError),
 }
 
 /// Slow, salted password hashing. Implementations keep the work off the
@@ -22,7 +25,7 @@ pub trait PasswordHasher: Send + Sync {
     /// `false`, so response time does not reveal which emails exist.
     async fn verify(
         &self,
-        password: String,
+        password: SecretString,
         stored: Option<PasswordHash>,
     ) -> Result<bool, HashError>;
 }

@@ -1,8 +1,10 @@
 use domain::{TokenClaims, TokenRejection};
 
+use crate::error::BoxError;
+
 #[derive(Debug, thiserror::Error)]
-#[error("could not sign token: {0}")]
-pub struct TokenEncodeError(pub String);
+#[error("could not sign the token")]
+pub struct TokenEncodeError(#[source] pub BoxError);
 
 /// Signs claims into a bearer token and verifies them back. Pure
 /// computation: no I/O, so not async.

@@ -1,13 +1,14 @@
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use domain::{SessionId, TokenClaims, TokenId, UserId};
+
+use crate::error::BoxError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RevocationError {
-    #[error("revocation store unavailable: {0}")]
-    Unavailable(String),
-    #[error("revocation store failed: {0}")]
-    Unexpected(String),
+    #[error("the revocation store is unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("the revocation store failed")]
+    Unexpected(#[source] BoxError),
 }
 
 /// One thing to revoke. Each is kept for `ttl_secs`, which callers set to
@@ -22,10 +23,11 @@ pub enum Revocation {
         id: SessionId,
         ttl_secs: u64,
     },
-    /// Every token of the user issued at or before `issued_until`.
+    /// Every token of the user, whenever it was issued: the user is gone.
+    /// Marking the user rather than a point in time also kills tokens of a
+    /// login that was still in flight when the user was deleted.
     User {
         id: UserId,
-        issued_until: DateTime<Utc>,
         ttl_secs: u64,
     },
 }

@@ -2,17 +2,21 @@ use async_trait::async_trait;
 use domain::{NewUser, PasswordHash, Role, User, UserId};
 
 use crate::EmailJob;
+use crate::error::BoxError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepositoryError {
     /// Another account already uses this email (case-insensitively).
     #[error("a user with that email already exists")]
     EmailTaken,
+    /// The store cannot hold this text (a NUL byte, an invalid encoding).
+    #[error("the user store refused the input")]
+    InvalidInput(#[source] BoxError),
     /// The store did not answer in time or refused the connection.
-    #[error("user store unavailable: {0}")]
-    Unavailable(String),
-    #[error("user store failed: {0}")]
-    Unexpected(String),
+    #[error("the user store is unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("the user store failed")]
+    Unexpected(#[source] BoxError),
 }
 
 /// Where users live. Emails are looked up by their normalised form
@@ -26,7 +30,8 @@ pub trait UserRepository: Send + Sync {
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError>;
 
-    /// The user and its password hash, for a login.
+    /// The user and its password hash, for a login. A key the store cannot
+    /// hold matches no user.
     async fn find_credentials(
         &self,
         normalized_email: &str,

@@ -1,13 +1,15 @@
+use std::cell::RefCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
+use application::BoxError;
 use application::ports::{HashError, PasswordHasher};
-use std::cell::RefCell;
-
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash as Phc, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use async_trait::async_trait;
 use domain::{Password, PasswordHash};
+use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 
 #[derive(Debug, Clone, Copy)]
@@ -54,8 +56,11 @@ impl Argon2Hasher {
         let threads = rayon::ThreadPoolBuilder::new()
             .num_threads(size)
             .thread_name(|index| format!("argon2-{index}"))
+            // Jobs catch their own panics (see `run`); this is the last
+            // line: without a handler rayon aborts the process.
+            .panic_handler(|_| tracing::error!("a password hashing job panicked"))
             .build()
-            .map_err(|error| HashError::Unexpected(error.to_string()))?;
+            .map_err(unexpected)?;
         // On a hashing thread, whose memory is reused anyway.
         let decoy = threads.install(|| hash_phc(b"decoy password for unknown accounts"))?;
         Ok(Self {
@@ -74,35 +79,40 @@ impl Argon2Hasher {
         let permit = tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| HashError::Busy)?
-            .map_err(|_| HashError::Unexpected("hasher closed".into()))?;
+            .map_err(unexpected)?;
         let (done, result) = tokio::sync::oneshot::channel();
         self.threads.spawn(move || {
+            // A panic fails this one request (500), never the process.
+            let outcome = catch_unwind(AssertUnwindSafe(work));
             // The receiver is gone only if the request was dropped.
-            let _ = done.send(work());
+            let _ = done.send(outcome);
             drop(permit);
         });
         result
             .await
-            .map_err(|_| HashError::Unexpected("hashing thread panicked".into()))
+            .map_err(unexpected)?
+            .map_err(|_| HashError::Unexpected("a password hashing job panicked".into()))
     }
 }
 
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
+    #[tracing::instrument(name = "argon2.hash", skip_all)]
     async fn hash(&self, password: Password) -> Result<PasswordHash, HashError> {
         self.run(move || hash_phc(password.expose().as_bytes()).map(PasswordHash::new))
             .await?
     }
 
+    #[tracing::instrument(name = "argon2.verify", skip_all)]
     async fn verify(
         &self,
-        password: String,
+        password: SecretString,
         stored: Option<PasswordHash>,
     ) -> Result<bool, HashError> {
         let exists = stored.is_some();
         let phc = stored.map_or_else(|| self.decoy.to_string(), |hash| hash.as_str().to_owned());
         let matches = self
-            .run(move || verify_phc(password.as_bytes(), &phc))
+            .run(move || verify_phc(password.expose_secret().as_bytes(), &phc))
             .await??;
         Ok(exists && matches)
     }
@@ -114,8 +124,17 @@ thread_local! {
     static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
-fn unexpected(error: impl std::fmt::Display) -> HashError {
-    HashError::Unexpected(error.to_string())
+fn unexpected(error: impl Into<BoxError>) -> HashError {
+    HashError::Unexpected(error.into())
+}
+
+/// A stored hash that cannot be read; the parser's error is the source.
+#[derive(Debug, thiserror::Error)]
+#[error("the stored password hash is unreadable")]
+struct UnreadableHash(#[source] BoxError);
+
+fn unreadable(error: impl Into<BoxError>) -> HashError {
+    unexpected(UnreadableHash(error.into()))
 }
 
 /// Runs Argon2 into `out` using this thread's reusable memory.
@@ -157,18 +176,17 @@ fn hash_phc(password: &[u8]) -> Result<String, HashError> {
 /// Checks `password` against a stored PHC string, with the algorithm,
 /// version and parameters recorded in it; compares in constant time.
 fn verify_phc(password: &[u8], stored: &str) -> Result<bool, HashError> {
-    let stored_error = |error: &dyn std::fmt::Display| unexpected(format!("stored hash: {error}"));
-    let phc = Phc::new(stored).map_err(|e| stored_error(&e))?;
-    let algorithm = Algorithm::try_from(phc.algorithm.as_str()).map_err(|e| stored_error(&e))?;
+    let phc = Phc::new(stored).map_err(unreadable)?;
+    let algorithm = Algorithm::try_from(phc.algorithm.as_str()).map_err(unreadable)?;
     let version = phc
         .version
         .map(Version::try_from)
         .transpose()
-        .map_err(|e| stored_error(&e))?
+        .map_err(unreadable)?
         .unwrap_or_default();
-    let params = Params::try_from(&phc).map_err(|e| stored_error(&e))?;
+    let params = Params::try_from(&phc).map_err(unreadable)?;
     let (Some(salt), Some(expected)) = (&phc.salt, &phc.hash) else {
-        return Err(unexpected("stored hash: no salt or output"));
+        return Err(unreadable("no salt or output"));
     };
     let mut buffer = [0u8; Output::MAX_LENGTH];
     let out = &mut buffer[..expected.len()];
@@ -278,6 +296,22 @@ mod tests {
                 .verify_password(b"correct horse", &parsed)
                 .is_ok()
         );
+    }
+
+    /// Item 12 of issue 9: rayon aborts the process when a job panics.
+    #[tokio::test]
+    async fn a_panic_in_a_hashing_job_fails_that_call_only() {
+        let hasher = Argon2Hasher::new(HasherSettings {
+            max_concurrent: 1,
+            queue_timeout: Duration::from_secs(5),
+        })
+        .unwrap();
+        let result = hasher
+            .run(|| -> Result<bool, HashError> { panic!("injected") })
+            .await;
+        assert!(matches!(result, Err(HashError::Unexpected(_))));
+        // The slot was given back and the pool still works.
+        assert!(!hasher.verify("x".into(), None).await.unwrap());
     }
 
     #[tokio::test]

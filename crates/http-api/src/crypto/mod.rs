@@ -5,4 +5,4 @@ mod argon2_hasher;
 mod jwt_codec;
 
 pub use argon2_hasher::{Argon2Hasher, HasherSettings};
-pub use jwt_codec::{JwtAlgorithm, JwtCodec, JwtKeyError};
+pub use jwt_codec::{JwtAlgorithm, JwtCodec, JwtKeyError, JwtSettings};

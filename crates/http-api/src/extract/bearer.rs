@@ -26,12 +26,11 @@ fn authenticate(
     let state = request.app_data::<web::Data<AppState>>().cloned();
     Box::pin(async move {
         let token = token.ok_or(TokenRejection::Missing)?;
-        let state = state.ok_or_else(|| {
-            ApiError::App(application::AuthError::Internal(
-                "application state missing".into(),
-            ))
-        })?;
-        Ok(state.auth.authenticate(&token, requirement).await?)
+        let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
+        Ok(state
+            .authentication
+            .authenticate(&token, requirement)
+            .await?)
     })
 }
 

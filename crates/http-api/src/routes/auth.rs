@@ -91,7 +91,7 @@ pub async fn register(
     body: JsonBody<RegisterRequest>,
 ) -> Result<CreatedJson<RegisterResponse>, ApiError> {
     let registration = body.0.into_registration(state.password_policy)?;
-    let user = state.auth.register(registration).await?;
+    let user = state.accounts.register(registration).await?;
     Ok(CreatedJson(RegisterResponse {
         message: "User created successfully.",
         user: UserBody::from(&user),
@@ -146,7 +146,7 @@ pub async fn login(
     body: JsonBody<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
     let Credentials { email, password } = body.0.into_credentials()?;
-    let tokens = state.auth.login(&email, password.expose_secret()).await?;
+    let tokens = state.authentication.login(&email, password).await?;
     Ok(Json(LoginResponse {
         access_token: tokens.access_token,
         refresh_token: tokens.refresh_token,
@@ -168,7 +168,7 @@ pub async fn refresh(
     state: Data<AppState>,
     token: RefreshToken,
 ) -> Result<Json<RefreshResponse>, ApiError> {
-    let issued = state.auth.refresh(&token.0).await?;
+    let issued = state.authentication.refresh(&token.0).await?;
     Ok(Json(RefreshResponse {
         access_token: issued.access_token,
         token_type: "Bearer",
@@ -187,7 +187,7 @@ pub async fn logout(
     state: Data<AppState>,
     token: RefreshToken,
 ) -> Result<Json<LogoutResponse>, ApiError> {
-    state.auth.logout(&token.0).await?;
+    state.authentication.logout(&token.0).await?;
     Ok(Json(LogoutResponse {
         message: "Successfully logged out.",
     }))

@@ -41,7 +41,7 @@ fn user_id(raw: &str) -> Result<UserId, ApiError> {
 /// The caller's own account
 #[api_v2_operation(tags(Users))]
 pub async fn me(state: Data<AppState>, token: AccessToken) -> Result<Json<UserBody>, ApiError> {
-    let user = state.auth.current_user(&token.0).await?;
+    let user = state.accounts.current_user(&token.0).await?;
     Ok(Json(UserBody::from(&user)))
 }
 
@@ -53,7 +53,7 @@ pub async fn get_user(
     id: Path<String>,
 ) -> Result<Json<UserBody>, ApiError> {
     let target = user_id(&id)?;
-    let user = state.auth.get_user(&token.0, target).await?;
+    let user = state.accounts.get_user(&token.0, target).await?;
     Ok(Json(UserBody::from(&user)))
 }
 
@@ -72,7 +72,7 @@ pub async fn delete_user(
     id: Path<String>,
 ) -> Result<Json<DeletedBody>, ApiError> {
     let target = user_id(&id)?;
-    state.auth.delete_user(&token.0, target).await?;
+    state.accounts.delete_user(&token.0, target).await?;
     Ok(Json(DeletedBody {
         message: "User deleted.",
     }))

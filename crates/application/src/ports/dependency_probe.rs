@@ -1,8 +1,12 @@
 use async_trait::async_trait;
 
+use crate::error::BoxError;
+
+/// Why a dependency did not answer: the adapter's own error, whose
+/// message and sources this shows as they are.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ProbeError(pub String);
+#[error(transparent)]
+pub struct ProbeError(pub BoxError);
 
 /// A dependency that `/health/ready` asks whether it answers.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]

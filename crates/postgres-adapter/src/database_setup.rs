@@ -30,6 +30,7 @@ const MAX_IDENTIFIER_BYTES: usize = 63;
 /// through the maintenance database `postgres` of the same server. Returns
 /// `true` when this call created it. Safe to race: a process that loses
 /// the race sees the database and returns `false`.
+#[tracing::instrument(name = "postgres.ensure_database", skip_all)]
 pub async fn ensure_database(database_url: &str) -> Result<bool, PgError> {
     let url = DatabaseUrl::parse(database_url)?;
     let name = url.database()?;
@@ -40,7 +41,7 @@ pub async fn ensure_database(database_url: &str) -> Result<bool, PgError> {
     }
     let mut conn = establish(&url.with_database("postgres"), CONNECT_TIMEOUT)
         .await
-        .map_err(|error| PgError::Connect(error.to_string()))?;
+        .map_err(|error| PgError::Connect(error.into()))?;
     if database_exists(&mut conn, &name).await? {
         return Ok(false);
     }
@@ -61,11 +62,12 @@ pub async fn ensure_database(database_url: &str) -> Result<bool, PgError> {
 /// Applies the pending migrations (embedded from `migrations/`) and returns
 /// their names, oldest first. Concurrent callers on one database take turns
 /// through an advisory lock, so several processes may start at once.
+#[tracing::instrument(name = "postgres.run_migrations", skip_all)]
 pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, PgError> {
     let url = DatabaseUrl::parse(database_url)?;
     let mut conn = establish(&url, CONNECT_TIMEOUT)
         .await
-        .map_err(|error| PgError::Connect(error.to_string()))?;
+        .map_err(|error| PgError::Connect(error.into()))?;
     let lock =
         diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(MIGRATION_LOCK_KEY);
     bounded(MIGRATION_TIMEOUT, lock.execute(&mut conn)).await?;
@@ -80,7 +82,7 @@ pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, PgError> 
     });
     let (wrapper, applied) = match timeout(MIGRATION_TIMEOUT, task).await {
         Ok(Ok(done)) => done,
-        Ok(Err(join_error)) => return Err(PgError::Migration(join_error.to_string())),
+        Ok(Err(join_error)) => return Err(PgError::Migration(join_error.into())),
         // The blocking thread cannot be stopped; its session, and so the
         // lock, ends when it finishes or the process exits.
         Err(_) => {
@@ -108,13 +110,12 @@ fn apply_pending(
 ) -> Result<Vec<String>, PgError> {
     let pending = conn
         .pending_migrations(MIGRATIONS)
-        .map_err(|error| PgError::Migration(error.to_string()))?;
+        .map_err(PgError::Migration)?;
     let names = pending
         .iter()
         .map(|migration| migration.name().to_string())
         .collect();
-    conn.run_migrations(&pending)
-        .map_err(|error| PgError::Migration(error.to_string()))?;
+    conn.run_migrations(&pending).map_err(PgError::Migration)?;
     Ok(names)
 }
 
@@ -137,7 +138,7 @@ async fn bounded<T>(
     query: impl Future<Output = diesel::QueryResult<T>>,
 ) -> Result<T, PgError> {
     match timeout(limit, query).await {
-        Ok(result) => result.map_err(|error| PgError::Query(error.to_string())),
+        Ok(result) => result.map_err(|error| PgError::Query(error.into())),
         Err(_) => Err(PgError::Timeout(format!(
             "the statement took longer than {limit:?}"
         ))),

@@ -1,3 +1,4 @@
+use std::fmt;
 use std::str::FromStr;
 
 use application::ports::{TokenCodec, TokenEncodeError};
@@ -32,6 +33,53 @@ impl FromStr for JwtAlgorithm {
     }
 }
 
+impl JwtAlgorithm {
+    /// The shortest key that gives the algorithm its full strength: the
+    /// size of its hash output (RFC 7518, section 3.2).
+    pub fn min_secret_bytes(self) -> usize {
+        match self {
+            JwtAlgorithm::Hs256 => 32,
+            JwtAlgorithm::Hs384 => 48,
+            JwtAlgorithm::Hs512 => 64,
+        }
+    }
+}
+
+impl fmt::Display for JwtAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            JwtAlgorithm::Hs256 => "HS256",
+            JwtAlgorithm::Hs384 => "HS384",
+            JwtAlgorithm::Hs512 => "HS512",
+        })
+    }
+}
+
+/// How tokens are signed and whom they are for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtSettings {
+    pub algorithm: JwtAlgorithm,
+    /// The `iss` claim written into every token and required on decode.
+    pub issuer: String,
+    /// The `aud` claim written into every token and required on decode.
+    pub audience: String,
+}
+
+impl JwtSettings {
+    pub const DEFAULT_ISSUER: &str = "auth-service";
+    pub const DEFAULT_AUDIENCE: &str = "auth-service-clients";
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        Self {
+            algorithm: JwtAlgorithm::default(),
+            issuer: Self::DEFAULT_ISSUER.to_owned(),
+            audience: Self::DEFAULT_AUDIENCE.to_owned(),
+        }
+    }
+}
+
 impl From<JwtAlgorithm> for Algorithm {
     fn from(value: JwtAlgorithm) -> Self {
         match value {
@@ -42,15 +90,22 @@ impl From<JwtAlgorithm> for Algorithm {
     }
 }
 
+/// Why the codec refuses its settings; each message names the variable.
 #[derive(Debug, thiserror::Error)]
 pub enum JwtKeyError {
-    #[error("JWT_SECRET_KEY must be at least {min} bytes long")]
-    TooShort { min: usize },
+    #[error("JWT_SECRET_KEY must be at least {min} bytes long for {algorithm}")]
+    TooShort { min: usize, algorithm: JwtAlgorithm },
+    #[error("JWT_ISSUER must not be empty")]
+    EmptyIssuer,
+    #[error("JWT_AUDIENCE must not be empty")]
+    EmptyAudience,
 }
 
 /// The wire format of the claims (see the contract's Tokens section).
 #[derive(Debug, Serialize, Deserialize)]
 struct WireClaims {
+    iss: String,
+    aud: String,
     sub: String,
     iat: i64,
     nbf: i64,
@@ -70,9 +125,11 @@ enum WireKind {
     Refresh,
 }
 
-/// HMAC-signed JWTs that accept only the configured algorithm, with no
-/// leeway: a token is dead the second its `exp` passes.
+/// HMAC-signed JWTs that accept only the configured algorithm, issuer and
+/// audience, with no leeway: a token is dead the second its `exp` passes.
 pub struct JwtCodec {
+    issuer: String,
+    audience: String,
     header: Header,
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -80,21 +137,31 @@ pub struct JwtCodec {
 }
 
 impl JwtCodec {
-    pub const MIN_SECRET_BYTES: usize = 32;
-
-    pub fn new(secret: &SecretString, algorithm: JwtAlgorithm) -> Result<Self, JwtKeyError> {
+    pub fn new(secret: &SecretString, settings: JwtSettings) -> Result<Self, JwtKeyError> {
         let secret = secret.expose_secret().as_bytes();
-        if secret.len() < Self::MIN_SECRET_BYTES {
+        let min = settings.algorithm.min_secret_bytes();
+        if secret.len() < min {
             return Err(JwtKeyError::TooShort {
-                min: Self::MIN_SECRET_BYTES,
+                min,
+                algorithm: settings.algorithm,
             });
         }
-        let algorithm = Algorithm::from(algorithm);
+        if settings.issuer.trim().is_empty() {
+            return Err(JwtKeyError::EmptyIssuer);
+        }
+        if settings.audience.trim().is_empty() {
+            return Err(JwtKeyError::EmptyAudience);
+        }
+        let algorithm = Algorithm::from(settings.algorithm);
         let mut validation = Validation::new(algorithm);
         validation.leeway = 0;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "nbf", "iat", "sub", "jti"]);
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_audience(&[&settings.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "sub", "jti", "iss", "aud"]);
         Ok(Self {
+            issuer: settings.issuer,
+            audience: settings.audience,
             header: Header::new(algorithm),
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -110,6 +177,8 @@ fn timestamp(secs: i64) -> Result<DateTime<Utc>, TokenRejection> {
 impl TokenCodec for JwtCodec {
     fn encode(&self, claims: &TokenClaims) -> Result<String, TokenEncodeError> {
         let wire = WireClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
             sub: claims.user_id.to_string(),
             iat: claims.issued_at.timestamp(),
             nbf: claims.issued_at.timestamp(),
@@ -123,7 +192,7 @@ impl TokenCodec for JwtCodec {
             sid: claims.session_id.as_str().to_owned(),
         };
         jsonwebtoken::encode(&self.header, &wire, &self.encoding)
-            .map_err(|error| TokenEncodeError(error.to_string()))
+            .map_err(|error| TokenEncodeError(error.into()))
     }
 
     fn decode(&self, token: &str) -> Result<TokenClaims, TokenRejection> {
@@ -153,93 +222,4 @@ impl TokenCodec for JwtCodec {
 }
 
 #[cfg(test)]
-mod tests {
-    use chrono::Duration;
-
-    use super::*;
-
-    fn secret(raw: &str) -> SecretString {
-        SecretString::from(raw.to_owned())
-    }
-
-    fn codec() -> JwtCodec {
-        JwtCodec::new(&secret(&"k".repeat(32)), JwtAlgorithm::Hs256).unwrap()
-    }
-
-    fn claims(kind: TokenKind, fresh: bool, lifetime: Duration) -> TokenClaims {
-        let now = Utc::now();
-        TokenClaims {
-            user_id: UserId::new(42),
-            token_id: TokenId::new("jti"),
-            session_id: SessionId::new("sid"),
-            kind,
-            fresh,
-            issued_at: DateTime::from_timestamp(now.timestamp(), 0).unwrap(),
-            expires_at: DateTime::from_timestamp((now + lifetime).timestamp(), 0).unwrap(),
-        }
-    }
-
-    #[test]
-    fn round_trips_every_claim() {
-        let codec = codec();
-        for (kind, fresh) in [
-            (TokenKind::Access, true),
-            (TokenKind::Access, false),
-            (TokenKind::Refresh, false),
-        ] {
-            let original = claims(kind, fresh, Duration::seconds(60));
-            let token = codec.encode(&original).unwrap();
-            assert_eq!(codec.decode(&token).unwrap(), original);
-        }
-    }
-
-    #[test]
-    fn refuses_short_secrets() {
-        assert!(JwtCodec::new(&secret(&"k".repeat(31)), JwtAlgorithm::Hs256).is_err());
-    }
-
-    #[test]
-    fn rejects_another_key_and_garbage() {
-        let token = codec()
-            .encode(&claims(TokenKind::Access, true, Duration::seconds(60)))
-            .unwrap();
-        let other = JwtCodec::new(&secret(&"x".repeat(32)), JwtAlgorithm::Hs256).unwrap();
-        assert_eq!(other.decode(&token), Err(TokenRejection::Invalid));
-        assert_eq!(codec().decode("garbage"), Err(TokenRejection::Invalid));
-        assert_eq!(codec().decode(""), Err(TokenRejection::Invalid));
-    }
-
-    #[test]
-    fn rejects_other_algorithms_even_with_the_right_key() {
-        let key = "k".repeat(32);
-        let hs512 = JwtCodec::new(&secret(&key), JwtAlgorithm::Hs512).unwrap();
-        let token = hs512
-            .encode(&claims(TokenKind::Access, true, Duration::seconds(60)))
-            .unwrap();
-        assert_eq!(codec().decode(&token), Err(TokenRejection::Invalid));
-    }
-
-    #[test]
-    fn rejects_unsigned_tokens() {
-        use base64::Engine;
-        let encode = |raw: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
-        let header = encode(r#"{"alg":"none","typ":"JWT"}"#);
-        let now = Utc::now().timestamp();
-        let body = encode(&format!(
-            r#"{{"sub":"42","iat":{now},"nbf":{now},"exp":{},"jti":"j","type":"access","fresh":true,"sid":"s"}}"#,
-            now + 60
-        ));
-        assert_eq!(
-            codec().decode(&format!("{header}.{body}.")),
-            Err(TokenRejection::Invalid)
-        );
-    }
-
-    #[test]
-    fn reports_expiry_separately() {
-        let token = codec()
-            .encode(&claims(TokenKind::Access, true, Duration::seconds(-5)))
-            .unwrap();
-        assert_eq!(codec().decode(&token), Err(TokenRejection::Expired));
-    }
-}
+mod tests;

@@ -1,0 +1,155 @@
+//! Sign-up and the management of existing accounts.
+
+use std::sync::Arc;
+
+use domain::{NewUser, TokenClaims, TokenRejection, User, UserId};
+
+use super::{Registration, TokenLifetimes};
+use crate::error::{RegisterError, UserAccessError};
+use crate::ports::{
+    Clock, OutboxSignal, PasswordHasher, Revocation, TokenRevocations, UserRepository,
+};
+use crate::{Email, EmailJob};
+
+/// Registration, reading and deleting users.
+#[derive(Clone)]
+pub struct UserAccounts {
+    users: Arc<dyn UserRepository>,
+    revocations: Arc<dyn TokenRevocations>,
+    hasher: Arc<dyn PasswordHasher>,
+    clock: Arc<dyn Clock>,
+    outbox: Arc<dyn OutboxSignal>,
+    lifetimes: TokenLifetimes,
+}
+
+impl UserAccounts {
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        revocations: Arc<dyn TokenRevocations>,
+        hasher: Arc<dyn PasswordHasher>,
+        clock: Arc<dyn Clock>,
+        outbox: Arc<dyn OutboxSignal>,
+        lifetimes: TokenLifetimes,
+    ) -> Self {
+        Self {
+            users,
+            revocations,
+            hasher,
+            clock,
+            outbox,
+            lifetimes,
+        }
+    }
+
+    /// Creates the account and, in the same transaction, its welcome email.
+    #[tracing::instrument(name = "register", skip_all, fields(user_id = tracing::field::Empty))]
+    pub async fn register(&self, registration: Registration) -> Result<User, RegisterError> {
+        let password_hash = self.hasher.hash(registration.password).await?;
+        let welcome = EmailJob::new(
+            Email::Welcome {
+                to: registration.email.as_str().to_owned(),
+                username: registration.username.as_str().to_owned(),
+            },
+            self.clock.now(),
+        );
+        let user = self
+            .users
+            .create(
+                NewUser {
+                    username: registration.username,
+                    email: registration.email,
+                    password_hash,
+                },
+                welcome,
+            )
+            .await?;
+        tracing::Span::current().record("user_id", user.id.get());
+        self.outbox.job_committed();
+        Ok(user)
+    }
+
+    /// The user a verified token belongs to. A token whose user is gone is
+    /// treated as revoked.
+    #[tracing::instrument(name = "current_user", skip_all, fields(user_id = claims.user_id.get()))]
+    pub async fn current_user(&self, claims: &TokenClaims) -> Result<User, UserAccessError> {
+        self.caller(claims).await
+    }
+
+    /// Reads a user: callers see themselves, admins see anyone.
+    #[tracing::instrument(
+        name = "get_user",
+        skip_all,
+        fields(user_id = claims.user_id.get(), target = target.get())
+    )]
+    pub async fn get_user(
+        &self,
+        claims: &TokenClaims,
+        target: UserId,
+    ) -> Result<User, UserAccessError> {
+        let caller = self.authorize(claims, target).await?;
+        if caller.id == target {
+            return Ok(caller);
+        }
+        self.users
+            .find_by_id(target)
+            .await?
+            .ok_or(UserAccessError::UserNotFound)
+    }
+
+    /// Deletes a user and revokes every token it holds, including tokens
+    /// of a login still in flight. Needs a fresh token.
+    #[tracing::instrument(
+        name = "delete_user",
+        skip_all,
+        fields(user_id = claims.user_id.get(), target = target.get())
+    )]
+    pub async fn delete_user(
+        &self,
+        claims: &TokenClaims,
+        target: UserId,
+    ) -> Result<(), UserAccessError> {
+        claims.require_fresh()?;
+        let caller = self.authorize(claims, target).await?;
+        if caller.id != target && self.users.find_by_id(target).await?.is_none() {
+            return Err(UserAccessError::UserNotFound);
+        }
+        // Revoke first: if the delete then fails, the user only has to log
+        // in again, whereas the other order could leave live tokens behind.
+        // The mark names the user, not a time, so a token that a login in
+        // flight signs after this point is dead too.
+        self.revocations
+            .revoke(vec![Revocation::User {
+                id: target,
+                ttl_secs: self.lifetimes.longest_secs(),
+            }])
+            .await?;
+        if self.users.delete(target).await? {
+            Ok(())
+        } else {
+            Err(UserAccessError::UserNotFound)
+        }
+    }
+
+    async fn caller(&self, claims: &TokenClaims) -> Result<User, UserAccessError> {
+        self.users
+            .find_by_id(claims.user_id)
+            .await?
+            .ok_or(UserAccessError::Token(TokenRejection::Revoked))
+    }
+
+    async fn authorize(
+        &self,
+        claims: &TokenClaims,
+        target: UserId,
+    ) -> Result<User, UserAccessError> {
+        let caller = self.caller(claims).await?;
+        if caller.may_manage(target) {
+            Ok(caller)
+        } else {
+            Err(UserAccessError::Forbidden)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,340 @@
+use std::sync::Arc;
+
+use domain::{
+    EmailAddress, Password, PasswordHash, PasswordPolicy, Role, TokenKind, TokenRejection, User,
+    UserId, Username,
+};
+use mockall::predicate::{always, eq};
+
+use super::*;
+use crate::error::{Dependency, DependencyError};
+use crate::ports::{
+    HashError, MockOutboxSignal, MockPasswordHasher, MockTokenRevocations, MockUserRepository,
+    RepositoryError, RevocationError,
+};
+use crate::use_cases::test_support::{claims, clock, now, user};
+
+/// Mocks with no expectations: any call fails the test, so each test
+/// states exactly which ports its use case may touch.
+struct Ports {
+    users: MockUserRepository,
+    revocations: MockTokenRevocations,
+    hasher: MockPasswordHasher,
+    outbox: MockOutboxSignal,
+}
+
+impl Ports {
+    fn new() -> Self {
+        Self {
+            users: MockUserRepository::new(),
+            revocations: MockTokenRevocations::new(),
+            hasher: MockPasswordHasher::new(),
+            outbox: MockOutboxSignal::new(),
+        }
+    }
+
+    fn accounts(self) -> UserAccounts {
+        UserAccounts::new(
+            Arc::new(self.users),
+            Arc::new(self.revocations),
+            Arc::new(self.hasher),
+            Arc::new(clock()),
+            Arc::new(self.outbox),
+            TokenLifetimes::default(),
+        )
+    }
+}
+
+fn registration() -> Registration {
+    Registration {
+        username: Username::parse("ada").unwrap(),
+        email: EmailAddress::parse("Ada@Example.io").unwrap(),
+        password: Password::parse("correct horse", PasswordPolicy::default()).unwrap(),
+    }
+}
+
+fn hashing(ports: &mut Ports) {
+    ports
+        .hasher
+        .expect_hash()
+        .returning(|_| Ok(PasswordHash::new("h".into())));
+}
+
+// --- register ---------------------------------------------------------------
+
+#[tokio::test]
+async fn register_stores_the_hash_and_a_welcome_job_together_then_wakes_the_relay() {
+    let mut ports = Ports::new();
+    ports
+        .hasher
+        .expect_hash()
+        .times(1)
+        .returning(|_| Ok(PasswordHash::new("$argon2id$fake".into())));
+    ports
+        .users
+        .expect_create()
+        .withf(|new_user, job| {
+            new_user.password_hash.as_str() == "$argon2id$fake"
+                && new_user.email.as_str() == "Ada@Example.io"
+                && job.email
+                    == crate::Email::Welcome {
+                        to: "Ada@Example.io".into(),
+                        username: "ada".into(),
+                    }
+        })
+        .times(1)
+        .returning(|new_user, _| {
+            Ok(User {
+                id: UserId::new(1),
+                username: new_user.username,
+                email: new_user.email,
+                role: Role::User,
+                created_at: now(),
+            })
+        });
+    ports
+        .outbox
+        .expect_job_committed()
+        .times(1)
+        .return_const(());
+    let created = ports.accounts().register(registration()).await.unwrap();
+    assert_eq!(created.id, UserId::new(1));
+    assert_eq!(created.role, Role::User);
+}
+
+#[tokio::test]
+async fn register_reports_a_duplicate_email() {
+    let mut ports = Ports::new();
+    hashing(&mut ports);
+    ports
+        .users
+        .expect_create()
+        .returning(|_, _| Err(RepositoryError::EmailTaken));
+    ports.outbox.expect_job_committed().never();
+    let error = ports.accounts().register(registration()).await.unwrap_err();
+    assert!(matches!(error, RegisterError::EmailTaken));
+}
+
+#[tokio::test]
+async fn register_reports_input_the_store_refuses() {
+    let mut ports = Ports::new();
+    hashing(&mut ports);
+    ports
+        .users
+        .expect_create()
+        .returning(|_, _| Err(RepositoryError::InvalidInput("NUL byte".into())));
+    let error = ports.accounts().register(registration()).await.unwrap_err();
+    assert!(matches!(error, RegisterError::InvalidInput(_)));
+}
+
+#[tokio::test]
+async fn register_reports_a_database_outage_as_unavailable() {
+    let mut ports = Ports::new();
+    hashing(&mut ports);
+    ports
+        .users
+        .expect_create()
+        .returning(|_, _| Err(RepositoryError::Unavailable("timed out".into())));
+    let error = ports.accounts().register(registration()).await.unwrap_err();
+    assert!(matches!(
+        error,
+        RegisterError::Dependency(DependencyError::Unavailable(Dependency::UserStore, _))
+    ));
+}
+
+#[tokio::test]
+async fn register_does_not_touch_the_store_when_hashing_is_saturated() {
+    let mut ports = Ports::new();
+    ports
+        .hasher
+        .expect_hash()
+        .returning(|_| Err(HashError::Busy));
+    ports.users.expect_create().never();
+    let error = ports.accounts().register(registration()).await.unwrap_err();
+    assert!(matches!(
+        error,
+        RegisterError::Dependency(DependencyError::Unavailable(Dependency::PasswordHasher, _))
+    ));
+}
+
+// --- reading users ------------------------------------------------------------
+
+#[tokio::test]
+async fn current_user_of_a_deleted_account_is_a_revoked_token() {
+    let mut ports = Ports::new();
+    ports.users.expect_find_by_id().returning(|_| Ok(None));
+    let error = ports
+        .accounts()
+        .current_user(&claims(1, TokenKind::Access, true))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        UserAccessError::Token(TokenRejection::Revoked)
+    ));
+}
+
+#[tokio::test]
+async fn a_user_reads_itself_with_one_lookup() {
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_find_by_id()
+        .with(eq(UserId::new(1)))
+        .times(1)
+        .returning(|_| Ok(Some(user(1, Role::User))));
+    let found = ports
+        .accounts()
+        .get_user(&claims(1, TokenKind::Access, false), UserId::new(1))
+        .await
+        .unwrap();
+    assert_eq!(found.id, UserId::new(1));
+}
+
+#[tokio::test]
+async fn a_user_may_not_read_someone_else_even_if_it_does_not_exist() {
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_find_by_id()
+        .with(eq(UserId::new(1)))
+        .returning(|_| Ok(Some(user(1, Role::User))));
+    let accounts = ports.accounts();
+    for target in [2, 999] {
+        let error = accounts
+            .get_user(&claims(1, TokenKind::Access, false), UserId::new(target))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, UserAccessError::Forbidden));
+    }
+}
+
+#[tokio::test]
+async fn an_admin_reads_anyone_and_learns_when_they_do_not_exist() {
+    let mut ports = Ports::new();
+    ports.users.expect_find_by_id().returning(|id| {
+        Ok(match id.get() {
+            1 => Some(user(1, Role::Admin)),
+            2 => Some(user(2, Role::User)),
+            _ => None,
+        })
+    });
+    let accounts = ports.accounts();
+    let admin = claims(1, TokenKind::Access, false);
+    assert_eq!(
+        accounts.get_user(&admin, UserId::new(2)).await.unwrap().id,
+        UserId::new(2)
+    );
+    let error = accounts.get_user(&admin, UserId::new(3)).await.unwrap_err();
+    assert!(matches!(error, UserAccessError::UserNotFound));
+}
+
+// --- deleting users -----------------------------------------------------------
+
+#[tokio::test]
+async fn delete_needs_a_fresh_token() {
+    let mut ports = Ports::new();
+    ports.users.expect_delete().never();
+    let error = ports
+        .accounts()
+        .delete_user(&claims(1, TokenKind::Access, false), UserId::new(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        UserAccessError::Token(TokenRejection::NotFresh)
+    ));
+}
+
+#[tokio::test]
+async fn delete_of_someone_else_is_forbidden() {
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_find_by_id()
+        .returning(|_| Ok(Some(user(1, Role::User))));
+    ports.users.expect_delete().never();
+    ports.revocations.expect_revoke().never();
+    let error = ports
+        .accounts()
+        .delete_user(&claims(1, TokenKind::Access, true), UserId::new(2))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, UserAccessError::Forbidden));
+}
+
+/// The mark names the user with no point in time, so tokens that a login
+/// in flight signs after the deletion are covered as well; it lives as
+/// long as the longest token could.
+#[tokio::test]
+async fn delete_marks_the_user_itself_revoked_then_removes_it() {
+    let mut ports = Ports::new();
+    let mut sequence = mockall::Sequence::new();
+    ports
+        .users
+        .expect_find_by_id()
+        .returning(|_| Ok(Some(user(1, Role::User))));
+    ports
+        .revocations
+        .expect_revoke()
+        .with(eq(vec![Revocation::User {
+            id: UserId::new(1),
+            ttl_secs: 2_592_001,
+        }]))
+        .times(1)
+        .in_sequence(&mut sequence)
+        .returning(|_| Ok(()));
+    ports
+        .users
+        .expect_delete()
+        .with(eq(UserId::new(1)))
+        .times(1)
+        .in_sequence(&mut sequence)
+        .returning(|_| Ok(true));
+    ports
+        .accounts()
+        .delete_user(&claims(1, TokenKind::Access, true), UserId::new(1))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_admin_deleting_a_missing_user_gets_not_found() {
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_find_by_id()
+        .returning(|id| Ok((id.get() == 1).then(|| user(1, Role::Admin))));
+    ports.revocations.expect_revoke().never();
+    ports.users.expect_delete().never();
+    let error = ports
+        .accounts()
+        .delete_user(&claims(1, TokenKind::Access, true), UserId::new(5))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, UserAccessError::UserNotFound));
+}
+
+#[tokio::test]
+async fn delete_does_not_remove_the_user_when_revocation_fails() {
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_find_by_id()
+        .returning(|_| Ok(Some(user(1, Role::User))));
+    ports
+        .revocations
+        .expect_revoke()
+        .with(always())
+        .returning(|_| Err(RevocationError::Unavailable("down".into())));
+    ports.users.expect_delete().never();
+    let error = ports
+        .accounts()
+        .delete_user(&claims(1, TokenKind::Access, true), UserId::new(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        UserAccessError::Dependency(DependencyError::Unavailable(Dependency::RevocationStore, _))
+    ));
+}

@@ -1,0 +1,185 @@
+use chrono::Duration;
+
+use super::*;
+
+fn secret(raw: &str) -> SecretString {
+    SecretString::from(raw.to_owned())
+}
+
+fn codec() -> JwtCodec {
+    JwtCodec::new(&secret(&"k".repeat(32)), JwtSettings::default()).unwrap()
+}
+
+fn with_algorithm(algorithm: JwtAlgorithm) -> JwtSettings {
+    JwtSettings {
+        algorithm,
+        ..JwtSettings::default()
+    }
+}
+
+fn claims(kind: TokenKind, fresh: bool, lifetime: Duration) -> TokenClaims {
+    let now = Utc::now();
+    TokenClaims {
+        user_id: UserId::new(42),
+        token_id: TokenId::new("jti"),
+        session_id: SessionId::new("sid"),
+        kind,
+        fresh,
+        issued_at: DateTime::from_timestamp(now.timestamp(), 0).unwrap(),
+        expires_at: DateTime::from_timestamp((now + lifetime).timestamp(), 0).unwrap(),
+    }
+}
+
+#[test]
+fn round_trips_every_claim() {
+    let codec = codec();
+    for (kind, fresh) in [
+        (TokenKind::Access, true),
+        (TokenKind::Access, false),
+        (TokenKind::Refresh, false),
+    ] {
+        let original = claims(kind, fresh, Duration::seconds(60));
+        let token = codec.encode(&original).unwrap();
+        assert_eq!(codec.decode(&token).unwrap(), original);
+    }
+}
+
+#[test]
+fn refuses_secrets_shorter_than_the_hash_output_naming_the_variable() {
+    for (algorithm, min) in [
+        (JwtAlgorithm::Hs256, 32),
+        (JwtAlgorithm::Hs384, 48),
+        (JwtAlgorithm::Hs512, 64),
+    ] {
+        let short = JwtCodec::new(&secret(&"k".repeat(min - 1)), with_algorithm(algorithm));
+        let message = short.err().unwrap().to_string();
+        assert!(message.contains("JWT_SECRET_KEY"), "{message}");
+        assert!(message.contains(&min.to_string()), "{message}");
+        assert!(JwtCodec::new(&secret(&"k".repeat(min)), with_algorithm(algorithm)).is_ok());
+    }
+}
+
+#[test]
+fn refuses_an_empty_issuer_or_audience() {
+    let key = secret(&"k".repeat(32));
+    let no_issuer = JwtSettings {
+        issuer: " ".into(),
+        ..JwtSettings::default()
+    };
+    assert!(matches!(
+        JwtCodec::new(&key, no_issuer),
+        Err(JwtKeyError::EmptyIssuer)
+    ));
+    let no_audience = JwtSettings {
+        audience: String::new(),
+        ..JwtSettings::default()
+    };
+    assert!(matches!(
+        JwtCodec::new(&key, no_audience),
+        Err(JwtKeyError::EmptyAudience)
+    ));
+}
+
+#[test]
+fn rejects_tokens_of_another_issuer_or_audience() {
+    let key = secret(&"k".repeat(32));
+    let token = codec()
+        .encode(&claims(TokenKind::Access, true, Duration::seconds(60)))
+        .unwrap();
+    let other_issuer = JwtCodec::new(
+        &key,
+        JwtSettings {
+            issuer: "someone-else".into(),
+            ..JwtSettings::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(other_issuer.decode(&token), Err(TokenRejection::Invalid));
+    let other_audience = JwtCodec::new(
+        &key,
+        JwtSettings {
+            audience: "another-app".into(),
+            ..JwtSettings::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(other_audience.decode(&token), Err(TokenRejection::Invalid));
+}
+
+/// Signs `claims` (a JSON object) with the test key, as a forger who
+/// knows the key but not the configured issuer and audience would.
+fn signed(claims: &serde_json::Value) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret("k".repeat(32).as_bytes()),
+    )
+    .unwrap()
+}
+
+#[test]
+fn rejects_tokens_without_issuer_or_audience() {
+    let now = Utc::now().timestamp();
+    let full = serde_json::json!({
+        "iss": JwtSettings::DEFAULT_ISSUER, "aud": JwtSettings::DEFAULT_AUDIENCE,
+        "sub": "42", "iat": now, "nbf": now, "exp": now + 60, "jti": "j",
+        "type": "access", "fresh": true, "sid": "s",
+    });
+    assert!(codec().decode(&signed(&full)).is_ok());
+    for claim in ["iss", "aud"] {
+        let mut partial = full.clone();
+        partial.as_object_mut().unwrap().remove(claim);
+        assert_eq!(
+            codec().decode(&signed(&partial)),
+            Err(TokenRejection::Invalid),
+            "without {claim}"
+        );
+    }
+}
+
+#[test]
+fn rejects_another_key_and_garbage() {
+    let token = codec()
+        .encode(&claims(TokenKind::Access, true, Duration::seconds(60)))
+        .unwrap();
+    let other = JwtCodec::new(&secret(&"x".repeat(32)), JwtSettings::default()).unwrap();
+    assert_eq!(other.decode(&token), Err(TokenRejection::Invalid));
+    assert_eq!(codec().decode("garbage"), Err(TokenRejection::Invalid));
+    assert_eq!(codec().decode(""), Err(TokenRejection::Invalid));
+}
+
+#[test]
+fn rejects_other_algorithms_even_with_the_right_key() {
+    let key = secret(&"k".repeat(64));
+    let hs512 = JwtCodec::new(&key, with_algorithm(JwtAlgorithm::Hs512)).unwrap();
+    let hs256 = JwtCodec::new(&key, JwtSettings::default()).unwrap();
+    let token = hs512
+        .encode(&claims(TokenKind::Access, true, Duration::seconds(60)))
+        .unwrap();
+    assert!(hs512.decode(&token).is_ok());
+    assert_eq!(hs256.decode(&token), Err(TokenRejection::Invalid));
+}
+
+#[test]
+fn rejects_unsigned_tokens() {
+    use base64::Engine;
+    let encode = |raw: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    let header = encode(r#"{"alg":"none","typ":"JWT"}"#);
+    let now = Utc::now().timestamp();
+    let body = encode(&format!(
+        r#"{{"iss":"auth-service","aud":"auth-service-clients","sub":"42","iat":{now},"nbf":{now},"exp":{},"jti":"j","type":"access","fresh":true,"sid":"s"}}"#,
+        now + 60
+    ));
+    assert_eq!(
+        codec().decode(&format!("{header}.{body}.")),
+        Err(TokenRejection::Invalid)
+    );
+}
+
+#[test]
+fn reports_expiry_separately() {
+    let token = codec()
+        .encode(&claims(TokenKind::Access, true, Duration::seconds(-5)))
+        .unwrap();
+    assert_eq!(codec().decode(&token), Err(TokenRejection::Expired));
+}

@@ -1,0 +1,166 @@
+use actix_web::body::to_bytes;
+use application::Dependency;
+use application::ports::{HashError, RepositoryError, RevocationError};
+
+use super::*;
+
+async fn body(error: ApiError) -> (StatusCode, serde_json::Value, HttpResponse<()>) {
+    let response = error.error_response();
+    let (head, body) = response.into_parts();
+    let bytes = to_bytes(body).await.unwrap();
+    (head.status(), serde_json::from_slice(&bytes).unwrap(), head)
+}
+
+#[tokio::test]
+async fn token_errors_use_the_contract_messages() {
+    let cases = [
+        (
+            TokenRejection::Missing,
+            "authorization_required",
+            "Request does not contain an access token.",
+        ),
+        (
+            TokenRejection::Invalid,
+            "invalid_token",
+            "Signature verification failed.",
+        ),
+        (
+            TokenRejection::Expired,
+            "token_expired",
+            "The token has expired.",
+        ),
+        (
+            TokenRejection::Revoked,
+            "token_revoked",
+            "The token has been revoked.",
+        ),
+        (
+            TokenRejection::NotFresh,
+            "fresh_token_required",
+            "The token is not fresh.",
+        ),
+        (
+            TokenRejection::AccessRequired,
+            "wrong_token_type",
+            "Only access tokens are allowed.",
+        ),
+        (
+            TokenRejection::RefreshRequired,
+            "wrong_token_type",
+            "Only refresh tokens are allowed.",
+        ),
+    ];
+    for (rejection, code, message) in cases {
+        let (status, json, _) = body(rejection.into()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(json, serde_json::json!({"message": message, "error": code}));
+    }
+}
+
+#[tokio::test]
+async fn unavailable_says_when_to_retry_and_hides_the_detail() {
+    let error = ApiError::Authenticate(AuthenticateError::Dependency(
+        RevocationError::Unavailable("connection refused 10.0.0.7:6379".into()).into(),
+    ));
+    let (status, json, head) = body(error).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(json["error"], "service_unavailable");
+    assert!(!json.to_string().contains("10.0.0.7"));
+    assert_eq!(head.headers().get(header::RETRY_AFTER).unwrap(), "5");
+}
+
+#[tokio::test]
+async fn internal_errors_say_nothing_more() {
+    let failures = [
+        ApiError::UserAccess(UserAccessError::Dependency(
+            RepositoryError::Unexpected("SELECT secret".into()).into(),
+        )),
+        ApiError::Register(RegisterError::Dependency(
+            HashError::Unexpected("SELECT secret".into()).into(),
+        )),
+        ApiError::internal("SELECT secret"),
+    ];
+    for error in failures {
+        let (status, json, _) = body(error).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            json,
+            serde_json::json!({"message": "Internal server error.", "error": "internal_error"})
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_use_case_error_keeps_its_contract_status() {
+    let cases = [
+        (
+            ApiError::Login(LoginError::InvalidCredentials),
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+        ),
+        (
+            ApiError::Register(RegisterError::EmailTaken),
+            StatusCode::CONFLICT,
+            "email_taken",
+        ),
+        (
+            ApiError::UserAccess(UserAccessError::Forbidden),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        (
+            ApiError::UserAccess(UserAccessError::UserNotFound),
+            StatusCode::NOT_FOUND,
+            "user_not_found",
+        ),
+        (
+            ApiError::Refresh(RefreshError::Token(TokenRejection::Revoked)),
+            StatusCode::UNAUTHORIZED,
+            "token_revoked",
+        ),
+        (
+            ApiError::Register(RegisterError::InvalidInput(RepositoryError::InvalidInput(
+                "NUL".into(),
+            ))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_error",
+        ),
+        (
+            ApiError::Login(LoginError::Dependency(HashError::Busy.into())),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+        ),
+    ];
+    for (error, status, code) in cases {
+        let (actual, json, _) = body(error).await;
+        assert_eq!((actual, json["error"].as_str()), (status, Some(code)));
+    }
+}
+
+#[test]
+fn the_log_line_shows_every_cause() {
+    let error = ApiError::Login(LoginError::Dependency(
+        RepositoryError::Unavailable("connection refused".into()).into(),
+    ));
+    let line = ErrorChain(&error).to_string();
+    assert!(line.starts_with("login failed: "), "{line}");
+    assert!(line.ends_with(": connection refused"), "{line}");
+    assert!(line.contains(Dependency::UserStore.as_str()), "{line}");
+}
+
+#[tokio::test]
+async fn validation_lists_field_errors() {
+    let (status, json, _) = body(ApiError::validation("email", "Not a valid email address.")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        json["errors"],
+        serde_json::json!({"email": ["Not a valid email address."]})
+    );
+}
+
+#[tokio::test]
+async fn method_not_allowed_names_the_allowed_methods() {
+    let (status, _, head) = body(ApiError::MethodNotAllowed { allow: "POST" }).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(head.headers().get(header::ALLOW).unwrap(), "POST");
+}
