@@ -1,0 +1,166 @@
+use std::collections::HashMap;
+
+use super::*;
+
+const BASE: &[(&str, &str)] = &[
+    ("DATABASE_URL", "postgres://postgres:pw@127.0.0.1:5432/auth"),
+    ("REDIS_URL", "redis://127.0.0.1:6379"),
+    ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+];
+
+fn load(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+    let mut map: HashMap<&str, &str> = BASE.iter().copied().collect();
+    map.extend(extra.iter().copied());
+    Config::from_lookup(|name| map.get(name).map(|value| (*value).to_owned()))
+}
+
+#[test]
+fn defaults_follow_the_contract() {
+    let config = load(&[]).unwrap();
+    assert_eq!(config.access_ttl_secs, 300);
+    assert_eq!(config.refresh_ttl_secs, 2_592_000);
+    assert_eq!(config.password_policy.min_chars(), 8);
+    assert_eq!(config.host.to_string(), "127.0.0.1");
+    assert_eq!(config.port, 5000);
+    assert_eq!(config.redis_key_prefix, "auth:");
+    assert_eq!(config.jwt.algorithm, JwtAlgorithm::Hs256);
+    assert_eq!(config.jwt.issuer, "auth-service");
+    assert_eq!(config.jwt.audience, "auth-service-clients");
+    assert_eq!(config.jwt_secret.expose_secret().len(), 32);
+    assert_eq!(config.metrics_addr, None);
+    assert_eq!(config.http_workers, None);
+    assert!(config.trusted_proxies.is_empty());
+}
+
+#[test]
+fn names_each_missing_variable() {
+    for name in ["DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY"] {
+        let map: HashMap<&str, &str> = BASE.iter().copied().filter(|(k, _)| *k != name).collect();
+        let error = Config::from_lookup(|var| map.get(var).map(|v| (*v).to_owned())).unwrap_err();
+        assert_eq!(error, ConfigError::Missing(name));
+    }
+}
+
+#[test]
+fn an_empty_value_counts_as_unset() {
+    assert_eq!(
+        load(&[("JWT_SECRET_KEY", "")]).unwrap_err(),
+        ConfigError::Missing("JWT_SECRET_KEY")
+    );
+    assert_eq!(load(&[("PORT", "")]).unwrap().port, 5000);
+}
+
+#[test]
+fn refuses_a_short_secret_without_printing_it() {
+    let line = load(&[("JWT_SECRET_KEY", "short-secret")])
+        .unwrap_err()
+        .to_string();
+    assert!(line.starts_with("JWT_SECRET_KEY is invalid"), "{line}");
+    assert!(!line.contains("short-secret"));
+}
+
+#[test]
+fn the_key_must_be_as_long_as_the_hash_output() {
+    let key48 = "k".repeat(48);
+    let key48: &'static str = Box::leak(key48.into_boxed_str());
+    for (algorithm, ok_key, short_key) in [
+        (
+            "HS384",
+            key48,
+            "0123456789abcdef0123456789abcdef0123456789abcde",
+        ),
+        (
+            "HS512",
+            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            key48,
+        ),
+    ] {
+        let error =
+            load(&[("JWT_ALGORITHM", algorithm), ("JWT_SECRET_KEY", short_key)]).unwrap_err();
+        assert!(
+            error.to_string().starts_with("JWT_SECRET_KEY is invalid"),
+            "{error}"
+        );
+        assert!(load(&[("JWT_ALGORITHM", algorithm), ("JWT_SECRET_KEY", ok_key)]).is_ok());
+    }
+}
+
+#[test]
+fn refuses_the_sample_key_of_env_example() {
+    let example = include_str!("../../../../.env.example");
+    assert!(
+        example.contains(&format!("JWT_SECRET_KEY={SAMPLE_JWT_SECRET_KEY}")),
+        ".env.example ships the key this check refuses"
+    );
+    let line = load(&[("JWT_SECRET_KEY", SAMPLE_JWT_SECRET_KEY)])
+        .unwrap_err()
+        .to_string();
+    assert!(line.starts_with("JWT_SECRET_KEY is invalid"), "{line}");
+    assert!(!line.contains(SAMPLE_JWT_SECRET_KEY));
+}
+
+#[test]
+fn refuses_malformed_urls_without_printing_them() {
+    let error = load(&[("DATABASE_URL", "postgres//user:hunter2@x")]).unwrap_err();
+    assert!(error.to_string().starts_with("DATABASE_URL is invalid"));
+    assert!(!error.to_string().contains("hunter2"));
+    let error = load(&[("REDIS_URL", "http://127.0.0.1:6379")]).unwrap_err();
+    assert!(error.to_string().starts_with("REDIS_URL is invalid"));
+}
+
+#[test]
+fn debug_hides_the_database_password() {
+    let config = load(&[]).unwrap();
+    let debug = format!("{config:?}");
+    assert!(!debug.contains(":pw@"), "{debug}");
+    assert!(debug.contains("127.0.0.1:5432/auth"), "{debug}");
+    assert!(!debug.contains("0123456789abcdef"), "{debug}");
+}
+
+#[test]
+fn refuses_bad_numbers_naming_the_variable() {
+    for (name, value) in [
+        ("PORT", "70000"),
+        ("JWT_ACCESS_TOKEN_EXPIRES", "-1"),
+        ("JWT_ACCESS_TOKEN_EXPIRES", "0"),
+        ("JWT_REFRESH_TOKEN_EXPIRES", "soon"),
+        ("JWT_REFRESH_TOKEN_EXPIRES", "18446744073709551615"),
+        ("JWT_ACCESS_TOKEN_EXPIRES", "315360001"),
+        ("PASSWORD_MIN_LENGTH", "0"),
+        ("PASSWORD_MIN_LENGTH", "129"),
+        ("HTTP_WORKERS", "0"),
+        ("HOST", "localhost:5000"),
+        ("METRICS_ADDR", "nowhere"),
+        ("JWT_ALGORITHM", "none"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
+    ] {
+        let error = load(&[(name, value)]).unwrap_err();
+        let line = error.to_string();
+        assert!(line.contains(name), "{name}={value}: {line}");
+        assert!(!line.contains('\n'), "one line: {line}");
+    }
+}
+
+#[test]
+fn issuer_and_audience_are_configurable() {
+    let config = load(&[
+        ("JWT_ISSUER", "https://auth.example.com"),
+        ("JWT_AUDIENCE", "api"),
+    ])
+    .unwrap();
+    assert_eq!(config.jwt.issuer, "https://auth.example.com");
+    assert_eq!(config.jwt.audience, "api");
+}
+
+#[test]
+fn reads_the_optional_listeners() {
+    let config = load(&[
+        ("METRICS_ADDR", "127.0.0.1:9000"),
+        ("HTTP_WORKERS", "3"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.0.1"),
+    ])
+    .unwrap();
+    assert!(config.trusted_proxies.contains("10.2.3.4".parse().unwrap()));
+    assert_eq!(config.metrics_addr, Some("127.0.0.1:9000".parse().unwrap()));
+    assert_eq!(config.http_workers, Some(3));
+}
