@@ -35,9 +35,9 @@ pub async fn ensure_database(database_url: &str) -> Result<bool, PgError> {
     let url = DatabaseUrl::parse(database_url)?;
     let name = url.database()?;
     if name.len() > MAX_IDENTIFIER_BYTES || name.contains('\0') {
-        return Err(PgError::InvalidUrl(format!(
-            "the database name must be 1 to {MAX_IDENTIFIER_BYTES} bytes without NUL"
-        )));
+        return Err(PgError::InvalidUrl(
+            "the database name must be at most 63 bytes, without NUL",
+        ));
     }
     let mut conn = establish(&url.with_database("postgres"), CONNECT_TIMEOUT)
         .await
@@ -86,9 +86,10 @@ pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, PgError> 
         // The blocking thread cannot be stopped; its session, and so the
         // lock, ends when it finishes or the process exits.
         Err(_) => {
-            return Err(PgError::Timeout(format!(
-                "migrations took longer than {MIGRATION_TIMEOUT:?}"
-            )));
+            return Err(PgError::Timeout {
+                step: "the migrations",
+                limit: MIGRATION_TIMEOUT,
+            });
         }
     };
     let mut conn = wrapper.into_inner();
@@ -139,9 +140,10 @@ async fn bounded<T>(
 ) -> Result<T, PgError> {
     match timeout(limit, query).await {
         Ok(result) => result.map_err(|error| PgError::Query(error.into())),
-        Err(_) => Err(PgError::Timeout(format!(
-            "the statement took longer than {limit:?}"
-        ))),
+        Err(_) => Err(PgError::Timeout {
+            step: "a statement",
+            limit,
+        }),
     }
 }
 

@@ -7,13 +7,19 @@ use diesel_async::pooled_connection::deadpool::PoolError;
 #[derive(Debug, thiserror::Error)]
 pub enum PgError {
     #[error("invalid database URL: {0}")]
-    InvalidUrl(String),
+    InvalidUrl(&'static str),
+    #[error("invalid database URL")]
+    MalformedUrl(#[source] url::ParseError),
     #[error("invalid PostgreSQL settings: {0}")]
     InvalidSettings(&'static str),
     #[error("could not connect to PostgreSQL")]
     Connect(#[source] BoxError),
-    #[error("PostgreSQL did not answer in time: {0}")]
-    Timeout(String),
+    /// A set-up step (a statement, the migrations) outlived its limit.
+    #[error("PostgreSQL did not finish {step} within {limit:?}")]
+    Timeout {
+        step: &'static str,
+        limit: std::time::Duration,
+    },
     #[error("PostgreSQL statement failed")]
     Query(#[source] BoxError),
     #[error("database migration failed")]

@@ -139,10 +139,10 @@ pub(crate) struct DatabaseUrl {
 impl DatabaseUrl {
     pub(crate) fn parse(raw: &str) -> Result<Self, PgError> {
         // The url crate's messages describe the problem, never the input.
-        let url = url::Url::parse(raw).map_err(|error| PgError::InvalidUrl(error.to_string()))?;
+        let url = url::Url::parse(raw).map_err(PgError::MalformedUrl)?;
         if !matches!(url.scheme(), "postgres" | "postgresql") {
             return Err(PgError::InvalidUrl(
-                "it must start with postgres:// or postgresql://".into(),
+                "it must start with postgres:// or postgresql://",
             ));
         }
         let secrets = url
@@ -163,10 +163,10 @@ impl DatabaseUrl {
     pub(crate) fn database(&self) -> Result<String, PgError> {
         let raw = self.url.path().trim_start_matches('/');
         if raw.is_empty() {
-            return Err(PgError::InvalidUrl("it names no database".into()));
+            return Err(PgError::InvalidUrl("it names no database"));
         }
         percent_decode(raw)
-            .ok_or_else(|| PgError::InvalidUrl("the database name is not valid UTF-8".into()))
+            .ok_or_else(|| PgError::InvalidUrl("the database name is not valid UTF-8"))
     }
 
     /// The same server and credentials, another database.
@@ -276,7 +276,7 @@ mod tests {
         ));
         assert!(matches!(
             DatabaseUrl::parse("not a url"),
-            Err(PgError::InvalidUrl(_))
+            Err(PgError::MalformedUrl(_))
         ));
         let no_database = DatabaseUrl::parse("postgres://u@h").unwrap();
         assert!(matches!(

@@ -225,5 +225,4 @@ impl fmt::Display for EmailAddress {
 }
 
 #[cfg(test)]
-#[path = "email_tests.rs"]
 mod tests;
