@@ -55,6 +55,17 @@ impl Username {
         Ok(Self(trimmed.to_owned()))
     }
 
+    /// A username read back from storage. It passed the rules in force when
+    /// it was written; a rule added since (no invisible characters) must
+    /// not lock that account out, so only the rules usernames have always
+    /// had are checked here. New input always goes through [`Self::parse`].
+    pub fn from_storage(stored: &str) -> Result<Self, InvalidUsername> {
+        match Self::parse(stored) {
+            Err(InvalidUsername::InvisibleCharacter) => Ok(Self(stored.trim().to_owned())),
+            parsed => parsed,
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -75,6 +86,22 @@ impl fmt::Display for Username {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn storage_keeps_names_written_before_the_invisible_character_rule() {
+        let stored = "ad\u{200B}a";
+        assert_eq!(
+            Username::parse(stored),
+            Err(InvalidUsername::InvisibleCharacter)
+        );
+        assert_eq!(Username::from_storage(stored).unwrap().as_str(), stored);
+        // Rules usernames always had still hold.
+        assert_eq!(Username::from_storage("x"), Err(InvalidUsername::Length));
+        assert_eq!(
+            Username::from_storage("ad\u{0}a"),
+            Err(InvalidUsername::ControlCharacter)
+        );
+    }
 
     #[test]
     fn trims_surrounding_whitespace() {

@@ -39,8 +39,10 @@ struct UserRow {
 }
 
 impl UserRow {
-    /// Stored text is re-validated: a row that no longer satisfies the
-    /// domain rules is a bug or a manual edit, reported as Unexpected.
+    /// Stored text is re-validated with the rules it was written under
+    /// (`from_storage`: a rule added later does not lock an account out); a
+    /// row that breaks even those is a bug or a manual edit, reported as
+    /// Unexpected.
     fn into_user(self) -> Result<User, RepositoryError> {
         let id = self.id;
         let corrupt = move |field: &'static str| {
@@ -50,8 +52,10 @@ impl UserRow {
         };
         Ok(User {
             id: UserId::new(self.id),
-            username: Username::parse(&self.username).map_err(|e| corrupt("username")(e.into()))?,
-            email: EmailAddress::parse(&self.email).map_err(|e| corrupt("email")(e.into()))?,
+            username: Username::from_storage(&self.username)
+                .map_err(|e| corrupt("username")(e.into()))?,
+            email: EmailAddress::from_storage(&self.email)
+                .map_err(|e| corrupt("email")(e.into()))?,
             role: self
                 .role
                 .parse::<Role>()

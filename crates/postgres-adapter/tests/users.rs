@@ -228,6 +228,32 @@ async fn a_row_that_breaks_the_domain_rules_is_unexpected() {
     );
 }
 
+/// Issue 9 made the rules stricter (no quoted local parts, no invisible
+/// characters); an account stored under the older rules still loads.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_stored_under_older_rules_still_loads() {
+    use diesel_async::RunQueryDsl;
+
+    let db = fresh_database().await;
+    let users = PgUserRepository::new(pool(&db.url), settings());
+    let mut conn = raw_connection(&db.url).await;
+    diesel::sql_query(
+        "INSERT INTO users (username, email, email_normalized, password_hash) \
+         VALUES ('ad\u{200B}a', '\"a,b\"@example.com', '\"a,b\"@example.com', 'h')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let (user, _) = users
+        .find_credentials("\"a,b\"@example.com")
+        .await
+        .unwrap()
+        .expect("the legacy account");
+    assert_eq!(user.email.as_str(), "\"a,b\"@example.com");
+    assert_eq!(user.username.as_str(), "ad\u{200B}a");
+}
+
 /// Item 5 of issue 9: PostgreSQL text cannot hold NUL, and a lookup with
 /// one used to answer an error (a `500` at the edge). It matches nothing.
 #[tokio::test(flavor = "multi_thread")]

@@ -119,6 +119,32 @@ impl EmailAddress {
         self.normalized.clone()
     }
 
+    /// An address read back from storage. It passed the rules in force when
+    /// it was written (v1 accepted quoted local parts, say); rules only got
+    /// stricter, and an account stored under older ones must keep working,
+    /// so only what every address always had is checked: one `@` splitting
+    /// two non-empty parts, at most 254 characters, no control character.
+    /// New input always goes through [`Self::parse`].
+    pub fn from_storage(stored: &str) -> Result<Self, InvalidEmail> {
+        if let Ok(email) = Self::parse(stored) {
+            return Ok(email);
+        }
+        let stored = stored.trim();
+        if stored.chars().count() > Self::MAX_CHARS {
+            return Err(InvalidEmail::TooLong);
+        }
+        let well_formed = stored
+            .rsplit_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
+        if !well_formed || stored.chars().any(char::is_control) {
+            return Err(InvalidEmail::Syntax);
+        }
+        Ok(Self {
+            address: stored.to_owned(),
+            normalized: Self::normalize(stored),
+        })
+    }
+
     /// Normalises untrusted input (a login form) the way stored addresses
     /// are normalised, so a lookup needs no validation first: a valid
     /// address gets [`EmailAddress::normalized`]; anything else is only

@@ -261,3 +261,24 @@ fn messages_are_the_contract_s() {
         "Email must be at most 254 characters long."
     );
 }
+
+#[test]
+fn storage_keeps_addresses_written_under_older_rules() {
+    let stored = "\"a,b\"@example.com";
+    assert!(EmailAddress::parse(stored).is_err());
+    let email = EmailAddress::from_storage(stored).unwrap();
+    assert_eq!(email.as_str(), stored);
+    assert_eq!(email.normalized(), stored);
+    // A valid address reads back exactly as parse makes it.
+    assert_eq!(
+        EmailAddress::from_storage("Ada@Example.io").unwrap(),
+        EmailAddress::parse("Ada@Example.io").unwrap()
+    );
+    for broken in ["no-at-sign", "@x.io", "a@", "a\u{0}@x.io"] {
+        assert_eq!(
+            EmailAddress::from_storage(broken),
+            Err(InvalidEmail::Syntax),
+            "{broken:?}"
+        );
+    }
+}

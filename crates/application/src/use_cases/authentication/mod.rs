@@ -52,7 +52,10 @@ impl Authentication {
         email: &str,
         password: SecretString,
     ) -> Result<LoginTokens, LoginError> {
-        let found = match EmailAddress::parse(email) {
+        // Lenient on purpose: an account stored under older, looser rules
+        // can still log in; what no account can hold (a NUL, no `@`) never
+        // reaches the store.
+        let found = match EmailAddress::from_storage(email) {
             Ok(email) => self.users.find_credentials(&email.normalized()).await?,
             Err(_) => None,
         };

@@ -158,6 +158,28 @@ async fn login_with_a_malformed_email_pays_for_a_hash_without_asking_the_store()
 }
 
 #[tokio::test]
+async fn login_looks_up_an_address_stored_under_older_rules() {
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_find_credentials()
+        .withf(|key| key == "\"a,b\"@example.io")
+        .times(1)
+        .returning(|_| Ok(None));
+    ports
+        .hasher
+        .expect_verify()
+        .times(1)
+        .returning(|_, _| Ok(false));
+    let error = ports
+        .authentication()
+        .login("\"a,b\"@example.io", password("pw"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LoginError::InvalidCredentials));
+}
+
+#[tokio::test]
 async fn login_with_a_wrong_password_fails_like_an_unknown_email() {
     let mut ports = Ports::new();
     ports
