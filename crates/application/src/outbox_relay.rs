@@ -56,7 +56,7 @@ impl OutboxRelay {
     }
 
     /// Moves one batch; returns how many jobs moved.
-    #[tracing::instrument(name = "relay_outbox", skip_all, fields(moved = tracing::field::Empty))]
+    #[tracing::instrument(level = "debug", name = "relay_outbox", skip_all, fields(moved = tracing::field::Empty))]
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
         let jobs = self
             .outbox

@@ -30,7 +30,7 @@ const MAX_IDENTIFIER_BYTES: usize = 63;
 /// through the maintenance database `postgres` of the same server. Returns
 /// `true` when this call created it. Safe to race: a process that loses
 /// the race sees the database and returns `false`.
-#[tracing::instrument(name = "postgres.ensure_database", skip_all)]
+#[tracing::instrument(level = "debug", name = "postgres.ensure_database", skip_all)]
 pub async fn ensure_database(database_url: &str) -> Result<bool, PgError> {
     let url = DatabaseUrl::parse(database_url)?;
     let name = url.database()?;
@@ -62,7 +62,7 @@ pub async fn ensure_database(database_url: &str) -> Result<bool, PgError> {
 /// Applies the pending migrations (embedded from `migrations/`) and returns
 /// their names, oldest first. Concurrent callers on one database take turns
 /// through an advisory lock, so several processes may start at once.
-#[tracing::instrument(name = "postgres.run_migrations", skip_all)]
+#[tracing::instrument(level = "debug", name = "postgres.run_migrations", skip_all)]
 pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, PgError> {
     let url = DatabaseUrl::parse(database_url)?;
     let mut conn = establish(&url, CONNECT_TIMEOUT)

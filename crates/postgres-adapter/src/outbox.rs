@@ -57,7 +57,7 @@ fn outbox_error(failure: Failure) -> OutboxError {
 
 #[async_trait]
 impl EmailOutbox for PgEmailOutbox {
-    #[tracing::instrument(name = "postgres.lease_outbox", skip_all, fields(limit = limit))]
+    #[tracing::instrument(level = "debug", name = "postgres.lease_outbox", skip_all, fields(limit = limit))]
     async fn lease(&self, limit: usize, lease: Duration) -> Result<Vec<EmailJob>, OutboxError> {
         if limit == 0 {
             return Ok(Vec::new());
@@ -84,7 +84,7 @@ impl EmailOutbox for PgEmailOutbox {
             .collect())
     }
 
-    #[tracing::instrument(name = "postgres.remove_outbox", skip_all, fields(jobs = ids.len()))]
+    #[tracing::instrument(level = "debug", name = "postgres.remove_outbox", skip_all, fields(jobs = ids.len()))]
     async fn remove(&self, ids: Vec<Uuid>) -> Result<(), OutboxError> {
         if ids.is_empty() {
             return Ok(());
@@ -96,7 +96,7 @@ impl EmailOutbox for PgEmailOutbox {
         Ok(())
     }
 
-    #[tracing::instrument(name = "postgres.release_outbox", skip_all, fields(jobs = ids.len()))]
+    #[tracing::instrument(level = "debug", name = "postgres.release_outbox", skip_all, fields(jobs = ids.len()))]
     async fn release(&self, ids: Vec<Uuid>) -> Result<(), OutboxError> {
         if ids.is_empty() {
             return Ok(());

@@ -26,7 +26,7 @@ impl DependencyProbe for PgProbe {
         "postgres"
     }
 
-    #[tracing::instrument(name = "postgres.ping", skip_all)]
+    #[tracing::instrument(level = "debug", name = "postgres.ping", skip_all)]
     async fn ping(&self) -> Result<(), ProbeError> {
         let limit = self.db.settings().query_timeout;
         let ping = async {

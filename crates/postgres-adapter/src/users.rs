@@ -94,7 +94,7 @@ fn storable(text: &str) -> bool {
 
 #[async_trait]
 impl UserRepository for PgUserRepository {
-    #[tracing::instrument(name = "postgres.create_user", skip_all)]
+    #[tracing::instrument(level = "debug", name = "postgres.create_user", skip_all)]
     async fn create(&self, user: NewUser, welcome: EmailJob) -> Result<User, RepositoryError> {
         let mut conn = self.db.connection().await.map_err(repository_error)?;
         let payload = welcome.to_json();
@@ -126,7 +126,7 @@ impl UserRepository for PgUserRepository {
         row.into_user()
     }
 
-    #[tracing::instrument(name = "postgres.find_user", skip_all, fields(user_id = id.get()))]
+    #[tracing::instrument(level = "debug", name = "postgres.find_user", skip_all, fields(user_id = id.get()))]
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
         let mut conn = self.db.connection().await.map_err(repository_error)?;
         let query = users::table
@@ -141,7 +141,7 @@ impl UserRepository for PgUserRepository {
             .transpose()
     }
 
-    #[tracing::instrument(name = "postgres.find_credentials", skip_all)]
+    #[tracing::instrument(level = "debug", name = "postgres.find_credentials", skip_all)]
     async fn find_credentials(
         &self,
         normalized_email: &str,
@@ -166,7 +166,7 @@ impl UserRepository for PgUserRepository {
         }
     }
 
-    #[tracing::instrument(name = "postgres.delete_user", skip_all, fields(user_id = id.get()))]
+    #[tracing::instrument(level = "debug", name = "postgres.delete_user", skip_all, fields(user_id = id.get()))]
     async fn delete(&self, id: UserId) -> Result<bool, RepositoryError> {
         let mut conn = self.db.connection().await.map_err(repository_error)?;
         let query = diesel::delete(users::table.find(id.get())).execute(&mut conn);
@@ -174,7 +174,7 @@ impl UserRepository for PgUserRepository {
         Ok(deleted > 0)
     }
 
-    #[tracing::instrument(name = "postgres.set_role", skip_all, fields(role = role.as_str()))]
+    #[tracing::instrument(level = "debug", name = "postgres.set_role", skip_all, fields(role = role.as_str()))]
     async fn set_role(
         &self,
         normalized_email: &str,

@@ -14,8 +14,10 @@ pub enum LogFormat {
 }
 
 /// Installs the global subscriber: `RUST_LOG` filters (default `info`),
-/// and a line is written when a span closes, so each HTTP request or job
-/// leaves one line carrying its fields and latency. Call once, first thing.
+/// and a line is written when a span closes, so each HTTP request leaves
+/// one line carrying its fields and latency. Use-case and adapter spans
+/// are at `debug`: free and silent by default, each with its own timing
+/// line under `RUST_LOG=debug`. Call once, first thing.
 pub fn init_logs(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()

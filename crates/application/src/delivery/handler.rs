@@ -85,6 +85,7 @@ impl EmailDelivery {
     /// one line with the outcome. An `Err` means the queue could not record
     /// the outcome: the delivery stays pending and is handed out again.
     #[tracing::instrument(
+        level = "debug",
         name = "email_job",
         skip_all,
         fields(receipt = %delivery.receipt, handed_out = delivery.handed_out)

@@ -97,13 +97,13 @@ impl Argon2Hasher {
 
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
-    #[tracing::instrument(name = "argon2.hash", skip_all)]
+    #[tracing::instrument(level = "debug", name = "argon2.hash", skip_all)]
     async fn hash(&self, password: Password) -> Result<PasswordHash, HashError> {
         self.run(move || hash_phc(password.expose().as_bytes()).map(PasswordHash::new))
             .await?
     }
 
-    #[tracing::instrument(name = "argon2.verify", skip_all)]
+    #[tracing::instrument(level = "debug", name = "argon2.verify", skip_all)]
     async fn verify(
         &self,
         password: SecretString,

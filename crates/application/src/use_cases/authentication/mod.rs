@@ -46,7 +46,7 @@ impl Authentication {
     /// Checks the password and opens a new login session. Unknown emails,
     /// malformed emails and wrong passwords fail alike and cost the same
     /// hash; a malformed email never reaches the user store.
-    #[tracing::instrument(name = "login", skip_all, fields(user_id = tracing::field::Empty))]
+    #[tracing::instrument(level = "debug", name = "login", skip_all, fields(user_id = tracing::field::Empty))]
     pub async fn login(
         &self,
         email: &str,
@@ -93,6 +93,7 @@ impl Authentication {
     /// Verifies a bearer token for a route: signature, expiry, kind,
     /// revocation (failing closed when the store is down), freshness.
     #[tracing::instrument(
+        level = "debug",
         name = "authenticate",
         skip_all,
         fields(?requirement, user_id = tracing::field::Empty)
@@ -125,7 +126,7 @@ impl Authentication {
     /// A new, non-fresh access token in the refresh token's session. The
     /// user must still exist: the store is the truth even if the
     /// revocation marks were lost.
-    #[tracing::instrument(name = "refresh", skip_all, fields(user_id = refresh.user_id.get()))]
+    #[tracing::instrument(level = "debug", name = "refresh", skip_all, fields(user_id = refresh.user_id.get()))]
     pub async fn refresh(&self, refresh: &TokenClaims) -> Result<IssuedAccess, RefreshError> {
         refresh.require_kind(TokenKind::Refresh)?;
         if self.users.find_by_id(refresh.user_id).await?.is_none() {
@@ -144,7 +145,7 @@ impl Authentication {
     }
 
     /// Revokes the refresh token and every token of its login session.
-    #[tracing::instrument(name = "logout", skip_all, fields(user_id = refresh.user_id.get()))]
+    #[tracing::instrument(level = "debug", name = "logout", skip_all, fields(user_id = refresh.user_id.get()))]
     pub async fn logout(&self, refresh: &TokenClaims) -> Result<(), LogoutError> {
         refresh.require_kind(TokenKind::Refresh)?;
         let now = self.clock.now();

@@ -42,7 +42,7 @@ impl UserAccounts {
     }
 
     /// Creates the account and, in the same transaction, its welcome email.
-    #[tracing::instrument(name = "register", skip_all, fields(user_id = tracing::field::Empty))]
+    #[tracing::instrument(level = "debug", name = "register", skip_all, fields(user_id = tracing::field::Empty))]
     pub async fn register(&self, registration: Registration) -> Result<User, RegisterError> {
         let password_hash = self.hasher.hash(registration.password).await?;
         let welcome = EmailJob::new(
@@ -70,13 +70,14 @@ impl UserAccounts {
 
     /// The user a verified token belongs to. A token whose user is gone is
     /// treated as revoked.
-    #[tracing::instrument(name = "current_user", skip_all, fields(user_id = claims.user_id.get()))]
+    #[tracing::instrument(level = "debug", name = "current_user", skip_all, fields(user_id = claims.user_id.get()))]
     pub async fn current_user(&self, claims: &TokenClaims) -> Result<User, UserAccessError> {
         self.caller(claims).await
     }
 
     /// Reads a user: callers see themselves, admins see anyone.
     #[tracing::instrument(
+        level = "debug",
         name = "get_user",
         skip_all,
         fields(user_id = claims.user_id.get(), target = target.get())
@@ -99,6 +100,7 @@ impl UserAccounts {
     /// Deletes a user and revokes every token it holds, including tokens
     /// of a login still in flight. Needs a fresh token.
     #[tracing::instrument(
+        level = "debug",
         name = "delete_user",
         skip_all,
         fields(user_id = claims.user_id.get(), target = target.get())
