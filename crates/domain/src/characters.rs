@@ -41,6 +41,35 @@ pub(crate) fn is_invisible(c: char) -> bool {
     is_bidi_control(c) || is_zero_width(c)
 }
 
+/// Every character [`is_control`] or [`is_invisible`] refuses, as
+/// inclusive ranges: what a schema (an OpenAPI `pattern`) states of a
+/// field, derived from the same rule rather than written twice.
+const REFUSED_RANGES: [(char, char); 8] = [
+    ('\u{0000}', '\u{001F}'),
+    ('\u{007F}', '\u{009F}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2060}'),
+    ('\u{2066}', '\u{2069}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+];
+
+/// The refused characters as the inside of a regex character class
+/// (`\u0000-\u001f...`), for `[^...]` in a JSON Schema `pattern`.
+pub fn refused_character_class() -> String {
+    REFUSED_RANGES
+        .iter()
+        .map(|&(first, last)| {
+            if first == last {
+                format!("\\u{:04x}", u32::from(first))
+            } else {
+                format!("\\u{:04x}-\\u{:04x}", u32::from(first), u32::from(last))
+            }
+        })
+        .collect()
+}
+
 /// garde rule: no C0 or C1 control character.
 pub(crate) fn no_control_characters<C: ?Sized>(value: &str, _: &C) -> garde::Result {
     refuse_any(value, is_control, "contains a control character")
@@ -133,5 +162,33 @@ mod tests {
             Some(2)
         );
         assert_eq!(first_broken(&report, &[("other", 3)]), None);
+    }
+}
+
+#[cfg(test)]
+mod refused_class_tests {
+    use super::*;
+
+    #[test]
+    fn the_ranges_are_exactly_what_the_rules_refuse() {
+        for code in 0..=0xFFFF_u32 {
+            let Some(c) = char::from_u32(code) else {
+                continue;
+            };
+            let in_ranges = REFUSED_RANGES
+                .iter()
+                .any(|&(first, last)| (first..=last).contains(&c));
+            assert_eq!(in_ranges, is_control(c) || is_invisible(c), "U+{code:04X}");
+        }
+    }
+
+    #[test]
+    fn the_class_is_written_as_a_regex_escape() {
+        let class = refused_character_class();
+        assert!(
+            class.starts_with(r"\u0000-\u001f\u007f-\u009f\u061c"),
+            "{class}"
+        );
+        assert!(class.ends_with(r"\ufeff"), "{class}");
     }
 }

@@ -8,6 +8,7 @@ mod token;
 mod user;
 mod username;
 
+pub use characters::refused_character_class;
 pub use email::{EmailAddress, InvalidEmail};
 pub use password::{InvalidPassword, Password, PasswordHash, PasswordPolicy};
 pub use token::{SessionId, TokenClaims, TokenId, TokenKind, TokenRejection};

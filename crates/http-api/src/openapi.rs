@@ -144,17 +144,12 @@ fn readiness_responses() -> Value {
     })
 }
 
-/// Characters no username or password may hold (`Username::parse`,
-/// `Password::parse`): C0, DEL and C1 controls, bidi controls and
-/// zero-width characters.
-const REFUSED_CHARACTERS: &str =
-    r"\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff";
-
-/// A username as stored: none of [`REFUSED_CHARACTERS`], and no white space
+/// A username as stored: none of [`domain::refused_character_class`], and no white space
 /// at either end (the parser trims, so the length rule counts the rest).
 fn username_pattern() -> String {
-    let edge = format!(r"[^\s{REFUSED_CHARACTERS}]");
-    format!("^{edge}(?:[^{REFUSED_CHARACTERS}]*{edge})?$")
+    let refused = domain::refused_character_class();
+    let edge = format!(r"[^\s{refused}]");
+    format!("^{edge}(?:[^{refused}]*{edge})?$")
 }
 
 /// The rules of each body field, in characters, as the domain states them.
@@ -180,7 +175,7 @@ fn field_rules(policy: PasswordPolicy) -> Vec<(&'static str, &'static str, Value
             json!({
                 "minLength": policy.min_chars(),
                 "maxLength": PasswordPolicy::MAX_CHARS,
-                "pattern": format!("^[^{REFUSED_CHARACTERS}]*$"),
+                "pattern": format!("^[^{}]*$", domain::refused_character_class()),
             }),
         ),
     ]
