@@ -7,17 +7,22 @@ pub mod outbox_relay_loop;
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use application::ports::{PasswordHasher, SystemClock, TokenRevocations, UserRepository};
-use application::{Authentication, OutboxRelay, RelaySettings, TokenLifetimes, UserAccounts};
+use application::ports::{
+    Clock, PasswordHasher, SessionRepository, SystemClock, TokenRevocations, UserRepository,
+};
+use application::{
+    Authentication, AuthenticationPorts, OutboxRelay, RelaySettings, SessionManagement,
+    SessionSettings, TokenLifetimes, UserAccounts,
+};
 use chrono::TimeDelta;
 use http_api::crypto::{Argon2Hasher, HasherSettings, JwtCodec};
 use http_api::metrics::{PoolGauge, PoolStatus};
 use http_api::{AppState, ServerSettings};
-use postgres_adapter::{PgEmailOutbox, PgProbe, PgSettings, PgUserRepository};
+use postgres_adapter::{PgEmailOutbox, PgProbe, PgSessionRepository, PgSettings, PgUserRepository};
 use redis_adapter::{RedisEmailQueue, RedisProbe, RedisSettings, RedisTokenRevocations};
 use tokio::sync::oneshot;
 
-pub use config::{Config, ConfigError, DatabaseConfig};
+pub use config::{Config, ConfigError, DatabaseConfig, SessionConfig};
 use outbox_relay_loop::OutboxWakeup;
 
 #[derive(Debug, thiserror::Error)]
@@ -64,8 +69,12 @@ impl Application {
         let prefix = config.redis_key_prefix.clone();
 
         let lifetimes = token_lifetimes(config)?;
+        let session_settings = session_settings(&config.sessions)?;
         let users: Arc<dyn UserRepository> =
             Arc::new(PgUserRepository::new(pg.clone(), pg_settings));
+        let sessions: Arc<dyn SessionRepository> =
+            Arc::new(PgSessionRepository::new(pg.clone(), pg_settings));
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let revocations: Arc<dyn TokenRevocations> = Arc::new(RedisTokenRevocations::new(
             redis_adapter::connect_shared(config.redis_url.expose(), &redis_settings)?,
             prefix.clone(),
@@ -75,18 +84,30 @@ impl Application {
             Arc::new(Argon2Hasher::new(HasherSettings::default())?);
         let outbox_wakeup = OutboxWakeup::default();
         let authentication = Authentication::new(
+            AuthenticationPorts {
+                users: users.clone(),
+                sessions: sessions.clone(),
+                revocations: revocations.clone(),
+                hasher: hasher.clone(),
+                tokens: Arc::new(JwtCodec::new(&config.jwt_secret, config.jwt.clone())?),
+                clock: clock.clone(),
+                outbox: Arc::new(outbox_wakeup.clone()),
+            },
+            lifetimes,
+            session_settings,
+        );
+        let session_management = SessionManagement::new(
             users.clone(),
+            sessions,
             revocations.clone(),
-            hasher.clone(),
-            Arc::new(JwtCodec::new(&config.jwt_secret, config.jwt.clone())?),
-            Arc::new(SystemClock),
+            clock.clone(),
             lifetimes,
         );
         let accounts = UserAccounts::new(
             users,
             revocations,
             hasher,
-            Arc::new(SystemClock),
+            clock,
             Arc::new(outbox_wakeup.clone()),
             lifetimes,
         );
@@ -147,6 +168,7 @@ impl Application {
         let state = AppState {
             authentication,
             accounts,
+            sessions: session_management,
             password_policy: config.password_policy,
             probes: vec![
                 Arc::new(PgProbe::new(pg, pg_settings)),
@@ -228,6 +250,21 @@ fn token_lifetimes(config: &Config) -> Result<TokenLifetimes, StartupError> {
     Ok(TokenLifetimes {
         access: lifetime("JWT_ACCESS_TOKEN_EXPIRES", config.access_ttl_secs)?,
         refresh: lifetime("JWT_REFRESH_TOKEN_EXPIRES", config.refresh_ttl_secs)?,
+    })
+}
+
+fn session_settings(config: &SessionConfig) -> Result<SessionSettings, StartupError> {
+    let max_lifetime = TimeDelta::try_seconds(config.max_lifetime_secs)
+        .filter(|lifetime| chrono::Utc::now().checked_add_signed(*lifetime).is_some())
+        .ok_or(StartupError::TokenLifetime {
+            variable: "SESSION_MAX_LIFETIME",
+            seconds: config.max_lifetime_secs,
+        })?;
+    Ok(SessionSettings {
+        rotation: config.rotation,
+        reuse_interval: TimeDelta::seconds(config.reuse_interval_secs.clamp(0, 3600)),
+        max_lifetime,
+        notify_new_device: config.notify_new_device,
     })
 }
 

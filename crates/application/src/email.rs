@@ -22,7 +22,22 @@ pub struct EmailJob {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Email {
-    Welcome { to: String, username: String },
+    Welcome {
+        to: String,
+        username: String,
+    },
+    /// A login from a device the account has not used lately.
+    NewDeviceLogin {
+        to: String,
+        username: String,
+        /// RFC 3339, UTC.
+        signed_in_at: String,
+        /// Empty when unknown.
+        ip: String,
+        /// Empty when none was sent.
+        user_agent: String,
+        session_id: String,
+    },
 }
 
 impl Email {
@@ -30,6 +45,7 @@ impl Email {
     pub fn kind(&self) -> &'static str {
         match self {
             Email::Welcome { .. } => "welcome",
+            Email::NewDeviceLogin { .. } => "new_device_login",
         }
     }
 
@@ -40,15 +56,26 @@ impl Email {
             to: "someone@example.com".into(),
             username: "someone".into(),
         };
-        match &welcome {
-            Email::Welcome { .. } => {}
+        let new_device_login = Email::NewDeviceLogin {
+            to: "someone@example.com".into(),
+            username: "someone".into(),
+            signed_in_at: "2026-01-02T03:04:05Z".into(),
+            ip: "203.0.113.7".into(),
+            user_agent: "Mozilla/5.0".into(),
+            session_id: "0123456789abcdef0123456789abcdef".into(),
+        };
+        let all = vec![welcome, new_device_login];
+        for sample in &all {
+            match sample {
+                Email::Welcome { .. } | Email::NewDeviceLogin { .. } => {}
+            }
         }
-        vec![welcome]
+        all
     }
 
     pub fn recipient(&self) -> &str {
         match self {
-            Email::Welcome { to, .. } => to,
+            Email::Welcome { to, .. } | Email::NewDeviceLogin { to, .. } => to,
         }
     }
 }

@@ -7,7 +7,8 @@ use std::fmt;
 use domain::TokenRejection;
 
 use crate::ports::{
-    HashError, OutboxError, QueueError, RepositoryError, RevocationError, TokenEncodeError,
+    HashError, OutboxError, QueueError, RepositoryError, RevocationError, SessionStoreError,
+    TokenEncodeError,
 };
 
 /// Any error, boxed, as the source of a port error. Adapters put their
@@ -19,6 +20,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dependency {
     UserStore,
+    SessionStore,
     RevocationStore,
     PasswordHasher,
     TokenSigner,
@@ -28,6 +30,7 @@ impl Dependency {
     pub fn as_str(self) -> &'static str {
         match self {
             Dependency::UserStore => "user store",
+            Dependency::SessionStore => "session store",
             Dependency::RevocationStore => "revocation store",
             Dependency::PasswordHasher => "password hasher",
             Dependency::TokenSigner => "token signer",
@@ -72,6 +75,16 @@ impl From<RepositoryError> for DependencyError {
             // `EmailTaken` and `InvalidInput` reach here only from operations
             // that cannot cause them: a bug, reported as such.
             _ => DependencyError::Failed(role, error.into()),
+        }
+    }
+}
+
+impl From<SessionStoreError> for DependencyError {
+    fn from(error: SessionStoreError) -> Self {
+        let role = Dependency::SessionStore;
+        match error {
+            SessionStoreError::Unavailable(_) => DependencyError::Unavailable(role, error.into()),
+            SessionStoreError::Unexpected(_) => DependencyError::Failed(role, error.into()),
         }
     }
 }
@@ -148,7 +161,7 @@ pub enum LoginError {
     Dependency(#[from] DependencyError),
 }
 
-dependency_failures!(LoginError: RepositoryError, HashError, TokenEncodeError);
+dependency_failures!(LoginError: RepositoryError, SessionStoreError, HashError, TokenEncodeError);
 
 /// `Authentication::authenticate`: checking a bearer token for a route.
 #[derive(Debug, thiserror::Error)]
@@ -166,11 +179,14 @@ dependency_failures!(AuthenticateError: RevocationError);
 pub enum RefreshError {
     #[error("token refused: {0}")]
     Token(#[from] TokenRejection),
+    /// A superseded refresh token came back: its whole session was revoked.
+    #[error("the refresh token was already used; the session has been revoked")]
+    Reused,
     #[error(transparent)]
     Dependency(#[from] DependencyError),
 }
 
-dependency_failures!(RefreshError: RepositoryError, TokenEncodeError);
+dependency_failures!(RefreshError: SessionStoreError, RevocationError, TokenEncodeError);
 
 /// `Authentication::logout`.
 #[derive(Debug, thiserror::Error)]
@@ -181,7 +197,7 @@ pub enum LogoutError {
     Dependency(#[from] DependencyError),
 }
 
-dependency_failures!(LogoutError: RevocationError);
+dependency_failures!(LogoutError: SessionStoreError, RevocationError);
 
 /// `UserAccounts::current_user`, `get_user` and `delete_user`.
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +214,25 @@ pub enum UserAccessError {
 }
 
 dependency_failures!(UserAccessError: RepositoryError, RevocationError);
+
+/// `SessionManagement`: listing and revoking sessions.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionAccessError {
+    /// The caller's own account is gone (revoked) or the token is not fresh.
+    #[error("token refused: {0}")]
+    Token(#[from] TokenRejection),
+    #[error("the caller may not act on this user")]
+    Forbidden,
+    #[error("user not found")]
+    UserNotFound,
+    /// Not one of the caller's live sessions (someone else's included).
+    #[error("session not found")]
+    SessionNotFound,
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+}
+
+dependency_failures!(SessionAccessError: RepositoryError, SessionStoreError, RevocationError);
 
 /// Errors of the outbox relay, which has no HTTP caller: they are logged.
 #[derive(Debug, thiserror::Error)]

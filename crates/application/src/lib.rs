@@ -14,10 +14,10 @@ pub mod use_cases;
 pub use email::{Email, EmailJob};
 pub use error::{
     AuthenticateError, BoxError, Dependency, DependencyError, LoginError, LogoutError,
-    RefreshError, RegisterError, RelayError, UserAccessError,
+    RefreshError, RegisterError, RelayError, SessionAccessError, UserAccessError,
 };
 pub use outbox_relay::{OutboxRelay, RelaySettings};
 pub use use_cases::{
-    Authentication, IssuedAccess, LoginTokens, Registration, TokenLifetimes, TokenRequirement,
-    UserAccounts,
+    Authentication, AuthenticationPorts, LoginTokens, RefreshedTokens, Registration,
+    SessionManagement, SessionSettings, TokenLifetimes, TokenRequirement, UserAccounts,
 };

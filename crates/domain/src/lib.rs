@@ -4,6 +4,7 @@
 mod characters;
 mod email;
 mod password;
+mod session;
 mod token;
 mod user;
 mod username;
@@ -11,6 +12,9 @@ mod username;
 pub use characters::refused_character_class;
 pub use email::{EmailAddress, InvalidEmail};
 pub use password::{InvalidPassword, Password, PasswordHash, PasswordPolicy};
+pub use session::{
+    ClientDevice, LogoutScope, RefreshDecision, RefreshPolicy, Session, UnknownLogoutScope,
+};
 pub use token::{SessionId, TokenClaims, TokenId, TokenKind, TokenRejection};
 pub use user::{NewUser, Role, UnknownRole, User, UserId};
 pub use username::{InvalidUsername, Username};

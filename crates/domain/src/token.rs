@@ -41,6 +41,16 @@ macro_rules! opaque_id {
 opaque_id!(TokenId);
 opaque_id!(SessionId);
 
+impl SessionId {
+    /// A session id from a URL: 32 hexadecimal digits (a UUID without
+    /// hyphens, as logins create them), in any case. Anything else names
+    /// no session.
+    pub fn parse(raw: &str) -> Option<Self> {
+        (raw.len() == 32 && raw.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| Self(raw.to_ascii_lowercase()))
+    }
+}
+
 /// Why a syntactically sound, correctly signed token is still refused, or
 /// why no usable token was presented at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -70,6 +80,9 @@ pub struct TokenClaims {
     pub kind: TokenKind,
     /// Only access tokens made from a password login are fresh.
     pub fresh: bool,
+    /// The session's rotation counter when this refresh token was issued
+    /// (`gen`); `None` on access tokens.
+    pub generation: Option<u64>,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -83,6 +96,13 @@ impl TokenClaims {
             (TokenKind::Access, TokenKind::Refresh) => Err(TokenRejection::AccessRequired),
             (TokenKind::Refresh, TokenKind::Access) => Err(TokenRejection::RefreshRequired),
         }
+    }
+
+    /// The `gen` of a refresh token; a refresh token without one is not a
+    /// token this service issued.
+    pub fn refresh_generation(&self) -> Result<u64, TokenRejection> {
+        self.require_kind(TokenKind::Refresh)?;
+        self.generation.ok_or(TokenRejection::Invalid)
     }
 
     pub fn require_fresh(&self) -> Result<(), TokenRejection> {
@@ -119,8 +139,39 @@ mod tests {
             session_id: SessionId::new("s"),
             kind,
             fresh,
+            generation: (kind == TokenKind::Refresh).then_some(0),
             issued_at,
             expires_at: issued_at + Duration::seconds(300),
+        }
+    }
+
+    #[test]
+    fn a_refresh_token_needs_its_generation() {
+        let mut refresh = claims(TokenKind::Refresh, false);
+        assert_eq!(refresh.refresh_generation(), Ok(0));
+        refresh.generation = None;
+        assert_eq!(refresh.refresh_generation(), Err(TokenRejection::Invalid));
+        assert_eq!(
+            claims(TokenKind::Access, true).refresh_generation(),
+            Err(TokenRejection::RefreshRequired)
+        );
+    }
+
+    #[test]
+    fn session_ids_from_urls_are_32_hex_digits() {
+        let id = "0123456789ABCDEF0123456789abcdef";
+        assert_eq!(
+            SessionId::parse(id).map(|s| s.as_str().to_owned()),
+            Some(id.to_ascii_lowercase())
+        );
+        for bad in [
+            "",
+            "nope",
+            &id[1..],
+            &format!("{id}0"),
+            "0123456789abcdef0123456789abcdeg",
+        ] {
+            assert_eq!(SessionId::parse(bad), None, "{bad}");
         }
     }
 

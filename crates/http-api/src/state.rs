@@ -1,13 +1,14 @@
 use std::sync::Arc;
 
 use application::ports::DependencyProbe;
-use application::{Authentication, UserAccounts};
+use application::{Authentication, SessionManagement, UserAccounts};
 use domain::PasswordPolicy;
 
 /// What every handler can reach, shared across actix workers.
 pub struct AppState {
     pub authentication: Authentication,
     pub accounts: UserAccounts,
+    pub sessions: SessionManagement,
     pub password_policy: PasswordPolicy,
     /// Asked by `/health/ready`.
     pub probes: Vec<Arc<dyn DependencyProbe>>,

@@ -178,7 +178,8 @@ mod tests {
             names,
             [
                 "2025-01-01-000001_create_users",
-                "2025-01-01-000002_create_email_outbox"
+                "2025-01-01-000002_create_email_outbox",
+                "2026-11-26-000003_create_sessions",
             ]
         );
     }

@@ -1,4 +1,4 @@
-//! PostgreSQL adapter: the user repository, the transactional email outbox
+//! PostgreSQL adapter: the user and session repositories, the transactional email outbox
 //! and the readiness probe, on diesel-async over a bounded deadpool pool.
 //!
 //! Every call is bounded in time: waiting for a pooled connection, opening
@@ -11,6 +11,7 @@ mod outbox;
 mod pool;
 mod probe;
 mod schema;
+mod sessions;
 mod users;
 
 pub use database_setup::{ensure_database, run_migrations};
@@ -18,4 +19,5 @@ pub use error::PgError;
 pub use outbox::PgEmailOutbox;
 pub use pool::{PgPool, PgSettings, connect};
 pub use probe::PgProbe;
+pub use sessions::PgSessionRepository;
 pub use users::PgUserRepository;

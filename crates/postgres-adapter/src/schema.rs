@@ -9,8 +9,27 @@ diesel::table! {
         password_hash -> Text,
         role -> Text,
         created_at -> Timestamptz,
+        session_epoch -> Int8,
     }
 }
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Int8,
+        created_at -> Timestamptz,
+        last_used_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        ip -> Nullable<Text>,
+        network -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        generation -> Int8,
+        rotated_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
 
 diesel::table! {
     email_outbox (id) {
@@ -21,4 +40,4 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(users, email_outbox);
+diesel::allow_tables_to_appear_in_same_query!(users, email_outbox, sessions);

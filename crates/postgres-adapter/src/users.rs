@@ -1,5 +1,5 @@
 use application::EmailJob;
-use application::ports::{RepositoryError, UserRepository};
+use application::ports::{RepositoryError, SessionEpoch, StoredCredentials, UserRepository};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -145,7 +145,7 @@ impl UserRepository for PgUserRepository {
     async fn find_credentials(
         &self,
         normalized_email: &str,
-    ) -> Result<Option<(User, PasswordHash)>, RepositoryError> {
+    ) -> Result<Option<StoredCredentials>, RepositoryError> {
         if !storable(normalized_email) {
             return Ok(None);
         }
@@ -153,15 +153,23 @@ impl UserRepository for PgUserRepository {
         let mut conn = self.db.connection().await.map_err(repository_error)?;
         let query = users::table
             .filter(users::email_normalized.eq(key))
-            .select((UserRow::as_select(), users::password_hash))
-            .first::<(UserRow, String)>(&mut conn);
+            .select((
+                UserRow::as_select(),
+                users::password_hash,
+                users::session_epoch,
+            ))
+            .first::<(UserRow, String, i64)>(&mut conn);
         let found = self
             .db
             .bounded(async { query.await.optional() })
             .await
             .map_err(repository_error)?;
         match found {
-            Some((row, hash)) => Ok(Some((row.into_user()?, PasswordHash::new(hash)))),
+            Some((row, hash, epoch)) => Ok(Some(StoredCredentials {
+                user: row.into_user()?,
+                password_hash: PasswordHash::new(hash),
+                session_epoch: SessionEpoch(epoch),
+            })),
             None => Ok(None),
         }
     }

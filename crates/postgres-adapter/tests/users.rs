@@ -4,7 +4,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use application::ports::{EmailOutbox, RepositoryError, UserRepository};
+use application::ports::{EmailOutbox, RepositoryError, SessionEpoch, UserRepository};
 use domain::{Role, UserId};
 use postgres_adapter::{PgEmailOutbox, PgUserRepository};
 use support::*;
@@ -40,13 +40,17 @@ async fn created_users_are_found_by_id_and_by_email_in_any_case() {
     let by_id = users.find_by_id(created.id).await.unwrap();
     assert_eq!(by_id, Some(created.clone()));
 
-    let (found, hash) = users
+    let credentials = users
         .find_credentials("ada.lovelace@example.io")
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(found, created);
-    assert_eq!(hash.as_str(), "$argon2id$v=19$m=19456,t=2,p=1$fake$Ada");
+    assert_eq!(credentials.user, created);
+    assert_eq!(
+        credentials.password_hash.as_str(),
+        "$argon2id$v=19$m=19456,t=2,p=1$fake$Ada"
+    );
+    assert_eq!(credentials.session_epoch, SessionEpoch(0));
 
     assert!(
         users
@@ -245,11 +249,12 @@ async fn a_row_stored_under_older_rules_still_loads() {
     .await
     .unwrap();
 
-    let (user, _) = users
+    let user = users
         .find_credentials("\"a,b\"@example.com")
         .await
         .unwrap()
-        .expect("the legacy account");
+        .expect("the legacy account")
+        .user;
     assert_eq!(user.email.as_str(), "\"a,b\"@example.com");
     assert_eq!(user.username.as_str(), "ad\u{200B}a");
 }

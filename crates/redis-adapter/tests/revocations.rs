@@ -38,6 +38,7 @@ fn claims(user: i64, token: &str, session: &str, issued_at: DateTime<Utc>) -> To
         session_id: SessionId::new(session),
         kind: TokenKind::Access,
         fresh: false,
+        generation: None,
         issued_at,
         expires_at: issued_at + chrono::Duration::seconds(900),
     }

@@ -85,6 +85,27 @@ pub struct Settings {
     #[arg(long, env = "JWT_REFRESH_TOKEN_EXPIRES", default_value_t = 2_592_000,
           value_parser = clap::value_parser!(i64).range(1..=MAX_TOKEN_LIFETIME_SECS), global = true)]
     jwt_refresh_token_expires: i64,
+    /// Each refresh hands out a new refresh token and retires the old one;
+    /// false: v1 behaviour (one refresh token per session)
+    #[arg(long, env = "REFRESH_TOKEN_ROTATION", default_value_t = true,
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(),
+          global = true)]
+    refresh_token_rotation: bool,
+    /// Seconds the refresh token just superseded is still honoured (its
+    /// reuse after that revokes the session)
+    #[arg(long, env = "REFRESH_REUSE_INTERVAL", default_value_t = 10,
+          value_parser = clap::value_parser!(i64).range(0..=3600), global = true)]
+    refresh_reuse_interval: i64,
+    /// Seconds after its login that a session dies however active it is
+    #[arg(long, env = "SESSION_MAX_LIFETIME", default_value_t = 7_776_000,
+          value_parser = clap::value_parser!(i64).range(1..=MAX_TOKEN_LIFETIME_SECS), global = true)]
+    session_max_lifetime: i64,
+    /// Email the user when a login comes from a device (user agent and IP
+    /// /24 or /64) none of its sessions of the last 90 days used
+    #[arg(long, env = "NOTIFY_NEW_DEVICE_LOGIN", default_value_t = true,
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(),
+          global = true)]
+    notify_new_device_login: bool,
     /// Minimum password length in characters (the maximum is 128)
     #[arg(long, env = "PASSWORD_MIN_LENGTH", default_value_t = PasswordPolicy::DEFAULT_MIN_CHARS,
           value_parser = clap::value_parser!(u8).range(1..=PasswordPolicy::MAX_CHARS as i64).map(usize::from),
@@ -227,6 +248,15 @@ impl DatabaseConfig {
     }
 }
 
+/// How login sessions behave, in seconds as configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionConfig {
+    pub rotation: bool,
+    pub reuse_interval_secs: i64,
+    pub max_lifetime_secs: i64,
+    pub notify_new_device: bool,
+}
+
 /// Everything `serve` needs, checked.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -239,6 +269,8 @@ pub struct Config {
     pub jwt: JwtSettings,
     pub access_ttl_secs: i64,
     pub refresh_ttl_secs: i64,
+    /// Rotation, reuse interval, maximum session life, new-device email.
+    pub sessions: SessionConfig,
     pub password_policy: PasswordPolicy,
     pub host: IpAddr,
     pub port: u16,
@@ -291,6 +323,12 @@ impl Config {
             },
             access_ttl_secs: settings.jwt_access_token_expires,
             refresh_ttl_secs: settings.jwt_refresh_token_expires,
+            sessions: SessionConfig {
+                rotation: settings.refresh_token_rotation,
+                reuse_interval_secs: settings.refresh_reuse_interval,
+                max_lifetime_secs: settings.session_max_lifetime,
+                notify_new_device: settings.notify_new_device_login,
+            },
             password_policy,
             host: settings.host,
             port: settings.port,

@@ -3,6 +3,7 @@ use domain::{NewUser, PasswordHash, Role, User, UserId};
 
 use crate::EmailJob;
 use crate::error::BoxError;
+use crate::ports::SessionEpoch;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepositoryError {
@@ -19,6 +20,15 @@ pub enum RepositoryError {
     Unexpected(#[source] BoxError),
 }
 
+/// What a login checks, read in one go.
+#[derive(Debug, Clone)]
+pub struct StoredCredentials {
+    pub user: User,
+    pub password_hash: PasswordHash,
+    /// The user's session counter at this read (see [`SessionEpoch`]).
+    pub session_epoch: SessionEpoch,
+}
+
 /// Where users live. Emails are looked up by their normalised form
 /// ([`domain::EmailAddress::normalized`]).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -30,12 +40,12 @@ pub trait UserRepository: Send + Sync {
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError>;
 
-    /// The user and its password hash, for a login. A key the store cannot
-    /// hold matches no user.
+    /// The user, its password hash and session counter, for a login. A key
+    /// the store cannot hold matches no user.
     async fn find_credentials(
         &self,
         normalized_email: &str,
-    ) -> Result<Option<(User, PasswordHash)>, RepositoryError>;
+    ) -> Result<Option<StoredCredentials>, RepositoryError>;
 
     /// `false` when there was no such user.
     async fn delete(&self, id: UserId) -> Result<bool, RepositoryError>;

@@ -1,8 +1,11 @@
 //! The use cases, written against ports only: [`Authentication`] (login,
-//! token checks, refresh, logout) and [`UserAccounts`] (sign-up and the
-//! management of existing accounts).
+//! token checks, refresh, logout), [`UserAccounts`] (sign-up and the
+//! management of existing accounts) and [`SessionManagement`] (listing and
+//! revoking login sessions).
 
 mod authentication;
+mod session_revocation;
+mod sessions;
 mod user_accounts;
 
 #[cfg(test)]
@@ -12,13 +15,15 @@ use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
 use domain::{
-    EmailAddress, Password, SessionId, TokenClaims, TokenId, TokenKind, UserId, Username,
+    EmailAddress, Password, RefreshPolicy, SessionId, TokenClaims, TokenId, TokenKind, UserId,
+    Username,
 };
 use uuid::Uuid;
 
 use crate::ports::{TokenCodec, TokenEncodeError};
 
-pub use authentication::Authentication;
+pub use authentication::{Authentication, AuthenticationPorts};
+pub use sessions::SessionManagement;
 pub use user_accounts::UserAccounts;
 
 /// How long issued tokens live.
@@ -57,6 +62,45 @@ impl TokenLifetimes {
     }
 }
 
+/// How login sessions behave (see [`RefreshPolicy`] for rotation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSettings {
+    /// `REFRESH_TOKEN_ROTATION`
+    pub rotation: bool,
+    /// `REFRESH_REUSE_INTERVAL`
+    pub reuse_interval: Duration,
+    /// `SESSION_MAX_LIFETIME`
+    pub max_lifetime: Duration,
+    /// `NOTIFY_NEW_DEVICE_LOGIN`
+    pub notify_new_device: bool,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            rotation: true,
+            reuse_interval: Duration::seconds(10),
+            max_lifetime: Duration::days(90),
+            notify_new_device: true,
+        }
+    }
+}
+
+impl SessionSettings {
+    /// How far back a login looks for a session from the same device
+    /// before it sends the new-device email.
+    pub const KNOWN_DEVICE_LOOKBACK: Duration = Duration::days(90);
+
+    pub(crate) fn refresh_policy(&self, lifetimes: &TokenLifetimes) -> RefreshPolicy {
+        RefreshPolicy {
+            rotation: self.rotation,
+            reuse_interval: self.reuse_interval,
+            refresh_lifetime: lifetimes.refresh,
+            max_lifetime: self.max_lifetime,
+        }
+    }
+}
+
 /// A sign-up whose fields are already valid.
 #[derive(Debug, Clone)]
 pub struct Registration {
@@ -81,10 +125,12 @@ pub struct LoginTokens {
     pub expires_in: u64,
 }
 
-/// A new access token. Its `Debug` hides the token.
+/// The answer to a refresh: a new access token and, when refresh tokens
+/// rotate, the session's new refresh token. Its `Debug` hides the tokens.
 #[derive(Clone, PartialEq, Eq)]
-pub struct IssuedAccess {
+pub struct RefreshedTokens {
     pub access_token: String,
+    pub refresh_token: Option<String>,
     pub expires_in: u64,
 }
 
@@ -98,10 +144,14 @@ impl fmt::Debug for LoginTokens {
     }
 }
 
-impl fmt::Debug for IssuedAccess {
+impl fmt::Debug for RefreshedTokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IssuedAccess")
+        f.debug_struct("RefreshedTokens")
             .field("access_token", &"********")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "********"),
+            )
             .field("expires_in", &self.expires_in)
             .finish()
     }
@@ -113,6 +163,10 @@ pub(crate) struct NewToken<'a> {
     pub session: &'a SessionId,
     pub kind: TokenKind,
     pub fresh: bool,
+    /// The session's rotation counter, on refresh tokens.
+    pub generation: Option<u64>,
+    /// Overrides `now + lifetime` (refresh tokens end with their session).
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Signs a new token issued at `now`. A lifetime that overflows the
@@ -123,15 +177,19 @@ pub(crate) fn issue_token(
     now: DateTime<Utc>,
     token: NewToken<'_>,
 ) -> Result<String, TokenEncodeError> {
-    let expires_at = now
-        .checked_add_signed(lifetimes.of(token.kind))
-        .ok_or_else(|| TokenEncodeError("the token lifetime overflows the calendar".into()))?;
+    let expires_at = match token.expires_at {
+        Some(expires_at) => expires_at,
+        None => now
+            .checked_add_signed(lifetimes.of(token.kind))
+            .ok_or_else(|| TokenEncodeError("the token lifetime overflows the calendar".into()))?,
+    };
     codec.encode(&TokenClaims {
         user_id: token.user_id,
         token_id: TokenId::new(Uuid::new_v4().simple().to_string()),
         session_id: token.session.clone(),
         kind: token.kind,
         fresh: token.fresh,
+        generation: token.generation,
         issued_at: now,
         expires_at,
     })

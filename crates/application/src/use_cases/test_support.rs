@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use domain::{
-    EmailAddress, Role, SessionId, TokenClaims, TokenId, TokenKind, User, UserId, Username,
+    EmailAddress, Role, Session, SessionId, TokenClaims, TokenId, TokenKind, User, UserId, Username,
 };
 
 use crate::ports::MockClock;
@@ -34,7 +34,25 @@ pub(crate) fn claims(user_id: i64, kind: TokenKind, fresh: bool) -> TokenClaims 
         session_id: SessionId::new("sid-1"),
         kind,
         fresh,
+        generation: (kind == TokenKind::Refresh).then_some(0),
         issued_at: now(),
         expires_at: now() + Duration::seconds(300),
+    }
+}
+
+/// Session "sid-1" of `user_id`, created an hour ago, at `generation`
+/// since `rotated_secs_ago`, with 1000 s left.
+pub(crate) fn session(user_id: i64, generation: u64, rotated_secs_ago: i64) -> Session {
+    Session {
+        id: SessionId::new("sid-1"),
+        user_id: UserId::new(user_id),
+        created_at: now() - Duration::hours(1),
+        last_used_at: now() - Duration::seconds(rotated_secs_ago),
+        expires_at: now() + Duration::seconds(1_000),
+        ip: None,
+        user_agent: None,
+        generation,
+        rotated_at: (generation > 0).then(|| now() - Duration::seconds(rotated_secs_ago)),
+        revoked_at: None,
     }
 }

@@ -8,7 +8,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use application::{
     AuthenticateError, BoxError, DependencyError, LoginError, LogoutError, RefreshError,
-    RegisterError, UserAccessError,
+    RegisterError, SessionAccessError, UserAccessError,
 };
 use domain::TokenRejection;
 use paperclip::actix::api_v2_errors;
@@ -58,6 +58,8 @@ pub enum ApiError {
     Logout(#[from] LogoutError),
     #[error("user access failed")]
     UserAccess(#[from] UserAccessError),
+    #[error("session access failed")]
+    SessionAccess(#[from] SessionAccessError),
     #[error("token refused: {0}")]
     Token(#[from] TokenRejection),
     /// A bug in this crate's own wiring (say, no application state).
@@ -87,6 +89,8 @@ enum Meaning<'a> {
     EmailTaken,
     Forbidden,
     UserNotFound,
+    SessionNotFound,
+    RefreshTokenReused,
     /// The store refused text the validation let through.
     UnstorableInput,
     Internal,
@@ -107,7 +111,8 @@ impl ApiError {
             | ApiError::Authenticate(AuthenticateError::Dependency(error))
             | ApiError::Refresh(RefreshError::Dependency(error))
             | ApiError::Logout(LogoutError::Dependency(error))
-            | ApiError::UserAccess(UserAccessError::Dependency(error)) => {
+            | ApiError::UserAccess(UserAccessError::Dependency(error))
+            | ApiError::SessionAccess(SessionAccessError::Dependency(error)) => {
                 Meaning::Dependency(error)
             }
             ApiError::Login(LoginError::InvalidCredentials) => Meaning::InvalidCredentials,
@@ -115,9 +120,16 @@ impl ApiError {
             | ApiError::Refresh(RefreshError::Token(rejection))
             | ApiError::Logout(LogoutError::Token(rejection))
             | ApiError::UserAccess(UserAccessError::Token(rejection))
+            | ApiError::SessionAccess(SessionAccessError::Token(rejection))
             | ApiError::Token(rejection) => Meaning::Token(*rejection),
-            ApiError::UserAccess(UserAccessError::Forbidden) => Meaning::Forbidden,
-            ApiError::UserAccess(UserAccessError::UserNotFound) => Meaning::UserNotFound,
+            ApiError::Refresh(RefreshError::Reused) => Meaning::RefreshTokenReused,
+            ApiError::UserAccess(UserAccessError::Forbidden)
+            | ApiError::SessionAccess(SessionAccessError::Forbidden) => Meaning::Forbidden,
+            ApiError::UserAccess(UserAccessError::UserNotFound)
+            | ApiError::SessionAccess(SessionAccessError::UserNotFound) => Meaning::UserNotFound,
+            ApiError::SessionAccess(SessionAccessError::SessionNotFound) => {
+                Meaning::SessionNotFound
+            }
             ApiError::Internal(_) => Meaning::Internal,
             ApiError::NotFound
             | ApiError::MethodNotAllowed { .. }
@@ -200,6 +212,12 @@ fn meaning_parts(meaning: Meaning<'_>) -> (StatusCode, &'static str, &'static st
             "You do not have permission to access this resource.",
         ),
         Meaning::UserNotFound => (S::NOT_FOUND, "user_not_found", "User not found."),
+        Meaning::SessionNotFound => (S::NOT_FOUND, "session_not_found", "Session not found."),
+        Meaning::RefreshTokenReused => (
+            S::UNAUTHORIZED,
+            "refresh_token_reused",
+            "The refresh token was already used; the session has been revoked.",
+        ),
         Meaning::UnstorableInput => (
             S::UNPROCESSABLE_ENTITY,
             "validation_error",

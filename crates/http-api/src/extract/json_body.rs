@@ -145,6 +145,60 @@ impl<T: Apiv2Schema> OperationModifier for JsonBody<T> {
     }
 }
 
+/// A JSON body that may be left out entirely (no body, or an empty one):
+/// then `None`. A body that is there gets every rule of [`JsonBody`].
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let headers = request.headers();
+        let length = headers
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim);
+        let chunked = headers.contains_key(actix_web::http::header::TRANSFER_ENCODING);
+        let absent = match length {
+            Some(length) => length == "0",
+            None => !chunked,
+        };
+        if absent {
+            return Box::pin(async { Ok(OptionalJsonBody(None)) });
+        }
+        let body = JsonBody::<T>::from_request(request, payload);
+        Box::pin(async move {
+            body.await
+                .map(|JsonBody(value)| OptionalJsonBody(Some(value)))
+        })
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for OptionalJsonBody<T> {
+    fn name() -> Option<String> {
+        T::name()
+    }
+
+    fn raw_schema() -> DefaultSchemaRaw {
+        T::raw_schema()
+    }
+}
+
+impl<T: Apiv2Schema> OperationModifier for OptionalJsonBody<T> {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        actix_web::web::Json::<T>::update_parameter(op);
+        // The body may be left out.
+        for parameter in op.parameters.iter_mut() {
+            if let paperclip::v2::models::Either::Right(parameter) = parameter
+                && parameter.in_ == paperclip::v2::models::ParameterIn::Body
+            {
+                parameter.required = false;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;

@@ -1,9 +1,12 @@
-//! Request extractors: the JSON body and the bearer tokens.
+//! Request extractors: the JSON body, the bearer tokens and the client's
+//! device.
 
 mod bearer;
+mod client_device;
 pub(crate) mod field;
 mod json_body;
 
 pub use bearer::{AccessToken, FreshAccessToken, RefreshToken};
+pub use client_device::Device;
 pub use field::Field;
-pub use json_body::{BodyReadTimeout, JsonBody, MAX_BODY_BYTES};
+pub use json_body::{BodyReadTimeout, JsonBody, MAX_BODY_BYTES, OptionalJsonBody};

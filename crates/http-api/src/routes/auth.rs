@@ -1,6 +1,6 @@
 use actix_web::web::Data;
 use application::Registration;
-use domain::{EmailAddress, Password, PasswordPolicy, Username};
+use domain::{EmailAddress, LogoutScope, Password, PasswordPolicy, Username};
 use paperclip::actix::web::Json;
 use paperclip::actix::{Apiv2Schema, CreatedJson, api_v2_operation};
 use secrecy::{ExposeSecret, SecretString};
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::users::UserBody;
 use crate::error::{ApiError, FieldErrors};
-use crate::extract::{Field, JsonBody, RefreshToken};
+use crate::extract::{Device, Field, JsonBody, OptionalJsonBody, RefreshToken};
 use crate::state::AppState;
 
 /// Records a domain parser's error under `name`.
@@ -140,13 +140,19 @@ pub struct LoginResponse {
 /// Log in with email and password
 ///
 /// Returns a fresh access token and a refresh token of a new login session.
+/// A sign-in from a device the account has not used for 90 days sends the
+/// "New sign-in to your account" email (never on the first login).
 #[api_v2_operation(tags(Auth))]
 pub async fn login(
     state: Data<AppState>,
+    device: Device,
     body: JsonBody<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
     let Credentials { email, password } = body.0.into_credentials()?;
-    let tokens = state.authentication.login(&email, password).await?;
+    let tokens = state
+        .authentication
+        .login(&email, password, device.0)
+        .await?;
     Ok(Json(LoginResponse {
         access_token: tokens.access_token,
         refresh_token: tokens.refresh_token,
@@ -158,11 +164,19 @@ pub async fn login(
 #[derive(Debug, Serialize, Apiv2Schema)]
 pub struct RefreshResponse {
     pub access_token: String,
+    /// The session's next refresh token (absent when
+    /// REFRESH_TOKEN_ROTATION=false); the one presented is superseded
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     pub token_type: &'static str,
     pub expires_in: u64,
 }
 
-/// Get a new (non-fresh) access token with a refresh token
+/// Rotate a refresh token: a new (non-fresh) access token and refresh token
+///
+/// The refresh token just superseded still works for REFRESH_REUSE_INTERVAL
+/// (answering the current tokens); any other reuse revokes the whole
+/// session (`401 refresh_token_reused`).
 #[api_v2_operation(tags(Auth))]
 pub async fn refresh(
     state: Data<AppState>,
@@ -171,9 +185,32 @@ pub async fn refresh(
     let issued = state.authentication.refresh(&token.0).await?;
     Ok(Json(RefreshResponse {
         access_token: issued.access_token,
+        refresh_token: issued.refresh_token,
         token_type: "Bearer",
         expires_in: issued.expires_in,
     }))
+}
+
+/// Which sessions to end; the body may be left out
+#[derive(Debug, Deserialize, Apiv2Schema)]
+pub struct LogoutRequest {
+    /// `local` (default): this session; `others`: every other session of
+    /// the user; `global`: every session of the user
+    #[serde(default)]
+    pub scope: Option<Field<String>>,
+}
+
+impl LogoutRequest {
+    fn scope(body: Option<LogoutRequest>) -> Result<LogoutScope, ApiError> {
+        let Some(field) = body.and_then(|body| body.scope) else {
+            return Ok(LogoutScope::default());
+        };
+        let mut errors = FieldErrors::new();
+        let scope = field
+            .take("scope", &mut errors)
+            .and_then(|raw| parsed(raw.parse::<LogoutScope>(), "scope", &mut errors));
+        scope.ok_or(ApiError::Validation(errors))
+    }
 }
 
 #[derive(Debug, Serialize, Apiv2Schema)]
@@ -181,13 +218,18 @@ pub struct LogoutResponse {
     pub message: &'static str,
 }
 
-/// Log out: revoke the refresh token and every token of its login session
+/// Log out: end this session, every other one, or all of them
+///
+/// Any refresh token of a live session will do, a superseded one too. Every
+/// refresh and access token of the ended sessions is revoked at once.
 #[api_v2_operation(tags(Auth))]
 pub async fn logout(
     state: Data<AppState>,
     token: RefreshToken,
+    body: OptionalJsonBody<LogoutRequest>,
 ) -> Result<Json<LogoutResponse>, ApiError> {
-    state.authentication.logout(&token.0).await?;
+    let scope = LogoutRequest::scope(body.0)?;
+    state.authentication.logout(&token.0, scope).await?;
     Ok(Json(LogoutResponse {
         message: "Successfully logged out.",
     }))
@@ -278,6 +320,27 @@ mod tests {
         let fields = errors(request.into_credentials());
         assert_eq!(fields["email"], [NOT_A_STRING]);
         assert_eq!(fields["password"], [NOT_A_STRING]);
+    }
+
+    #[test]
+    fn logout_scope_defaults_to_local_and_refuses_others() {
+        let scope = |body: serde_json::Value| {
+            LogoutRequest::scope(Some(serde_json::from_value::<LogoutRequest>(body).unwrap()))
+        };
+        assert_eq!(LogoutRequest::scope(None).unwrap(), LogoutScope::Local);
+        assert_eq!(scope(serde_json::json!({})).unwrap(), LogoutScope::Local);
+        assert_eq!(
+            scope(serde_json::json!({"scope": "global"})).unwrap(),
+            LogoutScope::Global
+        );
+        assert_eq!(
+            scope(serde_json::json!({"scope": "others"})).unwrap(),
+            LogoutScope::Others
+        );
+        for bad in [serde_json::json!("everywhere"), serde_json::json!(1)] {
+            let fields = errors(scope(serde_json::json!({ "scope": bad })));
+            assert_eq!(fields["scope"].len(), 1, "{fields:?}");
+        }
     }
 
     #[test]

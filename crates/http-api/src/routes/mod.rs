@@ -3,6 +3,7 @@
 mod auth;
 mod demo;
 mod health;
+mod sessions;
 mod users;
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
@@ -26,7 +27,17 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(resource("/guest", "GET").route(web::get().to(demo::guest)))
         .service(resource("/protected", "GET").route(web::get().to(demo::protected)))
         .service(resource("/fresh-protected", "GET").route(web::get().to(demo::fresh_protected)))
-        .service(resource("/users/me", "GET").route(web::get().to(users::me)));
+        .service(resource("/users/me", "GET").route(web::get().to(users::me)))
+        .service(resource("/users/me/sessions", "GET").route(web::get().to(sessions::my_sessions)))
+        .service(
+            resource("/users/me/sessions/{id}", "DELETE")
+                .route(web::delete().to(sessions::revoke_my_session)),
+        )
+        .service(
+            resource("/users/{id}/sessions", "GET, DELETE")
+                .route(web::get().to(sessions::user_sessions))
+                .route(web::delete().to(sessions::revoke_user_sessions)),
+        );
     // Both spellings of the user routes, as in the original service.
     for path in ["/users/{id}", "/user/{id}"] {
         config.service(

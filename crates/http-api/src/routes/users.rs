@@ -34,7 +34,7 @@ impl From<&User> for UserBody {
 }
 
 /// A `{id}` that is not an integer names no resource at all.
-fn user_id(raw: &str) -> Result<UserId, ApiError> {
+pub(super) fn user_id(raw: &str) -> Result<UserId, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound)
 }
 

@@ -2,44 +2,85 @@
 
 use std::sync::Arc;
 
-use domain::{EmailAddress, SessionId, TokenClaims, TokenKind, TokenRejection};
+use chrono::{DateTime, SecondsFormat, Utc};
+use domain::{
+    ClientDevice, EmailAddress, LogoutScope, RefreshDecision, RefreshPolicy, Session, SessionId,
+    TokenClaims, TokenKind, TokenRejection, User,
+};
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::{IssuedAccess, LoginTokens, NewToken, TokenLifetimes, TokenRequirement, issue_token};
-use crate::error::{AuthenticateError, LoginError, LogoutError, RefreshError};
+use super::session_revocation::SessionRevocation;
+use super::{
+    LoginTokens, NewToken, RefreshedTokens, SessionSettings, TokenLifetimes, TokenRequirement,
+    issue_token,
+};
+use crate::error::{
+    AuthenticateError, Dependency, DependencyError, LoginError, LogoutError, RefreshError,
+};
 use crate::ports::{
-    Clock, PasswordHasher, Revocation, TokenCodec, TokenEncodeError, TokenRevocations,
+    Clock, NewDeviceAlert, NewSession, OpenedSession, OutboxSignal, PasswordHasher,
+    SessionRepository, StoredCredentials, TokenCodec, TokenEncodeError, TokenRevocations,
     UserRepository,
 };
+use crate::{Email, EmailJob};
 
-/// Login, token checks, refresh and logout.
+/// How often a refresh re-reads a session that another refresh rotated
+/// under it. The second read sees the new generation and replays it, so
+/// more than one retry means rotations keep racing.
+const ROTATION_ATTEMPTS: usize = 3;
+
+/// The ports [`Authentication`] works with.
+#[derive(Clone)]
+pub struct AuthenticationPorts {
+    pub users: Arc<dyn UserRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub revocations: Arc<dyn TokenRevocations>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub tokens: Arc<dyn TokenCodec>,
+    pub clock: Arc<dyn Clock>,
+    /// Woken when a login queued a new-device email.
+    pub outbox: Arc<dyn OutboxSignal>,
+}
+
+/// Login, token checks, refresh (with rotation) and logout.
 #[derive(Clone)]
 pub struct Authentication {
     users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
     revocations: Arc<dyn TokenRevocations>,
+    revoker: SessionRevocation,
     hasher: Arc<dyn PasswordHasher>,
     tokens: Arc<dyn TokenCodec>,
     clock: Arc<dyn Clock>,
+    outbox: Arc<dyn OutboxSignal>,
     lifetimes: TokenLifetimes,
+    settings: SessionSettings,
+    policy: RefreshPolicy,
 }
 
 impl Authentication {
     pub fn new(
-        users: Arc<dyn UserRepository>,
-        revocations: Arc<dyn TokenRevocations>,
-        hasher: Arc<dyn PasswordHasher>,
-        tokens: Arc<dyn TokenCodec>,
-        clock: Arc<dyn Clock>,
+        ports: AuthenticationPorts,
         lifetimes: TokenLifetimes,
+        settings: SessionSettings,
     ) -> Self {
         Self {
-            users,
-            revocations,
-            hasher,
-            tokens,
-            clock,
+            revoker: SessionRevocation {
+                sessions: ports.sessions.clone(),
+                revocations: ports.revocations.clone(),
+                lifetimes,
+            },
+            users: ports.users,
+            sessions: ports.sessions,
+            revocations: ports.revocations,
+            hasher: ports.hasher,
+            tokens: ports.tokens,
+            clock: ports.clock,
+            outbox: ports.outbox,
             lifetimes,
+            policy: settings.refresh_policy(&lifetimes),
+            settings,
         }
     }
 
@@ -51,6 +92,7 @@ impl Authentication {
         &self,
         email: &str,
         password: SecretString,
+        device: ClientDevice,
     ) -> Result<LoginTokens, LoginError> {
         // Lenient on purpose: an account stored under older, looser rules
         // can still log in; what no account can hold (a NUL, no `@`) never
@@ -59,29 +101,71 @@ impl Authentication {
             Ok(email) => self.users.find_credentials(&email.normalized()).await?,
             Err(_) => None,
         };
-        let (user, hash) = match found {
-            Some((user, hash)) => (Some(user), Some(hash)),
+        let (credentials, hash) = match found {
+            Some(found) => {
+                let hash = found.password_hash.clone();
+                (Some(found), Some(hash))
+            }
             None => (None, None),
         };
         let matches = self.hasher.verify(password, hash).await?;
-        let user = match user {
-            Some(user) if matches => user,
+        let StoredCredentials {
+            user,
+            session_epoch,
+            ..
+        } = match credentials {
+            Some(credentials) if matches => credentials,
             _ => return Err(LoginError::InvalidCredentials),
         };
         tracing::Span::current().record("user_id", user.id.get());
 
+        let now = self.clock.now();
         let session = SessionId::new(Uuid::new_v4().simple().to_string());
+        let expires_at = self.policy.refresh_expiry(now, now).ok_or_else(overflow)?;
+        let alert = self
+            .settings
+            .notify_new_device
+            .then(|| new_device_alert(&user, &session, &device, now));
+        let opened = self
+            .sessions
+            .open(
+                NewSession {
+                    id: session.clone(),
+                    user_id: user.id,
+                    created_at: now,
+                    expires_at,
+                    device,
+                },
+                session_epoch,
+                alert,
+            )
+            .await?;
+        match opened {
+            // The account was deleted, or logged out everywhere, while its
+            // password was being checked: this login must leave nothing.
+            OpenedSession::AccountChanged => return Err(LoginError::InvalidCredentials),
+            OpenedSession::Opened { alert_queued } => {
+                if alert_queued {
+                    self.outbox.job_committed();
+                }
+            }
+        }
+
         let access = self.issue(NewToken {
             user_id: user.id,
             session: &session,
             kind: TokenKind::Access,
             fresh: true,
+            generation: None,
+            expires_at: None,
         })?;
         let refresh = self.issue(NewToken {
             user_id: user.id,
             session: &session,
             kind: TokenKind::Refresh,
             fresh: false,
+            generation: Some(0),
+            expires_at: Some(expires_at),
         })?;
         Ok(LoginTokens {
             access_token: access,
@@ -91,7 +175,8 @@ impl Authentication {
     }
 
     /// Verifies a bearer token for a route: signature, expiry, kind,
-    /// revocation (failing closed when the store is down), freshness.
+    /// revocation (failing closed when the store is down), freshness. Reads
+    /// Redis only: the session table is never touched on a token check.
     #[tracing::instrument(
         level = "debug",
         name = "authenticate",
@@ -123,49 +208,164 @@ impl Authentication {
         Ok(claims)
     }
 
-    /// A new, non-fresh access token in the refresh token's session. The
-    /// user must still exist: the store is the truth even if the
-    /// revocation marks were lost.
+    /// A new, non-fresh access token in the refresh token's session and,
+    /// when refresh tokens rotate, the session's next refresh token. The
+    /// session store decides, not the Redis marks: a session revoked there
+    /// stays dead even if Redis lost its marks.
     #[tracing::instrument(level = "debug", name = "refresh", skip_all, fields(user_id = refresh.user_id.get()))]
-    pub async fn refresh(&self, refresh: &TokenClaims) -> Result<IssuedAccess, RefreshError> {
-        refresh.require_kind(TokenKind::Refresh)?;
-        if self.users.find_by_id(refresh.user_id).await?.is_none() {
-            return Err(TokenRejection::Revoked.into());
+    pub async fn refresh(&self, refresh: &TokenClaims) -> Result<RefreshedTokens, RefreshError> {
+        let presented = refresh.refresh_generation()?;
+        for _ in 0..ROTATION_ATTEMPTS {
+            let now = self.clock.now();
+            let session = match self.sessions.find(refresh.session_id.clone()).await? {
+                // Gone with its user (deleted), or a session of someone else.
+                Some(session) if session.user_id == refresh.user_id => session,
+                _ => return Err(TokenRejection::Revoked.into()),
+            };
+            match session.decide_refresh(presented, now, &self.policy) {
+                RefreshDecision::Revoked => {
+                    self.heal_marks(&session, now).await;
+                    return Err(TokenRejection::Revoked.into());
+                }
+                RefreshDecision::Expired => return Err(TokenRejection::Expired.into()),
+                RefreshDecision::Reuse => {
+                    tracing::warn!(
+                        session_id = %session.id,
+                        presented,
+                        current = session.generation,
+                        "refresh token reuse: revoking the session"
+                    );
+                    self.revoker
+                        .end_one(&session.id, session.user_id, now)
+                        .await?;
+                    return Err(RefreshError::Reused);
+                }
+                RefreshDecision::Extend => {
+                    self.sessions.touch(session.id.clone(), now).await?;
+                    return Ok(RefreshedTokens {
+                        access_token: self.access_token(&session)?,
+                        refresh_token: None,
+                        expires_in: self.lifetimes.access_secs(),
+                    });
+                }
+                RefreshDecision::ReplayCurrent => {
+                    self.sessions.touch(session.id.clone(), now).await?;
+                    return self.rotated_tokens(&session, session.generation, session.expires_at);
+                }
+                RefreshDecision::Rotate { to } => {
+                    let expires_at = self
+                        .policy
+                        .refresh_expiry(session.created_at, now)
+                        .ok_or_else(overflow)?;
+                    let rotated = self
+                        .sessions
+                        .rotate(session.id.clone(), session.generation, expires_at, now)
+                        .await?;
+                    if rotated {
+                        return self.rotated_tokens(&session, to, expires_at);
+                    }
+                    // Another refresh rotated it first: read it again.
+                }
+            }
         }
-        let access_token = self.issue(NewToken {
-            user_id: refresh.user_id,
-            session: &refresh.session_id,
+        Err(RefreshError::Dependency(DependencyError::Unavailable(
+            Dependency::SessionStore,
+            "the session kept rotating under this refresh".into(),
+        )))
+    }
+
+    /// Ends the sessions `scope` names. Any refresh token of a live session
+    /// will do, a superseded one too: ending the session is the point.
+    #[tracing::instrument(
+        level = "debug",
+        name = "logout",
+        skip_all,
+        fields(user_id = refresh.user_id.get(), %scope)
+    )]
+    pub async fn logout(
+        &self,
+        refresh: &TokenClaims,
+        scope: LogoutScope,
+    ) -> Result<(), LogoutError> {
+        refresh.require_kind(TokenKind::Refresh)?;
+        let now = self.clock.now();
+        let user = refresh.user_id;
+        match scope {
+            LogoutScope::Local => {
+                match self.revoker.end_one(&refresh.session_id, user, now).await? {
+                    Some(ended) if ended.was_live => Ok(()),
+                    _ => Err(TokenRejection::Revoked.into()),
+                }
+            }
+            LogoutScope::Others | LogoutScope::Global => {
+                let live = self
+                    .sessions
+                    .find(refresh.session_id.clone())
+                    .await?
+                    .filter(|session| session.user_id == user);
+                match live {
+                    Some(session) if session.is_live_at(now) => {}
+                    Some(session) => {
+                        self.heal_marks(&session, now).await;
+                        return Err(TokenRejection::Revoked.into());
+                    }
+                    None => return Err(TokenRejection::Revoked.into()),
+                }
+                let keep = (scope == LogoutScope::Others).then_some(&refresh.session_id);
+                self.revoker.end_all(user, keep, now).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// A token of an ended session passed the token check, so its Redis
+    /// marks were lost: write them again. The answer is `token_revoked`
+    /// either way, so a failure here is only logged.
+    async fn heal_marks(&self, session: &Session, now: DateTime<Utc>) {
+        let ended = crate::ports::EndedSession {
+            id: session.id.clone(),
+            expires_at: session.expires_at,
+            was_live: false,
+        };
+        if let Err(error) = self.revoker.mark(&[ended], now).await {
+            tracing::warn!(
+                session_id = %session.id,
+                error = %crate::delivery::error_chain(&error),
+                "could not restore the revocation mark of an ended session"
+            );
+        }
+    }
+
+    fn access_token(&self, session: &Session) -> Result<String, TokenEncodeError> {
+        self.issue(NewToken {
+            user_id: session.user_id,
+            session: &session.id,
             kind: TokenKind::Access,
             fresh: false,
-        })?;
-        Ok(IssuedAccess {
-            access_token,
-            expires_in: self.lifetimes.access_secs(),
+            generation: None,
+            expires_at: None,
         })
     }
 
-    /// Revokes the refresh token and every token of its login session.
-    #[tracing::instrument(level = "debug", name = "logout", skip_all, fields(user_id = refresh.user_id.get()))]
-    pub async fn logout(&self, refresh: &TokenClaims) -> Result<(), LogoutError> {
-        refresh.require_kind(TokenKind::Refresh)?;
-        let now = self.clock.now();
-        let refresh_left = refresh.remaining_secs(now);
-        // Access tokens of this session were issued at or before now, so
-        // none outlives now + access ttl.
-        let session_ttl = refresh_left.max(self.lifetimes.access_secs().saturating_add(1));
-        self.revocations
-            .revoke(vec![
-                Revocation::Token {
-                    id: refresh.token_id.clone(),
-                    ttl_secs: refresh_left,
-                },
-                Revocation::Session {
-                    id: refresh.session_id.clone(),
-                    ttl_secs: session_ttl,
-                },
-            ])
-            .await?;
-        Ok(())
+    fn rotated_tokens(
+        &self,
+        session: &Session,
+        generation: u64,
+        expires_at: DateTime<Utc>,
+    ) -> Result<RefreshedTokens, RefreshError> {
+        let refresh_token = self.issue(NewToken {
+            user_id: session.user_id,
+            session: &session.id,
+            kind: TokenKind::Refresh,
+            fresh: false,
+            generation: Some(generation),
+            expires_at: Some(expires_at),
+        })?;
+        Ok(RefreshedTokens {
+            access_token: self.access_token(session)?,
+            refresh_token: Some(refresh_token),
+            expires_in: self.lifetimes.access_secs(),
+        })
     }
 
     fn issue(&self, token: NewToken<'_>) -> Result<String, TokenEncodeError> {
@@ -175,6 +375,32 @@ impl Authentication {
             self.clock.now(),
             token,
         )
+    }
+}
+
+fn overflow() -> TokenEncodeError {
+    TokenEncodeError("the session lifetime overflows the calendar".into())
+}
+
+fn new_device_alert(
+    user: &User,
+    session: &SessionId,
+    device: &ClientDevice,
+    now: DateTime<Utc>,
+) -> NewDeviceAlert {
+    NewDeviceAlert {
+        email: EmailJob::new(
+            Email::NewDeviceLogin {
+                to: user.email.as_str().to_owned(),
+                username: user.username.as_str().to_owned(),
+                signed_in_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+                ip: device.ip().map(|ip| ip.to_string()).unwrap_or_default(),
+                user_agent: device.user_agent().unwrap_or_default().to_owned(),
+                session_id: session.as_str().to_owned(),
+            },
+            now,
+        ),
+        lookback: SessionSettings::KNOWN_DEVICE_LOOKBACK,
     }
 }
 

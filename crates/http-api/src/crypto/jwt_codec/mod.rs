@@ -116,6 +116,9 @@ struct WireClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     fresh: Option<bool>,
     sid: String,
+    /// The session's rotation counter, on refresh tokens only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    r#gen: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -190,6 +193,10 @@ impl TokenCodec for JwtCodec {
             },
             fresh: (claims.kind == TokenKind::Access).then_some(claims.fresh),
             sid: claims.session_id.as_str().to_owned(),
+            r#gen: match claims.kind {
+                TokenKind::Access => None,
+                TokenKind::Refresh => claims.generation,
+            },
         };
         jsonwebtoken::encode(&self.header, &wire, &self.encoding)
             .map_err(|error| TokenEncodeError(error.into()))
@@ -206,15 +213,22 @@ impl TokenCodec for JwtCodec {
             .sub
             .parse::<UserId>()
             .map_err(|_| TokenRejection::Invalid)?;
+        let (kind, generation) = match wire.kind {
+            WireKind::Access => (TokenKind::Access, None),
+            // A refresh token without its generation (one issued before
+            // rotation existed, or forged) is not one of ours.
+            WireKind::Refresh => (
+                TokenKind::Refresh,
+                Some(wire.r#gen.ok_or(TokenRejection::Invalid)?),
+            ),
+        };
         Ok(TokenClaims {
             user_id,
             token_id: TokenId::new(wire.jti),
             session_id: SessionId::new(wire.sid),
-            kind: match wire.kind {
-                WireKind::Access => TokenKind::Access,
-                WireKind::Refresh => TokenKind::Refresh,
-            },
+            kind,
             fresh: wire.fresh.unwrap_or(false),
+            generation,
             issued_at: timestamp(wire.iat)?,
             expires_at: timestamp(wire.exp)?,
         })

@@ -25,6 +25,7 @@ fn claims(kind: TokenKind, fresh: bool, lifetime: Duration) -> TokenClaims {
         session_id: SessionId::new("sid"),
         kind,
         fresh,
+        generation: (kind == TokenKind::Refresh).then_some(7),
         issued_at: DateTime::from_timestamp(now.timestamp(), 0).unwrap(),
         expires_at: DateTime::from_timestamp((now + lifetime).timestamp(), 0).unwrap(),
     }
@@ -115,6 +116,55 @@ fn signed(claims: &serde_json::Value) -> String {
         &EncodingKey::from_secret("k".repeat(32).as_bytes()),
     )
     .unwrap()
+}
+
+#[test]
+fn a_refresh_token_carries_a_numeric_generation() {
+    let now = Utc::now().timestamp();
+    let refresh = |generation: Option<serde_json::Value>| {
+        let mut claims = serde_json::json!({
+            "iss": JwtSettings::DEFAULT_ISSUER, "aud": JwtSettings::DEFAULT_AUDIENCE,
+            "sub": "42", "iat": now, "nbf": now, "exp": now + 60, "jti": "j",
+            "type": "refresh", "sid": "s",
+        });
+        if let Some(generation) = generation {
+            claims["gen"] = generation;
+        }
+        codec().decode(&signed(&claims))
+    };
+    assert_eq!(
+        refresh(Some(serde_json::json!(3))).unwrap().generation,
+        Some(3)
+    );
+    for bad in [
+        None,
+        Some(serde_json::json!("3")),
+        Some(serde_json::json!(-1)),
+        Some(serde_json::json!(1.5)),
+        Some(serde_json::json!(null)),
+    ] {
+        assert_eq!(
+            refresh(bad.clone()),
+            Err(TokenRejection::Invalid),
+            "{bad:?}"
+        );
+    }
+    let encoded = codec()
+        .encode(&claims(TokenKind::Refresh, false, Duration::seconds(60)))
+        .unwrap();
+    let payload = encoded.split('.').nth(1).unwrap();
+    use base64::Engine as _;
+    let json: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["gen"], 7);
+    let access = codec()
+        .encode(&claims(TokenKind::Access, true, Duration::seconds(60)))
+        .unwrap();
+    assert_eq!(codec().decode(&access).unwrap().generation, None);
 }
 
 #[test]

@@ -1,77 +1,106 @@
+mod logout;
+mod refresh;
+
 use std::sync::Arc;
 
 use chrono::Duration;
-use domain::{
-    PasswordHash, Role, SessionId, TokenClaims, TokenId, TokenKind, TokenRejection, UserId,
-};
+use domain::{PasswordHash, Role, TokenClaims, TokenKind, TokenRejection, UserId};
 use mockall::predicate::eq;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::*;
 use crate::error::{Dependency, DependencyError};
 use crate::ports::{
-    MockPasswordHasher, MockTokenCodec, MockTokenRevocations, MockUserRepository, RepositoryError,
-    RevocationError,
+    MockOutboxSignal, MockPasswordHasher, MockSessionRepository, MockTokenCodec,
+    MockTokenRevocations, MockUserRepository, RepositoryError, RevocationError, SessionEpoch,
 };
 use crate::use_cases::test_support::{claims, clock, now, user};
 
 /// Mocks with no expectations: any call fails the test, so each test
 /// states exactly which ports its use case may touch.
-struct Ports {
-    users: MockUserRepository,
-    revocations: MockTokenRevocations,
-    hasher: MockPasswordHasher,
-    tokens: MockTokenCodec,
-    lifetimes: TokenLifetimes,
+pub(super) struct Ports {
+    pub users: MockUserRepository,
+    pub sessions: MockSessionRepository,
+    pub revocations: MockTokenRevocations,
+    pub hasher: MockPasswordHasher,
+    pub tokens: MockTokenCodec,
+    pub outbox: MockOutboxSignal,
+    pub lifetimes: TokenLifetimes,
+    pub settings: SessionSettings,
 }
 
 impl Ports {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             users: MockUserRepository::new(),
+            sessions: MockSessionRepository::new(),
             revocations: MockTokenRevocations::new(),
             hasher: MockPasswordHasher::new(),
             tokens: MockTokenCodec::new(),
+            outbox: MockOutboxSignal::new(),
             lifetimes: TokenLifetimes::default(),
+            settings: SessionSettings::default(),
         }
     }
 
-    fn authentication(self) -> Authentication {
+    pub fn authentication(self) -> Authentication {
         Authentication::new(
-            Arc::new(self.users),
-            Arc::new(self.revocations),
-            Arc::new(self.hasher),
-            Arc::new(self.tokens),
-            Arc::new(clock()),
+            AuthenticationPorts {
+                users: Arc::new(self.users),
+                sessions: Arc::new(self.sessions),
+                revocations: Arc::new(self.revocations),
+                hasher: Arc::new(self.hasher),
+                tokens: Arc::new(self.tokens),
+                clock: Arc::new(clock()),
+                outbox: Arc::new(self.outbox),
+            },
             self.lifetimes,
+            self.settings,
         )
     }
 
-    /// The codec signs a token as "<kind>:<fresh>:<sid>:<lifetime>" so
-    /// tests can see what was issued.
-    fn with_readable_tokens(mut self) -> Self {
+    /// The codec signs a token as "<kind>:<fresh>:<sid>:<lifetime>:<gen>"
+    /// so tests can see what was issued (`-` for no generation).
+    pub fn with_readable_tokens(mut self) -> Self {
         self.tokens.expect_encode().returning(|c| {
             Ok(format!(
-                "{}:{}:{}:{}",
+                "{}:{}:{}:{}:{}",
                 match c.kind {
                     TokenKind::Access => "access",
                     TokenKind::Refresh => "refresh",
                 },
                 c.fresh,
                 c.session_id,
-                (c.expires_at - c.issued_at).num_seconds()
+                (c.expires_at - c.issued_at).num_seconds(),
+                c.generation.map_or("-".to_owned(), |g| g.to_string()),
             ))
         });
         self
     }
 
-    fn with_user(mut self, id: i64) -> Self {
+    /// `find_credentials` answers user 1 with hash "h" at epoch 4, and the
+    /// hasher accepts the password "pw".
+    fn with_account(mut self) -> Self {
         self.users
-            .expect_find_by_id()
-            .with(eq(UserId::new(id)))
-            .returning(move |_| Ok(Some(user(id, Role::User))));
+            .expect_find_credentials()
+            .returning(|_| Ok(Some(credentials(1))));
+        self.hasher
+            .expect_verify()
+            .returning(|password, _| Ok(password.expose_secret() == "pw"));
         self
     }
+}
+
+fn credentials(id: i64) -> StoredCredentials {
+    StoredCredentials {
+        user: user(id, Role::User),
+        password_hash: PasswordHash::new("h".into()),
+        session_epoch: SessionEpoch(4),
+    }
+}
+
+fn device() -> ClientDevice {
+    ClientDevice::new(Some("203.0.113.7".parse().unwrap()), Some("Firefox"))
 }
 
 fn password(raw: &str) -> SecretString {
@@ -87,7 +116,7 @@ async fn login_issues_a_fresh_access_and_a_refresh_token_in_one_session() {
         .users
         .expect_find_credentials()
         .with(eq("ada@example.io"))
-        .returning(|_| Ok(Some((user(1, Role::User), PasswordHash::new("h".into())))));
+        .returning(|_| Ok(Some(credentials(1))));
     ports
         .hasher
         .expect_verify()
@@ -96,19 +125,142 @@ async fn login_issues_a_fresh_access_and_a_refresh_token_in_one_session() {
                 && stored.as_ref().map(PasswordHash::as_str) == Some("h")
         })
         .returning(|_, _| Ok(true));
+    ports
+        .sessions
+        .expect_open()
+        .withf(|session, epoch, alert| {
+            let Some(alert) = alert else { return false };
+            session.user_id == UserId::new(1)
+                && session.created_at == now()
+                && session.expires_at == now() + Duration::seconds(2_592_000)
+                && session.device == device()
+                && *epoch == SessionEpoch(4)
+                && alert.lookback == Duration::days(90)
+                && matches!(&alert.email.email, Email::NewDeviceLogin {
+                    to, ip, user_agent, session_id, ..
+                } if to == "user1@example.io" && ip == "203.0.113.7"
+                    && user_agent == "Firefox" && session_id == session.id.as_str())
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(OpenedSession::Opened { alert_queued: true }));
+    ports
+        .outbox
+        .expect_job_committed()
+        .times(1)
+        .return_const(());
     let tokens = ports
         .authentication()
-        .login("  Ada@Example.IO ", password("pw"))
+        .login("  Ada@Example.IO ", password("pw"), device())
         .await
         .unwrap();
     let access: Vec<_> = tokens.access_token.split(':').collect();
     let refresh: Vec<_> = tokens.refresh_token.split(':').collect();
     assert_eq!(&access[..2], ["access", "true"]);
     assert_eq!(access[3], "300");
+    assert_eq!(access[4], "-", "access tokens carry no generation");
     assert_eq!(&refresh[..2], ["refresh", "false"]);
     assert_eq!(refresh[3], "2592000");
+    assert_eq!(refresh[4], "0", "a session starts at generation 0");
     assert_eq!(access[2], refresh[2], "both tokens share the login session");
+    assert_eq!(access[2].len(), 32);
     assert_eq!(tokens.expires_in, 300);
+}
+
+#[tokio::test]
+async fn a_login_whose_account_changed_meanwhile_gets_no_tokens() {
+    let mut ports = Ports::new().with_account();
+    ports
+        .sessions
+        .expect_open()
+        .times(1)
+        .returning(|_, _, _| Ok(OpenedSession::AccountChanged));
+    ports.tokens.expect_encode().never();
+    ports.outbox.expect_job_committed().never();
+    let error = ports
+        .authentication()
+        .login("user1@example.io", password("pw"), device())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LoginError::InvalidCredentials));
+}
+
+#[tokio::test]
+async fn login_without_new_device_notifications_queues_no_alert() {
+    let mut ports = Ports::new().with_account().with_readable_tokens();
+    ports.settings.notify_new_device = false;
+    ports
+        .sessions
+        .expect_open()
+        .withf(|_, _, alert| alert.is_none())
+        .times(1)
+        .returning(|_, _, _| {
+            Ok(OpenedSession::Opened {
+                alert_queued: false,
+            })
+        });
+    ports.outbox.expect_job_committed().never();
+    ports
+        .authentication()
+        .login("user1@example.io", password("pw"), device())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_known_device_wakes_no_relay() {
+    let mut ports = Ports::new().with_account().with_readable_tokens();
+    ports.sessions.expect_open().returning(|_, _, _| {
+        Ok(OpenedSession::Opened {
+            alert_queued: false,
+        })
+    });
+    ports.outbox.expect_job_committed().never();
+    ports
+        .authentication()
+        .login("user1@example.io", password("pw"), device())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_first_refresh_token_ends_with_the_maximum_session_lifetime() {
+    let mut ports = Ports::new().with_account().with_readable_tokens();
+    ports.settings.max_lifetime = Duration::seconds(100);
+    ports
+        .sessions
+        .expect_open()
+        .withf(|session, _, _| session.expires_at == now() + Duration::seconds(100))
+        .returning(|_, _, _| {
+            Ok(OpenedSession::Opened {
+                alert_queued: false,
+            })
+        });
+    let tokens = ports
+        .authentication()
+        .login("user1@example.io", password("pw"), device())
+        .await
+        .unwrap();
+    assert_eq!(tokens.refresh_token.split(':').nth(3), Some("100"));
+}
+
+#[tokio::test]
+async fn a_session_store_outage_at_login_is_unavailable() {
+    let mut ports = Ports::new().with_account();
+    ports.sessions.expect_open().returning(|_, _, _| {
+        Err(crate::ports::SessionStoreError::Unavailable(
+            "refused".into(),
+        ))
+    });
+    ports.tokens.expect_encode().never();
+    let error = ports
+        .authentication()
+        .login("user1@example.io", password("pw"), device())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        LoginError::Dependency(DependencyError::Unavailable(Dependency::SessionStore, _))
+    ));
 }
 
 #[tokio::test]
@@ -126,7 +278,7 @@ async fn login_with_an_unknown_email_still_pays_for_a_hash() {
         .returning(|_, _| Ok(false));
     let error = ports
         .authentication()
-        .login("nobody@example.io", password("pw"))
+        .login("nobody@example.io", password("pw"), device())
         .await
         .unwrap_err();
     assert!(matches!(error, LoginError::InvalidCredentials));
@@ -150,7 +302,7 @@ async fn login_with_a_malformed_email_pays_for_a_hash_without_asking_the_store()
             .returning(|_, _| Ok(false));
         let error = ports
             .authentication()
-            .login(email, password("pw"))
+            .login(email, password("pw"), device())
             .await
             .unwrap_err();
         assert!(matches!(error, LoginError::InvalidCredentials), "{email:?}");
@@ -173,7 +325,7 @@ async fn login_looks_up_an_address_stored_under_older_rules() {
         .returning(|_, _| Ok(false));
     let error = ports
         .authentication()
-        .login("\"a,b\"@example.io", password("pw"))
+        .login("\"a,b\"@example.io", password("pw"), device())
         .await
         .unwrap_err();
     assert!(matches!(error, LoginError::InvalidCredentials));
@@ -185,12 +337,12 @@ async fn login_with_a_wrong_password_fails_like_an_unknown_email() {
     ports
         .users
         .expect_find_credentials()
-        .returning(|_| Ok(Some((user(1, Role::User), PasswordHash::new("h".into())))));
+        .returning(|_| Ok(Some(credentials(1))));
     ports.hasher.expect_verify().returning(|_, _| Ok(false));
     ports.tokens.expect_encode().never();
     let error = ports
         .authentication()
-        .login("user1@example.io", password("wrong"))
+        .login("user1@example.io", password("wrong"), device())
         .await
         .unwrap_err();
     assert!(matches!(error, LoginError::InvalidCredentials));
@@ -203,12 +355,12 @@ async fn login_with_a_lifetime_past_the_calendar_fails_instead_of_panicking() {
     ports
         .users
         .expect_find_credentials()
-        .returning(|_| Ok(Some((user(1, Role::User), PasswordHash::new("h".into())))));
+        .returning(|_| Ok(Some(credentials(1))));
     ports.hasher.expect_verify().returning(|_, _| Ok(true));
     ports.tokens.expect_encode().returning(|_| Ok("t".into()));
     let error = ports
         .authentication()
-        .login("user1@example.io", password("pw"))
+        .login("user1@example.io", password("pw"), device())
         .await
         .unwrap_err();
     assert!(matches!(
@@ -226,7 +378,7 @@ async fn login_keeps_the_store_error_as_its_source() {
         .returning(|_| Err(RepositoryError::Unavailable("connection refused".into())));
     let error = ports
         .authentication()
-        .login("user1@example.io", password("pw"))
+        .login("user1@example.io", password("pw"), device())
         .await
         .unwrap_err();
     let mut chain = Vec::new();
@@ -399,115 +551,5 @@ async fn authenticate_demands_freshness_only_where_required() {
     assert!(matches!(
         error,
         AuthenticateError::Token(TokenRejection::NotFresh)
-    ));
-}
-
-// --- refresh ------------------------------------------------------------------
-
-#[tokio::test]
-async fn refresh_issues_a_non_fresh_access_token_in_the_same_session() {
-    let ports = Ports::new().with_readable_tokens().with_user(1);
-    let issued = ports
-        .authentication()
-        .refresh(&claims(1, TokenKind::Refresh, false))
-        .await
-        .unwrap();
-    assert_eq!(issued.access_token, "access:false:sid-1:300");
-    assert_eq!(issued.expires_in, 300);
-}
-
-#[tokio::test]
-async fn refresh_for_a_deleted_user_is_a_revoked_token() {
-    let mut ports = Ports::new();
-    ports.users.expect_find_by_id().returning(|_| Ok(None));
-    ports.tokens.expect_encode().never();
-    let error = ports
-        .authentication()
-        .refresh(&claims(1, TokenKind::Refresh, false))
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        error,
-        RefreshError::Token(TokenRejection::Revoked)
-    ));
-}
-
-#[tokio::test]
-async fn refresh_reports_a_user_store_outage() {
-    let mut ports = Ports::new();
-    ports
-        .users
-        .expect_find_by_id()
-        .returning(|_| Err(RepositoryError::Unavailable("timeout".into())));
-    let error = ports
-        .authentication()
-        .refresh(&claims(1, TokenKind::Refresh, false))
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        error,
-        RefreshError::Dependency(DependencyError::Unavailable(Dependency::UserStore, _))
-    ));
-}
-
-// --- logout -------------------------------------------------------------------
-
-#[tokio::test]
-async fn logout_revokes_the_refresh_token_and_its_session() {
-    let mut ports = Ports::new();
-    ports
-        .revocations
-        .expect_revoke()
-        .with(eq(vec![
-            Revocation::Token {
-                id: TokenId::new("jti-1"),
-                ttl_secs: 301,
-            },
-            Revocation::Session {
-                id: SessionId::new("sid-1"),
-                ttl_secs: 301,
-            },
-        ]))
-        .times(1)
-        .returning(|_| Ok(()));
-    let mut refresh = claims(1, TokenKind::Refresh, false);
-    refresh.expires_at = now() + Duration::seconds(300);
-    ports.authentication().logout(&refresh).await.unwrap();
-}
-
-#[tokio::test]
-async fn logout_keeps_the_session_revoked_while_its_access_tokens_live() {
-    let mut ports = Ports::new();
-    ports
-        .revocations
-        .expect_revoke()
-        .withf(|revocations| {
-            revocations.contains(&Revocation::Session {
-                id: SessionId::new("sid-1"),
-                ttl_secs: 301,
-            })
-        })
-        .returning(|_| Ok(()));
-    // The refresh token itself has only 10 s left.
-    let mut refresh = claims(1, TokenKind::Refresh, false);
-    refresh.expires_at = now() + Duration::seconds(10);
-    ports.authentication().logout(&refresh).await.unwrap();
-}
-
-#[tokio::test]
-async fn logout_reports_a_store_outage() {
-    let mut ports = Ports::new();
-    ports
-        .revocations
-        .expect_revoke()
-        .returning(|_| Err(RevocationError::Unavailable("timeout".into())));
-    let error = ports
-        .authentication()
-        .logout(&claims(1, TokenKind::Refresh, false))
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        error,
-        LogoutError::Dependency(DependencyError::Unavailable(Dependency::RevocationStore, _))
     ));
 }

@@ -1,0 +1,121 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use domain::{ClientDevice, Session, SessionId, UserId};
+
+use crate::EmailJob;
+use crate::error::BoxError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionStoreError {
+    /// The store did not answer in time or refused the connection.
+    #[error("the session store is unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("the session store failed")]
+    Unexpected(#[source] BoxError),
+}
+
+/// The value of the user's session counter when its password hash was
+/// read. Ending all of a user's sessions moves the counter on, so a login
+/// that checked the password before that opens no session after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionEpoch(pub i64);
+
+/// A login's session, before it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub created_at: DateTime<Utc>,
+    /// The first refresh token's `exp`.
+    pub expires_at: DateTime<Utc>,
+    pub device: ClientDevice,
+}
+
+/// The "new sign-in" email of a login, queued with its session only when
+/// the user has signed in before and none of its sessions used within
+/// `lookback` came from the same user agent and network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDeviceAlert {
+    pub email: EmailJob,
+    pub lookback: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenedSession {
+    Opened {
+        /// The new-device email was written to the outbox.
+        alert_queued: bool,
+    },
+    /// The user is gone, or all its sessions were ended since its password
+    /// was checked: no session was opened.
+    AccountChanged,
+}
+
+/// A session a logout or revocation covered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedSession {
+    pub id: SessionId,
+    /// When its last refresh token expires: how long its revocation mark
+    /// must live.
+    pub expires_at: DateTime<Utc>,
+    /// `false` when it had been ended before (its marks are written again
+    /// all the same, in case they were lost).
+    pub was_live: bool,
+}
+
+/// Where login sessions live: the truth behind the `sid` claim.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    /// Stores the session (and the alert, when due) in one transaction, if
+    /// the user still exists at `epoch`.
+    async fn open(
+        &self,
+        session: NewSession,
+        epoch: SessionEpoch,
+        alert: Option<NewDeviceAlert>,
+    ) -> Result<OpenedSession, SessionStoreError>;
+
+    async fn find(&self, id: SessionId) -> Result<Option<Session>, SessionStoreError>;
+
+    /// Moves a live session from generation `from` to `from + 1`. `false`
+    /// when another refresh moved it first (or it was ended): concurrent
+    /// rotations of one session are serialised by its row lock and exactly
+    /// one of them succeeds per generation.
+    async fn rotate(
+        &self,
+        id: SessionId,
+        from: u64,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, SessionStoreError>;
+
+    /// Records a use of the session that changes no generation.
+    async fn touch(&self, id: SessionId, now: DateTime<Utc>) -> Result<(), SessionStoreError>;
+
+    /// Ends one session of `user`. `None` when the user has no such session
+    /// that has not expired.
+    async fn end(
+        &self,
+        id: SessionId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<EndedSession>, SessionStoreError>;
+
+    /// Ends every session of `user` but `except`, and moves its session
+    /// counter on so that no login in flight opens one afterwards. Returns
+    /// every unexpired session covered, ended now or before.
+    async fn end_all(
+        &self,
+        user: UserId,
+        except: Option<SessionId>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EndedSession>, SessionStoreError>;
+
+    /// The user's live sessions, newest first.
+    async fn list_live(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, SessionStoreError>;
+}

@@ -1,0 +1,344 @@
+use std::net::IpAddr;
+
+use application::ports::{
+    EndedSession, NewDeviceAlert, NewSession, OpenedSession, SessionEpoch, SessionRepository,
+    SessionStoreError,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use domain::{Session, SessionId, UserId};
+
+use crate::error::Failure;
+use crate::pool::{Db, PgPool, PgSettings};
+use crate::schema::{email_outbox, sessions, users};
+
+/// The most sessions a listing returns, newest first: an answer stays
+/// bounded however often an account logs in.
+const LIST_LIMIT: i64 = 500;
+
+/// [`SessionRepository`] on the `sessions` table. Rotation is a
+/// compare-and-set on the generation: concurrent refreshes of one session
+/// queue on its row lock, and each one after the first finds the
+/// generation moved (PostgreSQL re-checks the WHERE clause on the row the
+/// winner committed) and updates nothing.
+#[derive(Clone)]
+pub struct PgSessionRepository {
+    db: Db,
+}
+
+impl PgSessionRepository {
+    pub fn new(pool: PgPool, settings: PgSettings) -> Self {
+        Self {
+            db: Db::new(pool, settings),
+        }
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = sessions, check_for_backend(diesel::pg::Pg))]
+struct SessionRow {
+    id: String,
+    user_id: i64,
+    created_at: DateTime<Utc>,
+    last_used_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    generation: i64,
+    rotated_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl SessionRow {
+    fn into_session(self) -> Session {
+        Session {
+            id: SessionId::new(self.id),
+            user_id: UserId::new(self.user_id),
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+            expires_at: self.expires_at,
+            ip: self.ip.and_then(|ip| ip.parse::<IpAddr>().ok()),
+            user_agent: self.user_agent,
+            // The column is checked non-negative.
+            generation: u64::try_from(self.generation).unwrap_or(0),
+            rotated_at: self.rotated_at,
+            revoked_at: self.revoked_at,
+        }
+    }
+}
+
+/// The rows an ending statement covered, and whether each was live until it.
+#[derive(QueryableByName)]
+struct EndedRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Timestamptz)]
+    expires_at: DateTime<Utc>,
+    #[diesel(sql_type = Bool)]
+    was_live: bool,
+}
+
+impl From<EndedRow> for EndedSession {
+    fn from(row: EndedRow) -> Self {
+        Self {
+            id: SessionId::new(row.id),
+            expires_at: row.expires_at,
+            was_live: row.was_live,
+        }
+    }
+}
+
+/// Ends one unexpired session of a user. The CTE locks the row first, so
+/// `was_live` is read from the version this statement ends: of two
+/// concurrent calls, exactly one sees it live.
+const END_ONE: &str = "\
+WITH target AS ( \
+    SELECT id, revoked_at IS NULL AS was_live FROM sessions \
+    WHERE id = $1 AND user_id = $2 AND expires_at > $3 FOR UPDATE \
+) \
+UPDATE sessions s SET revoked_at = COALESCE(s.revoked_at, $3) \
+FROM target WHERE s.id = target.id \
+RETURNING s.id, s.expires_at, target.was_live";
+
+/// Ends every unexpired session of a user but one (`$3`, may be NULL).
+const END_ALL: &str = "\
+WITH target AS ( \
+    SELECT id, revoked_at IS NULL AS was_live FROM sessions \
+    WHERE user_id = $1 AND expires_at > $2 AND ($3::text IS NULL OR id <> $3) FOR UPDATE \
+) \
+UPDATE sessions s SET revoked_at = COALESCE(s.revoked_at, $2) \
+FROM target WHERE s.id = target.id \
+RETURNING s.id, s.expires_at, target.was_live";
+
+fn store_error(failure: Failure) -> SessionStoreError {
+    match failure {
+        Failure::Unavailable(_) => SessionStoreError::Unavailable(failure.into()),
+        _ => SessionStoreError::Unexpected(failure.into()),
+    }
+}
+
+fn generation(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl SessionRepository for PgSessionRepository {
+    #[tracing::instrument(level = "debug", name = "postgres.open_session", skip_all, fields(user_id = session.user_id.get()))]
+    async fn open(
+        &self,
+        session: NewSession,
+        epoch: SessionEpoch,
+        alert: Option<NewDeviceAlert>,
+    ) -> Result<OpenedSession, SessionStoreError> {
+        let mut conn = self.db.connection().await.map_err(store_error)?;
+        let user_id = session.user_id.get();
+        let ip = session.device.ip().map(|ip| ip.to_string());
+        let network = session.device.network();
+        let user_agent = session.device.user_agent().map(str::to_owned);
+        self.db
+            .bounded(conn.transaction(async move |conn| {
+                // FOR SHARE: ending all sessions (which moves the epoch on)
+                // waits for this login to commit, then ends its session
+                // too; or this login waits for it and finds the epoch moved.
+                let current = users::table
+                    .find(user_id)
+                    .filter(users::session_epoch.eq(epoch.0))
+                    .select(users::id)
+                    .for_share()
+                    .first::<i64>(conn)
+                    .await
+                    .optional()?;
+                if current.is_none() {
+                    return Ok(OpenedSession::AccountChanged);
+                }
+                let mut alert_due = None;
+                if let Some(alert) = alert {
+                    let since = session
+                        .created_at
+                        .checked_sub_signed(alert.lookback)
+                        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+                    let signed_in_before = diesel::select(diesel::dsl::exists(
+                        sessions::table.filter(sessions::user_id.eq(user_id)),
+                    ))
+                    .get_result::<bool>(conn)
+                    .await?;
+                    let known_device = diesel::select(diesel::dsl::exists(
+                        sessions::table
+                            .filter(sessions::user_id.eq(user_id))
+                            .filter(sessions::last_used_at.gt(since))
+                            .filter(
+                                sessions::user_agent
+                                    .is_not_distinct_from(user_agent.clone())
+                                    .and(sessions::network.is_not_distinct_from(network.clone())),
+                            ),
+                    ))
+                    .get_result::<bool>(conn)
+                    .await?;
+                    // Never for the first login after registration.
+                    if signed_in_before && !known_device {
+                        alert_due = Some(alert.email);
+                    }
+                }
+                diesel::insert_into(sessions::table)
+                    .values((
+                        sessions::id.eq(session.id.as_str()),
+                        sessions::user_id.eq(user_id),
+                        sessions::created_at.eq(session.created_at),
+                        sessions::last_used_at.eq(session.created_at),
+                        sessions::expires_at.eq(session.expires_at),
+                        sessions::ip.eq(ip),
+                        sessions::network.eq(network),
+                        sessions::user_agent.eq(user_agent),
+                    ))
+                    .execute(conn)
+                    .await?;
+                let alert_queued = alert_due.is_some();
+                if let Some(job) = alert_due {
+                    diesel::insert_into(email_outbox::table)
+                        .values((
+                            email_outbox::id.eq(job.id),
+                            email_outbox::payload.eq(job.to_json()),
+                            email_outbox::created_at.eq(job.created_at),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                Ok::<_, diesel::result::Error>(OpenedSession::Opened { alert_queued })
+            }))
+            .await
+            .map_err(store_error)
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.find_session", skip_all)]
+    async fn find(&self, id: SessionId) -> Result<Option<Session>, SessionStoreError> {
+        let mut conn = self.db.connection().await.map_err(store_error)?;
+        let query = sessions::table
+            .find(id.as_str().to_owned())
+            .select(SessionRow::as_select())
+            .first::<SessionRow>(&mut conn);
+        let row = self
+            .db
+            .bounded(async { query.await.optional() })
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(SessionRow::into_session))
+    }
+
+    #[tracing::instrument(
+        level = "debug",
+        name = "postgres.rotate_session",
+        skip_all,
+        fields(from)
+    )]
+    async fn rotate(
+        &self,
+        id: SessionId,
+        from: u64,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, SessionStoreError> {
+        let mut conn = self.db.connection().await.map_err(store_error)?;
+        let query = diesel::update(
+            sessions::table
+                .find(id.as_str().to_owned())
+                .filter(sessions::generation.eq(generation(from)))
+                .filter(sessions::revoked_at.is_null()),
+        )
+        .set((
+            sessions::generation.eq(sessions::generation + 1),
+            sessions::rotated_at.eq(now),
+            sessions::last_used_at.eq(now),
+            sessions::expires_at.eq(expires_at),
+        ))
+        .execute(&mut conn);
+        let updated = self.db.bounded(query).await.map_err(store_error)?;
+        Ok(updated == 1)
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.touch_session", skip_all)]
+    async fn touch(&self, id: SessionId, now: DateTime<Utc>) -> Result<(), SessionStoreError> {
+        let mut conn = self.db.connection().await.map_err(store_error)?;
+        let query = diesel::update(
+            sessions::table
+                .find(id.as_str().to_owned())
+                .filter(sessions::last_used_at.lt(now)),
+        )
+        .set(sessions::last_used_at.eq(now))
+        .execute(&mut conn);
+        self.db.bounded(query).await.map_err(store_error)?;
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.end_session", skip_all, fields(user_id = user.get()))]
+    async fn end(
+        &self,
+        id: SessionId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<EndedSession>, SessionStoreError> {
+        let mut conn = self.db.connection().await.map_err(store_error)?;
+        let query = diesel::sql_query(END_ONE)
+            .bind::<Text, _>(id.as_str().to_owned())
+            .bind::<diesel::sql_types::BigInt, _>(user.get())
+            .bind::<Timestamptz, _>(now)
+            .get_result::<EndedRow>(&mut conn);
+        let row = self
+            .db
+            .bounded(async { query.await.optional() })
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(EndedSession::from))
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.end_all_sessions", skip_all, fields(user_id = user.get()))]
+    async fn end_all(
+        &self,
+        user: UserId,
+        except: Option<SessionId>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EndedSession>, SessionStoreError> {
+        let mut conn = self.db.connection().await.map_err(store_error)?;
+        let except = except.map(|id| id.as_str().to_owned());
+        let rows = self
+            .db
+            .bounded(conn.transaction(async move |conn| {
+                // First, so that a login holding the user row FOR SHARE
+                // commits its session before the statement below looks.
+                diesel::update(users::table.find(user.get()))
+                    .set(users::session_epoch.eq(users::session_epoch + 1))
+                    .execute(conn)
+                    .await?;
+                diesel::sql_query(END_ALL)
+                    .bind::<diesel::sql_types::BigInt, _>(user.get())
+                    .bind::<Timestamptz, _>(now)
+                    .bind::<Nullable<Text>, _>(except)
+                    .load::<EndedRow>(conn)
+                    .await
+            }))
+            .await
+            .map_err(store_error)?;
+        Ok(rows.into_iter().map(EndedSession::from).collect())
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.list_sessions", skip_all, fields(user_id = user.get()))]
+    async fn list_live(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, SessionStoreError> {
+        let mut conn = self.db.connection().await.map_err(store_error)?;
+        let query = sessions::table
+            .filter(sessions::user_id.eq(user.get()))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(now))
+            .order((sessions::created_at.desc(), sessions::id.desc()))
+            .limit(LIST_LIMIT)
+            .select(SessionRow::as_select())
+            .load::<SessionRow>(&mut conn);
+        let rows = self.db.bounded(query).await.map_err(store_error)?;
+        Ok(rows.into_iter().map(SessionRow::into_session).collect())
+    }
+}

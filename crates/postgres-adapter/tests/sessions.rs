@@ -1,0 +1,380 @@
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+//! `PgSessionRepository` against a real PostgreSQL: the epoch guard of a
+//! login, the new-device rule, rotation as a compare-and-set under
+//! concurrency, and ending sessions.
+mod support;
+
+use std::sync::Arc;
+
+use application::Email;
+use application::ports::{
+    EmailOutbox, NewDeviceAlert, NewSession, OpenedSession, SessionEpoch, SessionRepository,
+    UserRepository,
+};
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use domain::{ClientDevice, SessionId, User};
+use postgres_adapter::{PgEmailOutbox, PgSessionRepository, PgUserRepository};
+use support::*;
+use uuid::Uuid;
+
+struct Fixture {
+    _db: TestDatabase,
+    users: PgUserRepository,
+    sessions: Arc<PgSessionRepository>,
+    outbox: PgEmailOutbox,
+}
+
+async fn fixture() -> Fixture {
+    let db = fresh_database().await;
+    let pool = pool(&db.url);
+    Fixture {
+        users: PgUserRepository::new(pool.clone(), settings()),
+        sessions: Arc::new(PgSessionRepository::new(pool.clone(), settings())),
+        outbox: PgEmailOutbox::new(pool, settings()),
+        _db: db,
+    }
+}
+
+/// PostgreSQL keeps microseconds.
+fn now() -> DateTime<Utc> {
+    Utc::now()
+        .duration_trunc(Duration::microseconds(1))
+        .unwrap()
+}
+
+async fn user(f: &Fixture, name: &str) -> User {
+    let email = format!("{name}@example.io");
+    let user = f
+        .users
+        .create(new_user(name, &email), welcome(&email, name))
+        .await
+        .unwrap();
+    // Empty the outbox of the welcome email, so alerts can be counted.
+    let jobs = f
+        .outbox
+        .lease(100, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    f.outbox
+        .remove(jobs.iter().map(|job| job.id).collect())
+        .await
+        .unwrap();
+    user
+}
+
+fn new_session(user: &User, device: &ClientDevice, at: DateTime<Utc>) -> NewSession {
+    NewSession {
+        id: SessionId::new(Uuid::new_v4().simple().to_string()),
+        user_id: user.id,
+        created_at: at,
+        expires_at: at + Duration::seconds(1_000),
+        device: device.clone(),
+    }
+}
+
+fn alert(user: &User) -> NewDeviceAlert {
+    NewDeviceAlert {
+        email: application::EmailJob::new(
+            Email::NewDeviceLogin {
+                to: user.email.as_str().to_owned(),
+                username: user.username.as_str().to_owned(),
+                signed_in_at: "t".into(),
+                ip: String::new(),
+                user_agent: String::new(),
+                session_id: String::new(),
+            },
+            now(),
+        ),
+        lookback: Duration::days(90),
+    }
+}
+
+fn device(ip: &str, agent: &str) -> ClientDevice {
+    ClientDevice::new(Some(ip.parse().unwrap()), Some(agent))
+}
+
+async fn queued(f: &Fixture) -> usize {
+    let jobs = f
+        .outbox
+        .lease(100, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    let count = jobs.len();
+    f.outbox
+        .remove(jobs.iter().map(|job| job.id).collect())
+        .await
+        .unwrap();
+    count
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_is_stored_with_its_device_and_found_by_id() {
+    let f = fixture().await;
+    let ada = user(&f, "ada").await;
+    let at = now();
+    let new = new_session(&ada, &device("203.0.113.7", "Firefox"), at);
+    let opened = f
+        .sessions
+        .open(new.clone(), SessionEpoch(0), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        opened,
+        OpenedSession::Opened {
+            alert_queued: false
+        }
+    );
+
+    let found = f.sessions.find(new.id.clone()).await.unwrap().unwrap();
+    assert_eq!(found.user_id, ada.id);
+    assert_eq!(found.created_at, at);
+    assert_eq!(found.last_used_at, at);
+    assert_eq!(found.expires_at, new.expires_at);
+    assert_eq!(found.ip, Some("203.0.113.7".parse().unwrap()));
+    assert_eq!(found.user_agent.as_deref(), Some("Firefox"));
+    assert_eq!(found.generation, 0);
+    assert_eq!(found.rotated_at, None);
+    assert_eq!(found.revoked_at, None);
+    assert!(
+        f.sessions
+            .find(SessionId::new("nope"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_after_all_sessions_ended_or_the_user_was_deleted_opens_none() {
+    let f = fixture().await;
+    let ada = user(&f, "ada").await;
+    let epoch = f
+        .users
+        .find_credentials("ada@example.io")
+        .await
+        .unwrap()
+        .unwrap()
+        .session_epoch;
+    // Logout everywhere while this login checks its password.
+    f.sessions.end_all(ada.id, None, now()).await.unwrap();
+    let stale = new_session(&ada, &ClientDevice::default(), now());
+    assert_eq!(
+        f.sessions.open(stale.clone(), epoch, None).await.unwrap(),
+        OpenedSession::AccountChanged
+    );
+    assert!(f.sessions.find(stale.id).await.unwrap().is_none());
+
+    let fresh_epoch = SessionEpoch(epoch.0 + 1);
+    f.users.delete(ada.id).await.unwrap();
+    assert_eq!(
+        f.sessions
+            .open(
+                new_session(&ada, &ClientDevice::default(), now()),
+                fresh_epoch,
+                None
+            )
+            .await
+            .unwrap(),
+        OpenedSession::AccountChanged
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_new_device_email_skips_the_first_login_and_known_devices() {
+    let f = fixture().await;
+    let ada = user(&f, "ada").await;
+    let home = device("203.0.113.7", "Firefox");
+    let open = |device: ClientDevice| {
+        let sessions = f.sessions.clone();
+        let ada = ada.clone();
+        async move {
+            sessions
+                .open(
+                    new_session(&ada, &device, now()),
+                    SessionEpoch(0),
+                    Some(alert(&ada)),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    // The first login after registration: never.
+    assert_eq!(
+        open(home.clone()).await,
+        OpenedSession::Opened {
+            alert_queued: false
+        }
+    );
+    // The same browser in the same /24: a known device.
+    assert_eq!(
+        open(device("203.0.113.200", "Firefox")).await,
+        OpenedSession::Opened {
+            alert_queued: false
+        }
+    );
+    assert_eq!(queued(&f).await, 0);
+    // Another browser, or another network: new.
+    assert_eq!(
+        open(device("203.0.113.7", "curl/8")).await,
+        OpenedSession::Opened { alert_queued: true }
+    );
+    assert_eq!(
+        open(device("198.51.100.1", "Firefox")).await,
+        OpenedSession::Opened { alert_queued: true }
+    );
+    assert_eq!(queued(&f).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_device_unused_for_longer_than_the_lookback_is_new_again() {
+    let f = fixture().await;
+    let ada = user(&f, "ada").await;
+    let home = device("203.0.113.7", "Firefox");
+    let long_ago = now() - Duration::days(91);
+    f.sessions
+        .open(new_session(&ada, &home, long_ago), SessionEpoch(0), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.sessions
+            .open(
+                new_session(&ada, &home, now()),
+                SessionEpoch(0),
+                Some(alert(&ada))
+            )
+            .await
+            .unwrap(),
+        OpenedSession::Opened { alert_queued: true }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sixteen_concurrent_rotations_of_one_generation_succeed_once() {
+    let f = fixture().await;
+    let ada = user(&f, "ada").await;
+    let new = new_session(&ada, &ClientDevice::default(), now());
+    f.sessions
+        .open(new.clone(), SessionEpoch(0), None)
+        .await
+        .unwrap();
+    let rotations = (0..16).map(|_| {
+        let sessions = f.sessions.clone();
+        let id = new.id.clone();
+        tokio::spawn(async move {
+            let at = now();
+            sessions
+                .rotate(id, 0, at + Duration::seconds(500), at)
+                .await
+                .unwrap()
+        })
+    });
+    let mut won = 0;
+    for rotation in rotations.collect::<Vec<_>>() {
+        won += usize::from(rotation.await.unwrap());
+    }
+    assert_eq!(won, 1);
+    let found = f.sessions.find(new.id).await.unwrap().unwrap();
+    assert_eq!(found.generation, 1);
+    assert!(found.rotated_at.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ending_one_session_reports_whether_it_was_live_and_only_for_its_user() {
+    let f = fixture().await;
+    let ada = user(&f, "ada").await;
+    let bob = user(&f, "bob").await;
+    let new = new_session(&ada, &ClientDevice::default(), now());
+    f.sessions
+        .open(new.clone(), SessionEpoch(0), None)
+        .await
+        .unwrap();
+
+    assert!(
+        f.sessions
+            .end(new.id.clone(), bob.id, now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let first = f
+        .sessions
+        .end(new.id.clone(), ada.id, now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first.was_live);
+    assert_eq!(first.expires_at, new.expires_at);
+    let again = f
+        .sessions
+        .end(new.id.clone(), ada.id, now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!again.was_live, "ended before");
+    // A revoked session no longer rotates.
+    assert!(!f.sessions.rotate(new.id, 0, now(), now()).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ending_all_sessions_keeps_the_one_asked_and_lists_only_live_ones() {
+    let f = fixture().await;
+    let ada = user(&f, "ada").await;
+    let base = now();
+    let mut ids = Vec::new();
+    for offset in 0..3 {
+        let new = new_session(
+            &ada,
+            &ClientDevice::default(),
+            base + Duration::seconds(offset),
+        );
+        f.sessions
+            .open(new.clone(), SessionEpoch(0), None)
+            .await
+            .unwrap();
+        ids.push(new.id);
+    }
+    let listed: Vec<_> = f
+        .sessions
+        .list_live(ada.id, now())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|session| session.id)
+        .collect();
+    assert_eq!(
+        listed,
+        [ids[2].clone(), ids[1].clone(), ids[0].clone()],
+        "newest first"
+    );
+
+    let ended = f
+        .sessions
+        .end_all(ada.id, Some(ids[0].clone()), now())
+        .await
+        .unwrap();
+    assert_eq!(ended.len(), 2);
+    assert!(ended.iter().all(|session| session.was_live));
+    let listed = f.sessions.list_live(ada.id, now()).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, ids[0]);
+
+    // Everything now: the two ended before come back as not live.
+    let ended = f.sessions.end_all(ada.id, None, now()).await.unwrap();
+    assert_eq!(ended.len(), 3);
+    assert_eq!(ended.iter().filter(|session| session.was_live).count(), 1);
+    assert!(
+        f.sessions
+            .list_live(ada.id, now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let epoch = f
+        .users
+        .find_credentials("ada@example.io")
+        .await
+        .unwrap()
+        .unwrap()
+        .session_epoch;
+    assert_eq!(epoch, SessionEpoch(2), "each end_all moves the epoch on");
+}
