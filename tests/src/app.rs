@@ -106,6 +106,23 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// A second instance of `app`'s deployment: the same database, Redis key
+/// prefix and JWT key, its own port (and nothing to drop when it stops).
+pub async fn spawn_peer(app: &TestApp, configure: impl FnOnce(&mut TestSettings)) -> TestApp {
+    let database_url = app.database_url.clone();
+    let prefix = app.redis_prefix.clone();
+    let secret = app.jwt_secret.clone();
+    spawn_app_with(move |settings| {
+        settings.create_database = false;
+        settings
+            .set("DATABASE_URL", database_url)
+            .set("REDIS_KEY_PREFIX", prefix)
+            .set("JWT_SECRET_KEY", secret);
+        configure(settings);
+    })
+    .await
+}
+
 /// Starts the app after `configure` adjusted the settings. The test's own
 /// database is created and migrated first unless `create_database` is off.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut TestSettings)) -> TestApp {
@@ -277,6 +294,32 @@ impl TestApp {
         self.post_with_token("/logout", Some(refresh_token)).await
     }
 
+    /// `POST /logout` with `{"scope": scope}`.
+    pub async fn logout_scope(&self, refresh_token: &str, scope: &str) -> Response {
+        self.request(Method::POST, "/logout", Some(refresh_token))
+            .json(&json!({ "scope": scope }))
+            .send()
+            .await
+            .expect("POST /logout answered")
+    }
+
+    /// Rotates a refresh token: the new access and refresh tokens.
+    pub async fn rotated(&self, refresh_token: &str) -> Tokens {
+        let response = self.refresh(refresh_token).await;
+        assert_eq!(response.status(), StatusCode::OK, "refresh");
+        let body = json_body(response).await;
+        Tokens {
+            access: body["access_token"]
+                .as_str()
+                .expect("access token")
+                .to_owned(),
+            refresh: body["refresh_token"]
+                .as_str()
+                .expect("a rotated refresh token")
+                .to_owned(),
+        }
+    }
+
     /// Gives the user the admin role, as the `make-admin` command does.
     pub async fn make_admin(&self, email: &str) {
         let config = DatabaseConfig {
@@ -329,6 +372,42 @@ impl TestApp {
     }
 
     /// Rows waiting in the transactional outbox.
+    /// The `value` column of a one-row query on the test's database.
+    pub async fn query_scalar(&self, sql: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = BigInt)]
+            value: i64,
+        }
+        let mut conn = AsyncPgConnection::establish(&self.database_url)
+            .await
+            .expect("connect to the test database");
+        let row: Row = diesel::sql_query(sql)
+            .get_result(&mut conn)
+            .await
+            .expect("query the test database");
+        row.value
+    }
+
+    /// Deletes every Redis key of this app's prefix: what a `FLUSHDB` or a
+    /// restart without persistence does to it, without touching the other
+    /// tests sharing the server.
+    pub async fn delete_redis_keys(&self) {
+        let mut conn = self.redis.get().await.expect("a Redis connection");
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.redis_prefix))
+            .query_async(&mut conn)
+            .await
+            .expect("KEYS");
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL")
+                .arg(keys)
+                .query_async(&mut conn)
+                .await
+                .expect("DEL");
+        }
+    }
+
     pub async fn outbox_len(&self) -> i64 {
         #[derive(QueryableByName)]
         struct Count {

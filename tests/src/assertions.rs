@@ -61,6 +61,10 @@ pub mod token_errors {
         ("wrong_token_type", "Only access tokens are allowed.");
     pub const REFRESH_REQUIRED: (&str, &str) =
         ("wrong_token_type", "Only refresh tokens are allowed.");
+    pub const REUSED: (&str, &str) = (
+        "refresh_token_reused",
+        "The refresh token was already used; the session has been revoked.",
+    );
 }
 
 /// Shorthand for [`assert_token_error`] with a [`token_errors`] pair.

@@ -45,8 +45,10 @@ pub fn valid_claims(user_id: i64, kind: &str, ttl: i64) -> Value {
         "type": kind,
         "sid": Uuid::new_v4().simple().to_string(),
     });
-    if kind == "access" {
-        claims["fresh"] = json!(true);
+    match kind {
+        "access" => claims["fresh"] = json!(true),
+        "refresh" => claims["gen"] = json!(0),
+        _ => {}
     }
     claims
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 pub(crate) use app::clean_up;
 pub use app::{
     CLOSED_POSTGRES_URL, CLOSED_REDIS_URL, TestApp, TestSettings, TestUser, Tokens, spawn_app,
-    spawn_app_with,
+    spawn_app_with, spawn_peer,
 };
 pub use assertions::{
     assert_common_headers, assert_error, assert_token_error, assert_token_rejected,

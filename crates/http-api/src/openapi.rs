@@ -25,6 +25,9 @@ enum Trait {
     Conflict,
     /// Wrong credentials: 401.
     Credentials,
+    /// A session id in the path: 404 when it is not one of the caller's
+    /// live sessions.
+    SessionInPath,
 }
 
 use Trait::*;
@@ -41,12 +44,28 @@ const OPERATIONS: &[(&str, &str, &[Trait])] = &[
         "post",
         &[JsonBody, Dependency, Credentials, Fallible],
     ),
-    ("/refresh", "post", &[Token, Fallible]),
-    ("/logout", "post", &[Token, Fallible]),
+    ("/refresh", "post", &[Token, Dependency, Fallible]),
+    ("/logout", "post", &[Token, JsonBody, Dependency, Fallible]),
     ("/guest", "get", &[]),
     ("/protected", "get", &[Token, Fallible]),
     ("/fresh-protected", "get", &[Token, Fallible]),
     ("/users/me", "get", &[Token, Dependency, Fallible]),
+    ("/users/me/sessions", "get", &[Token, Dependency, Fallible]),
+    (
+        "/users/me/sessions/{id}",
+        "delete",
+        &[Token, Dependency, SessionInPath, Fallible],
+    ),
+    (
+        "/users/{id}/sessions",
+        "get",
+        &[Token, Dependency, UserInPath, Fallible],
+    ),
+    (
+        "/users/{id}/sessions",
+        "delete",
+        &[Token, Dependency, UserInPath, Fallible],
+    ),
     (
         "/users/{id}",
         "get",
@@ -96,6 +115,7 @@ fn statuses(traits: &[Trait]) -> Vec<(u16, &'static str)> {
                 (404, "No such user, or an id that is not an integer"),
             ],
             Conflict => &[(409, "A user with that email already exists")],
+            SessionInPath => &[(404, "Not one of the caller's live sessions")],
         });
         if matches!(item, Token | Dependency) {
             statuses.push((503, "A dependency is unavailable; retry after Retry-After"));
@@ -155,6 +175,14 @@ fn username_pattern() -> String {
 /// The rules of each body field, in characters, as the domain states them.
 fn field_rules(policy: PasswordPolicy) -> Vec<(&'static str, &'static str, Value)> {
     vec![
+        (
+            "LogoutRequest",
+            "scope",
+            json!({"enum": ["local", "others", "global"]}),
+        ),
+        // Unknown when the login sent no User-Agent or had no peer address.
+        ("SessionBody", "ip", json!({"nullable": true})),
+        ("SessionBody", "user_agent", json!({"nullable": true})),
         (
             "RegisterRequest",
             "username",
@@ -234,7 +262,11 @@ fn document_operation(operation: &mut Map<String, Value>, path: &str, traits: &[
     if let Some(Value::Array(parameters)) = operation.get_mut("parameters") {
         for parameter in parameters.iter_mut() {
             if parameter["in"] == "path" && parameter["name"] == "id" {
-                parameter["schema"] = json!({"type": "integer", "format": "int64"});
+                parameter["schema"] = if path.starts_with("/users/me/sessions/") {
+                    json!({"type": "string", "description": "A session id (the `sid` claim)"})
+                } else {
+                    json!({"type": "integer", "format": "int64"})
+                };
             }
         }
     }

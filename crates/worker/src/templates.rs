@@ -170,6 +170,58 @@ mod tests {
         assert!(email.text.contains("<script>alert('x')</script>"));
     }
 
+    #[test]
+    fn renders_the_new_device_email_with_its_details_escaped_in_html() {
+        let renderer = TeraRenderer::load(repo_templates()).unwrap();
+        let email = renderer
+            .render(
+                Uuid::nil(),
+                &Email::NewDeviceLogin {
+                    to: "ada@example.io".into(),
+                    username: "ada".into(),
+                    signed_in_at: "2026-11-26T16:00:00Z".into(),
+                    ip: "203.0.113.7".into(),
+                    user_agent: "<b>Evil</b>".into(),
+                    session_id: "0123456789abcdef0123456789abcdef".into(),
+                },
+            )
+            .unwrap();
+        assert_eq!(email.subject, "New sign-in to your account");
+        assert_eq!(email.kind, "new_device_login");
+        for part in [&email.text, &email.html] {
+            assert!(part.contains("2026-11-26T16:00:00Z"), "{part}");
+            assert!(part.contains("203.0.113.7"), "{part}");
+            assert!(
+                part.contains("/users/me/sessions/0123456789abcdef0123456789abcdef"),
+                "how to revoke it: {part}"
+            );
+        }
+        assert!(email.text.contains("Browser or app: <b>Evil</b>"));
+        assert!(!email.html.contains("<b>Evil</b>"), "{}", email.html);
+        assert!(
+            email.html.contains("&lt;b&gt;Evil&lt;&#x2F;b&gt;")
+                || email.html.contains("&lt;b&gt;Evil&lt;/b&gt;"),
+            "{}",
+            email.html
+        );
+
+        // Unknown IP and user agent read as such.
+        let email = renderer
+            .render(
+                Uuid::nil(),
+                &Email::NewDeviceLogin {
+                    to: "ada@example.io".into(),
+                    username: "ada".into(),
+                    signed_in_at: "t".into(),
+                    ip: String::new(),
+                    user_agent: String::new(),
+                    session_id: "s".into(),
+                },
+            )
+            .unwrap();
+        assert!(email.text.contains("IP address: unknown"), "{}", email.text);
+    }
+
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("worker-templates-{name}-{}", Uuid::new_v4()));
         std::fs::create_dir_all(dir.join("email")).unwrap();

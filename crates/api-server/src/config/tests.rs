@@ -30,6 +30,35 @@ fn defaults_follow_the_contract() {
     assert_eq!(config.metrics_addr, None);
     assert_eq!(config.http_workers, None);
     assert!(config.trusted_proxies.is_empty());
+    assert_eq!(
+        config.sessions,
+        SessionConfig {
+            rotation: true,
+            reuse_interval_secs: 10,
+            max_lifetime_secs: 7_776_000,
+            notify_new_device: true,
+        }
+    );
+}
+
+#[test]
+fn session_behaviour_is_configurable() {
+    let config = load(&[
+        ("REFRESH_TOKEN_ROTATION", "false"),
+        ("REFRESH_REUSE_INTERVAL", "0"),
+        ("SESSION_MAX_LIFETIME", "3600"),
+        ("NOTIFY_NEW_DEVICE_LOGIN", "off"),
+    ])
+    .unwrap();
+    assert_eq!(
+        config.sessions,
+        SessionConfig {
+            rotation: false,
+            reuse_interval_secs: 0,
+            max_lifetime_secs: 3600,
+            notify_new_device: false,
+        }
+    );
 }
 
 #[test]
@@ -133,6 +162,12 @@ fn refuses_bad_numbers_naming_the_variable() {
         ("METRICS_ADDR", "nowhere"),
         ("JWT_ALGORITHM", "none"),
         ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
+        ("REFRESH_TOKEN_ROTATION", "maybe"),
+        ("REFRESH_REUSE_INTERVAL", "-1"),
+        ("REFRESH_REUSE_INTERVAL", "3601"),
+        ("SESSION_MAX_LIFETIME", "0"),
+        ("SESSION_MAX_LIFETIME", "315360001"),
+        ("NOTIFY_NEW_DEVICE_LOGIN", "2"),
     ] {
         let error = load(&[(name, value)]).unwrap_err();
         let line = error.to_string();

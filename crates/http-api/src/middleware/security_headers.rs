@@ -16,7 +16,14 @@ fn is_no_store(path: &str) -> bool {
     NO_STORE_ROUTES.iter().any(|group| {
         path.strip_prefix(group)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    })
+    }) || is_user_sessions(path)
+}
+
+/// `/users/{id}/sessions`: another user's sessions are account data too.
+fn is_user_sessions(path: &str) -> bool {
+    path.strip_prefix("/users/")
+        .and_then(|rest| rest.strip_suffix("/sessions"))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
 }
 
 /// Headers every response carries: no MIME sniffing, no referrer sent
@@ -48,6 +55,8 @@ mod tests {
             "/logout",
             "/users/me",
             "/users/me/sessions",
+            "/users/me/sessions/0123",
+            "/users/42/sessions",
         ] {
             assert!(is_no_store(path), "{path}");
         }
@@ -55,6 +64,9 @@ mod tests {
             "/loginx",
             "/users/meet",
             "/users/1",
+            "/users//sessions",
+            "/users/1/2/sessions",
+            "/users/1/sessionsx",
             "/guest",
             "/register",
             "/",
