@@ -172,6 +172,9 @@ fn username_pattern() -> String {
     format!("^{edge}(?:[^{refused}]*{edge})?$")
 }
 
+/// Where paperclip puts the schema of one session: inline in the list.
+const SESSION_ITEMS: &str = "SessionsBody/properties/sessions/items";
+
 /// The rules of each body field, in characters, as the domain states them.
 fn field_rules(policy: PasswordPolicy) -> Vec<(&'static str, &'static str, Value)> {
     vec![
@@ -181,8 +184,9 @@ fn field_rules(policy: PasswordPolicy) -> Vec<(&'static str, &'static str, Value
             json!({"enum": ["local", "others", "global"]}),
         ),
         // Unknown when the login sent no User-Agent or had no peer address.
-        ("SessionBody", "ip", json!({"nullable": true})),
-        ("SessionBody", "user_agent", json!({"nullable": true})),
+        // paperclip inlines a list's items, so the path reaches into them.
+        (SESSION_ITEMS, "ip", json!({"nullable": true})),
+        (SESSION_ITEMS, "user_agent", json!({"nullable": true})),
         (
             "RegisterRequest",
             "username",

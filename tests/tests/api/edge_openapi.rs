@@ -29,6 +29,10 @@ async fn every_operation_documents_what_it_answers() {
         ("/users/{id}", "delete"),
         ("/user/{id}", "get"),
         ("/user/{id}", "delete"),
+        ("/users/me/sessions", "get"),
+        ("/users/me/sessions/{id}", "delete"),
+        ("/users/{id}/sessions", "get"),
+        ("/users/{id}/sessions", "delete"),
     ];
     for (path, method) in token_routes {
         let operation = &paths[path][method];
@@ -73,4 +77,16 @@ async fn body_schemas_carry_the_real_rules() {
     assert_eq!(fields["email"]["maxLength"], 254);
     assert_eq!(fields["password"]["minLength"], 10);
     assert_eq!(fields["password"]["maxLength"], 128);
+
+    let scope = &spec["components"]["schemas"]["LogoutRequest"]["properties"]["scope"];
+    assert_eq!(
+        scope["enum"],
+        serde_json::json!(["local", "others", "global"])
+    );
+    let session = &spec["components"]["schemas"]["SessionsBody"]["properties"]["sessions"]["items"];
+    for field in ["ip", "user_agent"] {
+        assert_eq!(session["properties"][field]["nullable"], true, "{field}");
+    }
+    let id = &spec["paths"]["/users/me/sessions/{id}"]["delete"]["parameters"][0]["schema"];
+    assert_eq!(id["type"], "string", "a session id is not a user id");
 }
