@@ -320,12 +320,13 @@ impl TestApp {
         }
     }
 
-    /// Gives the user the admin role, as the `make-admin` command does.
+    /// Gives the user the admin role, as `make-admin --force` does (test
+    /// users have not verified their address).
     pub async fn make_admin(&self, email: &str) {
         let config = DatabaseConfig {
             database_url: DatabaseUrl::parse(&self.database_url).expect("a database URL"),
         };
-        api_server::make_admin(&config, email)
+        api_server::make_admin(&config, email, true)
             .await
             .expect("make admin");
     }

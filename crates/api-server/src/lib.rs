@@ -11,18 +11,20 @@ use application::ports::{
     Clock, PasswordHasher, SessionRepository, SystemClock, TokenRevocations, UserRepository,
 };
 use application::{
-    Authentication, AuthenticationPorts, OutboxRelay, RelaySettings, SessionManagement,
-    SessionSettings, TokenLifetimes, UserAccounts,
+    AccountEmailSettings, Authentication, AuthenticationPorts, EmailVerification, OutboxRelay,
+    RelaySettings, SecretMail, SessionManagement, SessionSettings, TokenLifetimes, UserAccounts,
 };
 use chrono::TimeDelta;
-use http_api::crypto::{Argon2Hasher, HasherSettings, JwtCodec};
+use http_api::crypto::{Argon2Hasher, HasherSettings, JwtCodec, RandomSecrets};
 use http_api::metrics::{PoolGauge, PoolStatus};
 use http_api::{AppState, ServerSettings};
-use postgres_adapter::{PgEmailOutbox, PgProbe, PgSessionRepository, PgSettings, PgUserRepository};
+use postgres_adapter::{
+    PgEmailOutbox, PgOneTimeSecretStore, PgProbe, PgSessionRepository, PgSettings, PgUserRepository,
+};
 use redis_adapter::{RedisEmailQueue, RedisProbe, RedisSettings, RedisTokenRevocations};
 use tokio::sync::oneshot;
 
-pub use config::{Config, ConfigError, DatabaseConfig, SessionConfig};
+pub use config::{AccountEmailConfig, Config, ConfigError, DatabaseConfig, SessionConfig};
 use outbox_relay_loop::OutboxWakeup;
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +77,15 @@ impl Application {
         let sessions: Arc<dyn SessionRepository> =
             Arc::new(PgSessionRepository::new(pg.clone(), pg_settings));
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let secrets = Arc::new(PgOneTimeSecretStore::new(pg.clone(), pg_settings));
+        let secret_mail = SecretMail::new(
+            Arc::new(RandomSecrets),
+            AccountEmailSettings {
+                public_app_url: config.account_emails.public_app_url.clone(),
+                verification_ttl: TimeDelta::seconds(config.account_emails.verification_ttl_secs),
+                require_verified_email: config.account_emails.require_verified_email,
+            },
+        );
         let revocations: Arc<dyn TokenRevocations> = Arc::new(RedisTokenRevocations::new(
             redis_adapter::connect_shared(config.redis_url.expose(), &redis_settings)?,
             prefix.clone(),
@@ -92,9 +103,18 @@ impl Application {
                 tokens: Arc::new(JwtCodec::new(&config.jwt_secret, config.jwt.clone())?),
                 clock: clock.clone(),
                 outbox: Arc::new(outbox_wakeup.clone()),
+                secrets: secrets.clone(),
+                mail: secret_mail.clone(),
             },
             lifetimes,
             session_settings,
+        );
+        let verification = EmailVerification::new(
+            users.clone(),
+            secrets,
+            secret_mail.clone(),
+            clock.clone(),
+            Arc::new(outbox_wakeup.clone()),
         );
         let session_management = SessionManagement::new(
             users.clone(),
@@ -109,6 +129,7 @@ impl Application {
             hasher,
             clock,
             Arc::new(outbox_wakeup.clone()),
+            secret_mail,
             lifetimes,
         );
         let relay = OutboxRelay::new(
@@ -169,6 +190,7 @@ impl Application {
             authentication,
             accounts,
             sessions: session_management,
+            verification,
             password_policy: config.password_policy,
             probes: vec![
                 Arc::new(PgProbe::new(pg, pg_settings)),
@@ -276,10 +298,19 @@ pub enum AdminError {
     Repository(#[from] application::ports::RepositoryError),
     #[error("no user has the email {0}")]
     NoSuchUser(String),
+    /// Anyone can register any address: an unverified one proves nothing.
+    #[error("{0} has not verified its email address; pass --force to promote it anyway")]
+    Unverified(String),
 }
 
 /// Gives the user with this email the admin role.
-pub async fn make_admin(config: &DatabaseConfig, email: &str) -> Result<domain::User, AdminError> {
+/// An unverified account is refused unless `force`: anyone can register
+/// any address, so an unverified `admin@company.example` may be a squatter.
+pub async fn make_admin(
+    config: &DatabaseConfig,
+    email: &str,
+    force: bool,
+) -> Result<domain::User, AdminError> {
     use application::ports::UserRepository;
 
     let settings = PgSettings::default();
@@ -288,6 +319,13 @@ pub async fn make_admin(config: &DatabaseConfig, email: &str) -> Result<domain::
     let no_such_user = || AdminError::NoSuchUser(email.trim().to_owned());
     // An address that does not parse cannot belong to any account.
     let address = domain::EmailAddress::parse(email).map_err(|_| no_such_user())?;
+    let user = users
+        .find_by_email(&address.normalized())
+        .await?
+        .ok_or_else(no_such_user)?;
+    if !user.email_verified && !force {
+        return Err(AdminError::Unverified(user.email.as_str().to_owned()));
+    }
     users
         .set_role(&address.normalized(), domain::Role::Admin)
         .await?

@@ -29,6 +29,9 @@ enum Command {
     MakeAdmin {
         /// The user's email (case-insensitive)
         email: String,
+        /// Promote the account even if its email address is not verified
+        #[arg(long)]
+        force: bool,
     },
     /// Exit 0 when the local server's /health/ready answers 200 (for
     /// container health checks; uses HOST and PORT)
@@ -99,9 +102,9 @@ async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
             let address = (settings.host(), settings.port()).into();
             telemetry::healthcheck(&telemetry::loopback_url(address, "/health/ready")).await?;
         }
-        Command::MakeAdmin { email } => {
+        Command::MakeAdmin { email, force } => {
             let config = DatabaseConfig::load(settings)?;
-            let user = api_server::make_admin(&config, &email).await?;
+            let user = api_server::make_admin(&config, &email, force).await?;
             tracing::info!(user_id = %user.id, "user is now an admin");
             println!(
                 "{} ({}, id {}) is now an admin",

@@ -7,8 +7,8 @@ use std::fmt;
 use domain::TokenRejection;
 
 use crate::ports::{
-    HashError, OutboxError, QueueError, RepositoryError, RevocationError, SessionStoreError,
-    TokenEncodeError,
+    HashError, OutboxError, QueueError, RepositoryError, RevocationError, SecretStoreError,
+    SessionStoreError, TokenEncodeError,
 };
 
 /// Any error, boxed, as the source of a port error. Adapters put their
@@ -21,6 +21,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub enum Dependency {
     UserStore,
     SessionStore,
+    SecretStore,
     RevocationStore,
     PasswordHasher,
     TokenSigner,
@@ -31,6 +32,7 @@ impl Dependency {
         match self {
             Dependency::UserStore => "user store",
             Dependency::SessionStore => "session store",
+            Dependency::SecretStore => "secret store",
             Dependency::RevocationStore => "revocation store",
             Dependency::PasswordHasher => "password hasher",
             Dependency::TokenSigner => "token signer",
@@ -85,6 +87,16 @@ impl From<SessionStoreError> for DependencyError {
         match error {
             SessionStoreError::Unavailable(_) => DependencyError::Unavailable(role, error.into()),
             SessionStoreError::Unexpected(_) => DependencyError::Failed(role, error.into()),
+        }
+    }
+}
+
+impl From<SecretStoreError> for DependencyError {
+    fn from(error: SecretStoreError) -> Self {
+        let role = Dependency::SecretStore;
+        match error {
+            SecretStoreError::Unavailable(_) => DependencyError::Unavailable(role, error.into()),
+            SecretStoreError::Unexpected(_) => DependencyError::Failed(role, error.into()),
         }
     }
 }
@@ -157,11 +169,36 @@ pub enum LoginError {
     /// Unknown email, malformed email or wrong password: the same answer.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// The right password, but `REQUIRE_VERIFIED_EMAIL` holds and the
+    /// address is unverified (a new verification email is on its way).
+    #[error("the email address is not verified")]
+    EmailNotVerified,
     #[error(transparent)]
     Dependency(#[from] DependencyError),
 }
 
-dependency_failures!(LoginError: RepositoryError, SessionStoreError, HashError, TokenEncodeError);
+dependency_failures!(LoginError: RepositoryError, SessionStoreError, SecretStoreError, HashError, TokenEncodeError);
+
+/// `EmailVerification::verify`.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyEmailError {
+    /// Unknown, expired, used, too many tries or a wrong code: one answer.
+    #[error("the link or code is invalid or has expired")]
+    InvalidOrExpired,
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+}
+
+dependency_failures!(VerifyEmailError: SecretStoreError);
+
+/// `EmailVerification::resend`: only an outage can fail it.
+#[derive(Debug, thiserror::Error)]
+pub enum ResendError {
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+}
+
+dependency_failures!(ResendError: RepositoryError, SecretStoreError);
 
 /// `Authentication::authenticate`: checking a bearer token for a route.
 #[derive(Debug, thiserror::Error)]

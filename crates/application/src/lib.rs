@@ -14,10 +14,12 @@ pub mod use_cases;
 pub use email::{Email, EmailJob};
 pub use error::{
     AuthenticateError, BoxError, Dependency, DependencyError, LoginError, LogoutError,
-    RefreshError, RegisterError, RelayError, SessionAccessError, UserAccessError,
+    RefreshError, RegisterError, RelayError, ResendError, SessionAccessError, UserAccessError,
+    VerifyEmailError,
 };
 pub use outbox_relay::{OutboxRelay, RelaySettings};
 pub use use_cases::{
-    Authentication, AuthenticationPorts, LoginTokens, RefreshedTokens, Registration,
-    SessionManagement, SessionSettings, TokenLifetimes, TokenRequirement, UserAccounts,
+    AccountEmailSettings, Authentication, AuthenticationPorts, EmailVerification, LoginTokens,
+    RefreshedTokens, Registration, SecretMail, SessionManagement, SessionSettings, TokenLifetimes,
+    TokenRequirement, UserAccounts,
 };

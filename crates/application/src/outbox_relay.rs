@@ -97,6 +97,8 @@ mod tests {
             Email::Welcome {
                 to: format!("user{n}@example.io"),
                 username: format!("user{n}"),
+                verification_link: String::new(),
+                code: String::new(),
             },
             DateTime::<Utc>::UNIX_EPOCH,
         )

@@ -3,6 +3,7 @@
 
 mod characters;
 mod email;
+mod one_time_secret;
 mod password;
 mod session;
 mod token;
@@ -11,6 +12,10 @@ mod username;
 
 pub use characters::refused_character_class;
 pub use email::{EmailAddress, InvalidEmail};
+pub use one_time_secret::{
+    MAX_CODE_ATTEMPTS, OneTimeSecret, SecretDigests, SecretProof, SecretPurpose, code_digest,
+    token_digest,
+};
 pub use password::{InvalidPassword, Password, PasswordHash, PasswordPolicy};
 pub use session::{
     ClientDevice, LogoutScope, RefreshDecision, RefreshPolicy, Session, UnknownLogoutScope,

@@ -78,6 +78,8 @@ pub struct User {
     pub username: Username,
     pub email: EmailAddress,
     pub role: Role,
+    /// The user proved it receives mail at `email`.
+    pub email_verified: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -106,6 +108,7 @@ mod tests {
             username: Username::parse("someone").unwrap(),
             email: EmailAddress::parse("someone@example.io").unwrap(),
             role,
+            email_verified: false,
             created_at: DateTime::<Utc>::UNIX_EPOCH,
         }
     }

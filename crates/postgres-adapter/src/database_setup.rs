@@ -180,6 +180,7 @@ mod tests {
                 "2025-01-01-000001_create_users",
                 "2025-01-01-000002_create_email_outbox",
                 "2026-11-26-000003_create_sessions",
+                "2026-11-26-000004_create_one_time_secrets",
             ]
         );
     }

@@ -7,6 +7,7 @@
 
 mod database_setup;
 mod error;
+mod one_time_secrets;
 mod outbox;
 mod pool;
 mod probe;
@@ -16,6 +17,7 @@ mod users;
 
 pub use database_setup::{ensure_database, run_migrations};
 pub use error::PgError;
+pub use one_time_secrets::PgOneTimeSecretStore;
 pub use outbox::PgEmailOutbox;
 pub use pool::{PgPool, PgSettings, connect};
 pub use probe::PgProbe;

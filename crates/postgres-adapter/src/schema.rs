@@ -10,8 +10,25 @@ diesel::table! {
         role -> Text,
         created_at -> Timestamptz,
         session_epoch -> Int8,
+        email_verified -> Bool,
     }
 }
+
+diesel::table! {
+    one_time_secrets (purpose, user_id) {
+        purpose -> Text,
+        user_id -> Int8,
+        token_hash -> Bytea,
+        code_hash -> Bytea,
+        new_email -> Nullable<Text>,
+        failed_attempts -> Int4,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(one_time_secrets -> users (user_id));
 
 diesel::table! {
     sessions (id) {
@@ -40,4 +57,4 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(users, email_outbox, sessions);
+diesel::allow_tables_to_appear_in_same_query!(users, email_outbox, sessions, one_time_secrets);

@@ -1,5 +1,7 @@
 use application::EmailJob;
-use application::ports::{RepositoryError, SessionEpoch, StoredCredentials, UserRepository};
+use application::ports::{
+    NewSecret, RepositoryError, SessionEpoch, StoredCredentials, UserRepository,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -8,7 +10,7 @@ use domain::{EmailAddress, NewUser, PasswordHash, Role, User, UserId, Username};
 
 use crate::error::Failure;
 use crate::pool::{Db, PgPool, PgSettings};
-use crate::schema::{email_outbox, users};
+use crate::schema::{email_outbox, one_time_secrets, users};
 
 /// The name of the unique constraint behind "email taken" (migration 1).
 const EMAIL_UNIQUE: &str = "users_email_normalized_key";
@@ -30,15 +32,20 @@ impl PgUserRepository {
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
-struct UserRow {
+pub(crate) struct UserRow {
     id: i64,
     username: String,
     email: String,
     role: String,
+    email_verified: bool,
     created_at: DateTime<Utc>,
 }
 
 impl UserRow {
+    pub(crate) fn user(self) -> Result<User, RepositoryError> {
+        self.into_user()
+    }
+
     /// Stored text is re-validated with the rules it was written under
     /// (`from_storage`: a rule added later does not lock an account out); a
     /// row that breaks even those is a bug or a manual edit, reported as
@@ -60,6 +67,7 @@ impl UserRow {
                 .role
                 .parse::<Role>()
                 .map_err(|e| corrupt("role")(e.into()))?,
+            email_verified: self.email_verified,
             created_at: self.created_at,
         })
     }
@@ -88,14 +96,19 @@ fn repository_error(failure: Failure) -> RepositoryError {
 
 /// PostgreSQL text cannot hold a NUL character: no stored value contains
 /// one, so a lookup key with one matches nothing and is not sent at all.
-fn storable(text: &str) -> bool {
+pub(crate) fn storable(text: &str) -> bool {
     !text.contains('\0')
 }
 
 #[async_trait]
 impl UserRepository for PgUserRepository {
     #[tracing::instrument(level = "debug", name = "postgres.create_user", skip_all)]
-    async fn create(&self, user: NewUser, welcome: EmailJob) -> Result<User, RepositoryError> {
+    async fn create(
+        &self,
+        user: NewUser,
+        verification: NewSecret,
+        welcome: EmailJob,
+    ) -> Result<User, RepositoryError> {
         let mut conn = self.db.connection().await.map_err(repository_error)?;
         let payload = welcome.to_json();
         let row = self
@@ -110,6 +123,18 @@ impl UserRepository for PgUserRepository {
                     ))
                     .returning(UserRow::as_returning())
                     .get_result::<UserRow>(conn)
+                    .await?;
+                let digests = verification.secret.digests(UserId::new(row.id));
+                diesel::insert_into(one_time_secrets::table)
+                    .values((
+                        one_time_secrets::purpose.eq(verification.purpose.as_str()),
+                        one_time_secrets::user_id.eq(row.id),
+                        one_time_secrets::token_hash.eq(digests.token.to_vec()),
+                        one_time_secrets::code_hash.eq(digests.code.to_vec()),
+                        one_time_secrets::created_at.eq(verification.created_at),
+                        one_time_secrets::expires_at.eq(verification.expires_at),
+                    ))
+                    .execute(conn)
                     .await?;
                 diesel::insert_into(email_outbox::table)
                     .values((
@@ -131,6 +156,25 @@ impl UserRepository for PgUserRepository {
         let mut conn = self.db.connection().await.map_err(repository_error)?;
         let query = users::table
             .find(id.get())
+            .select(UserRow::as_select())
+            .first::<UserRow>(&mut conn);
+        self.db
+            .bounded(async { query.await.optional() })
+            .await
+            .map_err(repository_error)?
+            .map(UserRow::into_user)
+            .transpose()
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.find_user_by_email", skip_all)]
+    async fn find_by_email(&self, normalized_email: &str) -> Result<Option<User>, RepositoryError> {
+        if !storable(normalized_email) {
+            return Ok(None);
+        }
+        let key = normalized_email.to_owned();
+        let mut conn = self.db.connection().await.map_err(repository_error)?;
+        let query = users::table
+            .filter(users::email_normalized.eq(key))
             .select(UserRow::as_select())
             .first::<UserRow>(&mut conn);
         self.db

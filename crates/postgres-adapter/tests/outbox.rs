@@ -26,7 +26,7 @@ async fn outbox_with_jobs(count: usize) -> (TestDatabase, PgEmailOutbox, Vec<Ema
         let name = format!("user{i}");
         let job = welcome_at(&email, &name, start + TimeDelta::seconds(i as i64));
         users
-            .create(new_user(&name, &email), job.clone())
+            .create(new_user(&name, &email), verification(), job.clone())
             .await
             .unwrap();
         jobs.push(job);

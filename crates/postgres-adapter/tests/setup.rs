@@ -107,7 +107,11 @@ async fn a_dead_server_makes_every_call_unavailable() {
         "{found:?}"
     );
     let created = users
-        .create(new_user("ada", "ada@x.io"), welcome("ada@x.io", "ada"))
+        .create(
+            new_user("ada", "ada@x.io"),
+            verification(),
+            welcome("ada@x.io", "ada"),
+        )
         .await;
     match created {
         Err(error @ RepositoryError::Unavailable(_)) => {

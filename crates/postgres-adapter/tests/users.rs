@@ -25,6 +25,7 @@ async fn created_users_are_found_by_id_and_by_email_in_any_case() {
     let created = users
         .create(
             new_user("Ada", "Ada.Lovelace@Example.io"),
+            verification(),
             welcome("Ada.Lovelace@Example.io", "Ada"),
         )
         .await
@@ -72,11 +73,19 @@ async fn created_users_are_found_by_id_and_by_email_in_any_case() {
 async fn ids_are_distinct_and_increasing() {
     let (_db, users, _) = repository().await;
     let first = users
-        .create(new_user("one", "one@x.io"), welcome("one@x.io", "one"))
+        .create(
+            new_user("one", "one@x.io"),
+            verification(),
+            welcome("one@x.io", "one"),
+        )
         .await
         .unwrap();
     let second = users
-        .create(new_user("two", "two@x.io"), welcome("two@x.io", "two"))
+        .create(
+            new_user("two", "two@x.io"),
+            verification(),
+            welcome("two@x.io", "two"),
+        )
         .await
         .unwrap();
     assert!(second.id > first.id);
@@ -87,12 +96,20 @@ async fn the_same_email_in_another_case_is_taken_and_writes_no_email() {
     let (_db, users, outbox) = repository().await;
     let first_job = welcome("a@x.io", "first");
     users
-        .create(new_user("first", "a@x.io"), first_job.clone())
+        .create(
+            new_user("first", "a@x.io"),
+            verification(),
+            first_job.clone(),
+        )
         .await
         .unwrap();
 
     let second = users
-        .create(new_user("second", "  A@X.IO "), welcome("A@X.IO", "second"))
+        .create(
+            new_user("second", "  A@X.IO "),
+            verification(),
+            welcome("A@X.IO", "second"),
+        )
         .await;
     assert!(
         matches!(second, Err(RepositoryError::EmailTaken)),
@@ -116,6 +133,7 @@ async fn a_registration_race_has_exactly_one_winner() {
             users
                 .create(
                     new_user(&format!("racer{i}"), email),
+                    verification(),
                     welcome(email, "racer"),
                 )
                 .await
@@ -145,7 +163,11 @@ async fn a_registration_race_has_exactly_one_winner() {
 async fn delete_reports_whether_a_user_was_there_and_frees_the_email() {
     let (_db, users, _) = repository().await;
     let user = users
-        .create(new_user("gone", "gone@x.io"), welcome("gone@x.io", "gone"))
+        .create(
+            new_user("gone", "gone@x.io"),
+            verification(),
+            welcome("gone@x.io", "gone"),
+        )
         .await
         .unwrap();
 
@@ -155,7 +177,11 @@ async fn delete_reports_whether_a_user_was_there_and_frees_the_email() {
     assert!(users.find_credentials("gone@x.io").await.unwrap().is_none());
 
     let again = users
-        .create(new_user("back", "Gone@x.io"), welcome("Gone@x.io", "back"))
+        .create(
+            new_user("back", "Gone@x.io"),
+            verification(),
+            welcome("Gone@x.io", "back"),
+        )
         .await
         .unwrap();
     assert_ne!(again.id, user.id);
@@ -165,7 +191,11 @@ async fn delete_reports_whether_a_user_was_there_and_frees_the_email() {
 async fn set_role_finds_the_user_by_normalized_email() {
     let (_db, users, _) = repository().await;
     let user = users
-        .create(new_user("boss", "Boss@X.io"), welcome("Boss@X.io", "boss"))
+        .create(
+            new_user("boss", "Boss@X.io"),
+            verification(),
+            welcome("Boss@X.io", "boss"),
+        )
         .await
         .unwrap();
 
@@ -202,7 +232,7 @@ async fn create_writes_exactly_one_outbox_row_with_the_job() {
     let (_db, users, outbox) = repository().await;
     let job = welcome("mail@x.io", "mailer");
     users
-        .create(new_user("mailer", "mail@x.io"), job.clone())
+        .create(new_user("mailer", "mail@x.io"), verification(), job.clone())
         .await
         .unwrap();
 
@@ -266,7 +296,11 @@ async fn a_lookup_key_with_a_nul_character_matches_no_user() {
     let db = fresh_database().await;
     let users = PgUserRepository::new(pool(&db.url), settings());
     users
-        .create(new_user("ada", "ada@x.io"), welcome("ada@x.io", "ada"))
+        .create(
+            new_user("ada", "ada@x.io"),
+            verification(),
+            welcome("ada@x.io", "ada"),
+        )
         .await
         .unwrap();
 

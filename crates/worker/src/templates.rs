@@ -143,6 +143,8 @@ mod tests {
         Email::Welcome {
             to: "ada@example.io".into(),
             username: username.into(),
+            verification_link: String::new(),
+            code: String::new(),
         }
     }
 
@@ -220,6 +222,60 @@ mod tests {
             )
             .unwrap();
         assert!(email.text.contains("IP address: unknown"), "{}", email.text);
+    }
+
+    #[test]
+    fn verification_emails_carry_the_link_and_the_code_line() {
+        let renderer = TeraRenderer::load(repo_templates()).unwrap();
+        let link = "https://app.example/verify-email#token=abc-_DEF";
+        let welcome = renderer
+            .render(
+                Uuid::nil(),
+                &Email::Welcome {
+                    to: "ada@example.io".into(),
+                    username: "ada".into(),
+                    verification_link: link.into(),
+                    code: "012345".into(),
+                },
+            )
+            .unwrap();
+        assert_eq!(welcome.subject, "Successfully signed up");
+        assert!(welcome.text.contains(link), "{}", welcome.text);
+        assert!(welcome.text.lines().any(|line| line == "Code: 012345"));
+        assert!(welcome.html.contains("012345"));
+        let confirm = renderer
+            .render(
+                Uuid::nil(),
+                &Email::VerifyEmail {
+                    to: "ada@example.io".into(),
+                    username: "<i>ada</i>".into(),
+                    link: link.into(),
+                    code: "999999".into(),
+                },
+            )
+            .unwrap();
+        assert_eq!(confirm.subject, "Confirm your email address");
+        assert!(confirm.text.contains(link));
+        assert!(confirm.text.lines().any(|line| line == "Code: 999999"));
+        assert!(
+            !confirm.html.contains("<i>ada</i>"),
+            "escaped: {}",
+            confirm.html
+        );
+        // A welcome job queued before verification existed has neither.
+        let old = renderer
+            .render(Uuid::nil(), &welcome_without_link())
+            .unwrap();
+        assert!(!old.text.contains("Code:"), "{}", old.text);
+    }
+
+    fn welcome_without_link() -> Email {
+        Email::Welcome {
+            to: "ada@example.io".into(),
+            username: "ada".into(),
+            verification_link: String::new(),
+            code: String::new(),
+        }
     }
 
     fn temp_dir(name: &str) -> PathBuf {

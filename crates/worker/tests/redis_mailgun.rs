@@ -66,6 +66,8 @@ fn welcome(i: usize) -> EmailJob {
         Email::Welcome {
             to: format!("user{i}@example.io"),
             username: format!("user{i}"),
+            verification_link: String::new(),
+            code: String::new(),
         },
         Utc::now(),
     )

@@ -35,6 +35,8 @@ impl FakeQueue {
                 Email::Welcome {
                     to: format!("user{i}@example.io"),
                     username: format!("user{i}"),
+                    verification_link: String::new(),
+                    code: String::new(),
                 },
                 Utc::now(),
             );

@@ -26,6 +26,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Email::Welcome {
                     to: format!("bench{i}@example.com"),
                     username: format!("bench{i}"),
+                    verification_link: String::new(),
+                    code: String::new(),
                 },
                 now,
             )

@@ -106,6 +106,23 @@ pub struct Settings {
           action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(),
           global = true)]
     notify_new_device_login: bool,
+    /// The front end links in emails point at (`/verify-email#token=...`)
+    #[arg(
+        long,
+        env = "PUBLIC_APP_URL",
+        default_value = "http://127.0.0.1:5000",
+        global = true
+    )]
+    public_app_url: String,
+    /// Seconds an email-verification link and code live
+    #[arg(long, env = "EMAIL_VERIFICATION_TTL", default_value_t = 86_400,
+          value_parser = clap::value_parser!(i64).range(60..=MAX_TOKEN_LIFETIME_SECS), global = true)]
+    email_verification_ttl: i64,
+    /// Refuse logins of accounts whose email address is not verified
+    #[arg(long, env = "REQUIRE_VERIFIED_EMAIL", default_value_t = false,
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(),
+          global = true)]
+    require_verified_email: bool,
     /// Minimum password length in characters (the maximum is 128)
     #[arg(long, env = "PASSWORD_MIN_LENGTH", default_value_t = PasswordPolicy::DEFAULT_MIN_CHARS,
           value_parser = clap::value_parser!(u8).range(1..=PasswordPolicy::MAX_CHARS as i64).map(usize::from),
@@ -257,6 +274,15 @@ pub struct SessionConfig {
     pub notify_new_device: bool,
 }
 
+/// Account emails: where links point, how long secrets live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountEmailConfig {
+    /// Without a trailing slash.
+    pub public_app_url: String,
+    pub verification_ttl_secs: i64,
+    pub require_verified_email: bool,
+}
+
 /// Everything `serve` needs, checked.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -271,6 +297,8 @@ pub struct Config {
     pub refresh_ttl_secs: i64,
     /// Rotation, reuse interval, maximum session life, new-device email.
     pub sessions: SessionConfig,
+    /// Links, lifetimes and rules of the account emails.
+    pub account_emails: AccountEmailConfig,
     pub password_policy: PasswordPolicy,
     pub host: IpAddr,
     pub port: u16,
@@ -309,6 +337,17 @@ impl Config {
                 ),
             ));
         }
+        let public_app_url = checked_url(
+            "PUBLIC_APP_URL",
+            settings.public_app_url.trim(),
+            &["http", "https"],
+        )?;
+        if public_app_url.query().is_some() || public_app_url.fragment().is_some() {
+            return Err(invalid(
+                "PUBLIC_APP_URL",
+                "must not have a query or a fragment",
+            ));
+        }
         let password_policy = PasswordPolicy::new(settings.password_min_length)
             .ok_or_else(|| invalid("PASSWORD_MIN_LENGTH", "out of range"))?;
         Ok(Self {
@@ -328,6 +367,11 @@ impl Config {
                 reuse_interval_secs: settings.refresh_reuse_interval,
                 max_lifetime_secs: settings.session_max_lifetime,
                 notify_new_device: settings.notify_new_device_login,
+            },
+            account_emails: AccountEmailConfig {
+                public_app_url: public_app_url.as_str().trim_end_matches('/').to_owned(),
+                verification_ttl_secs: settings.email_verification_ttl,
+                require_verified_email: settings.require_verified_email,
             },
             password_policy,
             host: settings.host,

@@ -18,6 +18,8 @@ fn job() -> EmailJob {
         Email::Welcome {
             to: "ada@example.io".into(),
             username: "ada".into(),
+            verification_link: String::new(),
+            code: String::new(),
         },
         now(),
     )

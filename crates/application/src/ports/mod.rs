@@ -6,6 +6,7 @@ mod clock;
 mod dependency_probe;
 mod email_outbox;
 mod email_queue;
+mod one_time_secrets;
 mod outbox_signal;
 mod password_hasher;
 mod session_repository;
@@ -17,6 +18,7 @@ pub use clock::{Clock, SystemClock};
 pub use dependency_probe::{DependencyProbe, ProbeError};
 pub use email_outbox::{EmailOutbox, OutboxError};
 pub use email_queue::{EmailQueue, QueueError};
+pub use one_time_secrets::{NewSecret, OneTimeSecretStore, SecretGenerator, SecretStoreError};
 pub use outbox_signal::OutboxSignal;
 pub use password_hasher::{HashError, PasswordHasher};
 pub use session_repository::{
@@ -35,6 +37,8 @@ pub use dependency_probe::MockDependencyProbe;
 pub use email_outbox::MockEmailOutbox;
 #[cfg(any(test, feature = "mocks"))]
 pub use email_queue::MockEmailQueue;
+#[cfg(any(test, feature = "mocks"))]
+pub use one_time_secrets::{MockOneTimeSecretStore, MockSecretGenerator};
 #[cfg(any(test, feature = "mocks"))]
 pub use outbox_signal::MockOutboxSignal;
 #[cfg(any(test, feature = "mocks"))]

@@ -3,7 +3,7 @@ use domain::{NewUser, PasswordHash, Role, User, UserId};
 
 use crate::EmailJob;
 use crate::error::BoxError;
-use crate::ports::SessionEpoch;
+use crate::ports::{NewSecret, SessionEpoch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepositoryError {
@@ -34,9 +34,17 @@ pub struct StoredCredentials {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {
-    /// Stores the user and its welcome email job atomically: either both
-    /// exist afterwards or neither does.
-    async fn create(&self, user: NewUser, welcome: EmailJob) -> Result<User, RepositoryError>;
+    /// Stores the user, its email-verification secret and its welcome email
+    /// job atomically: either all exist afterwards or none does.
+    async fn create(
+        &self,
+        user: NewUser,
+        verification: NewSecret,
+        welcome: EmailJob,
+    ) -> Result<User, RepositoryError>;
+
+    /// `None` when no user has this email (normalised).
+    async fn find_by_email(&self, normalized_email: &str) -> Result<Option<User>, RepositoryError>;
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError>;
 

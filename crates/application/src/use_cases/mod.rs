@@ -4,6 +4,7 @@
 //! revoking login sessions).
 
 mod authentication;
+mod email_verification;
 mod session_revocation;
 mod sessions;
 mod user_accounts;
@@ -23,6 +24,7 @@ use uuid::Uuid;
 use crate::ports::{TokenCodec, TokenEncodeError};
 
 pub use authentication::{Authentication, AuthenticationPorts};
+pub use email_verification::{AccountEmailSettings, EmailVerification, SecretMail};
 pub use sessions::SessionManagement;
 pub use user_accounts::UserAccounts;
 

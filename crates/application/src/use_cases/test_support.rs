@@ -23,6 +23,7 @@ pub(crate) fn user(id: i64, role: Role) -> User {
         username: Username::parse(&format!("user{id}")).unwrap(),
         email: EmailAddress::parse(&format!("user{id}@example.io")).unwrap(),
         role,
+        email_verified: true,
         created_at: now(),
     }
 }
@@ -54,5 +55,25 @@ pub(crate) fn session(user_id: i64, generation: u64, rotated_secs_ago: i64) -> S
         generation,
         rotated_at: (generation > 0).then(|| now() - Duration::seconds(rotated_secs_ago)),
         revoked_at: None,
+    }
+}
+
+/// The secret every mocked generator makes: token of 32 bytes of 1, code
+/// "123456".
+pub(crate) fn fixed_secret() -> domain::OneTimeSecret {
+    domain::OneTimeSecret::from_entropy([1; 32], 123_456)
+}
+
+/// Account emails with links to `https://app.example` and [`fixed_secret`].
+pub(crate) fn secret_mail(settings: crate::AccountEmailSettings) -> crate::SecretMail {
+    let mut generator = crate::ports::MockSecretGenerator::new();
+    generator.expect_generate().returning(fixed_secret);
+    crate::SecretMail::new(std::sync::Arc::new(generator), settings)
+}
+
+pub(crate) fn app_email_settings() -> crate::AccountEmailSettings {
+    crate::AccountEmailSettings {
+        public_app_url: "https://app.example/".into(),
+        ..crate::AccountEmailSettings::default()
     }
 }

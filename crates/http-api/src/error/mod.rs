@@ -8,7 +8,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use application::{
     AuthenticateError, BoxError, DependencyError, LoginError, LogoutError, RefreshError,
-    RegisterError, SessionAccessError, UserAccessError,
+    RegisterError, ResendError, SessionAccessError, UserAccessError, VerifyEmailError,
 };
 use domain::TokenRejection;
 use paperclip::actix::api_v2_errors;
@@ -60,6 +60,10 @@ pub enum ApiError {
     UserAccess(#[from] UserAccessError),
     #[error("session access failed")]
     SessionAccess(#[from] SessionAccessError),
+    #[error("email verification failed")]
+    VerifyEmail(#[from] VerifyEmailError),
+    #[error("resending the verification failed")]
+    Resend(#[from] ResendError),
     #[error("token refused: {0}")]
     Token(#[from] TokenRejection),
     /// A bug in this crate's own wiring (say, no application state).
@@ -91,6 +95,8 @@ enum Meaning<'a> {
     UserNotFound,
     SessionNotFound,
     RefreshTokenReused,
+    InvalidOrExpiredSecret,
+    EmailNotVerified,
     /// The store refused text the validation let through.
     UnstorableInput,
     Internal,
@@ -112,10 +118,14 @@ impl ApiError {
             | ApiError::Refresh(RefreshError::Dependency(error))
             | ApiError::Logout(LogoutError::Dependency(error))
             | ApiError::UserAccess(UserAccessError::Dependency(error))
-            | ApiError::SessionAccess(SessionAccessError::Dependency(error)) => {
-                Meaning::Dependency(error)
-            }
+            | ApiError::SessionAccess(SessionAccessError::Dependency(error))
+            | ApiError::VerifyEmail(VerifyEmailError::Dependency(error))
+            | ApiError::Resend(ResendError::Dependency(error)) => Meaning::Dependency(error),
             ApiError::Login(LoginError::InvalidCredentials) => Meaning::InvalidCredentials,
+            ApiError::Login(LoginError::EmailNotVerified) => Meaning::EmailNotVerified,
+            ApiError::VerifyEmail(VerifyEmailError::InvalidOrExpired) => {
+                Meaning::InvalidOrExpiredSecret
+            }
             ApiError::Authenticate(AuthenticateError::Token(rejection))
             | ApiError::Refresh(RefreshError::Token(rejection))
             | ApiError::Logout(LogoutError::Token(rejection))
@@ -213,6 +223,16 @@ fn meaning_parts(meaning: Meaning<'_>) -> (StatusCode, &'static str, &'static st
         ),
         Meaning::UserNotFound => (S::NOT_FOUND, "user_not_found", "User not found."),
         Meaning::SessionNotFound => (S::NOT_FOUND, "session_not_found", "Session not found."),
+        Meaning::InvalidOrExpiredSecret => (
+            S::BAD_REQUEST,
+            "invalid_or_expired_token",
+            "The link or code is invalid or has expired.",
+        ),
+        Meaning::EmailNotVerified => (
+            S::FORBIDDEN,
+            "email_not_verified",
+            "Confirm your email address first; a new email is on its way.",
+        ),
         Meaning::RefreshTokenReused => (
             S::UNAUTHORIZED,
             "refresh_token_reused",

@@ -10,7 +10,13 @@ use actix_web::middleware::Next;
 /// response under them is `Cache-Control: no-store`. A group covers its
 /// path and everything below it (`/users/me/sessions`); v2's
 /// `/verify-email` and `/password` join by being added here.
-pub const NO_STORE_ROUTES: &[&str] = &["/login", "/refresh", "/logout", "/users/me"];
+pub const NO_STORE_ROUTES: &[&str] = &[
+    "/login",
+    "/refresh",
+    "/logout",
+    "/users/me",
+    "/verify-email",
+];
 
 fn is_no_store(path: &str) -> bool {
     NO_STORE_ROUTES.iter().any(|group| {
@@ -57,6 +63,8 @@ mod tests {
             "/users/me/sessions",
             "/users/me/sessions/0123",
             "/users/42/sessions",
+            "/verify-email",
+            "/verify-email/resend",
         ] {
             assert!(is_no_store(path), "{path}");
         }

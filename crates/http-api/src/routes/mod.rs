@@ -2,6 +2,7 @@
 
 mod auth;
 mod demo;
+mod email_verification;
 mod health;
 mod sessions;
 mod users;
@@ -24,6 +25,14 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(resource("/login", "POST").route(web::post().to(auth::login)))
         .service(resource("/refresh", "POST").route(web::post().to(auth::refresh)))
         .service(resource("/logout", "POST").route(web::post().to(auth::logout)))
+        .service(
+            resource("/verify-email", "POST")
+                .route(web::post().to(email_verification::verify_email)),
+        )
+        .service(
+            resource("/verify-email/resend", "POST")
+                .route(web::post().to(email_verification::resend_verification)),
+        )
         .service(resource("/guest", "GET").route(web::get().to(demo::guest)))
         .service(resource("/protected", "GET").route(web::get().to(demo::protected)))
         .service(resource("/fresh-protected", "GET").route(web::get().to(demo::fresh_protected)))

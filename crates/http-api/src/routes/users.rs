@@ -15,6 +15,8 @@ pub struct UserBody {
     pub id: i64,
     pub username: String,
     pub email: String,
+    /// Whether the user proved it receives mail at `email`
+    pub email_verified: bool,
     /// `user` or `admin`
     pub role: &'static str,
     /// RFC 3339
@@ -27,6 +29,7 @@ impl From<&User> for UserBody {
             id: user.id.get(),
             username: user.username.as_str().to_owned(),
             email: user.email.as_str().to_owned(),
+            email_verified: user.email_verified,
             role: user.role.as_str(),
             created_at: user.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
         }

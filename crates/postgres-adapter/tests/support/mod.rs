@@ -116,11 +116,35 @@ pub fn new_user(username: &str, email: &str) -> NewUser {
     }
 }
 
+/// A verification secret of its own (token digests are unique).
+pub fn verification() -> application::ports::NewSecret {
+    verification_of(random_secret())
+}
+
+pub fn random_secret() -> domain::OneTimeSecret {
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    domain::OneTimeSecret::from_entropy(bytes, u64::from(bytes[0]) * 4_099 + u64::from(bytes[1]))
+}
+
+pub fn verification_of(secret: domain::OneTimeSecret) -> application::ports::NewSecret {
+    let now = Utc::now();
+    application::ports::NewSecret {
+        purpose: domain::SecretPurpose::VerifyEmail,
+        secret,
+        created_at: now,
+        expires_at: now + chrono::Duration::hours(24),
+    }
+}
+
 pub fn welcome_at(to: &str, username: &str, created_at: DateTime<Utc>) -> EmailJob {
     EmailJob::new(
         Email::Welcome {
             to: to.to_owned(),
             username: username.to_owned(),
+            verification_link: String::new(),
+            code: String::new(),
         },
         created_at,
     )

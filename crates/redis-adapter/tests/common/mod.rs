@@ -32,6 +32,8 @@ pub fn job(n: u8) -> EmailJob {
         Email::Welcome {
             to: format!("user{n}@example.io"),
             username: format!("user{n}"),
+            verification_link: String::new(),
+            code: String::new(),
         },
         Utc.timestamp_opt(1_700_000_000 + i64::from(n), 0).unwrap(),
     )

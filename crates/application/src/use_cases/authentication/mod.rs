@@ -10,6 +10,7 @@ use domain::{
 use secrecy::SecretString;
 use uuid::Uuid;
 
+use super::email_verification::{SecretMail, send_verification};
 use super::session_revocation::SessionRevocation;
 use super::{
     LoginTokens, NewToken, RefreshedTokens, SessionSettings, TokenLifetimes, TokenRequirement,
@@ -19,9 +20,9 @@ use crate::error::{
     AuthenticateError, Dependency, DependencyError, LoginError, LogoutError, RefreshError,
 };
 use crate::ports::{
-    Clock, NewDeviceAlert, NewSession, OpenedSession, OutboxSignal, PasswordHasher,
-    SessionRepository, StoredCredentials, TokenCodec, TokenEncodeError, TokenRevocations,
-    UserRepository,
+    Clock, NewDeviceAlert, NewSession, OneTimeSecretStore, OpenedSession, OutboxSignal,
+    PasswordHasher, SessionRepository, StoredCredentials, TokenCodec, TokenEncodeError,
+    TokenRevocations, UserRepository,
 };
 use crate::{Email, EmailJob};
 
@@ -39,8 +40,12 @@ pub struct AuthenticationPorts {
     pub hasher: Arc<dyn PasswordHasher>,
     pub tokens: Arc<dyn TokenCodec>,
     pub clock: Arc<dyn Clock>,
-    /// Woken when a login queued a new-device email.
+    /// Woken when a login queued an email.
     pub outbox: Arc<dyn OutboxSignal>,
+    /// Where a login of an unverified account (`REQUIRE_VERIFIED_EMAIL`)
+    /// issues a new verification secret.
+    pub secrets: Arc<dyn OneTimeSecretStore>,
+    pub mail: SecretMail,
 }
 
 /// Login, token checks, refresh (with rotation) and logout.
@@ -54,6 +59,8 @@ pub struct Authentication {
     tokens: Arc<dyn TokenCodec>,
     clock: Arc<dyn Clock>,
     outbox: Arc<dyn OutboxSignal>,
+    secrets: Arc<dyn OneTimeSecretStore>,
+    mail: SecretMail,
     lifetimes: TokenLifetimes,
     settings: SessionSettings,
     policy: RefreshPolicy,
@@ -78,6 +85,8 @@ impl Authentication {
             tokens: ports.tokens,
             clock: ports.clock,
             outbox: ports.outbox,
+            secrets: ports.secrets,
+            mail: ports.mail,
             lifetimes,
             policy: settings.refresh_policy(&lifetimes),
             settings,
@@ -120,6 +129,10 @@ impl Authentication {
         tracing::Span::current().record("user_id", user.id.get());
 
         let now = self.clock.now();
+        if self.mail.settings().require_verified_email && !user.email_verified {
+            send_verification(&*self.secrets, &self.mail, &*self.outbox, &user, now).await?;
+            return Err(LoginError::EmailNotVerified);
+        }
         let session = SessionId::new(Uuid::new_v4().simple().to_string());
         let expires_at = self.policy.refresh_expiry(now, now).ok_or_else(overflow)?;
         let alert = self

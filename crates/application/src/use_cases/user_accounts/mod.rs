@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use domain::{NewUser, TokenClaims, TokenRejection, User, UserId};
 
+use super::email_verification::SecretMail;
 use super::{Registration, TokenLifetimes};
 use crate::error::{RegisterError, UserAccessError};
 use crate::ports::{
     Clock, OutboxSignal, PasswordHasher, Revocation, TokenRevocations, UserRepository,
 };
-use crate::{Email, EmailJob};
 
 /// Registration, reading and deleting users.
 #[derive(Clone)]
@@ -19,6 +19,7 @@ pub struct UserAccounts {
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     outbox: Arc<dyn OutboxSignal>,
+    mail: SecretMail,
     lifetimes: TokenLifetimes,
 }
 
@@ -29,6 +30,7 @@ impl UserAccounts {
         hasher: Arc<dyn PasswordHasher>,
         clock: Arc<dyn Clock>,
         outbox: Arc<dyn OutboxSignal>,
+        mail: SecretMail,
         lifetimes: TokenLifetimes,
     ) -> Self {
         Self {
@@ -37,20 +39,21 @@ impl UserAccounts {
             hasher,
             clock,
             outbox,
+            mail,
             lifetimes,
         }
     }
 
-    /// Creates the account and, in the same transaction, its welcome email.
+    /// Creates the account and, in the same transaction, its verification
+    /// secret and its welcome email (which carries the link and code).
     #[tracing::instrument(level = "debug", name = "register", skip_all, fields(user_id = tracing::field::Empty))]
     pub async fn register(&self, registration: Registration) -> Result<User, RegisterError> {
         let password_hash = self.hasher.hash(registration.password).await?;
-        let welcome = EmailJob::new(
-            Email::Welcome {
-                to: registration.email.as_str().to_owned(),
-                username: registration.username.as_str().to_owned(),
-            },
+        let (verification, welcome) = self.mail.verification(
+            &registration.email,
+            registration.username.as_str(),
             self.clock.now(),
+            true,
         );
         let user = self
             .users
@@ -60,6 +63,7 @@ impl UserAccounts {
                     email: registration.email,
                     password_hash,
                 },
+                verification,
                 welcome,
             )
             .await?;

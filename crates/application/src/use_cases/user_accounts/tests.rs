@@ -12,7 +12,9 @@ use crate::ports::{
     HashError, MockOutboxSignal, MockPasswordHasher, MockTokenRevocations, MockUserRepository,
     RepositoryError, RevocationError,
 };
-use crate::use_cases::test_support::{claims, clock, now, user};
+use crate::use_cases::test_support::{
+    app_email_settings, claims, clock, fixed_secret, now, secret_mail, user,
+};
 
 /// Mocks with no expectations: any call fails the test, so each test
 /// states exactly which ports its use case may touch.
@@ -40,6 +42,7 @@ impl Ports {
             Arc::new(self.hasher),
             Arc::new(clock()),
             Arc::new(self.outbox),
+            secret_mail(app_email_settings()),
             TokenLifetimes::default(),
         )
     }
@@ -73,22 +76,32 @@ async fn register_stores_the_hash_and_a_welcome_job_together_then_wakes_the_rela
     ports
         .users
         .expect_create()
-        .withf(|new_user, job| {
+        .withf(|new_user, verification, job| {
+            let token = fixed_secret().token().to_owned();
             new_user.password_hash.as_str() == "$argon2id$fake"
                 && new_user.email.as_str() == "Ada@Example.io"
+                && verification.purpose == domain::SecretPurpose::VerifyEmail
+                && verification.secret == fixed_secret()
+                && verification.created_at == now()
+                && verification.expires_at == now() + chrono::Duration::seconds(86_400)
                 && job.email
                     == crate::Email::Welcome {
                         to: "Ada@Example.io".into(),
                         username: "ada".into(),
+                        verification_link: format!(
+                            "https://app.example/verify-email#token={token}"
+                        ),
+                        code: "123456".into(),
                     }
         })
         .times(1)
-        .returning(|new_user, _| {
+        .returning(|new_user, _, _| {
             Ok(User {
                 id: UserId::new(1),
                 username: new_user.username,
                 email: new_user.email,
                 role: Role::User,
+                email_verified: false,
                 created_at: now(),
             })
         });
@@ -109,7 +122,7 @@ async fn register_reports_a_duplicate_email() {
     ports
         .users
         .expect_create()
-        .returning(|_, _| Err(RepositoryError::EmailTaken));
+        .returning(|_, _, _| Err(RepositoryError::EmailTaken));
     ports.outbox.expect_job_committed().never();
     let error = ports.accounts().register(registration()).await.unwrap_err();
     assert!(matches!(error, RegisterError::EmailTaken));
@@ -122,7 +135,7 @@ async fn register_reports_input_the_store_refuses() {
     ports
         .users
         .expect_create()
-        .returning(|_, _| Err(RepositoryError::InvalidInput("NUL byte".into())));
+        .returning(|_, _, _| Err(RepositoryError::InvalidInput("NUL byte".into())));
     let error = ports.accounts().register(registration()).await.unwrap_err();
     assert!(matches!(error, RegisterError::InvalidInput(_)));
 }
@@ -134,7 +147,7 @@ async fn register_reports_a_database_outage_as_unavailable() {
     ports
         .users
         .expect_create()
-        .returning(|_, _| Err(RepositoryError::Unavailable("timed out".into())));
+        .returning(|_, _, _| Err(RepositoryError::Unavailable("timed out".into())));
     let error = ports.accounts().register(registration()).await.unwrap_err();
     assert!(matches!(
         error,

@@ -11,10 +11,11 @@ use secrecy::{ExposeSecret, SecretString};
 use super::*;
 use crate::error::{Dependency, DependencyError};
 use crate::ports::{
-    MockOutboxSignal, MockPasswordHasher, MockSessionRepository, MockTokenCodec,
-    MockTokenRevocations, MockUserRepository, RepositoryError, RevocationError, SessionEpoch,
+    MockOneTimeSecretStore, MockOutboxSignal, MockPasswordHasher, MockSessionRepository,
+    MockTokenCodec, MockTokenRevocations, MockUserRepository, RepositoryError, RevocationError,
+    SessionEpoch,
 };
-use crate::use_cases::test_support::{claims, clock, now, user};
+use crate::use_cases::test_support::{app_email_settings, claims, clock, now, secret_mail, user};
 
 /// Mocks with no expectations: any call fails the test, so each test
 /// states exactly which ports its use case may touch.
@@ -25,6 +26,8 @@ pub(super) struct Ports {
     pub hasher: MockPasswordHasher,
     pub tokens: MockTokenCodec,
     pub outbox: MockOutboxSignal,
+    pub secrets: MockOneTimeSecretStore,
+    pub email_settings: crate::AccountEmailSettings,
     pub lifetimes: TokenLifetimes,
     pub settings: SessionSettings,
 }
@@ -38,6 +41,8 @@ impl Ports {
             hasher: MockPasswordHasher::new(),
             tokens: MockTokenCodec::new(),
             outbox: MockOutboxSignal::new(),
+            secrets: MockOneTimeSecretStore::new(),
+            email_settings: app_email_settings(),
             lifetimes: TokenLifetimes::default(),
             settings: SessionSettings::default(),
         }
@@ -53,6 +58,8 @@ impl Ports {
                 tokens: Arc::new(self.tokens),
                 clock: Arc::new(clock()),
                 outbox: Arc::new(self.outbox),
+                secrets: Arc::new(self.secrets),
+                mail: secret_mail(self.email_settings),
             },
             self.lifetimes,
             self.settings,
@@ -552,4 +559,63 @@ async fn authenticate_demands_freshness_only_where_required() {
         error,
         AuthenticateError::Token(TokenRejection::NotFresh)
     ));
+}
+
+#[tokio::test]
+async fn an_unverified_account_cannot_log_in_when_verification_is_required_and_gets_a_new_email() {
+    let mut ports = Ports::new();
+    ports.email_settings.require_verified_email = true;
+    ports.users.expect_find_credentials().returning(|_| {
+        let mut found = credentials(1);
+        found.user.email_verified = false;
+        Ok(Some(found))
+    });
+    ports
+        .hasher
+        .expect_verify()
+        .returning(|password, _| Ok(password.expose_secret() == "pw"));
+    ports
+        .secrets
+        .expect_issue()
+        .withf(|user, secret, email, interval| {
+            *user == UserId::new(1)
+                && secret.purpose == domain::SecretPurpose::VerifyEmail
+                && matches!(&email.email, Email::VerifyEmail { to, code, .. }
+                    if to == "user1@example.io" && code == "123456")
+                && *interval == Duration::seconds(60)
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    ports
+        .outbox
+        .expect_job_committed()
+        .times(1)
+        .return_const(());
+    ports.sessions.expect_open().never();
+    ports.tokens.expect_encode().never();
+    let error = ports
+        .authentication()
+        .login("user1@example.io", password("pw"), device())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LoginError::EmailNotVerified));
+}
+
+#[tokio::test]
+async fn a_wrong_password_of_an_unverified_account_is_still_invalid_credentials() {
+    let mut ports = Ports::new();
+    ports.email_settings.require_verified_email = true;
+    ports.users.expect_find_credentials().returning(|_| {
+        let mut found = credentials(1);
+        found.user.email_verified = false;
+        Ok(Some(found))
+    });
+    ports.hasher.expect_verify().returning(|_, _| Ok(false));
+    ports.secrets.expect_issue().never();
+    let error = ports
+        .authentication()
+        .login("user1@example.io", password("wrong"), device())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LoginError::InvalidCredentials));
 }

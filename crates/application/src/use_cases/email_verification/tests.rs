@@ -1,0 +1,202 @@
+use std::sync::Arc;
+
+use domain::{Role, SecretProof, UserId};
+use mockall::predicate::eq;
+
+use super::*;
+use crate::error::{Dependency, DependencyError};
+use crate::ports::{
+    MockOneTimeSecretStore, MockOutboxSignal, MockUserRepository, RepositoryError, SecretStoreError,
+};
+use crate::use_cases::test_support::{
+    app_email_settings, clock, fixed_secret, now, secret_mail, user,
+};
+
+struct Ports {
+    users: MockUserRepository,
+    secrets: MockOneTimeSecretStore,
+    outbox: MockOutboxSignal,
+}
+
+impl Ports {
+    fn new() -> Self {
+        Self {
+            users: MockUserRepository::new(),
+            secrets: MockOneTimeSecretStore::new(),
+            outbox: MockOutboxSignal::new(),
+        }
+    }
+
+    fn verification(self) -> EmailVerification {
+        EmailVerification::new(
+            Arc::new(self.users),
+            Arc::new(self.secrets),
+            secret_mail(app_email_settings()),
+            Arc::new(clock()),
+            Arc::new(self.outbox),
+        )
+    }
+}
+
+fn token_proof() -> SecretProof {
+    SecretProof::Token(fixed_secret().token().to_owned())
+}
+
+#[tokio::test]
+async fn a_valid_proof_verifies_and_returns_the_user() {
+    let mut ports = Ports::new();
+    ports
+        .secrets
+        .expect_verify_email()
+        .with(eq(token_proof()), eq(now()))
+        .times(1)
+        .returning(|_, _| {
+            let mut verified = user(1, Role::User);
+            verified.email_verified = true;
+            Ok(Some(verified))
+        });
+    let verified = ports.verification().verify(token_proof()).await.unwrap();
+    assert!(verified.email_verified);
+}
+
+#[tokio::test]
+async fn every_failed_proof_is_the_same_error() {
+    let mut ports = Ports::new();
+    ports
+        .secrets
+        .expect_verify_email()
+        .times(1)
+        .returning(|_, _| Ok(None));
+    let verification = ports.verification();
+    let error = verification.verify(token_proof()).await.unwrap_err();
+    assert!(matches!(error, VerifyEmailError::InvalidOrExpired));
+    // Malformed proofs never reach the store (it allows one call only).
+    for proof in [
+        SecretProof::Token("short".into()),
+        SecretProof::Code {
+            email: "a@b.io".into(),
+            code: "12345".into(),
+        },
+    ] {
+        let error = verification.verify(proof).await.unwrap_err();
+        assert!(matches!(error, VerifyEmailError::InvalidOrExpired));
+    }
+}
+
+#[tokio::test]
+async fn a_store_outage_is_unavailable() {
+    let mut ports = Ports::new();
+    ports
+        .secrets
+        .expect_verify_email()
+        .returning(|_, _| Err(SecretStoreError::Unavailable("down".into())));
+    let error = ports
+        .verification()
+        .verify(token_proof())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        VerifyEmailError::Dependency(DependencyError::Unavailable(Dependency::SecretStore, _))
+    ));
+}
+
+#[tokio::test]
+async fn resend_issues_a_new_secret_for_an_unverified_account() {
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_find_by_email()
+        .with(eq("user1@example.io"))
+        .returning(|_| {
+            let mut unverified = user(1, Role::User);
+            unverified.email_verified = false;
+            Ok(Some(unverified))
+        });
+    let token = fixed_secret().token().to_owned();
+    ports
+        .secrets
+        .expect_issue()
+        .withf(move |user, secret, email, interval| {
+            *user == UserId::new(1)
+                && secret.secret == fixed_secret()
+                && *interval == AccountEmailSettings::RESEND_INTERVAL
+                && email.email
+                    == Email::VerifyEmail {
+                        to: "user1@example.io".into(),
+                        username: "user1".into(),
+                        link: format!("https://app.example/verify-email#token={token}"),
+                        code: "123456".into(),
+                    }
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    ports
+        .outbox
+        .expect_job_committed()
+        .times(1)
+        .return_const(());
+    ports
+        .verification()
+        .resend("  USER1@example.io ")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn resend_within_the_minute_sends_nothing_and_wakes_no_relay() {
+    let mut ports = Ports::new();
+    ports.users.expect_find_by_email().returning(|_| {
+        let mut unverified = user(1, Role::User);
+        unverified.email_verified = false;
+        Ok(Some(unverified))
+    });
+    ports
+        .secrets
+        .expect_issue()
+        .returning(|_, _, _, _| Ok(false));
+    ports.outbox.expect_job_committed().never();
+    ports
+        .verification()
+        .resend("user1@example.io")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn resend_for_unknown_verified_or_malformed_addresses_does_nothing_quietly() {
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_find_by_email()
+        .with(eq("nobody@example.io"))
+        .returning(|_| Ok(None));
+    ports
+        .users
+        .expect_find_by_email()
+        .with(eq("user1@example.io"))
+        .returning(|_| Ok(Some(user(1, Role::User))));
+    ports.secrets.expect_issue().never();
+    let verification = ports.verification();
+    for email in ["nobody@example.io", "user1@example.io", "not an address"] {
+        verification.resend(email).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn resend_reports_an_outage() {
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_find_by_email()
+        .returning(|_| Err(RepositoryError::Unavailable("down".into())));
+    let error = ports
+        .verification()
+        .resend("user1@example.io")
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        ResendError::Dependency(DependencyError::Unavailable(Dependency::UserStore, _))
+    ));
+}
