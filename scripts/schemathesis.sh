@@ -36,4 +36,4 @@ args=(
 if [[ -n "${token}" ]]; then
     args+=(--header "Authorization: Bearer ${token}")
 fi
-exec schemathesis "${args[@]}"
+exec schemathesis --config-file "$(dirname "$0")/schemathesis.toml" "${args[@]}"

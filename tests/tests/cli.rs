@@ -43,12 +43,36 @@ async fn api_server(args: &[&str], vars: Vars) -> Finished {
 }
 
 #[tokio::test]
+async fn make_admin_refuses_an_unverified_account_without_force() {
+    let app = spawn_app().await;
+    let user = app.register_user().await;
+    let vars = Vars::from([("DATABASE_URL", app.database_url.clone())]);
+
+    let finished = api_server(&["make-admin", &user.email], vars.clone()).await;
+    assert!(!finished.status.success());
+    let errors = error_lines(&finished.stderr);
+    assert_eq!(errors.len(), 1, "{}", finished.stderr);
+    assert!(errors[0].contains("--force"), "{}", finished.stderr);
+    let tokens = app.login_tokens(&user).await;
+    let me = json_body(app.get("/users/me", Some(&tokens.access)).await).await;
+    assert_eq!(me["role"], "user");
+
+    // A verified account needs no --force.
+    app.query_scalar(
+        "WITH done AS (UPDATE users SET email_verified = true RETURNING 1)          SELECT count(*) AS value FROM done",
+    )
+    .await;
+    let finished = api_server(&["make-admin", &user.email], vars).await;
+    assert!(finished.status.success(), "{}", finished.stderr);
+}
+
+#[tokio::test]
 async fn make_admin_promotes_the_user_and_says_which() {
     let app = spawn_app().await;
     let user = app.register_user().await;
     let vars = Vars::from([("DATABASE_URL", app.database_url.clone())]);
 
-    let finished = api_server(&["make-admin", &user.email.to_uppercase()], vars).await;
+    let finished = api_server(&["make-admin", "--force", &user.email.to_uppercase()], vars).await;
     assert!(finished.status.success(), "{}", finished.stderr);
     for shown in [&user.username, &user.email, &format!("id {}", user.id)] {
         assert!(

@@ -28,6 +28,10 @@ enum Trait {
     /// A session id in the path: 404 when it is not one of the caller's
     /// live sessions.
     SessionInPath,
+    /// A one-time secret: 400 for every failure of it.
+    OneTimeSecret,
+    /// REQUIRE_VERIFIED_EMAIL: 403 for an unverified account.
+    VerifiedEmail,
 }
 
 use Trait::*;
@@ -42,7 +46,17 @@ const OPERATIONS: &[(&str, &str, &[Trait])] = &[
     (
         "/login",
         "post",
-        &[JsonBody, Dependency, Credentials, Fallible],
+        &[JsonBody, Dependency, Credentials, VerifiedEmail, Fallible],
+    ),
+    (
+        "/verify-email",
+        "post",
+        &[JsonBody, Dependency, OneTimeSecret, Fallible],
+    ),
+    (
+        "/verify-email/resend",
+        "post",
+        &[JsonBody, Dependency, Fallible],
     ),
     ("/refresh", "post", &[Token, Dependency, Fallible]),
     ("/logout", "post", &[Token, JsonBody, Dependency, Fallible]),
@@ -116,6 +130,14 @@ fn statuses(traits: &[Trait]) -> Vec<(u16, &'static str)> {
             ],
             Conflict => &[(409, "A user with that email already exists")],
             SessionInPath => &[(404, "Not one of the caller's live sessions")],
+            OneTimeSecret => &[(
+                400,
+                "The link or code is invalid or has expired (invalid_or_expired_token); or the body is not valid JSON",
+            )],
+            VerifiedEmail => &[(
+                403,
+                "REQUIRE_VERIFIED_EMAIL: the address is not verified (a new email is on its way)",
+            )],
         });
         if matches!(item, Token | Dependency) {
             statuses.push((503, "A dependency is unavailable; retry after Retry-After"));
@@ -245,7 +267,12 @@ pub fn finish(mut spec: Value, policy: PasswordPolicy) -> Value {
     spec
 }
 
+/// Operations that answer `202 Accepted` with `{"message"}` (the handler
+/// builds the response itself, so paperclip cannot see it).
+const ACCEPTED: &[&str] = &["/verify-email/resend"];
+
 fn document_operation(operation: &mut Map<String, Value>, path: &str, traits: &[Trait]) {
+    let accepted = ACCEPTED.contains(&path);
     let responses = if path == "/health/ready" {
         readiness_responses()
     } else {
@@ -257,6 +284,20 @@ fn document_operation(operation: &mut Map<String, Value>, path: &str, traits: &[
                 .collect(),
             _ => Map::new(),
         };
+        if accepted {
+            responses.remove("200");
+            responses.insert(
+                "202".to_owned(),
+                json!({
+                    "description": "Accepted: the same answer whether or not an email is sent",
+                    "content": {"application/json": {"schema": {
+                        "type": "object",
+                        "required": ["message"],
+                        "properties": {"message": {"type": "string"}},
+                    }}},
+                }),
+            );
+        }
         for (status, description) in statuses(traits) {
             responses.insert(status.to_string(), envelope_response(description));
         }
@@ -315,7 +356,7 @@ mod tests {
         assert_eq!(
             codes(&spec, "/paths/~1login/post/responses"),
             [
-                "200", "400", "401", "408", "413", "415", "422", "500", "503"
+                "200", "400", "401", "403", "408", "413", "415", "422", "500", "503"
             ]
         );
         assert_eq!(

@@ -56,6 +56,13 @@ async fn every_operation_documents_what_it_answers() {
         assert!(!codes.contains(&"429"), "no rate limits yet: {codes:?}");
     }
     assert_eq!(codes(&paths["/health/ready"]["get"]), ["200", "503"]);
+    let resend = codes(&paths["/verify-email/resend"]["post"]);
+    assert!(
+        resend.contains(&"202") && !resend.contains(&"200"),
+        "{resend:?}"
+    );
+    assert!(codes(&paths["/verify-email"]["post"]).contains(&"400"));
+    assert!(codes(&paths["/login"]["post"]).contains(&"403"));
     assert_eq!(codes(&paths["/guest"]["get"]), ["200"]);
     assert_eq!(
         spec["components"]["securitySchemes"]["bearer"]["scheme"],

@@ -12,6 +12,7 @@ mod edge_metrics;
 mod edge_openapi;
 mod edge_swagger_ui;
 mod edge_timeouts;
+mod email_verification;
 mod general;
 mod hostile_input;
 mod input_rules;

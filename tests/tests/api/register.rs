@@ -56,7 +56,18 @@ async fn register_returns_201_with_the_user_and_nothing_secret() {
     let user = body["user"].as_object().expect("a user object");
     let mut keys: Vec<&str> = user.keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["created_at", "email", "id", "role", "username"]);
+    assert_eq!(
+        keys,
+        [
+            "created_at",
+            "email",
+            "email_verified",
+            "id",
+            "role",
+            "username"
+        ]
+    );
+    assert_eq!(user["email_verified"], false);
     assert!(user["id"].as_i64().is_some_and(|id| id > 0), "{body}");
     assert_eq!(user["username"], "Ada Lovelace", "trimmed");
     assert_eq!(

@@ -42,6 +42,29 @@ fn defaults_follow_the_contract() {
 }
 
 #[test]
+fn account_emails_are_configurable() {
+    let defaults = load(&[]).unwrap().account_emails;
+    assert_eq!(
+        defaults,
+        AccountEmailConfig {
+            public_app_url: "http://127.0.0.1:5000".into(),
+            verification_ttl_secs: 86_400,
+            require_verified_email: false,
+        }
+    );
+    let config = load(&[
+        ("PUBLIC_APP_URL", "https://app.example/portal/"),
+        ("EMAIL_VERIFICATION_TTL", "600"),
+        ("REQUIRE_VERIFIED_EMAIL", "true"),
+    ])
+    .unwrap()
+    .account_emails;
+    assert_eq!(config.public_app_url, "https://app.example/portal");
+    assert_eq!(config.verification_ttl_secs, 600);
+    assert!(config.require_verified_email);
+}
+
+#[test]
 fn session_behaviour_is_configurable() {
     let config = load(&[
         ("REFRESH_TOKEN_ROTATION", "false"),
@@ -168,6 +191,11 @@ fn refuses_bad_numbers_naming_the_variable() {
         ("SESSION_MAX_LIFETIME", "0"),
         ("SESSION_MAX_LIFETIME", "315360001"),
         ("NOTIFY_NEW_DEVICE_LOGIN", "2"),
+        ("PUBLIC_APP_URL", "ftp://app.example"),
+        ("PUBLIC_APP_URL", "not a url"),
+        ("PUBLIC_APP_URL", "https://app.example/?next=1"),
+        ("EMAIL_VERIFICATION_TTL", "59"),
+        ("REQUIRE_VERIFIED_EMAIL", "yes please"),
     ] {
         let error = load(&[(name, value)]).unwrap_err();
         let line = error.to_string();
