@@ -8,6 +8,7 @@ mod email_outbox;
 mod email_queue;
 mod outbox_signal;
 mod password_hasher;
+mod rate_limiter;
 mod token_codec;
 mod token_revocations;
 mod user_repository;
@@ -18,6 +19,7 @@ pub use email_outbox::{EmailOutbox, OutboxError};
 pub use email_queue::{EmailQueue, QueueError};
 pub use outbox_signal::OutboxSignal;
 pub use password_hasher::{HashError, PasswordHasher};
+pub use rate_limiter::{AttemptDecision, RateDecision, RateLimitError, RateLimiter};
 pub use token_codec::{TokenCodec, TokenEncodeError};
 pub use token_revocations::{Revocation, RevocationError, TokenRevocations};
 pub use user_repository::{RepositoryError, UserRepository};
@@ -34,6 +36,8 @@ pub use email_queue::MockEmailQueue;
 pub use outbox_signal::MockOutboxSignal;
 #[cfg(any(test, feature = "mocks"))]
 pub use password_hasher::MockPasswordHasher;
+#[cfg(any(test, feature = "mocks"))]
+pub use rate_limiter::MockRateLimiter;
 #[cfg(any(test, feature = "mocks"))]
 pub use token_codec::MockTokenCodec;
 #[cfg(any(test, feature = "mocks"))]

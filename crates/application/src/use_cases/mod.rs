@@ -4,6 +4,9 @@
 
 mod authentication;
 mod user_accounts;
+// Rate limits (issue 12).
+mod login_attempts;
+mod request_limits;
 
 #[cfg(test)]
 mod test_support;
@@ -20,6 +23,9 @@ use crate::ports::{TokenCodec, TokenEncodeError};
 
 pub use authentication::Authentication;
 pub use user_accounts::UserAccounts;
+// Rate limits (issue 12).
+pub use login_attempts::{Attempt, AttemptOutcome, LoginAttempts};
+pub use request_limits::{Allowance, RequestLimits};
 
 /// How long issued tokens live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
