@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use application::ports::DependencyProbe;
-use application::{Authentication, UserAccounts};
+use application::{Authentication, LoginAttempts, RequestLimits, UserAccounts};
 use domain::PasswordPolicy;
 
 /// What every handler can reach, shared across actix workers.
@@ -11,4 +11,8 @@ pub struct AppState {
     pub password_policy: PasswordPolicy,
     /// Asked by `/health/ready`.
     pub probes: Vec<Arc<dyn DependencyProbe>>,
+    /// Per-client limits of the routes (see `rate_limit::limited`).
+    pub request_limits: RequestLimits,
+    /// Throttling of accounts after failed logins.
+    pub login_attempts: LoginAttempts,
 }
