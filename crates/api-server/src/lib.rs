@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod outbox_relay_loop;
+mod rate_limiting;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use tokio::sync::oneshot;
 
 pub use config::{Config, ConfigError, DatabaseConfig};
 use outbox_relay_loop::OutboxWakeup;
+use rate_limiting::RateLimiting;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -90,6 +92,7 @@ impl Application {
             Arc::new(outbox_wakeup.clone()),
             lifetimes,
         );
+        let rate_limiting = RateLimiting::build(config)?;
         let relay = OutboxRelay::new(
             Arc::new(PgEmailOutbox::new(pg.clone(), pg_settings)),
             Arc::new(RedisEmailQueue::new(
@@ -99,6 +102,7 @@ impl Application {
             )),
             RelaySettings::default(),
         );
+        let relay = rate_limiting.limit_recipients(relay);
         let pools = vec![
             PoolGauge {
                 name: "postgres",
@@ -152,6 +156,8 @@ impl Application {
                 Arc::new(PgProbe::new(pg, pg_settings)),
                 Arc::new(RedisProbe::new(redis, redis_settings.command_timeout)),
             ],
+            request_limits: rate_limiting.request_limits,
+            login_attempts: rate_limiting.login_attempts,
         };
 
         let address = format!("{}:{}", config.host, config.port);
