@@ -18,6 +18,7 @@ mod input_rules;
 mod login;
 mod operations;
 mod outages;
+mod rate_limits;
 mod register;
 mod secrets;
 mod sessions;
