@@ -6,11 +6,11 @@ mod health;
 mod users;
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use application::rate_limits::Rule;
 use paperclip::actix::web;
 
 use crate::error::ApiError;
 use crate::rate_limit::limited;
-use application::rate_limits::Rule;
 
 /// A resource that answers other methods with `405` and an `Allow` header.
 fn resource(path: &str, allow: &'static str) -> web::Resource {
