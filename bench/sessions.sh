@@ -44,6 +44,7 @@ common_env=(
   JWT_SECRET_KEY="benchmark-secret-0123456789abcdef0123456789"
   JWT_ACCESS_TOKEN_EXPIRES=3600
   NOTIFY_NEW_DEVICE_LOGIN=false
+  RATE_LIMITS=off
   RUST_LOG=warn
 )
 wait_http() {

@@ -141,6 +141,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut TestSettings)) -> TestAp
             ("HOST", "127.0.0.1".to_owned()),
             ("PORT", "0".to_owned()),
             ("HTTP_WORKERS", "1".to_owned()),
+            // Tests that are about rate limits turn them on.
+            ("RATE_LIMITS", "off".to_owned()),
         ]),
         database_name: database_name.clone(),
         create_database: true,

@@ -125,6 +125,8 @@ impl Deployment {
             ("RUST_LOG", "info".to_owned()),
             // Plain log files, no colour codes.
             ("NO_COLOR", "1".to_owned()),
+            // Many sign-ups from one address: not what these tests are about.
+            ("RATE_LIMITS", "off".to_owned()),
         ])
     }
 
@@ -205,6 +207,8 @@ impl Deployment {
             ),
             ("RUST_LOG", "info".to_owned()),
             ("NO_COLOR", "1".to_owned()),
+            // Many sign-ups from one address: not what these tests are about.
+            ("RATE_LIMITS", "off".to_owned()),
         ])
     }
 

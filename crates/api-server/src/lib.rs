@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod outbox_relay_loop;
+mod rate_limiting;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use tokio::sync::oneshot;
 
 pub use config::{AccountEmailConfig, Config, ConfigError, DatabaseConfig, SessionConfig};
 use outbox_relay_loop::OutboxWakeup;
+use rate_limiting::RateLimiting;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -132,6 +134,7 @@ impl Application {
             secret_mail,
             lifetimes,
         );
+        let rate_limiting = RateLimiting::build(config)?;
         let relay = OutboxRelay::new(
             Arc::new(PgEmailOutbox::new(pg.clone(), pg_settings)),
             Arc::new(RedisEmailQueue::new(
@@ -141,6 +144,7 @@ impl Application {
             )),
             RelaySettings::default(),
         );
+        let relay = rate_limiting.limit_recipients(relay);
         let pools = vec![
             PoolGauge {
                 name: "postgres",
@@ -196,6 +200,8 @@ impl Application {
                 Arc::new(PgProbe::new(pg, pg_settings)),
                 Arc::new(RedisProbe::new(redis, redis_settings.command_timeout)),
             ],
+            request_limits: rate_limiting.request_limits,
+            login_attempts: rate_limiting.login_attempts,
         };
 
         let address = format!("{}:{}", config.host, config.port);

@@ -9,6 +9,7 @@ pub mod email;
 pub mod error;
 pub mod outbox_relay;
 pub mod ports;
+pub mod rate_limits;
 pub mod use_cases;
 
 pub use email::{Email, EmailJob};
@@ -23,3 +24,6 @@ pub use use_cases::{
     RefreshedTokens, Registration, SecretMail, SessionManagement, SessionSettings, TokenLifetimes,
     TokenRequirement, UserAccounts,
 };
+// Rate limits (issue 12).
+pub use rate_limits::RateLimited;
+pub use use_cases::{Allowance, Attempt, AttemptOutcome, LoginAttempts, RequestLimits};

@@ -1,12 +1,15 @@
 //! Moves committed email jobs from the outbox to the queue. A job leaves
 //! the outbox only after the queue has accepted it, so a queue outage
-//! delays emails but never loses one.
+//! delays emails but never loses one. With a recipient limit, a job over
+//! its recipient's budget is dropped (logged, never queued).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::EmailJob;
 use crate::error::RelayError;
-use crate::ports::{EmailOutbox, EmailQueue};
+use crate::ports::{EmailOutbox, EmailQueue, RateDecision, RateLimiter};
+use crate::rate_limits::{RateLimit, Rule, email_subject};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RelaySettings {
@@ -36,6 +39,8 @@ pub struct OutboxRelay {
     outbox: Arc<dyn EmailOutbox>,
     queue: Arc<dyn EmailQueue>,
     settings: RelaySettings,
+    /// Emails per recipient (`None`: unlimited).
+    recipient_limit: Option<(Arc<dyn RateLimiter>, RateLimit)>,
 }
 
 impl OutboxRelay {
@@ -48,14 +53,23 @@ impl OutboxRelay {
             outbox,
             queue,
             settings,
+            recipient_limit: None,
         }
+    }
+
+    /// Drops the jobs that would send a recipient more than `limit` emails
+    /// (of any kind) instead of queueing them.
+    pub fn with_recipient_limit(mut self, limiter: Arc<dyn RateLimiter>, limit: RateLimit) -> Self {
+        self.recipient_limit = Some((limiter, limit));
+        self
     }
 
     pub fn settings(&self) -> &RelaySettings {
         &self.settings
     }
 
-    /// Moves one batch; returns how many jobs moved.
+    /// Moves one batch; returns how many jobs left the outbox (queued or
+    /// dropped over a recipient's limit).
     #[tracing::instrument(level = "debug", name = "relay_outbox", skip_all, fields(moved = tracing::field::Empty))]
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
         let jobs = self
@@ -67,7 +81,13 @@ impl OutboxRelay {
         }
         let ids = jobs.iter().map(|job| job.id).collect::<Vec<_>>();
         let moved = ids.len();
-        if let Err(error) = self.queue.push(jobs).await {
+        let jobs = self.within_recipient_limits(jobs).await;
+        let pushed = if jobs.is_empty() {
+            Ok(())
+        } else {
+            self.queue.push(jobs).await
+        };
+        if let Err(error) = pushed {
             // Best effort: if this fails too, the lease runs out instead.
             if let Err(release) = self.outbox.release(ids).await {
                 tracing::warn!(
@@ -81,6 +101,49 @@ impl OutboxRelay {
         tracing::Span::current().record("moved", moved);
         Ok(moved)
     }
+
+    /// The jobs whose recipients are within their limit; the others are
+    /// logged and left out (the caller removes them from the outbox with
+    /// the rest). A job asked about again (its batch is retried after a
+    /// queue failure) is admitted again without spending twice.
+    async fn within_recipient_limits(&self, jobs: Vec<EmailJob>) -> Vec<EmailJob> {
+        let Some((limiter, limit)) = &self.recipient_limit else {
+            return jobs;
+        };
+        let mut admitted = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let recipient = email_subject(job.email.recipient());
+            let decision = limiter
+                .admit(
+                    Rule::EmailsPerRecipient,
+                    &recipient,
+                    &job.id.to_string(),
+                    *limit,
+                )
+                .await;
+            match decision {
+                Ok(RateDecision::Limited { .. }) => {
+                    // The address stays out of the log; the job id leads to it.
+                    tracing::warn!(
+                        job_id = %job.id,
+                        kind = job.email.kind(),
+                        "email dropped: its recipient reached the emails-per-recipient limit"
+                    );
+                }
+                Ok(RateDecision::Allowed { .. }) => admitted.push(job),
+                // Only a limiter without a fallback gets here: send.
+                Err(error) => {
+                    tracing::error!(
+                        error = &error as &dyn std::error::Error,
+                        job_id = %job.id,
+                        "the recipient limit could not be checked"
+                    );
+                    admitted.push(job);
+                }
+            }
+        }
+        admitted
+    }
 }
 
 #[cfg(test)]
@@ -89,7 +152,7 @@ mod tests {
     use mockall::predicate::eq;
 
     use super::*;
-    use crate::ports::{MockEmailOutbox, MockEmailQueue, OutboxError, QueueError};
+    use crate::ports::{MockEmailOutbox, MockEmailQueue, MockRateLimiter, OutboxError, QueueError};
     use crate::{Email, EmailJob};
 
     fn job(n: u8) -> EmailJob {
@@ -182,5 +245,117 @@ mod tests {
             error,
             RelayError::Outbox(OutboxError::Unavailable(_))
         ));
+    }
+
+    const TEN_PER_HOUR: RateLimit = RateLimit::per_secs(10, 3600);
+
+    /// A limiter that refuses the jobs in `over` and admits the rest.
+    fn recipient_limiter(over: Vec<String>) -> MockRateLimiter {
+        let mut limiter = MockRateLimiter::new();
+        limiter
+            .expect_admit()
+            .returning(move |rule, _, item, limit| {
+                assert_eq!(rule, Rule::EmailsPerRecipient);
+                assert_eq!(limit, TEN_PER_HOUR);
+                Ok(if over.iter().any(|id| id == item) {
+                    RateDecision::Limited {
+                        retry_after: std::time::Duration::from_secs(60),
+                    }
+                } else {
+                    RateDecision::Allowed {
+                        remaining: 1,
+                        reset: std::time::Duration::from_secs(60),
+                    }
+                })
+            });
+        limiter
+    }
+
+    #[tokio::test]
+    async fn drops_jobs_over_their_recipients_limit_without_queueing_them() {
+        let jobs = vec![job(1), job(2), job(3)];
+        let ids = jobs.iter().map(|j| j.id).collect::<Vec<_>>();
+        let kept = vec![jobs[0].clone(), jobs[2].clone()];
+        let mut outbox = MockEmailOutbox::new();
+        let leased = jobs.clone();
+        outbox
+            .expect_lease()
+            .returning(move |_, _| Ok(leased.clone()));
+        // Dropped or queued, every job leaves the outbox.
+        outbox
+            .expect_remove()
+            .with(eq(ids))
+            .times(1)
+            .returning(|_| Ok(()));
+        let mut queue = MockEmailQueue::new();
+        queue
+            .expect_push()
+            .with(eq(kept))
+            .times(1)
+            .returning(|_| Ok(()));
+        let relay = relay(outbox, queue).with_recipient_limit(
+            Arc::new(recipient_limiter(vec![jobs[1].id.to_string()])),
+            TEN_PER_HOUR,
+        );
+        assert_eq!(relay.relay_once().await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_dropped_jobs_queues_nothing() {
+        let dropped = job(1);
+        let id = dropped.id;
+        let mut outbox = MockEmailOutbox::new();
+        outbox
+            .expect_lease()
+            .returning(move |_, _| Ok(vec![dropped.clone()]));
+        outbox
+            .expect_remove()
+            .with(eq(vec![id]))
+            .times(1)
+            .returning(|_| Ok(()));
+        let mut queue = MockEmailQueue::new();
+        queue.expect_push().never();
+        let relay = relay(outbox, queue).with_recipient_limit(
+            Arc::new(recipient_limiter(vec![id.to_string()])),
+            TEN_PER_HOUR,
+        );
+        assert_eq!(relay.relay_once().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_recipient_is_counted_by_its_normal_form_and_each_job_once() {
+        let mut shouting = job(1);
+        shouting.email = Email::Welcome {
+            to: "  User1@Example.IO ".into(),
+            username: "user1".into(),
+            verification_link: String::new(),
+            code: String::new(),
+        };
+        let id = shouting.id.to_string();
+        let mut outbox = MockEmailOutbox::new();
+        outbox
+            .expect_lease()
+            .returning(move |_, _| Ok(vec![shouting.clone()]));
+        outbox.expect_remove().returning(|_| Ok(()));
+        let mut queue = MockEmailQueue::new();
+        queue.expect_push().returning(|_| Ok(()));
+        let mut limiter = MockRateLimiter::new();
+        limiter
+            .expect_admit()
+            .with(
+                eq(Rule::EmailsPerRecipient),
+                eq("user1@example.io"),
+                eq(id),
+                eq(TEN_PER_HOUR),
+            )
+            .times(1)
+            .returning(|_, _, _, _| {
+                Ok(RateDecision::Allowed {
+                    remaining: 9,
+                    reset: std::time::Duration::from_secs(3600),
+                })
+            });
+        let relay = relay(outbox, queue).with_recipient_limit(Arc::new(limiter), TEN_PER_HOUR);
+        assert_eq!(relay.relay_once().await.unwrap(), 1);
     }
 }

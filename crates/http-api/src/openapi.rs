@@ -32,6 +32,8 @@ enum Trait {
     OneTimeSecret,
     /// REQUIRE_VERIFIED_EMAIL: 403 for an unverified account.
     VerifiedEmail,
+    /// A rate-limited route: 429 with Retry-After and RateLimit headers.
+    Limited,
 }
 
 use Trait::*;
@@ -41,24 +43,31 @@ const OPERATIONS: &[(&str, &str, &[Trait])] = &[
     (
         "/register",
         "post",
-        &[JsonBody, Dependency, Conflict, Fallible],
+        &[JsonBody, Dependency, Conflict, Limited, Fallible],
     ),
     (
         "/login",
         "post",
-        &[JsonBody, Dependency, Credentials, VerifiedEmail, Fallible],
+        &[
+            JsonBody,
+            Dependency,
+            Credentials,
+            VerifiedEmail,
+            Limited,
+            Fallible,
+        ],
     ),
     (
         "/verify-email",
         "post",
-        &[JsonBody, Dependency, OneTimeSecret, Fallible],
+        &[JsonBody, Dependency, OneTimeSecret, Limited, Fallible],
     ),
     (
         "/verify-email/resend",
         "post",
-        &[JsonBody, Dependency, Fallible],
+        &[JsonBody, Dependency, Limited, Fallible],
     ),
-    ("/refresh", "post", &[Token, Dependency, Fallible]),
+    ("/refresh", "post", &[Token, Dependency, Limited, Fallible]),
     ("/logout", "post", &[Token, JsonBody, Dependency, Fallible]),
     ("/guest", "get", &[]),
     ("/protected", "get", &[Token, Fallible]),
@@ -133,6 +142,10 @@ fn statuses(traits: &[Trait]) -> Vec<(u16, &'static str)> {
             OneTimeSecret => &[(
                 400,
                 "The link or code is invalid or has expired (invalid_or_expired_token); or the body is not valid JSON",
+            )],
+            Limited => &[(
+                429,
+                "Too many requests (rate_limited); see Retry-After and the RateLimit headers",
             )],
             VerifiedEmail => &[(
                 403,
@@ -356,7 +369,7 @@ mod tests {
         assert_eq!(
             codes(&spec, "/paths/~1login/post/responses"),
             [
-                "200", "400", "401", "403", "408", "413", "415", "422", "500", "503"
+                "200", "400", "401", "403", "408", "413", "415", "422", "429", "500", "503"
             ]
         );
         assert_eq!(

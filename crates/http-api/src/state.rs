@@ -1,7 +1,10 @@
 use std::sync::Arc;
 
 use application::ports::DependencyProbe;
-use application::{Authentication, EmailVerification, SessionManagement, UserAccounts};
+use application::{
+    Authentication, EmailVerification, LoginAttempts, RequestLimits, SessionManagement,
+    UserAccounts,
+};
 use domain::PasswordPolicy;
 
 /// What every handler can reach, shared across actix workers.
@@ -13,4 +16,8 @@ pub struct AppState {
     pub password_policy: PasswordPolicy,
     /// Asked by `/health/ready`.
     pub probes: Vec<Arc<dyn DependencyProbe>>,
+    /// Per-client limits of the routes (see `rate_limit::limited`).
+    pub request_limits: RequestLimits,
+    /// Throttling of accounts after failed logins.
+    pub login_attempts: LoginAttempts,
 }

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use application::delivery::DeliveryQueueError;
-use application::ports::{ProbeError, QueueError, RevocationError};
+use application::ports::{ProbeError, QueueError, RateLimitError, RevocationError};
 use deadpool_redis::redis::{ErrorKind, ServerErrorKind};
 use deadpool_redis::{BuildError, PoolError};
 
@@ -88,5 +88,15 @@ impl From<CommandError> for QueueError {
 impl From<CommandError> for ProbeError {
     fn from(error: CommandError) -> Self {
         ProbeError(error.into())
+    }
+}
+
+impl From<CommandError> for RateLimitError {
+    fn from(error: CommandError) -> Self {
+        if error.is_unavailable() {
+            RateLimitError::Unavailable(error.into())
+        } else {
+            RateLimitError::Unexpected(error.into())
+        }
     }
 }

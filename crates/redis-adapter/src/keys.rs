@@ -64,6 +64,18 @@ pub fn email_claim(prefix: &str, job_id: Uuid) -> String {
     format!("{prefix}email:claim:{job_id}")
 }
 
+/// Sorted set of the events a rate limit rule counted for one subject (a
+/// client IP group, a recipient), scored by time (unix ms).
+pub fn rate_limit(prefix: &str, rule: &str, subject: &str) -> String {
+    format!("{prefix}ratelimit:{rule}:{subject}")
+}
+
+/// Hash of an account's failed logins: `n` (how many) and `last` (when
+/// the last began, unix ms).
+pub fn failed_logins(prefix: &str, account: &str) -> String {
+    format!("{prefix}ratelimit:failed_logins:{account}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +99,14 @@ mod tests {
         assert_eq!(
             email_claim("p:", Uuid::nil()),
             "p:email:claim:00000000-0000-0000-0000-000000000000"
+        );
+        assert_eq!(
+            rate_limit("p:", "login", "2001:db8::/64"),
+            "p:ratelimit:login:2001:db8::/64"
+        );
+        assert_eq!(
+            failed_logins("p:", "ada@example.io"),
+            "p:ratelimit:failed_logins:ada@example.io"
         );
     }
 }

@@ -1,6 +1,6 @@
 //! Redis adapters: token revocations, the email job stream (producer and
-//! consumer side) and the readiness probe, all sharing one lazily
-//! connected pool.
+//! consumer side), rate limit counters and the readiness probe, all
+//! sharing one lazily connected pool.
 //!
 //! Every key this crate touches starts with a configurable prefix (see
 //! [`keys`]), so several deployments or tests can share one Redis.
@@ -11,6 +11,7 @@ mod error;
 pub mod keys;
 mod pool;
 mod probe;
+mod rate_limiter;
 mod redis_url;
 mod revocations;
 
@@ -19,6 +20,7 @@ pub use error::RedisError;
 pub use keys::DEFAULT_PREFIX;
 pub use pool::{RedisPool, RedisSettings, SharedConnection, connect, connect_shared};
 pub use probe::RedisProbe;
+pub use rate_limiter::RedisRateLimiter;
 pub use redis_url::{RedisUrl, RedisUrlError};
 pub use revocations::RedisTokenRevocations;
 

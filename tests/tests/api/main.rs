@@ -19,6 +19,7 @@ mod input_rules;
 mod login;
 mod operations;
 mod outages;
+mod rate_limits;
 mod register;
 mod rotation;
 mod secrets;

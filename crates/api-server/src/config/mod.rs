@@ -5,6 +5,8 @@
 //! line ever echoes them; every other problem is one line naming the
 //! variable.
 
+mod rate_limits;
+
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
@@ -148,6 +150,8 @@ pub struct Settings {
     /// Log lines as human-readable text or JSON
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t, global = true)]
     pub log_format: telemetry::LogFormat,
+    #[command(flatten)]
+    rate_limits: rate_limits::RateLimitSettings,
 }
 
 /// A clap parser around [`Settings`] alone, for [`Settings::from_lookup`].
@@ -308,6 +312,8 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// Peers whose X-Forwarded-For is believed.
     pub trusted_proxies: TrustedProxies,
+    /// Every rate limit; `None`: `RATE_LIMITS=off`.
+    pub rate_limits: Option<application::rate_limits::RateLimitConfig>,
 }
 
 impl Config {
@@ -379,6 +385,7 @@ impl Config {
             http_workers: settings.http_workers,
             metrics_addr: settings.metrics_addr,
             trusted_proxies: settings.trusted_proxies.clone(),
+            rate_limits: settings.rate_limits.load()?,
         })
     }
 

@@ -9,6 +9,7 @@ mod email_queue;
 mod one_time_secrets;
 mod outbox_signal;
 mod password_hasher;
+mod rate_limiter;
 mod session_repository;
 mod token_codec;
 mod token_revocations;
@@ -21,6 +22,7 @@ pub use email_queue::{EmailQueue, QueueError};
 pub use one_time_secrets::{NewSecret, OneTimeSecretStore, SecretGenerator, SecretStoreError};
 pub use outbox_signal::OutboxSignal;
 pub use password_hasher::{HashError, PasswordHasher};
+pub use rate_limiter::{AttemptDecision, RateDecision, RateLimitError, RateLimiter};
 pub use session_repository::{
     EndedSession, NewDeviceAlert, NewSession, OpenedSession, SessionEpoch, SessionRepository,
     SessionStoreError,
@@ -43,6 +45,8 @@ pub use one_time_secrets::{MockOneTimeSecretStore, MockSecretGenerator};
 pub use outbox_signal::MockOutboxSignal;
 #[cfg(any(test, feature = "mocks"))]
 pub use password_hasher::MockPasswordHasher;
+#[cfg(any(test, feature = "mocks"))]
+pub use rate_limiter::MockRateLimiter;
 #[cfg(any(test, feature = "mocks"))]
 pub use session_repository::MockSessionRepository;
 #[cfg(any(test, feature = "mocks"))]

@@ -8,6 +8,9 @@ mod email_verification;
 mod session_revocation;
 mod sessions;
 mod user_accounts;
+// Rate limits (issue 12).
+mod login_attempts;
+mod request_limits;
 
 #[cfg(test)]
 mod test_support;
@@ -27,6 +30,9 @@ pub use authentication::{Authentication, AuthenticationPorts};
 pub use email_verification::{AccountEmailSettings, EmailVerification, SecretMail};
 pub use sessions::SessionManagement;
 pub use user_accounts::UserAccounts;
+// Rate limits (issue 12).
+pub use login_attempts::{Attempt, AttemptOutcome, LoginAttempts};
+pub use request_limits::{Allowance, RequestLimits};
 
 /// How long issued tokens live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,8 +7,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use application::{
-    AuthenticateError, BoxError, DependencyError, LoginError, LogoutError, RefreshError,
-    RegisterError, ResendError, SessionAccessError, UserAccessError, VerifyEmailError,
+    AuthenticateError, BoxError, DependencyError, LoginError, LogoutError, RateLimited,
+    RefreshError, RegisterError, ResendError, SessionAccessError, UserAccessError,
+    VerifyEmailError,
 };
 use domain::TokenRejection;
 use paperclip::actix::api_v2_errors;
@@ -38,6 +39,8 @@ pub type FieldErrors = BTreeMap<String, Vec<String>>;
     description = "Body is not application/json",
     code = 422,
     description = "Validation failed",
+    code = 429,
+    description = "Too many requests; retry after the Retry-After delay",
     code = 500,
     description = "Internal server error",
     code = 503,
@@ -83,6 +86,9 @@ pub enum ApiError {
     RequestTimeout,
     #[error("validation failed")]
     Validation(FieldErrors),
+    /// Over a rate limit: `429` with `Retry-After` and `RateLimit` headers.
+    #[error("too many requests")]
+    RateLimited(#[from] RateLimited),
 }
 
 /// What an error means for the client; each use-case error maps to one.
@@ -147,7 +153,8 @@ impl ApiError {
             | ApiError::UnsupportedMediaType
             | ApiError::PayloadTooLarge
             | ApiError::RequestTimeout
-            | ApiError::Validation(_) => return None,
+            | ApiError::Validation(_)
+            | ApiError::RateLimited(_) => return None,
         })
     }
 
@@ -192,6 +199,11 @@ impl ApiError {
                 S::UNPROCESSABLE_ENTITY,
                 "validation_error",
                 "The request body failed validation.",
+            ),
+            ApiError::RateLimited(_) => (
+                S::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests. Try again later.",
             ),
             _ => match self.meaning() {
                 Some(meaning) => meaning_parts(meaning),
@@ -350,6 +362,9 @@ impl ResponseError for ApiError {
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if let ApiError::RateLimited(limited) = self {
+            crate::rate_limit::refusal_headers(limited, response.headers_mut());
         }
         response
     }

@@ -1,5 +1,5 @@
 use actix_web::web::Data;
-use application::Registration;
+use application::{AttemptOutcome, Registration};
 use domain::{EmailAddress, LogoutScope, Password, PasswordPolicy, Username};
 use paperclip::actix::web::Json;
 use paperclip::actix::{Apiv2Schema, CreatedJson, api_v2_operation};
@@ -149,10 +149,11 @@ pub async fn login(
     body: JsonBody<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
     let Credentials { email, password } = body.0.into_credentials()?;
-    let tokens = state
-        .authentication
-        .login(&email, password, device.0)
-        .await?;
+    // A throttled account gets 429 whatever the password (issue 12).
+    let attempt = state.login_attempts.begin(&email).await?;
+    let result = state.authentication.login(&email, password, device.0).await;
+    attempt.record(AttemptOutcome::of_login(&result)).await;
+    let tokens = result?;
     Ok(Json(LoginResponse {
         access_token: tokens.access_token,
         refresh_token: tokens.refresh_token,

@@ -8,9 +8,11 @@ mod sessions;
 mod users;
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use application::rate_limits::Rule;
 use paperclip::actix::web;
 
 use crate::error::ApiError;
+use crate::rate_limit::limited;
 
 /// A resource that answers other methods with `405` and an `Allow` header.
 fn resource(path: &str, allow: &'static str) -> web::Resource {
@@ -21,17 +23,31 @@ fn resource(path: &str, allow: &'static str) -> web::Resource {
 
 pub fn configure(config: &mut web::ServiceConfig) {
     config
-        .service(resource("/register", "POST").route(web::post().to(auth::register)))
-        .service(resource("/login", "POST").route(web::post().to(auth::login)))
-        .service(resource("/refresh", "POST").route(web::post().to(auth::refresh)))
+        .service(
+            resource("/register", "POST")
+                .route(web::post().to(auth::register))
+                .wrap(limited(Rule::RegisterPerIp)),
+        )
+        .service(
+            resource("/login", "POST")
+                .route(web::post().to(auth::login))
+                .wrap(limited(Rule::LoginPerIp)),
+        )
+        .service(
+            resource("/refresh", "POST")
+                .route(web::post().to(auth::refresh))
+                .wrap(limited(Rule::RefreshPerIp)),
+        )
         .service(resource("/logout", "POST").route(web::post().to(auth::logout)))
         .service(
             resource("/verify-email", "POST")
-                .route(web::post().to(email_verification::verify_email)),
+                .route(web::post().to(email_verification::verify_email))
+                .wrap(limited(Rule::SecretAttemptsPerIp)),
         )
         .service(
             resource("/verify-email/resend", "POST")
-                .route(web::post().to(email_verification::resend_verification)),
+                .route(web::post().to(email_verification::resend_verification))
+                .wrap(limited(Rule::EmailRequestsPerIp)),
         )
         .service(resource("/guest", "GET").route(web::get().to(demo::guest)))
         .service(resource("/protected", "GET").route(web::get().to(demo::protected)))

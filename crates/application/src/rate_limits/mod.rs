@@ -1,0 +1,246 @@
+//! Rate limits: the rules of the contract's table, their arithmetic, and
+//! the in-memory counters each instance falls back to when the shared
+//! store (Redis) is down.
+//!
+//! Two kinds of counter, each updated in one atomic step:
+//! - events per subject ([`SlidingLog`]): requests per client IP, emails
+//!   per recipient. Exact: at most `limit` in any `period`. An email job
+//!   counts once however often a retried relay batch asks about it;
+//! - failed logins per account ([`ThrottlePolicy`]): after `threshold`
+//!   failures the account waits `base`, doubling per further failure up to
+//!   `max`; never a permanent lockout.
+//!
+//! The Redis adapter runs the same arithmetic in Lua; its tests compare
+//! both on a hand-moved clock.
+
+mod arithmetic;
+mod fallback;
+mod in_memory;
+#[cfg(test)]
+mod manual_clock;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use arithmetic::{FailureRecord, LogEntry, SlidingLog, millis};
+pub use fallback::FallbackRateLimiter;
+pub use in_memory::InMemoryRateLimiter;
+
+/// One row of the contract's rate limit table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Rule {
+    /// `POST /login`, per client IP.
+    LoginPerIp,
+    /// `POST /register`, per client IP.
+    RegisterPerIp,
+    /// `POST /password/forgot`, `POST /verify-email/resend`, per client IP.
+    EmailRequestsPerIp,
+    /// `POST /verify-email`, `POST /password/reset`,
+    /// `POST /users/me/email/confirm`, per client IP.
+    SecretAttemptsPerIp,
+    /// `POST /refresh`, per client IP.
+    RefreshPerIp,
+    /// Emails of any kind, per recipient.
+    EmailsPerRecipient,
+    /// Failed logins (and wrong current passwords), per account.
+    FailedLogins,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 7] = [
+        Rule::LoginPerIp,
+        Rule::RegisterPerIp,
+        Rule::EmailRequestsPerIp,
+        Rule::SecretAttemptsPerIp,
+        Rule::RefreshPerIp,
+        Rule::EmailsPerRecipient,
+        Rule::FailedLogins,
+    ];
+
+    /// The rule's name in Redis keys, metric labels and the
+    /// `RateLimit-Policy` header: stable, lower case, no spaces.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::LoginPerIp => "login",
+            Rule::RegisterPerIp => "register",
+            Rule::EmailRequestsPerIp => "email_requests",
+            Rule::SecretAttemptsPerIp => "secret_attempts",
+            Rule::RefreshPerIp => "refresh",
+            Rule::EmailsPerRecipient => "emails_per_recipient",
+            Rule::FailedLogins => "failed_logins",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// At most `limit` events per `period` (`30/60s` in configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: u32,
+    pub period: Duration,
+}
+
+impl RateLimit {
+    pub const fn new(limit: u32, period: Duration) -> Self {
+        Self { limit, period }
+    }
+
+    pub const fn per_secs(limit: u32, secs: u64) -> Self {
+        Self::new(limit, Duration::from_secs(secs))
+    }
+}
+
+/// Exponential throttling of an account after failed logins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    /// Failures tolerated before the first wait.
+    pub threshold: u32,
+    /// Failures are forgotten this long after the last one (once any wait
+    /// it caused is over).
+    pub window: Duration,
+    /// The first wait, doubled by each further failure...
+    pub base: Duration,
+    /// ...up to this.
+    pub max: Duration,
+}
+
+impl Default for ThrottlePolicy {
+    /// The contract's: after 5 failures in 15 minutes, 1 s doubling up to
+    /// 15 minutes.
+    fn default() -> Self {
+        Self {
+            threshold: 5,
+            window: Duration::from_secs(15 * 60),
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl ThrottlePolicy {
+    /// The policy as a quota, for the `RateLimit-Policy` header.
+    pub fn as_quota(&self) -> RateLimit {
+        RateLimit::new(self.threshold, self.window)
+    }
+}
+
+/// Every limit of the contract's table, with its defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    pub login_per_ip: RateLimit,
+    pub register_per_ip: RateLimit,
+    pub email_requests_per_ip: RateLimit,
+    pub secret_attempts_per_ip: RateLimit,
+    pub refresh_per_ip: RateLimit,
+    pub emails_per_recipient: RateLimit,
+    pub failed_logins: ThrottlePolicy,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            login_per_ip: RateLimit::per_secs(30, 60),
+            register_per_ip: RateLimit::per_secs(10, 60),
+            email_requests_per_ip: RateLimit::per_secs(5, 60),
+            secret_attempts_per_ip: RateLimit::per_secs(30, 600),
+            refresh_per_ip: RateLimit::per_secs(300, 300),
+            emails_per_recipient: RateLimit::per_secs(10, 3600),
+            failed_logins: ThrottlePolicy::default(),
+        }
+    }
+}
+
+impl RateLimitConfig {
+    /// The quota of `rule` (for failed logins: failures per window).
+    pub fn quota(&self, rule: Rule) -> RateLimit {
+        match rule {
+            Rule::LoginPerIp => self.login_per_ip,
+            Rule::RegisterPerIp => self.register_per_ip,
+            Rule::EmailRequestsPerIp => self.email_requests_per_ip,
+            Rule::SecretAttemptsPerIp => self.secret_attempts_per_ip,
+            Rule::RefreshPerIp => self.refresh_per_ip,
+            Rule::EmailsPerRecipient => self.emails_per_recipient,
+            Rule::FailedLogins => self.failed_logins.as_quota(),
+        }
+    }
+}
+
+/// A request refused by a rule: `429` with `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("over the {rule} rate limit")]
+pub struct RateLimited {
+    pub rule: Rule,
+    /// The rule's quota, advertised in `RateLimit-Policy`.
+    pub quota: RateLimit,
+    pub retry_after: Duration,
+}
+
+/// The longest subject kept: an email address is at most 254 characters,
+/// and text that is longer cannot belong to any account, so cutting it
+/// costs nothing and bounds what an attacker can make us store.
+const MAX_SUBJECT_CHARS: usize = 254;
+
+/// The counter subject of an email address (an account or a recipient):
+/// its normal form, so `Ada@Example.COM` and `ada@example.com` share one
+/// budget; text that is not an address, trimmed and lower-cased. Whether
+/// an account uses the address plays no part, so a limit reveals nothing.
+pub fn email_subject(raw: &str) -> String {
+    match domain::EmailAddress::from_storage(raw) {
+        Ok(email) => email.normalized(),
+        Err(_) => raw
+            .trim()
+            .chars()
+            .take(MAX_SUBJECT_CHARS)
+            .collect::<String>()
+            .to_lowercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_contract_table() {
+        let config = RateLimitConfig::default();
+        let per = |limit, secs| RateLimit::per_secs(limit, secs);
+        assert_eq!(config.quota(Rule::LoginPerIp), per(30, 60));
+        assert_eq!(config.quota(Rule::RegisterPerIp), per(10, 60));
+        assert_eq!(config.quota(Rule::EmailRequestsPerIp), per(5, 60));
+        assert_eq!(config.quota(Rule::SecretAttemptsPerIp), per(30, 600));
+        assert_eq!(config.quota(Rule::RefreshPerIp), per(300, 300));
+        assert_eq!(config.quota(Rule::EmailsPerRecipient), per(10, 3600));
+        assert_eq!(config.quota(Rule::FailedLogins), per(5, 900));
+        assert_eq!(config.failed_logins.base, Duration::from_secs(1));
+        assert_eq!(config.failed_logins.max, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn rule_names_are_distinct_and_plain() {
+        let mut names: Vec<_> = Rule::ALL.iter().map(|rule| rule.name()).collect();
+        assert!(
+            names
+                .iter()
+                .all(|name| name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        );
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Rule::ALL.len());
+    }
+
+    #[test]
+    fn email_subjects_are_normal_forms() {
+        assert_eq!(
+            email_subject(" Ada@Example.COM "),
+            email_subject("ada@example.com")
+        );
+        // Not an address: still one subject per spelling, case aside.
+        assert_eq!(email_subject("  NOT-AN-ADDRESS "), "not-an-address");
+        assert_eq!(email_subject(&"x".repeat(10_000)).chars().count(), 254);
+    }
+}

@@ -1,0 +1,188 @@
+//! Rate limits at the HTTP edge: [`limited`] puts a route under a rule of
+//! the contract's table, counted per client IP group, and the headers of
+//! the IETF draft "RateLimit header fields for HTTP",
+//! draft-ietf-httpapi-ratelimit-headers-11 (May 2026): a `RateLimit-Policy`
+//! item (`"login";q=30;w=60`: quota `q` per window `w` seconds) and a
+//! `RateLimit` item (`"login";r=12;t=5`: `r` left, and no more than that
+//! for the next `t` seconds). A refusal also carries `Retry-After`, equal
+//! to `t`, as the draft asks.
+//!
+//! Attaching a rule to a route is one call in `routes::configure`:
+//! `resource("/password/forgot", "POST").route(...).wrap(limited(Rule::EmailRequestsPerIp))`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::web::Data;
+use actix_web::{Error, ResponseError};
+use application::ports::{AttemptDecision, RateDecision, RateLimitError, RateLimiter};
+use application::rate_limits::{RateLimit, Rule, ThrottlePolicy};
+use application::{Allowance, RateLimited};
+use async_trait::async_trait;
+
+use crate::client_ip::{ClientIp, rate_limit_group};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+/// The metric counting refused requests (and dropped emails) by rule.
+pub const RATE_LIMITED_TOTAL: &str = "rate_limited_total";
+
+/// Middleware counting each request under `rule` per client IP group
+/// (IPv6 by /64), before the handler and before the body is read.
+pub fn limited<S, B>(
+    rule: Rule,
+) -> impl Transform<S, ServiceRequest, Response = ServiceResponse<BoxBody>, Error = Error, InitError = ()>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    from_fn(move |request: ServiceRequest, next: Next<B>| enforce(rule, request, next))
+}
+
+async fn enforce<B: MessageBody + 'static>(
+    rule: Rule,
+    request: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let Some(state) = request.app_data::<Data<AppState>>().cloned() else {
+        return Ok(next.call(request).await?.map_into_boxed_body());
+    };
+    let client = ClientIp::of(request.request())
+        .map(|ClientIp(ip)| rate_limit_group(ip))
+        .unwrap_or_default();
+    match state.request_limits.check(rule, &client).await {
+        Err(limited) => {
+            let response = ApiError::RateLimited(limited).error_response();
+            Ok(request.into_response(response))
+        }
+        Ok(allowance) => {
+            let mut response = next.call(request).await?.map_into_boxed_body();
+            if let Some(allowance) = allowance {
+                allowance_headers(&allowance, response.headers_mut());
+            }
+            Ok(response)
+        }
+    }
+}
+
+/// Whole seconds, rounded up: a client waiting this long is not early.
+fn secs_ceil(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
+fn policy_item(rule: Rule, quota: RateLimit) -> String {
+    // The draft wants a non-zero window.
+    let window = secs_ceil(quota.period).max(1);
+    format!("\"{}\";q={};w={window}", rule.name(), quota.limit)
+}
+
+fn limit_item(rule: Rule, remaining: u32, reset: Duration) -> String {
+    format!("\"{}\";r={remaining};t={}", rule.name(), secs_ceil(reset))
+}
+
+/// Appends (several rules may apply to one response: the draft's fields
+/// are lists) and never fails: the values are plain ASCII.
+fn append(headers: &mut HeaderMap, name: HeaderName, value: String) {
+    if let Ok(value) = HeaderValue::try_from(value) {
+        headers.append(name, value);
+    }
+}
+
+/// `RateLimit-Policy` and `RateLimit` of a counted request.
+fn allowance_headers(allowance: &Allowance, headers: &mut HeaderMap) {
+    append(
+        headers,
+        RATELIMIT_POLICY,
+        policy_item(allowance.rule, allowance.quota),
+    );
+    append(
+        headers,
+        RATELIMIT,
+        limit_item(allowance.rule, allowance.remaining, allowance.reset),
+    );
+}
+
+/// `Retry-After` (at least a second), `RateLimit-Policy` and `RateLimit`
+/// of a refusal.
+pub(crate) fn refusal_headers(limited: &RateLimited, headers: &mut HeaderMap) {
+    let wait = secs_ceil(limited.retry_after).max(1);
+    headers.insert(RETRY_AFTER, HeaderValue::from(wait));
+    append(
+        headers,
+        RATELIMIT_POLICY,
+        policy_item(limited.rule, limited.quota),
+    );
+    append(
+        headers,
+        RATELIMIT,
+        limit_item(limited.rule, 0, Duration::from_secs(wait)),
+    );
+}
+
+/// Counts every refusal of the limiter it wraps in
+/// `rate_limited_total{rule}`: requests over a limit, throttled logins,
+/// dropped emails.
+pub struct MeteredRateLimiter(pub Arc<dyn RateLimiter>);
+
+fn count_if_limited(rule: Rule, decision: &Result<RateDecision, RateLimitError>) {
+    if let Ok(RateDecision::Limited { .. }) = decision {
+        metrics::counter!(RATE_LIMITED_TOTAL, "rule" => rule.name()).increment(1);
+    }
+}
+
+#[async_trait]
+impl RateLimiter for MeteredRateLimiter {
+    async fn hit(
+        &self,
+        rule: Rule,
+        subject: &str,
+        limit: RateLimit,
+    ) -> Result<RateDecision, RateLimitError> {
+        let decision = self.0.hit(rule, subject, limit).await;
+        count_if_limited(rule, &decision);
+        decision
+    }
+
+    async fn admit(
+        &self,
+        rule: Rule,
+        subject: &str,
+        item: &str,
+        limit: RateLimit,
+    ) -> Result<RateDecision, RateLimitError> {
+        let decision = self.0.admit(rule, subject, item, limit).await;
+        count_if_limited(rule, &decision);
+        decision
+    }
+
+    async fn begin_attempt(
+        &self,
+        account: &str,
+        policy: ThrottlePolicy,
+    ) -> Result<AttemptDecision, RateLimitError> {
+        let decision = self.0.begin_attempt(account, policy).await;
+        if let Ok(AttemptDecision::Throttled { .. }) = decision {
+            let rule = Rule::FailedLogins.name();
+            metrics::counter!(RATE_LIMITED_TOTAL, "rule" => rule).increment(1);
+        }
+        decision
+    }
+
+    async fn forgive_attempt(&self, account: &str) -> Result<(), RateLimitError> {
+        self.0.forgive_attempt(account).await
+    }
+
+    async fn clear_failures(&self, account: &str) -> Result<(), RateLimitError> {
+        self.0.clear_failures(account).await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,428 @@
+//! "v2: rate limits": counters in the real Redis shared by every instance,
+//! per client IP (behind a trusted proxy, `X-Forwarded-For`; IPv6 by /64),
+//! per account, per recipient; the in-memory fallback while Redis is cut.
+//! The harness turns limits off; every test here turns them on.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use integration_tests::{PASSWORD, TcpProxy, TestApp, TestSettings, json_body, spawn_app_with};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::json;
+
+const RATE_LIMITED: &str = "Too many requests. Try again later.";
+
+/// An app with limits on, behind a trusted proxy on loopback, so each
+/// request names its client in `X-Forwarded-For`.
+async fn spawn_limited(configure: impl FnOnce(&mut TestSettings)) -> TestApp {
+    spawn_app_with(|settings| {
+        settings
+            .set("RATE_LIMITS", "on")
+            .set("TRUSTED_PROXIES", "127.0.0.1/32");
+        configure(settings);
+    })
+    .await
+}
+
+async fn post_from(app: &TestApp, ip: &str, path: &str, body: serde_json::Value) -> Response {
+    app.request(Method::POST, path, None)
+        .header("x-forwarded-for", ip)
+        .json(&body)
+        .send()
+        .await
+        .expect("POST answered")
+}
+
+async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> Response {
+    post_from(
+        app,
+        ip,
+        "/login",
+        json!({"email": email, "password": password}),
+    )
+    .await
+}
+
+fn headers(response: &Response, name: &str) -> Vec<String> {
+    response
+        .headers()
+        .get_all(name)
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Asserts the contract's 429 under `policy` (`"login";q=30;w=60`):
+/// the exact body, `Retry-After` and the draft's headers agreeing with it.
+/// Returns the wait in seconds.
+async fn assert_rate_limited(response: Response, policy: &str) -> u64 {
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = headers(&response, "retry-after")[0].parse().unwrap();
+    assert!(retry_after >= 1, "Retry-After: {retry_after}");
+    assert!(
+        headers(&response, "ratelimit-policy").contains(&policy.to_owned()),
+        "{:?}",
+        response.headers()
+    );
+    let name = policy.split(';').next().unwrap();
+    assert!(
+        headers(&response, "ratelimit").contains(&format!("{name};r=0;t={retry_after}")),
+        "{:?}",
+        response.headers()
+    );
+    let body = json_body(response).await;
+    assert_eq!(
+        body,
+        json!({"message": RATE_LIMITED, "error": "rate_limited"})
+    );
+    retry_after
+}
+
+fn unknown_email(n: usize) -> String {
+    format!("nobody-{n}-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+#[tokio::test]
+async fn the_31st_login_from_one_ip_in_a_minute_is_refused_exactly_as_the_contract_says() {
+    let app = spawn_limited(|_| {}).await;
+    for n in 0..30 {
+        // A different account each time: only the IP rule is at play.
+        let response = login_from(&app, "198.51.100.7", &unknown_email(n), "wrong").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "login {n}");
+        assert_eq!(
+            headers(&response, "ratelimit-policy"),
+            ["\"login\";q=30;w=60"]
+        );
+        let remaining = headers(&response, "ratelimit")[0].clone();
+        assert!(
+            remaining.starts_with(&format!("\"login\";r={};t=", 29 - n)),
+            "{remaining}"
+        );
+    }
+    let refused = login_from(&app, "198.51.100.7", &unknown_email(31), "wrong").await;
+    let wait = assert_rate_limited(refused, "\"login\";q=30;w=60").await;
+    assert!(wait <= 60, "{wait}");
+    // Even the right password of a real account: the IP is over its limit.
+    let user = app.register_user().await;
+    let refused = login_from(&app, "198.51.100.7", &user.email, PASSWORD).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another client has its own budget.
+    let other = login_from(&app, "198.51.100.8", &user.email, PASSWORD).await;
+    assert_eq!(other.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn ipv6_clients_share_a_budget_per_64() {
+    let app = spawn_limited(|settings| {
+        settings.set("RATE_LIMIT_LOGIN_PER_IP", "2/60s");
+    })
+    .await;
+    for ip in ["2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff"] {
+        let response = login_from(&app, ip, &unknown_email(0), "wrong").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{ip}");
+    }
+    let same_64 = login_from(&app, "2001:db8:1:2::abcd", &unknown_email(1), "wrong").await;
+    assert_rate_limited(same_64, "\"login\";q=2;w=60").await;
+    let next_64 = login_from(&app, "2001:db8:1:3::1", &unknown_email(2), "wrong").await;
+    assert_eq!(next_64.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_11th_registration_from_one_ip_in_a_minute_is_refused() {
+    let app = spawn_limited(|_| {}).await;
+    let register = |n: usize| {
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        post_from(
+            &app,
+            "203.0.113.5",
+            "/register",
+            json!({"username": format!("user-{n}-{}", &tag[..8]), "email": format!("{tag}@example.com"), "password": PASSWORD}),
+        )
+    };
+    for n in 0..10 {
+        assert_eq!(
+            register(n).await.status(),
+            StatusCode::CREATED,
+            "sign-up {n}"
+        );
+    }
+    assert_rate_limited(register(10).await, "\"register\";q=10;w=60").await;
+}
+
+#[tokio::test]
+async fn refresh_is_limited_per_ip_and_token_checks_never_are() {
+    let app = spawn_limited(|settings| {
+        settings.set("RATE_LIMIT_REFRESH_PER_IP", "3/300s");
+    })
+    .await;
+    let user = app.register_user().await;
+    let tokens = app.login_tokens(&user).await;
+    let refresh = || {
+        app.request(Method::POST, "/refresh", Some(&tokens.refresh))
+            .header("x-forwarded-for", "192.0.2.44")
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(refresh().await.unwrap().status(), StatusCode::OK);
+    }
+    assert_rate_limited(refresh().await.unwrap(), "\"refresh\";q=3;w=300").await;
+
+    // Token checks: no limit, no headers, no counter.
+    for _ in 0..20 {
+        let response = app
+            .request(Method::GET, "/protected", Some(&tokens.access))
+            .header("x-forwarded-for", "192.0.2.44")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(headers(&response, "ratelimit").is_empty());
+    }
+    let mut redis = app.redis.get().await.unwrap();
+    let keys: Vec<String> = deadpool_redis::redis::cmd("KEYS")
+        .arg(format!("{}ratelimit:*", app.redis_prefix))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let counted: Vec<&String> = keys
+        .iter()
+        .filter(|key| key.contains("192.0.2.44"))
+        .collect();
+    assert_eq!(
+        counted,
+        [&format!("{}ratelimit:refresh:192.0.2.44", app.redis_prefix)],
+        "only /refresh counted this client"
+    );
+}
+
+#[tokio::test]
+async fn two_instances_share_one_budget() {
+    let first = spawn_limited(|settings| {
+        settings.set("RATE_LIMIT_LOGIN_PER_IP", "4/60s");
+    })
+    .await;
+    let prefix = first.redis_prefix.clone();
+    let second = spawn_limited(|settings| {
+        settings
+            .set("RATE_LIMIT_LOGIN_PER_IP", "4/60s")
+            .set("REDIS_KEY_PREFIX", prefix);
+    })
+    .await;
+    for (n, app) in [&first, &second, &first, &second].into_iter().enumerate() {
+        let response = login_from(app, "198.51.100.20", &unknown_email(n), "wrong").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "login {n}");
+    }
+    for app in [&first, &second] {
+        let refused = login_from(app, "198.51.100.20", &unknown_email(9), "wrong").await;
+        assert_rate_limited(refused, "\"login\";q=4;w=60").await;
+    }
+    // Failed logins of one account add up across instances too.
+    let victim = unknown_email(100);
+    for n in 0..5 {
+        let app = if n % 2 == 0 { &first } else { &second };
+        let ip = format!("198.51.100.{}", 100 + n);
+        let response = login_from(app, &ip, &victim, "guess").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "guess {n}");
+    }
+    let throttled = login_from(&second, "198.51.100.200", &victim, "guess").await;
+    assert_rate_limited(throttled, "\"failed_logins\";q=5;w=900").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parallel_guesses_from_many_ips_never_exceed_the_account_budget() {
+    // A first wait longer than the test: every guess past the budget must
+    // meet it, however the 50 requests interleave.
+    let app = spawn_limited(|settings| {
+        settings.set("RATE_LIMIT_ACCOUNT_THROTTLE_BASE", "60s");
+    })
+    .await;
+    let user = app.register_user().await;
+    let guesses = (0..50).map(|n| {
+        let ip = format!("10.20.{}.{}", n / 200, n % 200 + 1);
+        let app = &app;
+        let email = user.email.to_uppercase();
+        async move {
+            login_from(app, &ip, &email, &format!("guess {n}"))
+                .await
+                .status()
+        }
+    });
+    let statuses = join_all(guesses).await;
+    let checked = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (5, 45), "{statuses:?}");
+    // Throttled whatever the password: the right one learns nothing either.
+    let right = login_from(&app, "10.99.0.1", &user.email, PASSWORD).await;
+    assert_rate_limited(right, "\"failed_logins\";q=5;w=900").await;
+}
+
+#[tokio::test]
+async fn an_unknown_account_is_throttled_like_a_real_one() {
+    let app = spawn_limited(|_| {}).await;
+    let user = app.register_user().await;
+    let unknown = unknown_email(0);
+    for email in [&user.email, &unknown] {
+        for n in 0..5 {
+            let ip = format!("10.30.0.{n}");
+            let response = login_from(&app, &ip, email, "wrong").await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        }
+        let throttled = login_from(&app, "10.30.1.1", email, "wrong").await;
+        let wait = assert_rate_limited(throttled, "\"failed_logins\";q=5;w=900").await;
+        assert_eq!(wait, 1, "the first wait is one second");
+    }
+}
+
+#[tokio::test]
+async fn a_successful_login_clears_the_failures_and_no_lockout_is_permanent() {
+    let app = spawn_limited(|_| {}).await;
+    let user = app.register_user().await;
+    for n in 0..4 {
+        let response = login_from(&app, &format!("10.40.0.{n}"), &user.email, "wrong").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let ok = login_from(&app, "10.40.1.1", &user.email, PASSWORD).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    // Cleared: five more failures before any wait.
+    for n in 0..5 {
+        let response = login_from(&app, &format!("10.40.2.{n}"), &user.email, "wrong").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "failure {n}");
+    }
+    let throttled = login_from(&app, "10.40.3.1", &user.email, PASSWORD).await;
+    let wait = assert_rate_limited(throttled, "\"failed_logins\";q=5;w=900").await;
+    // The wait ends; the owner gets in.
+    tokio::time::sleep(Duration::from_secs(wait) + Duration::from_millis(100)).await;
+    let ok = login_from(&app, "10.40.3.1", &user.email, PASSWORD).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+}
+
+/// Repeats a login from `ip` until it answers `expected` or 10 s pass.
+async fn eventually_login(app: &TestApp, ip: &str, expected: StatusCode) -> StatusCode {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = login_from(app, ip, &unknown_email(0), "wrong")
+            .await
+            .status();
+        if status == expected || tokio::time::Instant::now() >= deadline {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_cut_mid_run_switches_to_memory_and_back() {
+    let redis = TcpProxy::redis().await;
+    let app = spawn_limited(|settings| {
+        settings
+            .set("REDIS_URL", redis.redis_url())
+            .set("RATE_LIMIT_LOGIN_PER_IP", "3/60s");
+    })
+    .await;
+    let app = &app;
+    let login = |ip: &'static str| async move {
+        login_from(app, ip, &unknown_email(0), "wrong")
+            .await
+            .status()
+    };
+    for _ in 0..3 {
+        assert_eq!(login("198.51.100.1").await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(login("198.51.100.1").await, StatusCode::TOO_MANY_REQUESTS);
+
+    // Redis dies: login still works, and is still limited, in memory.
+    redis.down();
+    for _ in 0..3 {
+        assert_eq!(login("198.51.100.2").await, StatusCode::UNAUTHORIZED);
+    }
+    let refused = login_from(app, "198.51.100.2", &unknown_email(0), "wrong").await;
+    assert_rate_limited(refused, "\"login\";q=3;w=60").await;
+
+    // Redis is back: counting returns there. Memory holds 3 for .2 and
+    // Redis none, so the first 401 for .2 says Redis answers again.
+    redis.up();
+    assert_eq!(
+        eventually_login(app, "198.51.100.2", StatusCode::UNAUTHORIZED).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(login("198.51.100.2").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(login("198.51.100.2").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(login("198.51.100.2").await, StatusCode::TOO_MANY_REQUESTS);
+    // And Redis kept what it counted before the cut.
+    assert_eq!(login("198.51.100.1").await, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn emails_over_a_recipients_limit_are_dropped_never_queued() {
+    let app = spawn_limited(|settings| {
+        settings.set("RATE_LIMIT_EMAILS_PER_RECIPIENT", "1/3600s");
+    })
+    .await;
+    // Two welcome emails to one address: sign up, delete, sign up again
+    // (in another spelling of the same address).
+    let user = app.register_user().await;
+    assert_eq!(
+        app.wait_for_email_jobs(1, Duration::from_secs(10))
+            .await
+            .len(),
+        1
+    );
+    let tokens = app.login_tokens(&user).await;
+    let deleted = app
+        .delete(&format!("/users/{}", user.id), Some(&tokens.access))
+        .await;
+    assert_eq!(deleted.status(), StatusCode::OK);
+    let again = app
+        .register("again", &user.email.to_uppercase(), PASSWORD)
+        .await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+
+    // The relay takes the second job out of the outbox without queueing it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.outbox_len().await > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.outbox_len().await, 0);
+    let jobs = app.email_jobs().await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    // Another recipient is not affected.
+    app.register_user().await;
+    assert_eq!(
+        app.wait_for_email_jobs(2, Duration::from_secs(10))
+            .await
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn refusals_are_counted_by_rule_in_the_metrics() {
+    let app = spawn_limited(|settings| {
+        settings
+            .set("RATE_LIMIT_LOGIN_PER_IP", "1/60s")
+            .set("METRICS_ADDR", "127.0.0.1:0");
+    })
+    .await;
+    login_from(&app, "198.51.100.99", &unknown_email(0), "wrong").await;
+    let refused = login_from(&app, "198.51.100.99", &unknown_email(0), "wrong").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let port = app.metrics_port.expect("a metrics listener");
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line.starts_with("rate_limited_total{rule=\"login\"}")),
+        "{metrics}"
+    );
+}
