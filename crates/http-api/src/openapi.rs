@@ -277,6 +277,12 @@ pub fn finish(mut spec: Value, policy: PasswordPolicy) -> Value {
         let pointer = format!("/components/schemas/{schema}/properties/{field}");
         merge(spec.pointer_mut(&pointer), rules);
     }
+    // A proof is the link's token, or the email with the code: paperclip
+    // can only mark single fields required.
+    merge(
+        spec.pointer_mut("/components/schemas/VerifyEmailRequest"),
+        json!({"anyOf": [{"required": ["token"]}, {"required": ["email", "code"]}]}),
+    );
     spec
 }
 

@@ -88,6 +88,10 @@ async fn body_schemas_carry_the_real_rules() {
     assert_eq!(fields["password"]["minLength"], 10);
     assert_eq!(fields["password"]["maxLength"], 128);
 
+    assert_eq!(
+        spec["components"]["schemas"]["VerifyEmailRequest"]["anyOf"],
+        serde_json::json!([{"required": ["token"]}, {"required": ["email", "code"]}])
+    );
     let scope = &spec["components"]["schemas"]["LogoutRequest"]["properties"]["scope"];
     assert_eq!(
         scope["enum"],
