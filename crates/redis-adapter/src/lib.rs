@@ -12,6 +12,7 @@ pub mod keys;
 mod pool;
 mod probe;
 mod redis_url;
+mod revocation_cache;
 mod revocations;
 
 pub use email_stream::{DEFAULT_GROUP, EmailStreamSettings, RedisDeliveryQueue, RedisEmailQueue};
@@ -20,6 +21,7 @@ pub use keys::DEFAULT_PREFIX;
 pub use pool::{RedisPool, RedisSettings, SharedConnection, connect, connect_shared};
 pub use probe::RedisProbe;
 pub use redis_url::{RedisUrl, RedisUrlError};
+pub use revocation_cache::{RevocationCacheSettings, RevocationCacheStats};
 pub use revocations::RedisTokenRevocations;
 
 /// The redis client crate, re-exported so users need no direct dependency.

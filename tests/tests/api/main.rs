@@ -19,6 +19,7 @@ mod login;
 mod operations;
 mod outages;
 mod register;
+mod revocation_cache;
 mod rotation;
 mod secrets;
 mod session_routes;

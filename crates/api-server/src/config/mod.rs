@@ -131,7 +131,18 @@ pub struct Settings {
     /// Log lines as human-readable text or JSON
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t, global = true)]
     pub log_format: telemetry::LogFormat,
+    /// Revocation marks each instance caches (Redis invalidates them as
+    /// they change; ~160 bytes each); 0 turns the cache off
+    #[arg(long, env = "REVOCATION_CACHE_SIZE",
+          default_value_t = redis_adapter::RevocationCacheSettings::DEFAULT_CAPACITY as u32,
+          value_parser = clap::value_parser!(u32).range(..=MAX_REVOCATION_CACHE_SIZE),
+          global = true)]
+    revocation_cache_size: u32,
 }
+
+/// The largest revocation cache accepted (~2.5 GiB when full): anything
+/// larger is a typo.
+pub const MAX_REVOCATION_CACHE_SIZE: i64 = 1 << 24;
 
 /// A clap parser around [`Settings`] alone, for [`Settings::from_lookup`].
 #[derive(Debug, clap::Parser)]
@@ -280,6 +291,8 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// Peers whose X-Forwarded-For is believed.
     pub trusted_proxies: TrustedProxies,
+    /// Revocation marks cached per instance; 0: no cache.
+    pub revocation_cache_size: usize,
 }
 
 impl Config {
@@ -335,6 +348,7 @@ impl Config {
             http_workers: settings.http_workers,
             metrics_addr: settings.metrics_addr,
             trusted_proxies: settings.trusted_proxies.clone(),
+            revocation_cache_size: settings.revocation_cache_size as usize,
         })
     }
 
