@@ -43,6 +43,7 @@ fn claims(user: i64, token: &str, session: &str) -> TokenClaims {
         fresh: false,
         issued_at: now,
         expires_at: now + chrono::Duration::seconds(300),
+        generation: None,
     }
 }
 

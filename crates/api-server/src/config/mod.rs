@@ -132,7 +132,7 @@ pub struct Settings {
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t, global = true)]
     pub log_format: telemetry::LogFormat,
     /// Revocation marks each instance caches (Redis invalidates them as
-    /// they change; ~160 bytes each); 0 turns the cache off
+    /// they change; ~170 bytes each); 0 turns the cache off
     #[arg(long, env = "REVOCATION_CACHE_SIZE",
           default_value_t = redis_adapter::RevocationCacheSettings::DEFAULT_CAPACITY as u32,
           value_parser = clap::value_parser!(u32).range(..=MAX_REVOCATION_CACHE_SIZE),
@@ -140,7 +140,7 @@ pub struct Settings {
     revocation_cache_size: u32,
 }
 
-/// The largest revocation cache accepted (~2.5 GiB when full): anything
+/// The largest revocation cache accepted (~2.7 GiB when full): anything
 /// larger is a typo.
 pub const MAX_REVOCATION_CACHE_SIZE: i64 = 1 << 24;
 
