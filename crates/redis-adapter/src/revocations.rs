@@ -122,6 +122,7 @@ fn expiry_secs(ttl_secs: u64) -> u64 {
 #[async_trait]
 impl TokenRevocations for RedisTokenRevocations {
     #[tracing::instrument(
+        level = "debug",
         name = "redis.revoke",
         skip_all,
         fields(revocations = revocations.len())
@@ -139,6 +140,7 @@ impl TokenRevocations for RedisTokenRevocations {
     /// in it: every token of a deleted user is dead, including one signed
     /// by a login that was in flight when the user was deleted.
     #[tracing::instrument(
+        level = "debug",
         name = "redis.is_revoked",
         skip_all,
         fields(user_id = claims.user_id.get())
