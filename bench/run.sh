@@ -30,7 +30,7 @@ fi
 
 echo "building release binaries"
 cargo build --release --quiet --bin api-server --bin email-worker \
-  --bin hash_rate --bin fake_mailgun --bin enqueue
+  --bin hash_rate --bin fake_mailgun --bin enqueue --bin auth_cost
 bin=$root/target/release
 
 run=bench$(date +%s)
@@ -148,6 +148,10 @@ PY
 )
 kill "$second_pid"; wait "$second_pid" 2>/dev/null || true
 
+echo "cost of a token check, one thread"
+costs=$("$bin/auth_cost" redis://127.0.0.1:6379)
+cost() { sed -n "s/^$1=//p" <<<"$costs"; }
+
 if [ -n "$ONLY_TOKENS" ]; then
   login='{}' register='{}' flooded='{}'
 else
@@ -222,7 +226,9 @@ results="$root/bench/results/latest.md"
 python3 - "$guest" "$protected" "$login" "$register" "$flooded" \
   "$hash_single" "$hash_all" "$cores" "$worker_100" "$worker_0" \
   "$api_peak" "$worker_peak_100" "$worker_peak_0" "$load" "$DURATION" "$CONNECTIONS" "$EMAILS" \
-  "$uncached" "$cross" "$hits" "$misses" "$ONLY_TOKENS" <<'PY' | tee "$results"
+  "$uncached" "$cross" "$hits" "$misses" "$ONLY_TOKENS" \
+  "$(cost jwt_decode_us)" "$(cost jwt_decode_jsonwebtoken_us)" \
+  "$(cost revocation_check_cached_us)" "$(cost revocation_check_round_trip_us)" <<'PY' | tee "$results"
 import json, sys, datetime
 (guest, protected, login, register, flooded) = (json.loads(a) for a in sys.argv[1:6])
 hash_single, hash_all = float(sys.argv[6]), float(sys.argv[7])
@@ -232,6 +238,7 @@ api_peak, w_peak = int(sys.argv[11]), max(int(sys.argv[12]), int(sys.argv[13]))
 load, duration, conns, emails = sys.argv[14], sys.argv[15], sys.argv[16], sys.argv[17]
 uncached, cross = json.loads(sys.argv[18]), json.loads(sys.argv[19])
 hits, misses, only_tokens = int(sys.argv[20]), int(sys.argv[21]), bool(sys.argv[22])
+decode, decode_jwt, check_hit, check_trip = (float(a) for a in sys.argv[23:27])
 mib = lambda kib: f"{kib / 1024:.1f} MiB"
 def row(name, r, note=""):
     errors = f" ({r['errors']} errors)" if r["errors"] else ""
@@ -258,6 +265,9 @@ print("| figure | value | note |")
 print("|---|---|---|")
 print(f"| stale 200s after a logout at another instance | {cross['stale']} of {cross['rounds']} | "
       f"rounds of (use at B twice, log out at A, use at B at once); target 0 |")
+print(f"| JWT decode, µs | {decode:.2} | the codec's path for its own tokens; jsonwebtoken's decode: {decode_jwt:.2} |")
+print(f"| revocation check from the cache, µs | {check_hit:.2} | a non-blocking recv on the tracking socket + 3 LRU lookups |")
+print(f"| revocation check without the cache, µs | {check_trip:.2} | one MGET round trip, latency (one thread, one at a time) |")
 if not only_tokens:
     print(f"| Argon2id hashes/s, 1 thread | {hash_single:.1f} | m=19456 KiB, t=2, p=1 |")
     print(f"| Argon2id hashes/s, all {cores} cores | {hash_all:.1f} | |")
