@@ -15,9 +15,13 @@ CONNECTIONS=${CONNECTIONS:-32}
 EMAILS=${EMAILS:-1500}       # jobs per worker throughput run
 API_PORT=${API_PORT:-5091}
 MAILGUN_PORT=${MAILGUN_PORT:-5092}
-METRICS_PORT=${METRICS_PORT:-5093}
-SECOND_PORT=${SECOND_PORT:-5094}   # a second API instance (cross-instance rounds)
-NOCACHE_PORT=${NOCACHE_PORT:-5095} # an instance with REVOCATION_CACHE_SIZE=0
+# Other scripts run on this machine too: these take whatever port is free.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+METRICS_PORT=${METRICS_PORT:-$(free_port)}
+SECOND_PORT=${SECOND_PORT:-$(free_port)}   # a second API instance (cross-instance rounds)
+NOCACHE_PORT=${NOCACHE_PORT:-$(free_port)} # an instance with REVOCATION_CACHE_SIZE=0
 ROUNDS=${ROUNDS:-100}              # cross-instance logout rounds
 ONLY_TOKENS=${ONLY_TOKENS:-}
 
@@ -82,6 +86,12 @@ start_api() {
   started_pid=$!
   pids+=("$started_pid")
   wait_http "http://127.0.0.1:$port/health/ready"
+  # Whatever answered must be the one just started.
+  if ! kill -0 "$started_pid" 2>/dev/null; then
+    echo "error: the API on port $port exited:" >&2
+    cat "$work/$name.log" >&2
+    exit 1
+  fi
 }
 
 echo "starting the API (release)"
@@ -265,9 +275,9 @@ print("| figure | value | note |")
 print("|---|---|---|")
 print(f"| stale 200s after a logout at another instance | {cross['stale']} of {cross['rounds']} | "
       f"rounds of (use at B twice, log out at A, use at B at once); target 0 |")
-print(f"| JWT decode, µs | {decode:.2} | the codec's path for its own tokens; jsonwebtoken's decode: {decode_jwt:.2} |")
-print(f"| revocation check from the cache, µs | {check_hit:.2} | a non-blocking recv on the tracking socket + 3 LRU lookups |")
-print(f"| revocation check without the cache, µs | {check_trip:.2} | one MGET round trip, latency (one thread, one at a time) |")
+print(f"| JWT decode, µs | {decode:.2f} | the codec's path for its own tokens; jsonwebtoken's decode: {decode_jwt:.2f} |")
+print(f"| revocation check from the cache, µs | {check_hit:.2f} | a non-blocking recv on the tracking socket + 3 LRU lookups |")
+print(f"| revocation check without the cache, µs | {check_trip:.1f} | one MGET round trip, latency (one thread, one at a time) |")
 if not only_tokens:
     print(f"| Argon2id hashes/s, 1 thread | {hash_single:.1f} | m=19456 KiB, t=2, p=1 |")
     print(f"| Argon2id hashes/s, all {cores} cores | {hash_all:.1f} | |")

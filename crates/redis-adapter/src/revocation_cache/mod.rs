@@ -290,6 +290,9 @@ struct Link {
     outbound: Vec<u8>,
     last_heard: Instant,
     ping_in_flight: bool,
+    /// When the last drain (a `recv` until the kernel had nothing more)
+    /// began: everything received before then has been applied.
+    drained_at: Option<Instant>,
 }
 
 /// Why a connection is given up.
@@ -351,7 +354,14 @@ impl State {
         if self.link.is_none() {
             return Check::NoLink;
         }
-        if let Err(down) = self.pump(ReadMode::Drain, now) {
+        // A drain that began after this check did is as good as its own:
+        // checks queued on the lock share the one their holder made.
+        let drained = self
+            .link
+            .as_ref()
+            .and_then(|link| link.drained_at)
+            .is_some_and(|drained_at| drained_at > now);
+        if !drained && let Err(down) = self.pump(ReadMode::Drain, now) {
             self.link_down(&down);
             return Check::NoLink;
         }
@@ -391,6 +401,7 @@ impl State {
         let Some(link) = self.link.as_mut() else {
             return Ok(());
         };
+        let started = Instant::now();
         loop {
             let read = match mode {
                 ReadMode::Ready => link.socket.try_read(&mut link.read_buffer),
@@ -415,6 +426,9 @@ impl State {
             apply(&mut self.tracker, link, frame, now)?;
         }
         link.inbound.drain(..used);
+        if matches!(mode, ReadMode::Drain) {
+            link.drained_at = Some(started);
+        }
         Ok(())
     }
 
@@ -456,6 +470,7 @@ impl State {
             outbound: Vec::new(),
             last_heard: now,
             ping_in_flight: false,
+            drained_at: None,
         });
         id
     }
