@@ -54,12 +54,13 @@ impl RedisTokenRevocations {
         self.cache.as_ref().map(RevocationCache::stats)
     }
 
-    fn mark_keys(&self, claims: &TokenClaims) -> [String; 3] {
-        [
-            keys::revoked_token(&self.prefix, &claims.token_id),
-            keys::revoked_session(&self.prefix, &claims.session_id),
-            keys::revoked_user(&self.prefix, claims.user_id),
-        ]
+    fn mark_keys(&self, claims: &TokenClaims) -> keys::MarkKeys {
+        keys::MarkKeys::new(
+            &self.prefix,
+            &claims.token_id,
+            &claims.session_id,
+            claims.user_id,
+        )
     }
 
     fn revocation_pipeline(&self, revocations: &[Revocation]) -> Pipeline {
@@ -147,7 +148,7 @@ impl TokenRevocations for RedisTokenRevocations {
     )]
     async fn is_revoked(&self, claims: &TokenClaims) -> Result<bool, RevocationError> {
         if let Some(cache) = &self.cache {
-            match cache.is_revoked(self.mark_keys(claims)).await {
+            match cache.is_revoked(self.mark_keys(claims).get()).await {
                 Ok(revoked) => return Ok(revoked),
                 // Fail closed: no answer in time is no answer.
                 Err(error @ CacheError::Timeout(_)) => {
@@ -158,7 +159,7 @@ impl TokenRevocations for RedisTokenRevocations {
             }
         }
         let mut mget = redis::cmd("MGET");
-        for key in self.mark_keys(claims) {
+        for key in self.mark_keys(claims).get() {
             mget.arg(key);
         }
         let flags: Vec<Option<String>> =

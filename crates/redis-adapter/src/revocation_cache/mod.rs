@@ -189,7 +189,7 @@ impl RevocationCache {
     /// Whether any of `keys` is present: from the cache when all of them
     /// are fresh there, else from one `MGET` on the tracking connection,
     /// whose reply fills the cache.
-    pub(crate) async fn is_revoked(&self, keys: [String; 3]) -> Result<bool, CacheError> {
+    pub(crate) async fn is_revoked(&self, keys: [&str; 3]) -> Result<bool, CacheError> {
         let reply = {
             let mut state = self.shared.lock();
             match state.check(keys, Instant::now()) {
@@ -228,17 +228,17 @@ struct Tracker {
 impl Tracker {
     /// `Some(revoked)` when every key has a fresh entry (or one fresh
     /// entry is present, which alone decides); `None` otherwise.
-    fn lookup(&mut self, keys: &[String], now: Instant) -> Option<bool> {
+    fn lookup(&mut self, keys: &[&str], now: Instant) -> Option<bool> {
         let mut all_known = true;
-        for key in keys {
-            match self.entries.get(key.as_str()) {
+        for &key in keys {
+            match self.entries.get(key) {
                 Some(mark) if now.saturating_duration_since(mark.read_at) < self.max_age => {
                     if mark.present {
                         return Some(true);
                     }
                 }
                 Some(_) => {
-                    self.entries.pop(key.as_str());
+                    self.entries.pop(key);
                     all_known = false;
                 }
                 None => all_known = false,
@@ -350,7 +350,7 @@ impl State {
     }
 
     /// Answers from the cache when it can, else queues an `MGET`.
-    fn check(&mut self, keys: [String; 3], now: Instant) -> Check {
+    fn check(&mut self, keys: [&str; 3], now: Instant) -> Check {
         if self.link.is_none() {
             return Check::NoLink;
         }
@@ -389,7 +389,7 @@ impl State {
             ],
         );
         link.pending.push_back(Pending::Lookup {
-            keys: keys.into_iter().map(String::into_boxed_str).collect(),
+            keys: keys.into_iter().map(Box::from).collect(),
             reply,
         });
         Check::Sent(answer)

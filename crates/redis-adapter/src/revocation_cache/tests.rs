@@ -11,8 +11,8 @@ const JTI: &str = "p:revoked:jti:t1";
 const SID: &str = "p:revoked:sid:s1";
 const USER: &str = "p:revoked:user:7";
 
-fn keys() -> [String; 3] {
-    [JTI.to_owned(), SID.to_owned(), USER.to_owned()]
+fn keys() -> [&'static str; 3] {
+    [JTI, SID, USER]
 }
 
 fn settings(capacity: usize) -> RevocationCacheSettings {
@@ -49,7 +49,7 @@ fn push(keys: &[&str]) -> Vec<u8> {
 async fn miss(
     state: &mut State,
     redis: &mut TcpStream,
-    keys: [String; 3],
+    keys: [&str; 3],
     reply: &[u8],
 ) -> Result<bool, CacheError> {
     let Check::Sent(answer) = state.check(keys, Instant::now()) else {
@@ -184,14 +184,8 @@ async fn a_closed_connection_empties_the_cache_before_the_next_hit() {
         .await
         .unwrap();
     // A read in flight when the connection goes is told to go around.
-    let Check::Sent(in_flight) = state.check(
-        [
-            "p:revoked:jti:other".to_owned(),
-            SID.to_owned(),
-            USER.to_owned(),
-        ],
-        Instant::now(),
-    ) else {
+    let Check::Sent(in_flight) = state.check(["p:revoked:jti:other", SID, USER], Instant::now())
+    else {
         panic!("expected a miss");
     };
     drop(redis);
@@ -228,14 +222,15 @@ async fn entries_age_out() {
 async fn the_cache_holds_at_most_its_capacity() {
     let (mut state, mut redis) = linked(4).await;
     for token in 0..10 {
-        let keys = [
-            format!("p:revoked:jti:{token}"),
-            SID.to_owned(),
-            USER.to_owned(),
-        ];
-        miss(&mut state, &mut redis, keys, b"*3\r\n_\r\n_\r\n_\r\n")
-            .await
-            .unwrap();
+        let jti = format!("p:revoked:jti:{token}");
+        miss(
+            &mut state,
+            &mut redis,
+            [&jti, SID, USER],
+            b"*3\r\n_\r\n_\r\n_\r\n",
+        )
+        .await
+        .unwrap();
         assert!(state.tracker.entries.len() <= 4);
     }
     assert_eq!(state.tracker.entries.len(), 4);
