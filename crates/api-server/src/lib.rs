@@ -6,6 +6,7 @@ pub mod outbox_relay_loop;
 mod rate_limiting;
 
 use std::net::TcpListener;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use application::ports::{
@@ -17,12 +18,14 @@ use application::{
 };
 use chrono::TimeDelta;
 use http_api::crypto::{Argon2Hasher, HasherSettings, JwtCodec, RandomSecrets};
-use http_api::metrics::{PoolGauge, PoolStatus};
+use http_api::metrics::{PoolGauge, PoolStatus, RevocationCacheGauge, RevocationCacheStatus};
 use http_api::{AppState, ServerSettings};
 use postgres_adapter::{
     PgEmailOutbox, PgOneTimeSecretStore, PgProbe, PgSessionRepository, PgSettings, PgUserRepository,
 };
-use redis_adapter::{RedisEmailQueue, RedisProbe, RedisSettings, RedisTokenRevocations};
+use redis_adapter::{
+    RedisEmailQueue, RedisProbe, RedisSettings, RedisTokenRevocations, RevocationCacheSettings,
+};
 use tokio::sync::oneshot;
 
 pub use config::{AccountEmailConfig, Config, ConfigError, DatabaseConfig, SessionConfig};
@@ -88,11 +91,19 @@ impl Application {
                 require_verified_email: config.account_emails.require_verified_email,
             },
         );
-        let revocations: Arc<dyn TokenRevocations> = Arc::new(RedisTokenRevocations::new(
+        let mut token_revocations = RedisTokenRevocations::new(
             redis_adapter::connect_shared(config.redis_url.expose(), &redis_settings)?,
             prefix.clone(),
             redis_settings.command_timeout,
-        ));
+        );
+        if let Some(capacity) = NonZeroUsize::new(config.revocation_cache_size) {
+            token_revocations = token_revocations.with_cache(
+                config.redis_url.expose(),
+                RevocationCacheSettings::new(capacity, &redis_settings),
+            )?;
+        }
+        let token_revocations = Arc::new(token_revocations);
+        let revocations: Arc<dyn TokenRevocations> = token_revocations.clone();
         let hasher: Arc<dyn PasswordHasher> =
             Arc::new(Argon2Hasher::new(HasherSettings::default())?);
         let outbox_wakeup = OutboxWakeup::default();
@@ -186,7 +197,25 @@ impl Application {
                 };
                 let listener = TcpListener::bind(address).map_err(bind_error)?;
                 let port = listener.local_addr().map_err(bind_error)?.port();
-                let server = http_api::serve_metrics(listener, pools).map_err(bind_error)?;
+                let revocation_cache = token_revocations.cache_stats().is_some().then(|| {
+                    let revocations = token_revocations.clone();
+                    RevocationCacheGauge {
+                        status: Arc::new(move || {
+                            let stats = revocations.cache_stats().unwrap_or_default();
+                            RevocationCacheStatus {
+                                hits: stats.hits,
+                                misses: stats.misses,
+                                invalidations: stats.invalidations,
+                                resets: stats.resets,
+                                entries: stats.entries,
+                                capacity: stats.capacity,
+                            }
+                        }),
+                    }
+                });
+                let server =
+                    http_api::metrics::serve_metrics_with(listener, pools, revocation_cache)
+                        .map_err(bind_error)?;
                 Some((port, server))
             }
         };

@@ -1,9 +1,10 @@
 //! Prometheus metrics: requests by route, method and status, a latency
-//! histogram, and connection pool usage, rendered at `/metrics` on a
-//! listener of its own ([`serve_metrics`]), never on the public port.
+//! histogram, connection pool usage and the revocation cache's counters,
+//! rendered at `/metrics` on a listener of its own ([`serve_metrics`]),
+//! never on the public port.
 
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -31,6 +32,26 @@ pub struct PoolStatus {
 pub struct PoolGauge {
     pub name: &'static str,
     pub status: Arc<dyn Fn() -> PoolStatus + Send + Sync>,
+}
+
+/// The revocation cache's counters at one instant (see redis-adapter's
+/// `RevocationCacheStats`). Hit rate: hits / (hits + misses).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RevocationCacheStatus {
+    pub hits: u64,
+    pub misses: u64,
+    /// Keys Redis announced as changed.
+    pub invalidations: u64,
+    /// Times the whole cache was emptied (connection lost, Redis flushed).
+    pub resets: u64,
+    pub entries: u64,
+    pub capacity: u64,
+}
+
+/// The revocation cache, read each time metrics are scraped.
+#[derive(Clone)]
+pub struct RevocationCacheGauge {
+    pub status: Arc<dyn Fn() -> RevocationCacheStatus + Send + Sync>,
 }
 
 /// The process-wide Prometheus recorder, with the API's latency buckets.
@@ -87,15 +108,33 @@ pub async fn record_requests(
 /// The pools reported at each scrape.
 struct Pools(Vec<PoolGauge>);
 
+/// The revocation cache reported at each scrape, when it is on, and what
+/// was reported last: counters grow by the difference, so several caches
+/// in one process (tests run many apps) add up instead of overwriting.
+struct RevocationCache(Option<(RevocationCacheGauge, Mutex<RevocationCacheStatus>)>);
+
 /// Serves `GET /metrics` (and nothing else) on its own listener, meant for
 /// an operator's address (`METRICS_ADDR`), not the public one. One worker
 /// is plenty for a scraper.
 pub fn serve_metrics(listener: TcpListener, pools: Vec<PoolGauge>) -> std::io::Result<Server> {
+    serve_metrics_with(listener, pools, None)
+}
+
+/// [`serve_metrics`], also reporting the revocation cache.
+pub fn serve_metrics_with(
+    listener: TcpListener,
+    pools: Vec<PoolGauge>,
+    revocation_cache: Option<RevocationCacheGauge>,
+) -> std::io::Result<Server> {
     prometheus();
     let pools = web::Data::new(Pools(pools));
+    let revocation_cache = web::Data::new(RevocationCache(
+        revocation_cache.map(|gauge| (gauge, Mutex::new(RevocationCacheStatus::default()))),
+    ));
     let server = HttpServer::new(move || {
         actix_web::App::new()
             .app_data(pools.clone())
+            .app_data(revocation_cache.clone())
             .route("/metrics", web::get().to(render))
     })
     .workers(1)
@@ -105,7 +144,38 @@ pub fn serve_metrics(listener: TcpListener, pools: Vec<PoolGauge>) -> std::io::R
 }
 
 /// `GET /metrics` in the Prometheus text format.
-async fn render(pools: web::Data<Pools>) -> HttpResponse {
+async fn render(
+    pools: web::Data<Pools>,
+    revocation_cache: web::Data<RevocationCache>,
+) -> HttpResponse {
+    if let Some((cache, reported)) = &revocation_cache.0 {
+        let status = (cache.status)();
+        let mut reported = reported.lock().unwrap_or_else(PoisonError::into_inner);
+        let counters = [
+            ("revocation_cache_hits_total", status.hits, reported.hits),
+            (
+                "revocation_cache_misses_total",
+                status.misses,
+                reported.misses,
+            ),
+            (
+                "revocation_cache_invalidations_total",
+                status.invalidations,
+                reported.invalidations,
+            ),
+            (
+                "revocation_cache_resets_total",
+                status.resets,
+                reported.resets,
+            ),
+        ];
+        for (name, now, before) in counters {
+            metrics::counter!(name).increment(now.saturating_sub(before));
+        }
+        *reported = status;
+        metrics::gauge!("revocation_cache_entries").set(status.entries as f64);
+        metrics::gauge!("revocation_cache_capacity").set(status.capacity as f64);
+    }
     for pool in &pools.0 {
         let status = (pool.status)();
         let gauge = |state: &'static str, value: usize| {

@@ -16,6 +16,8 @@ pub enum RedisError {
     InvalidSettings(&'static str),
     #[error("could not build the Redis pool")]
     Pool(#[source] BuildError),
+    #[error("could not start the revocation cache's connection thread")]
+    CacheThread(#[source] std::io::Error),
 }
 
 /// Why one bounded command (or pipeline) failed. Crate-internal: each

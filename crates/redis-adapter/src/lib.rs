@@ -13,6 +13,7 @@ mod pool;
 mod probe;
 mod rate_limiter;
 mod redis_url;
+mod revocation_cache;
 mod revocations;
 
 pub use email_stream::{DEFAULT_GROUP, EmailStreamSettings, RedisDeliveryQueue, RedisEmailQueue};
@@ -22,6 +23,7 @@ pub use pool::{RedisPool, RedisSettings, SharedConnection, connect, connect_shar
 pub use probe::RedisProbe;
 pub use rate_limiter::RedisRateLimiter;
 pub use redis_url::{RedisUrl, RedisUrlError};
+pub use revocation_cache::{RevocationCacheSettings, RevocationCacheStats};
 pub use revocations::RedisTokenRevocations;
 
 /// The redis client crate, re-exported so users need no direct dependency.

@@ -5,16 +5,21 @@ use async_trait::async_trait;
 use deadpool_redis::redis::{self, Pipeline};
 use domain::TokenClaims;
 
+use crate::error::RedisError;
 use crate::keys;
 use crate::pool::{SharedConnection, pipeline_shared, query_shared};
+use crate::revocation_cache::{
+    CacheError, RevocationCache, RevocationCacheSettings, RevocationCacheStats,
+};
 
 /// Revocations kept as expiring presence flags: one per revoked token
 /// (`jti`), session (`sid`) and user. A token check reads all three in one
-/// `MGET`.
+/// `MGET`, or none with the cache on ([`Self::with_cache`]).
 pub struct RedisTokenRevocations {
     connection: SharedConnection,
     prefix: String,
     command_timeout: Duration,
+    cache: Option<RevocationCache>,
 }
 
 impl RedisTokenRevocations {
@@ -27,7 +32,35 @@ impl RedisTokenRevocations {
             connection,
             prefix: prefix.into(),
             command_timeout,
+            cache: None,
         }
+    }
+
+    /// Checks read the marks through a client-side cache that Redis keeps
+    /// exact (see `revocation_cache`). It connects on a thread of its own;
+    /// until it has, and whenever its connection is lost, checks read
+    /// Redis directly, as without it. Writes are unchanged.
+    pub fn with_cache(
+        mut self,
+        redis_url: &str,
+        settings: RevocationCacheSettings,
+    ) -> Result<Self, RedisError> {
+        self.cache = Some(RevocationCache::start(redis_url, settings)?);
+        Ok(self)
+    }
+
+    /// The cache's counters, when it is on.
+    pub fn cache_stats(&self) -> Option<RevocationCacheStats> {
+        self.cache.as_ref().map(RevocationCache::stats)
+    }
+
+    fn mark_keys(&self, claims: &TokenClaims) -> keys::MarkKeys {
+        keys::MarkKeys::new(
+            &self.prefix,
+            &claims.token_id,
+            &claims.session_id,
+            claims.user_id,
+        )
     }
 
     fn revocation_pipeline(&self, revocations: &[Revocation]) -> Pipeline {
@@ -90,6 +123,7 @@ fn expiry_secs(ttl_secs: u64) -> u64 {
 #[async_trait]
 impl TokenRevocations for RedisTokenRevocations {
     #[tracing::instrument(
+        level = "debug",
         name = "redis.revoke",
         skip_all,
         fields(revocations = revocations.len())
@@ -107,15 +141,27 @@ impl TokenRevocations for RedisTokenRevocations {
     /// in it: every token of a deleted user is dead, including one signed
     /// by a login that was in flight when the user was deleted.
     #[tracing::instrument(
+        level = "debug",
         name = "redis.is_revoked",
         skip_all,
         fields(user_id = claims.user_id.get())
     )]
     async fn is_revoked(&self, claims: &TokenClaims) -> Result<bool, RevocationError> {
+        if let Some(cache) = &self.cache {
+            match cache.is_revoked(self.mark_keys(claims).get()).await {
+                Ok(revoked) => return Ok(revoked),
+                // Fail closed: no answer in time is no answer.
+                Err(error @ CacheError::Timeout(_)) => {
+                    return Err(RevocationError::Unavailable(error.into()));
+                }
+                // Without a tracking connection: the direct read below.
+                Err(CacheError::NoLink | CacheError::Refused(_)) => {}
+            }
+        }
         let mut mget = redis::cmd("MGET");
-        mget.arg(keys::revoked_token(&self.prefix, &claims.token_id))
-            .arg(keys::revoked_session(&self.prefix, &claims.session_id))
-            .arg(keys::revoked_user(&self.prefix, claims.user_id));
+        for key in self.mark_keys(claims).get() {
+            mget.arg(key);
+        }
         let flags: Vec<Option<String>> =
             query_shared(&self.connection, self.command_timeout, &mget).await?;
         Ok(flags.iter().any(Option::is_some))

@@ -21,6 +21,7 @@ mod operations;
 mod outages;
 mod rate_limits;
 mod register;
+mod revocation_cache;
 mod rotation;
 mod secrets;
 mod session_routes;

@@ -152,7 +152,18 @@ pub struct Settings {
     pub log_format: telemetry::LogFormat,
     #[command(flatten)]
     rate_limits: rate_limits::RateLimitSettings,
+    /// Revocation marks each instance caches (Redis invalidates them as
+    /// they change; ~170 bytes each); 0 turns the cache off
+    #[arg(long, env = "REVOCATION_CACHE_SIZE",
+          default_value_t = redis_adapter::RevocationCacheSettings::DEFAULT_CAPACITY as u32,
+          value_parser = clap::value_parser!(u32).range(..=MAX_REVOCATION_CACHE_SIZE),
+          global = true)]
+    revocation_cache_size: u32,
 }
+
+/// The largest revocation cache accepted (~2.7 GiB when full): anything
+/// larger is a typo.
+pub const MAX_REVOCATION_CACHE_SIZE: i64 = 1 << 24;
 
 /// A clap parser around [`Settings`] alone, for [`Settings::from_lookup`].
 #[derive(Debug, clap::Parser)]
@@ -314,6 +325,8 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// Every rate limit; `None`: `RATE_LIMITS=off`.
     pub rate_limits: Option<application::rate_limits::RateLimitConfig>,
+    /// Revocation marks cached per instance; 0: no cache.
+    pub revocation_cache_size: usize,
 }
 
 impl Config {
@@ -386,6 +399,7 @@ impl Config {
             metrics_addr: settings.metrics_addr,
             trusted_proxies: settings.trusted_proxies.clone(),
             rate_limits: settings.rate_limits.load()?,
+            revocation_cache_size: settings.revocation_cache_size as usize,
         })
     }
 

@@ -233,3 +233,126 @@ fn reports_expiry_separately() {
         .unwrap();
     assert_eq!(codec().decode(&token), Err(TokenRejection::Expired));
 }
+
+#[test]
+fn own_tokens_take_the_short_path_with_every_algorithm() {
+    let key = secret(&"k".repeat(64));
+    for algorithm in [
+        JwtAlgorithm::Hs256,
+        JwtAlgorithm::Hs384,
+        JwtAlgorithm::Hs512,
+    ] {
+        let codec = JwtCodec::new(&key, with_algorithm(algorithm)).unwrap();
+        let original = claims(TokenKind::Access, true, Duration::seconds(60));
+        let token = codec.encode(&original).unwrap();
+        assert_eq!(codec.decode_own(&token), Some(Ok(original)), "{algorithm}");
+    }
+}
+
+/// Every token the short path answers, it answers as jsonwebtoken does.
+#[test]
+fn the_short_and_the_general_path_agree() {
+    let now = Utc::now().timestamp();
+    let base = serde_json::json!({
+        "iss": JwtSettings::DEFAULT_ISSUER, "aud": JwtSettings::DEFAULT_AUDIENCE,
+        "sub": "42", "iat": now, "nbf": now, "exp": now + 60, "jti": "j",
+        "type": "access", "fresh": true, "sid": "s",
+    });
+    let with = |changes: serde_json::Value| {
+        let mut claims = base.clone();
+        for (key, value) in changes.as_object().unwrap() {
+            if value.is_null() {
+                claims.as_object_mut().unwrap().remove(key);
+            } else {
+                claims[key] = value.clone();
+            }
+        }
+        signed(&claims)
+    };
+    let valid = signed(&base);
+    let (message, _) = valid.rsplit_once('.').unwrap();
+    let foreign = JwtCodec::new(&secret(&"x".repeat(32)), JwtSettings::default())
+        .unwrap()
+        .encode(&claims(TokenKind::Access, true, Duration::seconds(60)))
+        .unwrap();
+    let tokens = [
+        valid.clone(),
+        with(serde_json::json!({"type": "refresh", "fresh": null, "gen": 3})),
+        with(serde_json::json!({"type": "refresh", "fresh": null})),
+        with(serde_json::json!({"exp": now - 1})),
+        with(serde_json::json!({"exp": now})),
+        with(serde_json::json!({"exp": -5})),
+        with(serde_json::json!({"nbf": now + 30})),
+        with(serde_json::json!({"nbf": -1})),
+        with(serde_json::json!({"exp": now - 1, "iss": "other"})),
+        with(serde_json::json!({"iss": "other"})),
+        with(serde_json::json!({"aud": "other"})),
+        with(serde_json::json!({"aud": ["auth-service-clients"]})),
+        with(serde_json::json!({"sub": "not-a-number"})),
+        with(serde_json::json!({"exp": null})),
+        with(serde_json::json!({"jti": null})),
+        with(serde_json::json!({"exp": 1.5e9})),
+        with(serde_json::json!({"type": "other"})),
+        with(serde_json::json!({"extra": {"nested": [1, 2]}})),
+        format!("{message}.AAAA"),
+        format!("{message}."),
+        message.to_owned(),
+        format!("{message}.{}", "A".repeat(200)),
+        valid.replacen('.', ".x", 1),
+        foreign,
+    ];
+    let codec = codec();
+    let mut short = 0;
+    for token in &tokens {
+        if let Some(answer) = codec.decode_own(token) {
+            short += 1;
+            assert_eq!(answer, codec.decode_general(token), "{token}");
+        }
+    }
+    assert!(short >= 15, "only {short} tokens took the short path");
+}
+
+#[test]
+fn a_token_the_short_path_passes_over_is_still_decoded() {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let encode = |raw: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    let now = Utc::now().timestamp();
+    let body = |jti: &str| {
+        serde_json::json!({
+            "iss": JwtSettings::DEFAULT_ISSUER, "aud": JwtSettings::DEFAULT_AUDIENCE,
+            "sub": "42", "iat": now, "nbf": now, "exp": now + 60, "jti": jti,
+            "type": "access", "fresh": false, "sid": "s",
+        })
+        .to_string()
+    };
+    let sign = |header: &str, body: &str| {
+        let message = format!("{}.{}", encode(header.as_bytes()), encode(body.as_bytes()));
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice("k".repeat(32).as_bytes()).unwrap();
+        mac.update(message.as_bytes());
+        format!("{message}.{}", encode(&mac.finalize().into_bytes()))
+    };
+    let codec = codec();
+    // The same header, its fields the other way round.
+    let reordered = sign(r#"{"alg":"HS256","typ":"JWT"}"#, &body("j"));
+    assert_eq!(codec.decode_own(&reordered), None);
+    assert_eq!(
+        codec.decode(&reordered).unwrap().token_id,
+        TokenId::new("j")
+    );
+    // A claim with an escape cannot be borrowed from the payload.
+    let escaped = sign(
+        &String::from_utf8(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&codec.own_header)
+                .unwrap(),
+        )
+        .unwrap(),
+        &body("a\"b"),
+    );
+    assert_eq!(codec.decode_own(&escaped), None);
+    assert_eq!(
+        codec.decode(&escaped).unwrap().token_id,
+        TokenId::new("a\"b")
+    );
+}
