@@ -208,12 +208,15 @@ impl Drop for SilentServer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_api_answer_the_request_in_flight_and_exit_0() {
     let deployment = Deployment::new().await;
-    // Nothing but the request below talks to Redis (the outbox is empty),
-    // so the first connection the silent Redis sees is that request's.
+    // Nothing but the request below talks to Redis (the outbox is empty,
+    // rate limits are off in deployments, and the revocation cache, which
+    // would open its own tracking connection at start, is off here), so
+    // the first connection the silent Redis sees is that request's.
     let redis = SilentServer::start().await;
     let mut api = deployment
         .start_api("api", |vars| {
             vars.insert("REDIS_URL", format!("redis://127.0.0.1:{}", redis.port));
+            vars.insert("REVOCATION_CACHE_SIZE", "0".to_owned());
         })
         .await;
     let claims = jwt::valid_claims(1, "access", 300);
