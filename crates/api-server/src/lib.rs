@@ -13,8 +13,9 @@ use application::ports::{
     Clock, PasswordHasher, SessionRepository, SystemClock, TokenRevocations, UserRepository,
 };
 use application::{
-    AccountEmailSettings, Authentication, AuthenticationPorts, EmailVerification, OutboxRelay,
-    RelaySettings, SecretMail, SessionManagement, SessionSettings, TokenLifetimes, UserAccounts,
+    AccountEmailSettings, AccountPorts, Authentication, AuthenticationPorts, EmailChange,
+    EmailVerification, OutboxRelay, PasswordChange, PasswordReset, RelaySettings, SecretMail,
+    SessionManagement, SessionSettings, TokenLifetimes, UserAccounts,
 };
 use chrono::TimeDelta;
 use http_api::crypto::{Argon2Hasher, HasherSettings, JwtCodec, RandomSecrets};
@@ -88,6 +89,9 @@ impl Application {
             AccountEmailSettings {
                 public_app_url: config.account_emails.public_app_url.clone(),
                 verification_ttl: TimeDelta::seconds(config.account_emails.verification_ttl_secs),
+                password_reset_ttl: TimeDelta::seconds(
+                    config.account_emails.password_reset_ttl_secs,
+                ),
                 require_verified_email: config.account_emails.require_verified_email,
             },
         );
@@ -124,11 +128,27 @@ impl Application {
         );
         let verification = EmailVerification::new(
             users.clone(),
-            secrets,
+            secrets.clone(),
             secret_mail.clone(),
             clock.clone(),
             Arc::new(outbox_wakeup.clone()),
         );
+        let account_ports = AccountPorts {
+            users: users.clone(),
+            sessions: sessions.clone(),
+            secrets,
+            revocations: revocations.clone(),
+            hasher: hasher.clone(),
+            clock: clock.clone(),
+            outbox: Arc::new(outbox_wakeup.clone()),
+            mail: secret_mail.clone(),
+            lifetimes,
+        };
+        let rate_limiting = RateLimiting::build(config)?;
+        let password_reset = PasswordReset::new(account_ports.clone());
+        let password_change =
+            PasswordChange::new(account_ports.clone(), rate_limiting.login_attempts.clone());
+        let email_change = EmailChange::new(account_ports);
         let session_management = SessionManagement::new(
             users.clone(),
             sessions,
@@ -145,7 +165,6 @@ impl Application {
             secret_mail,
             lifetimes,
         );
-        let rate_limiting = RateLimiting::build(config)?;
         let relay = OutboxRelay::new(
             Arc::new(PgEmailOutbox::new(pg.clone(), pg_settings)),
             Arc::new(RedisEmailQueue::new(
@@ -224,6 +243,9 @@ impl Application {
             accounts,
             sessions: session_management,
             verification,
+            password_reset,
+            password_change,
+            email_change,
             password_policy: config.password_policy,
             probes: vec![
                 Arc::new(PgProbe::new(pg, pg_settings)),

@@ -51,6 +51,34 @@ pub enum Email {
         user_agent: String,
         session_id: String,
     },
+    /// "Reset your password": the reset link and code.
+    PasswordReset {
+        to: String,
+        username: String,
+        link: String,
+        code: String,
+    },
+    /// "Your password was changed", after a reset or a change.
+    PasswordChanged {
+        to: String,
+        username: String,
+        /// RFC 3339, UTC.
+        changed_at: String,
+    },
+    /// "Confirm your new email address", sent to the new address.
+    ConfirmEmailChange {
+        to: String,
+        username: String,
+        new_email: String,
+        link: String,
+        code: String,
+    },
+    /// "Your email address is changing", sent to the old address.
+    EmailChanging {
+        to: String,
+        username: String,
+        new_email: String,
+    },
 }
 
 impl Email {
@@ -60,6 +88,10 @@ impl Email {
             Email::Welcome { .. } => "welcome",
             Email::VerifyEmail { .. } => "verify_email",
             Email::NewDeviceLogin { .. } => "new_device_login",
+            Email::PasswordReset { .. } => "password_reset",
+            Email::PasswordChanged { .. } => "password_changed",
+            Email::ConfirmEmailChange { .. } => "confirm_email_change",
+            Email::EmailChanging { .. } => "email_changing",
         }
     }
 
@@ -86,12 +118,47 @@ impl Email {
             user_agent: "Mozilla/5.0".into(),
             session_id: "0123456789abcdef0123456789abcdef".into(),
         };
-        let all = vec![welcome, verify_email, new_device_login];
+        let password_reset = Email::PasswordReset {
+            to: "someone@example.com".into(),
+            username: "someone".into(),
+            link: "http://127.0.0.1:5000/reset-password#token=t".into(),
+            code: "123456".into(),
+        };
+        let password_changed = Email::PasswordChanged {
+            to: "someone@example.com".into(),
+            username: "someone".into(),
+            changed_at: "2026-01-02T03:04:05Z".into(),
+        };
+        let confirm_email_change = Email::ConfirmEmailChange {
+            to: "new@example.com".into(),
+            username: "someone".into(),
+            new_email: "new@example.com".into(),
+            link: "http://127.0.0.1:5000/confirm-email-change#token=t".into(),
+            code: "123456".into(),
+        };
+        let email_changing = Email::EmailChanging {
+            to: "someone@example.com".into(),
+            username: "someone".into(),
+            new_email: "new@example.com".into(),
+        };
+        let all = vec![
+            welcome,
+            verify_email,
+            new_device_login,
+            password_reset,
+            password_changed,
+            confirm_email_change,
+            email_changing,
+        ];
         for sample in &all {
             match sample {
                 Email::Welcome { .. }
                 | Email::VerifyEmail { .. }
-                | Email::NewDeviceLogin { .. } => {}
+                | Email::NewDeviceLogin { .. }
+                | Email::PasswordReset { .. }
+                | Email::PasswordChanged { .. }
+                | Email::ConfirmEmailChange { .. }
+                | Email::EmailChanging { .. } => {}
             }
         }
         all
@@ -101,7 +168,11 @@ impl Email {
         match self {
             Email::Welcome { to, .. }
             | Email::VerifyEmail { to, .. }
-            | Email::NewDeviceLogin { to, .. } => to,
+            | Email::NewDeviceLogin { to, .. }
+            | Email::PasswordReset { to, .. }
+            | Email::PasswordChanged { to, .. }
+            | Email::ConfirmEmailChange { to, .. }
+            | Email::EmailChanging { to, .. } => to,
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::ports::{
     HashError, OutboxError, QueueError, RepositoryError, RevocationError, SecretStoreError,
     SessionStoreError, TokenEncodeError,
 };
+use crate::rate_limits::RateLimited;
 
 /// Any error, boxed, as the source of a port error. Adapters put their
 /// own error (a driver's, a pool's) here so nothing of the cause is lost.
@@ -199,6 +200,77 @@ pub enum ResendError {
 }
 
 dependency_failures!(ResendError: RepositoryError, SecretStoreError);
+
+/// `PasswordReset::forgot`: only an outage can fail it.
+#[derive(Debug, thiserror::Error)]
+pub enum ForgotPasswordError {
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+}
+
+dependency_failures!(ForgotPasswordError: RepositoryError, SecretStoreError);
+
+/// `PasswordReset::reset`.
+#[derive(Debug, thiserror::Error)]
+pub enum ResetPasswordError {
+    /// Unknown, expired, used, too many tries or a wrong code: one answer.
+    #[error("the link or code is invalid or has expired")]
+    InvalidOrExpired,
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+}
+
+dependency_failures!(ResetPasswordError: SecretStoreError, HashError);
+
+/// `PasswordChange::change`.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangePasswordError {
+    /// The caller's account is gone.
+    #[error("token refused: {0}")]
+    Token(#[from] TokenRejection),
+    #[error("the current password is incorrect")]
+    InvalidCurrentPassword,
+    /// The new password is the current one.
+    #[error("the new password is the current one")]
+    SamePassword,
+    /// The account is throttled after failed password checks.
+    #[error("too many failed password checks")]
+    RateLimited(#[from] RateLimited),
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+}
+
+dependency_failures!(ChangePasswordError: RepositoryError, HashError);
+
+/// `EmailChange::request`.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestEmailChangeError {
+    /// The caller's account is gone, or the token is not fresh.
+    #[error("token refused: {0}")]
+    Token(#[from] TokenRejection),
+    /// The new address is the account's current one.
+    #[error("the new address is the current one")]
+    SameAddress,
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+}
+
+dependency_failures!(RequestEmailChangeError: RepositoryError, SecretStoreError);
+
+/// `EmailChange::confirm`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfirmEmailChangeError {
+    /// Unknown, expired, used, too many tries or a wrong code: one answer.
+    #[error("the link or code is invalid or has expired")]
+    InvalidOrExpired,
+    /// Another account took the address after the change was requested.
+    #[error("a user with that email already exists")]
+    EmailTaken,
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+}
+
+dependency_failures!(ConfirmEmailChangeError: SecretStoreError);
 
 /// `Authentication::authenticate`: checking a bearer token for a route.
 #[derive(Debug, thiserror::Error)]

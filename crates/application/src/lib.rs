@@ -14,15 +14,16 @@ pub mod use_cases;
 
 pub use email::{Email, EmailJob};
 pub use error::{
-    AuthenticateError, BoxError, Dependency, DependencyError, LoginError, LogoutError,
-    RefreshError, RegisterError, RelayError, ResendError, SessionAccessError, UserAccessError,
-    VerifyEmailError,
+    AuthenticateError, BoxError, ChangePasswordError, ConfirmEmailChangeError, Dependency,
+    DependencyError, ForgotPasswordError, LoginError, LogoutError, RefreshError, RegisterError,
+    RelayError, RequestEmailChangeError, ResendError, ResetPasswordError, SessionAccessError,
+    UserAccessError, VerifyEmailError,
 };
 pub use outbox_relay::{OutboxRelay, RelaySettings};
 pub use use_cases::{
-    AccountEmailSettings, Authentication, AuthenticationPorts, EmailVerification, LoginTokens,
-    RefreshedTokens, Registration, SecretMail, SessionManagement, SessionSettings, TokenLifetimes,
-    TokenRequirement, UserAccounts,
+    AccountEmailSettings, AccountPorts, Authentication, AuthenticationPorts, EmailChange,
+    EmailVerification, LoginTokens, PasswordChange, PasswordReset, RefreshedTokens, Registration,
+    SecretMail, SessionManagement, SessionSettings, TokenLifetimes, TokenRequirement, UserAccounts,
 };
 // Rate limits (issue 12).
 pub use rate_limits::RateLimited;

@@ -34,6 +34,8 @@ enum Trait {
     VerifiedEmail,
     /// A rate-limited route: 429 with Retry-After and RateLimit headers.
     Limited,
+    /// The caller's current password: 403 when it is wrong.
+    CurrentPassword,
 }
 
 use Trait::*;
@@ -66,6 +68,45 @@ const OPERATIONS: &[(&str, &str, &[Trait])] = &[
         "/verify-email/resend",
         "post",
         &[JsonBody, Dependency, Limited, Fallible],
+    ),
+    (
+        "/password/forgot",
+        "post",
+        &[JsonBody, Dependency, Limited, Fallible],
+    ),
+    (
+        "/password/reset",
+        "post",
+        &[JsonBody, Dependency, OneTimeSecret, Limited, Fallible],
+    ),
+    (
+        "/users/me/password",
+        "post",
+        &[
+            Token,
+            JsonBody,
+            Dependency,
+            CurrentPassword,
+            Limited,
+            Fallible,
+        ],
+    ),
+    (
+        "/users/me/email",
+        "post",
+        &[Token, JsonBody, Dependency, Fallible],
+    ),
+    (
+        "/users/me/email/confirm",
+        "post",
+        &[
+            JsonBody,
+            Dependency,
+            OneTimeSecret,
+            Conflict,
+            Limited,
+            Fallible,
+        ],
     ),
     ("/refresh", "post", &[Token, Dependency, Limited, Fallible]),
     ("/logout", "post", &[Token, JsonBody, Dependency, Fallible]),
@@ -151,6 +192,10 @@ fn statuses(traits: &[Trait]) -> Vec<(u16, &'static str)> {
                 403,
                 "REQUIRE_VERIFIED_EMAIL: the address is not verified (a new email is on its way)",
             )],
+            CurrentPassword => &[(
+                403,
+                "The current password is incorrect (invalid_current_password)",
+            )],
         });
         if matches!(item, Token | Dependency) {
             statuses.push((503, "A dependency is unavailable; retry after Retry-After"));
@@ -212,6 +257,11 @@ const SESSION_ITEMS: &str = "SessionsBody/properties/sessions/items";
 
 /// The rules of each body field, in characters, as the domain states them.
 fn field_rules(policy: PasswordPolicy) -> Vec<(&'static str, &'static str, Value)> {
+    let new_password = json!({
+        "minLength": policy.min_chars(),
+        "maxLength": PasswordPolicy::MAX_CHARS,
+        "pattern": format!("^[^{}]*$", domain::refused_character_class()),
+    });
     vec![
         (
             "LogoutRequest",
@@ -236,14 +286,13 @@ fn field_rules(policy: PasswordPolicy) -> Vec<(&'static str, &'static str, Value
             "email",
             json!({"format": "email", "maxLength": EmailAddress::MAX_CHARS}),
         ),
+        ("RegisterRequest", "password", new_password.clone()),
+        ("ResetPasswordRequest", "password", new_password.clone()),
+        ("ChangePasswordRequest", "new_password", new_password),
         (
-            "RegisterRequest",
-            "password",
-            json!({
-                "minLength": policy.min_chars(),
-                "maxLength": PasswordPolicy::MAX_CHARS,
-                "pattern": format!("^[^{}]*$", domain::refused_character_class()),
-            }),
+            "EmailChangeRequest",
+            "new_email",
+            json!({"format": "email", "maxLength": EmailAddress::MAX_CHARS}),
         ),
     ]
 }
@@ -279,16 +328,26 @@ pub fn finish(mut spec: Value, policy: PasswordPolicy) -> Value {
     }
     // A proof is the link's token, or the email with the code: paperclip
     // can only mark single fields required.
-    merge(
-        spec.pointer_mut("/components/schemas/VerifyEmailRequest"),
-        json!({"anyOf": [{"required": ["token"]}, {"required": ["email", "code"]}]}),
-    );
+    for schema in [
+        "VerifyEmailRequest",
+        "ResetPasswordRequest",
+        "ConfirmEmailChangeRequest",
+    ] {
+        merge(
+            spec.pointer_mut(&format!("/components/schemas/{schema}")),
+            json!({"anyOf": [{"required": ["token"]}, {"required": ["email", "code"]}]}),
+        );
+    }
     spec
 }
 
 /// Operations that answer `202 Accepted` with `{"message"}` (the handler
 /// builds the response itself, so paperclip cannot see it).
-const ACCEPTED: &[&str] = &["/verify-email/resend"];
+const ACCEPTED: &[&str] = &[
+    "/verify-email/resend",
+    "/password/forgot",
+    "/users/me/email",
+];
 
 fn document_operation(operation: &mut Map<String, Value>, path: &str, traits: &[Trait]) {
     let accepted = ACCEPTED.contains(&path);

@@ -2,8 +2,8 @@ use std::sync::Arc;
 
 use application::ports::DependencyProbe;
 use application::{
-    Authentication, EmailVerification, LoginAttempts, RequestLimits, SessionManagement,
-    UserAccounts,
+    Authentication, EmailChange, EmailVerification, LoginAttempts, PasswordChange, PasswordReset,
+    RequestLimits, SessionManagement, UserAccounts,
 };
 use domain::PasswordPolicy;
 
@@ -13,6 +13,9 @@ pub struct AppState {
     pub accounts: UserAccounts,
     pub sessions: SessionManagement,
     pub verification: EmailVerification,
+    pub password_reset: PasswordReset,
+    pub password_change: PasswordChange,
+    pub email_change: EmailChange,
     pub password_policy: PasswordPolicy,
     /// Asked by `/health/ready`.
     pub probes: Vec<Arc<dyn DependencyProbe>>,

@@ -1,19 +1,23 @@
 use application::EmailJob;
-use application::ports::{NewSecret, OneTimeSecretStore, SecretStoreError};
+use application::ports::{
+    CompletedReset, EmailChangeOutcome, NewSecret, NoticeFor, OneTimeSecretStore, SecretStoreError,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::{
-    EmailAddress, MAX_CODE_ATTEMPTS, SecretProof, SecretPurpose, User, UserId, code_digest,
-    token_digest,
+    EmailAddress, MAX_CODE_ATTEMPTS, PasswordHash, SecretProof, SecretPurpose, User, UserId,
+    code_digest, token_digest,
 };
 
 use crate::error::Failure;
+use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
-use crate::schema::{email_outbox, one_time_secrets, users};
-use crate::users::{UserRow, storable};
+use crate::schema::{one_time_secrets, users};
+use crate::sessions::end_sessions;
+use crate::users::{EMAIL_UNIQUE, UserRow, storable};
 
 /// [`OneTimeSecretStore`] on the `one_time_secrets` table. Consuming is one
 /// conditional `UPDATE ... WHERE used_at IS NULL AND expires_at > now
@@ -43,15 +47,22 @@ fn store_error(failure: Failure) -> SecretStoreError {
 #[error("a stored user no longer loads")]
 struct CorruptUser(#[source] application::ports::RepositoryError);
 
-/// Consumes the live secret `purpose` of whoever `proof` names; the user id.
-/// A wrong code counts against the code's tries (in this transaction, which
-/// commits even though the proof failed).
+/// A secret just consumed: whose, and (for an email change) the address it
+/// was issued for.
+struct Consumed {
+    user_id: i64,
+    new_email: Option<String>,
+}
+
+/// Consumes the live secret `purpose` of whoever `proof` names. A wrong
+/// code counts against the code's tries (in this transaction, which commits
+/// even though the proof failed).
 async fn consume(
     conn: &mut AsyncPgConnection,
     purpose: SecretPurpose,
     proof: &SecretProof,
     now: DateTime<Utc>,
-) -> QueryResult<Option<i64>> {
+) -> QueryResult<Option<Consumed>> {
     let live = one_time_secrets::table
         .filter(one_time_secrets::purpose.eq(purpose.as_str()))
         .filter(one_time_secrets::used_at.is_null())
@@ -61,10 +72,11 @@ async fn consume(
             live.filter(one_time_secrets::token_hash.eq(token_digest(token).to_vec())),
         )
         .set(one_time_secrets::used_at.eq(now))
-        .returning(one_time_secrets::user_id)
-        .get_result::<i64>(conn)
+        .returning((one_time_secrets::user_id, one_time_secrets::new_email))
+        .get_result::<(i64, Option<String>)>(conn)
         .await
-        .optional(),
+        .optional()
+        .map(|row| row.map(Consumed::from)),
         SecretProof::Code { email, code } => {
             let Some(key) = EmailAddress::from_storage(email)
                 .ok()
@@ -88,10 +100,11 @@ async fn consume(
             let digest = code_digest(UserId::new(user_id), code).to_vec();
             let consumed = diesel::update(mine.filter(one_time_secrets::code_hash.eq(digest)))
                 .set(one_time_secrets::used_at.eq(now))
-                .returning(one_time_secrets::user_id)
-                .get_result::<i64>(conn)
+                .returning((one_time_secrets::user_id, one_time_secrets::new_email))
+                .get_result::<(i64, Option<String>)>(conn)
                 .await
-                .optional()?;
+                .optional()?
+                .map(Consumed::from);
             if consumed.is_none() {
                 diesel::update(mine)
                     .set(
@@ -105,6 +118,57 @@ async fn consume(
     }
 }
 
+impl From<(i64, Option<String>)> for Consumed {
+    fn from((user_id, new_email): (i64, Option<String>)) -> Self {
+        Self { user_id, new_email }
+    }
+}
+
+/// Loads a user row as a domain user; a row the domain refuses is a bug or
+/// a manual edit, reported with its cause.
+fn loaded(row: UserRow) -> Result<User, SecretStoreError> {
+    row.user()
+        .map_err(|error| SecretStoreError::Unexpected(Box::new(CorruptUser(error))))
+}
+
+/// Why a transaction of this store was rolled back.
+#[derive(Debug)]
+enum Abort {
+    Query(diesel::result::Error),
+    /// Another account holds the address an email change moves to.
+    AddressTaken,
+    /// A user row the domain refuses.
+    Corrupt(CorruptUser),
+}
+
+impl From<diesel::result::Error> for Abort {
+    fn from(error: diesel::result::Error) -> Self {
+        match error {
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                ref info,
+            ) if info.constraint_name() == Some(EMAIL_UNIQUE) => Abort::AddressTaken,
+            other => Abort::Query(other),
+        }
+    }
+}
+
+/// Runs `transaction` within the query timeout, keeping a rollback's reason
+/// apart from the driver's errors.
+async fn bounded_transaction<T>(
+    db: &Db,
+    transaction: impl Future<Output = Result<T, Abort>>,
+) -> Result<Result<T, Abort>, SecretStoreError> {
+    db.bounded(async {
+        match transaction.await {
+            Err(Abort::Query(error)) => Err(error),
+            other => Ok(other),
+        }
+    })
+    .await
+    .map_err(store_error)
+}
+
 #[async_trait]
 impl OneTimeSecretStore for PgOneTimeSecretStore {
     #[tracing::instrument(level = "debug", name = "postgres.issue_secret", skip_all, fields(user_id = user.get(), purpose = secret.purpose.as_str()))]
@@ -112,7 +176,7 @@ impl OneTimeSecretStore for PgOneTimeSecretStore {
         &self,
         user: UserId,
         secret: NewSecret,
-        email: EmailJob,
+        emails: Vec<EmailJob>,
         min_interval: Duration,
     ) -> Result<bool, SecretStoreError> {
         let mut conn = self.db.connection().await.map_err(store_error)?;
@@ -139,6 +203,7 @@ impl OneTimeSecretStore for PgOneTimeSecretStore {
                         one_time_secrets::user_id.eq(user.get()),
                         one_time_secrets::token_hash.eq(digests.token.to_vec()),
                         one_time_secrets::code_hash.eq(digests.code.to_vec()),
+                        one_time_secrets::new_email.eq(secret.new_email.as_deref()),
                         one_time_secrets::created_at.eq(secret.created_at),
                         one_time_secrets::expires_at.eq(secret.expires_at),
                     ))
@@ -156,14 +221,7 @@ impl OneTimeSecretStore for PgOneTimeSecretStore {
                     ))
                     .execute(conn)
                     .await?;
-                diesel::insert_into(email_outbox::table)
-                    .values((
-                        email_outbox::id.eq(email.id),
-                        email_outbox::payload.eq(email.to_json()),
-                        email_outbox::created_at.eq(email.created_at),
-                    ))
-                    .execute(conn)
-                    .await?;
+                queue_emails(conn, &emails).await?;
                 Ok::<_, diesel::result::Error>(true)
             }))
             .await
@@ -180,11 +238,11 @@ impl OneTimeSecretStore for PgOneTimeSecretStore {
         let row = self
             .db
             .bounded(conn.transaction(async move |conn| {
-                let Some(user_id) = consume(conn, SecretPurpose::VerifyEmail, &proof, now).await?
+                let Some(consumed) = consume(conn, SecretPurpose::VerifyEmail, &proof, now).await?
                 else {
                     return Ok(None);
                 };
-                diesel::update(users::table.find(user_id))
+                diesel::update(users::table.find(consumed.user_id))
                     .set(users::email_verified.eq(true))
                     .returning(UserRow::as_returning())
                     .get_result::<UserRow>(conn)
@@ -193,8 +251,114 @@ impl OneTimeSecretStore for PgOneTimeSecretStore {
             }))
             .await
             .map_err(store_error)?;
-        row.map(UserRow::user)
-            .transpose()
-            .map_err(|error| SecretStoreError::Unexpected(Box::new(CorruptUser(error))))
+        row.map(loaded).transpose()
     }
+
+    #[tracing::instrument(level = "debug", name = "postgres.reset_password", skip_all)]
+    async fn reset_password(
+        &self,
+        proof: SecretProof,
+        password_hash: PasswordHash,
+        now: DateTime<Utc>,
+        notice: NoticeFor,
+    ) -> Result<Option<CompletedReset>, SecretStoreError> {
+        let mut conn = self.db.connection().await.map_err(store_error)?;
+        let transaction = conn.transaction::<_, Abort, _>(async move |conn| {
+            let Some(consumed) = consume(conn, SecretPurpose::ResetPassword, &proof, now).await?
+            else {
+                return Ok(None);
+            };
+            // The email proved the address, as a verification would.
+            let Some(row) = diesel::update(users::table.find(consumed.user_id))
+                .set((
+                    users::password_hash.eq(password_hash.as_str()),
+                    users::email_verified.eq(true),
+                ))
+                .returning(UserRow::as_returning())
+                .get_result::<UserRow>(conn)
+                .await
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let user = row
+                .user()
+                .map_err(|error| Abort::Corrupt(CorruptUser(error)))?;
+            let ended = end_sessions(conn, user.id, None, now).await?;
+            queue_emails(conn, &[notice(&user)]).await?;
+            Ok(Some(CompletedReset { user, ended }))
+        });
+        match bounded_transaction(&self.db, transaction).await? {
+            Ok(done) => Ok(done),
+            Err(Abort::Corrupt(error)) => Err(SecretStoreError::Unexpected(Box::new(error))),
+            Err(abort) => Err(unexpected_abort(abort)),
+        }
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.change_email", skip_all)]
+    async fn change_email(
+        &self,
+        proof: SecretProof,
+        now: DateTime<Utc>,
+    ) -> Result<EmailChangeOutcome, SecretStoreError> {
+        let mut conn = self.db.connection().await.map_err(store_error)?;
+        let transaction = conn.transaction::<_, Abort, _>(async move |conn| {
+            let Some(consumed) = consume(conn, SecretPurpose::ChangeEmail, &proof, now).await?
+            else {
+                return Ok(None);
+            };
+            let Some(address) = consumed
+                .new_email
+                .as_deref()
+                .and_then(|stored| EmailAddress::from_storage(stored).ok())
+            else {
+                return Ok(None);
+            };
+            let normalized = address.normalized();
+            let taken = users::table
+                .filter(users::email_normalized.eq(&normalized))
+                .filter(users::id.ne(consumed.user_id))
+                .select(users::id)
+                .first::<i64>(conn)
+                .await
+                .optional()?
+                .is_some();
+            if taken {
+                // Rolls the consumption back too: the link still works
+                // should the other account let the address go.
+                return Err(Abort::AddressTaken);
+            }
+            // A concurrent registration of the address fails this update
+            // on the unique constraint: `AddressTaken` as well.
+            let row = diesel::update(users::table.find(consumed.user_id))
+                .set((
+                    users::email.eq(address.as_str()),
+                    users::email_normalized.eq(&normalized),
+                    users::email_verified.eq(true),
+                ))
+                .returning(UserRow::as_returning())
+                .get_result::<UserRow>(conn)
+                .await
+                .optional()?;
+            row.map(|row| {
+                row.user()
+                    .map_err(|error| Abort::Corrupt(CorruptUser(error)))
+            })
+            .transpose()
+        });
+        match bounded_transaction(&self.db, transaction).await? {
+            Ok(Some(user)) => Ok(EmailChangeOutcome::Changed(user)),
+            Ok(None) => Ok(EmailChangeOutcome::InvalidOrExpired),
+            Err(Abort::AddressTaken) => Ok(EmailChangeOutcome::AddressTaken),
+            Err(Abort::Corrupt(error)) => Err(SecretStoreError::Unexpected(Box::new(error))),
+            Err(abort @ Abort::Query(_)) => Err(unexpected_abort(abort)),
+        }
+    }
+}
+
+/// An abort a transaction cannot end with (a query error is returned as
+/// such by [`bounded_transaction`]; an address conflict only by an email
+/// change): reported as a bug.
+fn unexpected_abort(abort: Abort) -> SecretStoreError {
+    SecretStoreError::Unexpected(format!("transaction aborted unexpectedly: {abort:?}").into())
 }

@@ -13,6 +13,32 @@ use crate::error::Failure;
 use crate::pool::{Db, PgPool, PgSettings};
 use crate::schema::email_outbox;
 
+/// Writes email jobs to the outbox inside the caller's transaction: they
+/// exist exactly when the change that caused them commits.
+pub(crate) async fn queue_emails(
+    conn: &mut diesel_async::AsyncPgConnection,
+    jobs: &[EmailJob],
+) -> QueryResult<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = jobs
+        .iter()
+        .map(|job| {
+            (
+                email_outbox::id.eq(job.id),
+                email_outbox::payload.eq(job.to_json()),
+                email_outbox::created_at.eq(job.created_at),
+            )
+        })
+        .collect();
+    diesel::insert_into(email_outbox::table)
+        .values(rows)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// [`EmailOutbox`] on the `email_outbox` table. Several relays may lease at
 /// once: `FOR UPDATE SKIP LOCKED` gives each row to one of them.
 #[derive(Clone)]

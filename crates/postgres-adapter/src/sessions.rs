@@ -12,8 +12,9 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use domain::{Session, SessionId, UserId};
 
 use crate::error::Failure;
+use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
-use crate::schema::{email_outbox, sessions, users};
+use crate::schema::{sessions, users};
 
 /// The most sessions a listing returns, newest first: an answer stays
 /// bounded however often an account logs in.
@@ -113,6 +114,31 @@ UPDATE sessions s SET revoked_at = COALESCE(s.revoked_at, $2) \
 FROM target WHERE s.id = target.id \
 RETURNING s.id, s.expires_at, target.was_live";
 
+/// Ends every unexpired session of `user` but `except` and moves its
+/// session counter on, inside the caller's transaction (logout everywhere,
+/// a password reset or change). Returns every session covered, ended now
+/// or before.
+pub(crate) async fn end_sessions(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user: UserId,
+    except: Option<&str>,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<EndedSession>> {
+    // First, so that a login holding the user row FOR SHARE commits its
+    // session before the statement below looks.
+    diesel::update(users::table.find(user.get()))
+        .set(users::session_epoch.eq(users::session_epoch + 1))
+        .execute(conn)
+        .await?;
+    let rows = diesel::sql_query(END_ALL)
+        .bind::<diesel::sql_types::BigInt, _>(user.get())
+        .bind::<Timestamptz, _>(now)
+        .bind::<Nullable<Text>, _>(except)
+        .load::<EndedRow>(conn)
+        .await?;
+    Ok(rows.into_iter().map(EndedSession::from).collect())
+}
+
 fn store_error(failure: Failure) -> SessionStoreError {
     match failure {
         Failure::Unavailable(_) => SessionStoreError::Unavailable(failure.into()),
@@ -197,14 +223,7 @@ impl SessionRepository for PgSessionRepository {
                     .await?;
                 let alert_queued = alert_due.is_some();
                 if let Some(job) = alert_due {
-                    diesel::insert_into(email_outbox::table)
-                        .values((
-                            email_outbox::id.eq(job.id),
-                            email_outbox::payload.eq(job.to_json()),
-                            email_outbox::created_at.eq(job.created_at),
-                        ))
-                        .execute(conn)
-                        .await?;
+                    queue_emails(conn, std::slice::from_ref(&job)).await?;
                 }
                 Ok::<_, diesel::result::Error>(OpenedSession::Opened { alert_queued })
             }))
@@ -302,25 +321,12 @@ impl SessionRepository for PgSessionRepository {
     ) -> Result<Vec<EndedSession>, SessionStoreError> {
         let mut conn = self.db.connection().await.map_err(store_error)?;
         let except = except.map(|id| id.as_str().to_owned());
-        let rows = self
-            .db
+        self.db
             .bounded(conn.transaction(async move |conn| {
-                // First, so that a login holding the user row FOR SHARE
-                // commits its session before the statement below looks.
-                diesel::update(users::table.find(user.get()))
-                    .set(users::session_epoch.eq(users::session_epoch + 1))
-                    .execute(conn)
-                    .await?;
-                diesel::sql_query(END_ALL)
-                    .bind::<diesel::sql_types::BigInt, _>(user.get())
-                    .bind::<Timestamptz, _>(now)
-                    .bind::<Nullable<Text>, _>(except)
-                    .load::<EndedRow>(conn)
-                    .await
+                end_sessions(conn, user, except.as_deref(), now).await
             }))
             .await
-            .map_err(store_error)?;
-        Ok(rows.into_iter().map(EndedSession::from).collect())
+            .map_err(store_error)
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.list_sessions", skip_all, fields(user_id = user.get()))]

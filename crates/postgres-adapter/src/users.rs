@@ -1,19 +1,21 @@
 use application::EmailJob;
 use application::ports::{
-    NewSecret, RepositoryError, SessionEpoch, StoredCredentials, UserRepository,
+    EndedSession, NewSecret, RepositoryError, SessionEpoch, StoredCredentials, UserRepository,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use domain::{EmailAddress, NewUser, PasswordHash, Role, User, UserId, Username};
+use domain::{EmailAddress, NewUser, PasswordHash, Role, SessionId, User, UserId, Username};
 
 use crate::error::Failure;
+use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
-use crate::schema::{email_outbox, one_time_secrets, users};
+use crate::schema::{one_time_secrets, users};
+use crate::sessions::end_sessions;
 
 /// The name of the unique constraint behind "email taken" (migration 1).
-const EMAIL_UNIQUE: &str = "users_email_normalized_key";
+pub(crate) const EMAIL_UNIQUE: &str = "users_email_normalized_key";
 
 /// [`UserRepository`] on the `users` table; registration also writes the
 /// welcome email to `email_outbox` in the same transaction.
@@ -110,7 +112,6 @@ impl UserRepository for PgUserRepository {
         welcome: EmailJob,
     ) -> Result<User, RepositoryError> {
         let mut conn = self.db.connection().await.map_err(repository_error)?;
-        let payload = welcome.to_json();
         let row = self
             .db
             .bounded(conn.transaction(async move |conn| {
@@ -136,14 +137,7 @@ impl UserRepository for PgUserRepository {
                     ))
                     .execute(conn)
                     .await?;
-                diesel::insert_into(email_outbox::table)
-                    .values((
-                        email_outbox::id.eq(welcome.id),
-                        email_outbox::payload.eq(payload),
-                        email_outbox::created_at.eq(welcome.created_at),
-                    ))
-                    .execute(conn)
-                    .await?;
+                queue_emails(conn, std::slice::from_ref(&welcome)).await?;
                 Ok::<_, diesel::result::Error>(row)
             }))
             .await
@@ -247,5 +241,32 @@ impl UserRepository for PgUserRepository {
             .map_err(repository_error)?
             .map(UserRow::into_user)
             .transpose()
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.change_password", skip_all, fields(user_id = id.get()))]
+    async fn change_password(
+        &self,
+        id: UserId,
+        password_hash: PasswordHash,
+        keep: SessionId,
+        now: DateTime<Utc>,
+        notice: EmailJob,
+    ) -> Result<Option<Vec<EndedSession>>, RepositoryError> {
+        let mut conn = self.db.connection().await.map_err(repository_error)?;
+        self.db
+            .bounded(conn.transaction(async move |conn| {
+                let changed = diesel::update(users::table.find(id.get()))
+                    .set(users::password_hash.eq(password_hash.as_str()))
+                    .execute(conn)
+                    .await?;
+                if changed == 0 {
+                    return Ok(None);
+                }
+                let ended = end_sessions(conn, id, Some(keep.as_str()), now).await?;
+                queue_emails(conn, std::slice::from_ref(&notice)).await?;
+                Ok::<_, diesel::result::Error>(Some(ended))
+            }))
+            .await
+            .map_err(repository_error)
     }
 }

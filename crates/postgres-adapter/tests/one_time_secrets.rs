@@ -221,7 +221,7 @@ async fn a_new_send_is_spaced_and_kills_the_previous_pair() {
         .issue(
             ada.id,
             verification_of(second.clone()),
-            email_job("ada@example.io"),
+            vec![email_job("ada@example.io")],
             Duration::seconds(60),
         )
         .await
@@ -241,7 +241,7 @@ async fn a_new_send_is_spaced_and_kills_the_previous_pair() {
         .issue(
             ada.id,
             verification_of(second.clone()),
-            email_job("ada@example.io"),
+            vec![email_job("ada@example.io")],
             Duration::zero(),
         )
         .await

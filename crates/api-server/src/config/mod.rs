@@ -120,6 +120,10 @@ pub struct Settings {
     #[arg(long, env = "EMAIL_VERIFICATION_TTL", default_value_t = 86_400,
           value_parser = clap::value_parser!(i64).range(60..=MAX_TOKEN_LIFETIME_SECS), global = true)]
     email_verification_ttl: i64,
+    /// Seconds a password-reset link and code live
+    #[arg(long, env = "PASSWORD_RESET_TTL", default_value_t = 3_600,
+          value_parser = clap::value_parser!(i64).range(60..=MAX_TOKEN_LIFETIME_SECS), global = true)]
+    password_reset_ttl: i64,
     /// Refuse logins of accounts whose email address is not verified
     #[arg(long, env = "REQUIRE_VERIFIED_EMAIL", default_value_t = false,
           action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(),
@@ -295,6 +299,7 @@ pub struct AccountEmailConfig {
     /// Without a trailing slash.
     pub public_app_url: String,
     pub verification_ttl_secs: i64,
+    pub password_reset_ttl_secs: i64,
     pub require_verified_email: bool,
 }
 
@@ -390,6 +395,7 @@ impl Config {
             account_emails: AccountEmailConfig {
                 public_app_url: public_app_url.as_str().trim_end_matches('/').to_owned(),
                 verification_ttl_secs: settings.email_verification_ttl,
+                password_reset_ttl_secs: settings.password_reset_ttl,
                 require_verified_email: settings.require_verified_email,
             },
             password_policy,

@@ -49,6 +49,7 @@ fn account_emails_are_configurable() {
         AccountEmailConfig {
             public_app_url: "http://127.0.0.1:5000".into(),
             verification_ttl_secs: 86_400,
+            password_reset_ttl_secs: 3_600,
             require_verified_email: false,
         }
     );

@@ -19,7 +19,10 @@ pub use clock::{Clock, SystemClock};
 pub use dependency_probe::{DependencyProbe, ProbeError};
 pub use email_outbox::{EmailOutbox, OutboxError};
 pub use email_queue::{EmailQueue, QueueError};
-pub use one_time_secrets::{NewSecret, OneTimeSecretStore, SecretGenerator, SecretStoreError};
+pub use one_time_secrets::{
+    CompletedReset, EmailChangeOutcome, NewSecret, NoticeFor, OneTimeSecretStore, SecretGenerator,
+    SecretStoreError,
+};
 pub use outbox_signal::OutboxSignal;
 pub use password_hasher::{HashError, PasswordHasher};
 pub use rate_limiter::{AttemptDecision, RateDecision, RateLimitError, RateLimiter};

@@ -1,9 +1,10 @@
 use async_trait::async_trait;
-use domain::{NewUser, PasswordHash, Role, User, UserId};
+use chrono::{DateTime, Utc};
+use domain::{NewUser, PasswordHash, Role, SessionId, User, UserId};
 
 use crate::EmailJob;
 use crate::error::BoxError;
-use crate::ports::{NewSecret, SessionEpoch};
+use crate::ports::{EndedSession, NewSecret, SessionEpoch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepositoryError {
@@ -64,4 +65,16 @@ pub trait UserRepository: Send + Sync {
         normalized_email: &str,
         role: Role,
     ) -> Result<Option<User>, RepositoryError>;
+
+    /// Stores a new password hash and, in the same transaction, ends every
+    /// session of the user but `keep` (moving its session counter on) and
+    /// queues `notice`. `None` when there is no such user.
+    async fn change_password(
+        &self,
+        id: UserId,
+        password_hash: PasswordHash,
+        keep: SessionId,
+        now: DateTime<Utc>,
+        notice: EmailJob,
+    ) -> Result<Option<Vec<EndedSession>>, RepositoryError>;
 }

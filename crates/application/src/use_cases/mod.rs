@@ -1,10 +1,17 @@
 //! The use cases, written against ports only: [`Authentication`] (login,
 //! token checks, refresh, logout), [`UserAccounts`] (sign-up and the
-//! management of existing accounts) and [`SessionManagement`] (listing and
-//! revoking login sessions).
+//! management of existing accounts), [`SessionManagement`] (listing and
+//! revoking login sessions), and the account lifecycle by email:
+//! [`EmailVerification`], [`PasswordReset`], [`PasswordChange`],
+//! [`EmailChange`].
 
+mod account_emails;
+mod account_ports;
 mod authentication;
+mod email_change;
 mod email_verification;
+mod password_change;
+mod password_reset;
 mod session_revocation;
 mod sessions;
 mod user_accounts;
@@ -26,8 +33,13 @@ use uuid::Uuid;
 
 use crate::ports::{TokenCodec, TokenEncodeError};
 
+pub use account_emails::{AccountEmailSettings, SecretMail};
+pub use account_ports::AccountPorts;
 pub use authentication::{Authentication, AuthenticationPorts};
-pub use email_verification::{AccountEmailSettings, EmailVerification, SecretMail};
+pub use email_change::EmailChange;
+pub use email_verification::EmailVerification;
+pub use password_change::PasswordChange;
+pub use password_reset::PasswordReset;
 pub use sessions::SessionManagement;
 pub use user_accounts::UserAccounts;
 // Rate limits (issue 12).

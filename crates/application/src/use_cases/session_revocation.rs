@@ -1,5 +1,5 @@
-//! Ending sessions, shared by logout, session management and (later) the
-//! password flows: PostgreSQL first, as the truth `/refresh` consults, then
+//! Ending sessions, shared by logout, session management and the password
+//! flows: PostgreSQL first, as the truth `/refresh` consults, then
 //! the Redis marks every token check reads.
 
 use std::sync::Arc;
@@ -67,6 +67,22 @@ impl SessionRevocation {
             .collect();
         self.revocations.revoke(revocations).await?;
         Ok(())
+    }
+
+    /// [`Self::mark`] for sessions a committed change already ended in
+    /// PostgreSQL (a password reset or change). The change stands whatever
+    /// Redis says: `/refresh` already refuses those sessions, and while
+    /// Redis is down every token check fails closed anyway. A failure here
+    /// leaves their access tokens alive until they expire, so it is logged
+    /// loudly rather than turned into an error the client cannot act on.
+    pub async fn mark_committed(&self, ended: &[EndedSession], now: DateTime<Utc>) {
+        if let Err(error) = self.mark(ended, now).await {
+            tracing::error!(
+                error = &error as &dyn std::error::Error,
+                sessions = ended.len(),
+                "ended sessions could not be marked revoked; their access tokens live until they expire"
+            );
+        }
     }
 
     /// A session's mark must outlive its last refresh token and every access

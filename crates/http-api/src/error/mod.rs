@@ -7,8 +7,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use application::{
-    AuthenticateError, BoxError, DependencyError, LoginError, LogoutError, RateLimited,
-    RefreshError, RegisterError, ResendError, SessionAccessError, UserAccessError,
+    AuthenticateError, BoxError, ChangePasswordError, ConfirmEmailChangeError, DependencyError,
+    ForgotPasswordError, LoginError, LogoutError, RateLimited, RefreshError, RegisterError,
+    RequestEmailChangeError, ResendError, ResetPasswordError, SessionAccessError, UserAccessError,
     VerifyEmailError,
 };
 use domain::TokenRejection;
@@ -67,6 +68,19 @@ pub enum ApiError {
     VerifyEmail(#[from] VerifyEmailError),
     #[error("resending the verification failed")]
     Resend(#[from] ResendError),
+    #[error("sending a password reset failed")]
+    ForgotPassword(#[from] ForgotPasswordError),
+    #[error("password reset failed")]
+    ResetPassword(#[from] ResetPasswordError),
+    /// Its `RateLimited` and `SamePassword` become [`ApiError::RateLimited`]
+    /// and [`ApiError::Validation`] (see the `From` below).
+    #[error("password change failed")]
+    ChangePassword(#[source] ChangePasswordError),
+    /// Its `SameAddress` becomes [`ApiError::Validation`].
+    #[error("email change request failed")]
+    RequestEmailChange(#[source] RequestEmailChangeError),
+    #[error("email change confirmation failed")]
+    ConfirmEmailChange(#[from] ConfirmEmailChangeError),
     #[error("token refused: {0}")]
     Token(#[from] TokenRejection),
     /// A bug in this crate's own wiring (say, no application state).
@@ -103,6 +117,7 @@ enum Meaning<'a> {
     RefreshTokenReused,
     InvalidOrExpiredSecret,
     EmailNotVerified,
+    InvalidCurrentPassword,
     /// The store refused text the validation let through.
     UnstorableInput,
     Internal,
@@ -126,17 +141,41 @@ impl ApiError {
             | ApiError::UserAccess(UserAccessError::Dependency(error))
             | ApiError::SessionAccess(SessionAccessError::Dependency(error))
             | ApiError::VerifyEmail(VerifyEmailError::Dependency(error))
-            | ApiError::Resend(ResendError::Dependency(error)) => Meaning::Dependency(error),
+            | ApiError::Resend(ResendError::Dependency(error))
+            | ApiError::ForgotPassword(ForgotPasswordError::Dependency(error))
+            | ApiError::ResetPassword(ResetPasswordError::Dependency(error))
+            | ApiError::ChangePassword(ChangePasswordError::Dependency(error))
+            | ApiError::RequestEmailChange(RequestEmailChangeError::Dependency(error))
+            | ApiError::ConfirmEmailChange(ConfirmEmailChangeError::Dependency(error)) => {
+                Meaning::Dependency(error)
+            }
             ApiError::Login(LoginError::InvalidCredentials) => Meaning::InvalidCredentials,
             ApiError::Login(LoginError::EmailNotVerified) => Meaning::EmailNotVerified,
-            ApiError::VerifyEmail(VerifyEmailError::InvalidOrExpired) => {
+            ApiError::VerifyEmail(VerifyEmailError::InvalidOrExpired)
+            | ApiError::ResetPassword(ResetPasswordError::InvalidOrExpired)
+            | ApiError::ConfirmEmailChange(ConfirmEmailChangeError::InvalidOrExpired) => {
                 Meaning::InvalidOrExpiredSecret
+            }
+            ApiError::ConfirmEmailChange(ConfirmEmailChangeError::EmailTaken) => {
+                Meaning::EmailTaken
+            }
+            ApiError::ChangePassword(ChangePasswordError::InvalidCurrentPassword) => {
+                Meaning::InvalidCurrentPassword
+            }
+            // Turned into `RateLimited` and `Validation` on the way in.
+            ApiError::ChangePassword(
+                ChangePasswordError::RateLimited(_) | ChangePasswordError::SamePassword,
+            )
+            | ApiError::RequestEmailChange(RequestEmailChangeError::SameAddress) => {
+                Meaning::Internal
             }
             ApiError::Authenticate(AuthenticateError::Token(rejection))
             | ApiError::Refresh(RefreshError::Token(rejection))
             | ApiError::Logout(LogoutError::Token(rejection))
             | ApiError::UserAccess(UserAccessError::Token(rejection))
             | ApiError::SessionAccess(SessionAccessError::Token(rejection))
+            | ApiError::ChangePassword(ChangePasswordError::Token(rejection))
+            | ApiError::RequestEmailChange(RequestEmailChangeError::Token(rejection))
             | ApiError::Token(rejection) => Meaning::Token(*rejection),
             ApiError::Refresh(RefreshError::Reused) => Meaning::RefreshTokenReused,
             ApiError::UserAccess(UserAccessError::Forbidden)
@@ -245,6 +284,11 @@ fn meaning_parts(meaning: Meaning<'_>) -> (StatusCode, &'static str, &'static st
             "email_not_verified",
             "Confirm your email address first; a new email is on its way.",
         ),
+        Meaning::InvalidCurrentPassword => (
+            S::FORBIDDEN,
+            "invalid_current_password",
+            "The current password is incorrect.",
+        ),
         Meaning::RefreshTokenReused => (
             S::UNAUTHORIZED,
             "refresh_token_reused",
@@ -282,6 +326,31 @@ fn token_rejection(rejection: TokenRejection) -> (&'static str, &'static str) {
         TokenRejection::NotFresh => ("fresh_token_required", "The token is not fresh."),
         TokenRejection::AccessRequired => ("wrong_token_type", "Only access tokens are allowed."),
         TokenRejection::RefreshRequired => ("wrong_token_type", "Only refresh tokens are allowed."),
+    }
+}
+
+impl From<ChangePasswordError> for ApiError {
+    fn from(error: ChangePasswordError) -> Self {
+        match error {
+            ChangePasswordError::RateLimited(limited) => ApiError::RateLimited(limited),
+            ChangePasswordError::SamePassword => ApiError::validation(
+                "new_password",
+                "The new password must differ from the current one.",
+            ),
+            other => ApiError::ChangePassword(other),
+        }
+    }
+}
+
+impl From<RequestEmailChangeError> for ApiError {
+    fn from(error: RequestEmailChangeError) -> Self {
+        match error {
+            RequestEmailChangeError::SameAddress => ApiError::validation(
+                "new_email",
+                "This is already the email address of the account.",
+            ),
+            other => ApiError::RequestEmailChange(other),
+        }
     }
 }
 

@@ -8,14 +8,14 @@ use actix_web::middleware::Next;
 
 /// The route groups whose responses hold tokens or account data: every
 /// response under them is `Cache-Control: no-store`. A group covers its
-/// path and everything below it (`/users/me/sessions`); v2's
-/// `/verify-email` and `/password` join by being added here.
+/// path and everything below it (`/users/me/sessions`).
 pub const NO_STORE_ROUTES: &[&str] = &[
     "/login",
     "/refresh",
     "/logout",
     "/users/me",
     "/verify-email",
+    "/password",
 ];
 
 fn is_no_store(path: &str) -> bool {

@@ -12,7 +12,7 @@ use crate::extract::{Device, Field, JsonBody, OptionalJsonBody, RefreshToken};
 use crate::state::AppState;
 
 /// Records a domain parser's error under `name`.
-fn parsed<T, E: std::fmt::Display>(
+pub(super) fn parsed<T, E: std::fmt::Display>(
     result: Result<T, E>,
     name: &str,
     errors: &mut FieldErrors,

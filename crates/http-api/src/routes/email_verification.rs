@@ -30,25 +30,36 @@ impl VerifyEmailRequest {
     /// `{"token"}`, or `{"email", "code"}`; a `422` names what is missing.
     pub fn into_proof(self) -> Result<SecretProof, ApiError> {
         let mut errors = FieldErrors::new();
-        if let Some(token) = self.token {
-            return token
-                .take("token", &mut errors)
-                .map(SecretProof::Token)
-                .ok_or(ApiError::Validation(errors));
-        }
-        if self.email.is_none() && self.code.is_none() {
-            return Err(ApiError::validation(
-                "token",
-                crate::extract::field::MISSING,
-            ));
-        }
-        let email = self.email.unwrap_or_default().take("email", &mut errors);
-        let code = self.code.unwrap_or_default().take("code", &mut errors);
-        match (email, code) {
-            (Some(email), Some(code)) => Ok(SecretProof::Code { email, code }),
-            _ => Err(ApiError::Validation(errors)),
-        }
+        secret_proof(self.token, self.email, self.code, &mut errors)
+            .ok_or(ApiError::Validation(errors))
     }
+}
+
+/// The proof of a one-time secret from a body's `token`, or its `email`
+/// with `code`; `None` after recording in `errors` what is missing or
+/// mistyped (`token` when the body has none of the three).
+pub(super) fn secret_proof(
+    token: Option<Field<String>>,
+    email: Option<Field<String>>,
+    code: Option<Field<String>>,
+    errors: &mut FieldErrors,
+) -> Option<SecretProof> {
+    if let Some(token) = token {
+        return token.take("token", errors).map(SecretProof::Token);
+    }
+    if email.is_none() && code.is_none() {
+        errors
+            .entry("token".to_owned())
+            .or_default()
+            .push(crate::extract::field::MISSING.to_owned());
+        return None;
+    }
+    let email = email.unwrap_or_default().take("email", errors);
+    let code = code.unwrap_or_default().take("code", errors);
+    Some(SecretProof::Code {
+        email: email?,
+        code: code?,
+    })
 }
 
 #[derive(Debug, Serialize, Apiv2Schema)]

@@ -2,8 +2,10 @@
 
 mod auth;
 mod demo;
+mod email_change;
 mod email_verification;
 mod health;
+mod password;
 mod sessions;
 mod users;
 
@@ -49,10 +51,32 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::post().to(email_verification::resend_verification))
                 .wrap(limited(Rule::EmailRequestsPerIp)),
         )
+        .service(
+            resource("/password/forgot", "POST")
+                .route(web::post().to(password::forgot_password))
+                .wrap(limited(Rule::EmailRequestsPerIp)),
+        )
+        .service(
+            resource("/password/reset", "POST")
+                .route(web::post().to(password::reset_password))
+                .wrap(limited(Rule::SecretAttemptsPerIp)),
+        )
         .service(resource("/guest", "GET").route(web::get().to(demo::guest)))
         .service(resource("/protected", "GET").route(web::get().to(demo::protected)))
         .service(resource("/fresh-protected", "GET").route(web::get().to(demo::fresh_protected)))
         .service(resource("/users/me", "GET").route(web::get().to(users::me)))
+        .service(
+            resource("/users/me/password", "POST").route(web::post().to(password::change_password)),
+        )
+        .service(
+            resource("/users/me/email", "POST")
+                .route(web::post().to(email_change::request_email_change)),
+        )
+        .service(
+            resource("/users/me/email/confirm", "POST")
+                .route(web::post().to(email_change::confirm_email_change))
+                .wrap(limited(Rule::SecretAttemptsPerIp)),
+        )
         .service(resource("/users/me/sessions", "GET").route(web::get().to(sessions::my_sessions)))
         .service(
             resource("/users/me/sessions/{id}", "DELETE")

@@ -135,6 +135,7 @@ pub fn verification_of(secret: domain::OneTimeSecret) -> application::ports::New
         secret,
         created_at: now,
         expires_at: now + chrono::Duration::hours(24),
+        new_email: None,
     }
 }
 

@@ -10,7 +10,8 @@ use domain::{
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::email_verification::{SecretMail, send_verification};
+use super::account_emails::SecretMail;
+use super::email_verification::send_verification;
 use super::session_revocation::SessionRevocation;
 use super::{
     LoginTokens, NewToken, RefreshedTokens, SessionSettings, TokenLifetimes, TokenRequirement,

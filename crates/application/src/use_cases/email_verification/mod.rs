@@ -3,112 +3,12 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
-use domain::{EmailAddress, SecretProof, SecretPurpose, User};
+use chrono::{DateTime, Utc};
+use domain::{EmailAddress, SecretProof, User};
 
+use super::account_emails::{AccountEmailSettings, SecretMail};
 use crate::error::{DependencyError, ResendError, VerifyEmailError};
-use crate::ports::{
-    Clock, NewSecret, OneTimeSecretStore, OutboxSignal, SecretGenerator, UserRepository,
-};
-use crate::{Email, EmailJob};
-
-/// How account emails are made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountEmailSettings {
-    /// Links point at the front end: `{public_app_url}/verify-email#token=...`
-    /// (`PUBLIC_APP_URL`, no trailing slash).
-    pub public_app_url: String,
-    /// `EMAIL_VERIFICATION_TTL`
-    pub verification_ttl: Duration,
-    /// `REQUIRE_VERIFIED_EMAIL`: an unverified account cannot log in.
-    pub require_verified_email: bool,
-}
-
-impl Default for AccountEmailSettings {
-    fn default() -> Self {
-        Self {
-            public_app_url: "http://127.0.0.1:5000".to_owned(),
-            verification_ttl: Duration::seconds(86_400),
-            require_verified_email: false,
-        }
-    }
-}
-
-impl AccountEmailSettings {
-    /// At most one verification email per account in this time (the welcome
-    /// email counts as one).
-    pub const RESEND_INTERVAL: Duration = Duration::seconds(60);
-}
-
-/// Makes the secrets and the emails that carry them.
-#[derive(Clone)]
-pub struct SecretMail {
-    generator: Arc<dyn SecretGenerator>,
-    settings: AccountEmailSettings,
-}
-
-impl SecretMail {
-    pub fn new(generator: Arc<dyn SecretGenerator>, settings: AccountEmailSettings) -> Self {
-        Self {
-            generator,
-            settings,
-        }
-    }
-
-    pub fn settings(&self) -> &AccountEmailSettings {
-        &self.settings
-    }
-
-    fn link(&self, page: &str, token: &str) -> String {
-        // The token rides in the fragment: browsers never send it to a
-        // server, so it reaches no access log.
-        let base = self.settings.public_app_url.trim_end_matches('/');
-        format!("{base}/{page}#token={token}")
-    }
-
-    /// A verification secret and the email carrying it: the welcome email
-    /// at registration, "Confirm your email address" afterwards.
-    pub(crate) fn verification(
-        &self,
-        to: &EmailAddress,
-        username: &str,
-        now: DateTime<Utc>,
-        welcome: bool,
-    ) -> (NewSecret, EmailJob) {
-        let secret = self.generator.generate();
-        let link = self.link("verify-email", secret.token());
-        let code = secret.code().to_owned();
-        let to = to.as_str().to_owned();
-        let username = username.to_owned();
-        let email = if welcome {
-            Email::Welcome {
-                to,
-                username,
-                verification_link: link,
-                code,
-            }
-        } else {
-            Email::VerifyEmail {
-                to,
-                username,
-                link,
-                code,
-            }
-        };
-        let expires_at = now
-            .checked_add_signed(self.settings.verification_ttl)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        (
-            NewSecret {
-                purpose: SecretPurpose::VerifyEmail,
-                secret,
-                created_at: now,
-                expires_at,
-            },
-            EmailJob::new(email, now),
-        )
-    }
-}
+use crate::ports::{Clock, OneTimeSecretStore, OutboxSignal, UserRepository};
 
 /// `POST /verify-email` and `POST /verify-email/resend`.
 #[derive(Clone)]
@@ -191,7 +91,7 @@ pub(crate) async fn send_verification(
         .issue(
             user.id,
             secret,
-            email,
+            vec![email],
             AccountEmailSettings::RESEND_INTERVAL,
         )
         .await?;

@@ -4,10 +4,12 @@ use domain::{Role, SecretProof, UserId};
 use mockall::predicate::eq;
 
 use super::*;
+use crate::Email;
 use crate::error::{Dependency, DependencyError};
 use crate::ports::{
     MockOneTimeSecretStore, MockOutboxSignal, MockUserRepository, RepositoryError, SecretStoreError,
 };
+use crate::use_cases::AccountEmailSettings;
 use crate::use_cases::test_support::{
     app_email_settings, clock, fixed_secret, now, secret_mail, user,
 };
@@ -117,11 +119,12 @@ async fn resend_issues_a_new_secret_for_an_unverified_account() {
     ports
         .secrets
         .expect_issue()
-        .withf(move |user, secret, email, interval| {
+        .withf(move |user, secret, emails, interval| {
             *user == UserId::new(1)
                 && secret.secret == fixed_secret()
                 && *interval == AccountEmailSettings::RESEND_INTERVAL
-                && email.email
+                && emails.len() == 1
+                && emails[0].email
                     == Email::VerifyEmail {
                         to: "user1@example.io".into(),
                         username: "user1".into(),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use domain::{NewUser, TokenClaims, TokenRejection, User, UserId};
 
-use super::email_verification::SecretMail;
+use super::account_emails::SecretMail;
 use super::{Registration, TokenLifetimes};
 use crate::error::{RegisterError, UserAccessError};
 use crate::ports::{

@@ -577,11 +577,11 @@ async fn an_unverified_account_cannot_log_in_when_verification_is_required_and_g
     ports
         .secrets
         .expect_issue()
-        .withf(|user, secret, email, interval| {
+        .withf(|user, secret, emails, interval| {
             *user == UserId::new(1)
                 && secret.purpose == domain::SecretPurpose::VerifyEmail
-                && matches!(&email.email, Email::VerifyEmail { to, code, .. }
-                    if to == "user1@example.io" && code == "123456")
+                && matches!(&emails[..], [email] if matches!(&email.email, Email::VerifyEmail { to, code, .. }
+                    if to == "user1@example.io" && code == "123456"))
                 && *interval == Duration::seconds(60)
         })
         .times(1)

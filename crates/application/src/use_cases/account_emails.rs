@@ -1,0 +1,212 @@
+//! The emails that carry one-time secrets (verification, password reset,
+//! email change) and the notices that go with them: what they say, where
+//! their links point, how long their secrets live.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use domain::{EmailAddress, SecretPurpose, User};
+
+use crate::ports::{NewSecret, SecretGenerator};
+use crate::{Email, EmailJob};
+
+/// How account emails are made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountEmailSettings {
+    /// Links point at the front end: `{public_app_url}/verify-email#token=...`
+    /// (`PUBLIC_APP_URL`, no trailing slash).
+    pub public_app_url: String,
+    /// `EMAIL_VERIFICATION_TTL`; an email-change secret lives as long (it
+    /// proves an address, as a verification does).
+    pub verification_ttl: Duration,
+    /// `PASSWORD_RESET_TTL`
+    pub password_reset_ttl: Duration,
+    /// `REQUIRE_VERIFIED_EMAIL`: an unverified account cannot log in.
+    pub require_verified_email: bool,
+}
+
+impl Default for AccountEmailSettings {
+    fn default() -> Self {
+        Self {
+            public_app_url: "http://127.0.0.1:5000".to_owned(),
+            verification_ttl: Duration::seconds(86_400),
+            password_reset_ttl: Duration::seconds(3_600),
+            require_verified_email: false,
+        }
+    }
+}
+
+impl AccountEmailSettings {
+    /// At most one verification email per account in this time (the welcome
+    /// email counts as one).
+    pub const RESEND_INTERVAL: Duration = Duration::seconds(60);
+    /// At most one password-reset email per account in this time.
+    pub const RESET_INTERVAL: Duration = Duration::seconds(60);
+}
+
+/// An email-change secret, the confirmation for the new address (`None`
+/// when another account holds it: nothing may tell the requester so) and
+/// the notice for the old one.
+#[derive(Debug)]
+pub(crate) struct EmailChangeMail {
+    pub secret: NewSecret,
+    pub emails: Vec<EmailJob>,
+}
+
+/// Makes the secrets and the emails that carry them.
+#[derive(Clone)]
+pub struct SecretMail {
+    generator: Arc<dyn SecretGenerator>,
+    settings: AccountEmailSettings,
+}
+
+impl SecretMail {
+    pub fn new(generator: Arc<dyn SecretGenerator>, settings: AccountEmailSettings) -> Self {
+        Self {
+            generator,
+            settings,
+        }
+    }
+
+    pub fn settings(&self) -> &AccountEmailSettings {
+        &self.settings
+    }
+
+    fn link(&self, page: &str, token: &str) -> String {
+        // The token rides in the fragment: browsers never send it to a
+        // server, so it reaches no access log.
+        let base = self.settings.public_app_url.trim_end_matches('/');
+        format!("{base}/{page}#token={token}")
+    }
+
+    /// A new secret for `purpose`, living `ttl` from `now`; its link to
+    /// `page` and its code.
+    fn secret(
+        &self,
+        purpose: SecretPurpose,
+        ttl: Duration,
+        page: &str,
+        now: DateTime<Utc>,
+    ) -> (NewSecret, String, String) {
+        let secret = self.generator.generate();
+        let link = self.link(page, secret.token());
+        let code = secret.code().to_owned();
+        let expires_at = now
+            .checked_add_signed(ttl)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let secret = NewSecret {
+            purpose,
+            secret,
+            created_at: now,
+            expires_at,
+            new_email: None,
+        };
+        (secret, link, code)
+    }
+
+    /// A verification secret and the email carrying it: the welcome email
+    /// at registration, "Confirm your email address" afterwards.
+    pub(crate) fn verification(
+        &self,
+        to: &EmailAddress,
+        username: &str,
+        now: DateTime<Utc>,
+        welcome: bool,
+    ) -> (NewSecret, EmailJob) {
+        let (secret, link, code) = self.secret(
+            SecretPurpose::VerifyEmail,
+            self.settings.verification_ttl,
+            "verify-email",
+            now,
+        );
+        let to = to.as_str().to_owned();
+        let username = username.to_owned();
+        let email = if welcome {
+            Email::Welcome {
+                to,
+                username,
+                verification_link: link,
+                code,
+            }
+        } else {
+            Email::VerifyEmail {
+                to,
+                username,
+                link,
+                code,
+            }
+        };
+        (secret, EmailJob::new(email, now))
+    }
+
+    /// A password-reset secret and "Reset your password".
+    pub(crate) fn password_reset(&self, user: &User, now: DateTime<Utc>) -> (NewSecret, EmailJob) {
+        let (secret, link, code) = self.secret(
+            SecretPurpose::ResetPassword,
+            self.settings.password_reset_ttl,
+            "reset-password",
+            now,
+        );
+        let email = Email::PasswordReset {
+            to: user.email.as_str().to_owned(),
+            username: user.username.as_str().to_owned(),
+            link,
+            code,
+        };
+        (secret, EmailJob::new(email, now))
+    }
+
+    /// An email-change secret for moving `user` to `new_email`, with
+    /// "Confirm your new email address" (unless `new_address_taken`) and
+    /// "Your email address is changing" for the current address.
+    pub(crate) fn email_change(
+        &self,
+        user: &User,
+        new_email: &EmailAddress,
+        new_address_taken: bool,
+        now: DateTime<Utc>,
+    ) -> EmailChangeMail {
+        let (mut secret, link, code) = self.secret(
+            SecretPurpose::ChangeEmail,
+            self.settings.verification_ttl,
+            "confirm-email-change",
+            now,
+        );
+        secret.new_email = Some(new_email.as_str().to_owned());
+        let username = user.username.as_str().to_owned();
+        let mut emails = Vec::with_capacity(2);
+        if !new_address_taken {
+            emails.push(EmailJob::new(
+                Email::ConfirmEmailChange {
+                    to: new_email.as_str().to_owned(),
+                    username: username.clone(),
+                    new_email: new_email.as_str().to_owned(),
+                    link,
+                    code,
+                },
+                now,
+            ));
+        }
+        emails.push(EmailJob::new(
+            Email::EmailChanging {
+                to: user.email.as_str().to_owned(),
+                username,
+                new_email: new_email.as_str().to_owned(),
+            },
+            now,
+        ));
+        EmailChangeMail { secret, emails }
+    }
+}
+
+/// "Your password was changed", to the account's address.
+pub(crate) fn password_changed(user: &User, now: DateTime<Utc>) -> EmailJob {
+    EmailJob::new(
+        Email::PasswordChanged {
+            to: user.email.as_str().to_owned(),
+            username: user.username.as_str().to_owned(),
+            changed_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        },
+        now,
+    )
+}

@@ -1,0 +1,37 @@
+//! The ports the account-lifecycle use cases share ([`super::PasswordReset`],
+//! [`super::PasswordChange`], [`super::EmailChange`]).
+
+use std::sync::Arc;
+
+use super::TokenLifetimes;
+use super::account_emails::SecretMail;
+use super::session_revocation::SessionRevocation;
+use crate::ports::{
+    Clock, OneTimeSecretStore, OutboxSignal, PasswordHasher, SessionRepository, TokenRevocations,
+    UserRepository,
+};
+
+/// What the account flows work with.
+#[derive(Clone)]
+pub struct AccountPorts {
+    pub users: Arc<dyn UserRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub secrets: Arc<dyn OneTimeSecretStore>,
+    pub revocations: Arc<dyn TokenRevocations>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub clock: Arc<dyn Clock>,
+    /// Woken when a flow queued an email.
+    pub outbox: Arc<dyn OutboxSignal>,
+    pub mail: SecretMail,
+    pub lifetimes: TokenLifetimes,
+}
+
+impl AccountPorts {
+    pub(crate) fn revoker(&self) -> SessionRevocation {
+        SessionRevocation {
+            sessions: self.sessions.clone(),
+            revocations: self.revocations.clone(),
+            lifetimes: self.lifetimes,
+        }
+    }
+}

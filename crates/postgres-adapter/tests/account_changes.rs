@@ -1,0 +1,418 @@
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+//! Password reset, password change and email change on a real PostgreSQL:
+//! each happens whole in one transaction or not at all, a secret is
+//! consumed by exactly one caller, and a taken address rolls back.
+mod support;
+
+use std::sync::Arc;
+
+use application::ports::{
+    EmailChangeOutcome, EmailOutbox, NewSecret, NewSession, OneTimeSecretStore, OpenedSession,
+    SessionEpoch, SessionRepository, UserRepository,
+};
+use application::{Email, EmailJob};
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use domain::{
+    ClientDevice, OneTimeSecret, PasswordHash, SecretProof, SecretPurpose, SessionId, User,
+};
+use postgres_adapter::{
+    PgEmailOutbox, PgOneTimeSecretStore, PgSessionRepository, PgUserRepository,
+};
+use support::*;
+use uuid::Uuid;
+
+struct Fixture {
+    _db: TestDatabase,
+    users: PgUserRepository,
+    sessions: PgSessionRepository,
+    secrets: Arc<PgOneTimeSecretStore>,
+    outbox: PgEmailOutbox,
+}
+
+async fn fixture() -> Fixture {
+    let db = fresh_database().await;
+    let pool = pool(&db.url);
+    Fixture {
+        users: PgUserRepository::new(pool.clone(), settings()),
+        sessions: PgSessionRepository::new(pool.clone(), settings()),
+        secrets: Arc::new(PgOneTimeSecretStore::new(pool.clone(), settings())),
+        outbox: PgEmailOutbox::new(pool, settings()),
+        _db: db,
+    }
+}
+
+/// PostgreSQL keeps microseconds.
+fn now() -> DateTime<Utc> {
+    Utc::now()
+        .duration_trunc(Duration::microseconds(1))
+        .unwrap()
+}
+
+/// The kinds of the emails queued since the last call, oldest first.
+async fn drained(f: &Fixture) -> Vec<Email> {
+    let jobs = f
+        .outbox
+        .lease(100, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    f.outbox
+        .remove(jobs.iter().map(|job| job.id).collect())
+        .await
+        .unwrap();
+    let mut jobs: Vec<EmailJob> = jobs;
+    jobs.sort_by_key(|job| job.created_at);
+    jobs.into_iter().map(|job| job.email).collect()
+}
+
+/// A user with an empty outbox and `sessions` live sessions.
+async fn user_with_sessions(f: &Fixture, name: &str, sessions: usize) -> (User, Vec<SessionId>) {
+    let email = format!("{name}@example.io");
+    let user = f
+        .users
+        .create(
+            new_user(name, &email),
+            verification(),
+            welcome(&email, name),
+        )
+        .await
+        .unwrap();
+    drained(f).await;
+    let mut ids = Vec::new();
+    for _ in 0..sessions {
+        let id = SessionId::new(Uuid::new_v4().simple().to_string());
+        let opened = f
+            .sessions
+            .open(
+                NewSession {
+                    id: id.clone(),
+                    user_id: user.id,
+                    created_at: now(),
+                    expires_at: now() + Duration::seconds(1_000),
+                    device: ClientDevice::new(None, None),
+                },
+                SessionEpoch(0),
+                None,
+            )
+            .await
+            .unwrap();
+        assert!(matches!(opened, OpenedSession::Opened { .. }));
+        ids.push(id);
+    }
+    (user, ids)
+}
+
+fn secret_for(purpose: SecretPurpose, secret: OneTimeSecret, new_email: Option<&str>) -> NewSecret {
+    NewSecret {
+        purpose,
+        secret,
+        created_at: now(),
+        expires_at: now() + Duration::hours(1),
+        new_email: new_email.map(str::to_owned),
+    }
+}
+
+async fn issue(f: &Fixture, user: &User, secret: NewSecret) {
+    assert!(
+        f.secrets
+            .issue(user.id, secret, Vec::new(), Duration::zero())
+            .await
+            .unwrap()
+    );
+}
+
+fn token(secret: &OneTimeSecret) -> SecretProof {
+    SecretProof::Token(secret.token().to_owned())
+}
+
+fn new_hash(tag: &str) -> PasswordHash {
+    PasswordHash::new(format!("$argon2id$v=19$m=19456,t=2,p=1$fake${tag}"))
+}
+
+fn changed_notice(user: &User) -> EmailJob {
+    EmailJob::new(
+        Email::PasswordChanged {
+            to: user.email.as_str().to_owned(),
+            username: user.username.as_str().to_owned(),
+            changed_at: "t".into(),
+        },
+        now(),
+    )
+}
+
+async fn stored_hash(f: &Fixture, user: &User) -> String {
+    f.users
+        .find_credentials(&user.email.normalized())
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash
+        .as_str()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reset_stores_the_hash_verifies_the_address_ends_every_session_and_queues_the_notice() {
+    let f = fixture().await;
+    let (ada, sessions) = user_with_sessions(&f, "ada", 2).await;
+    assert!(!ada.email_verified);
+    let secret = random_secret();
+    issue(
+        &f,
+        &ada,
+        secret_for(SecretPurpose::ResetPassword, secret.clone(), None),
+    )
+    .await;
+
+    let reset = f
+        .secrets
+        .reset_password(
+            token(&secret),
+            new_hash("new"),
+            now(),
+            Box::new(changed_notice),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(reset.user.id, ada.id);
+    assert!(reset.user.email_verified);
+    let mut ended: Vec<_> = reset.ended.iter().map(|s| s.id.clone()).collect();
+    ended.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let mut expected = sessions.clone();
+    expected.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(ended, expected);
+    assert!(reset.ended.iter().all(|s| s.was_live));
+    assert!(
+        f.sessions
+            .list_live(ada.id, now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(stored_hash(&f, &ada).await.ends_with("$new"));
+    assert!(matches!(
+        &drained(&f).await[..],
+        [Email::PasswordChanged { to, .. }] if to == "ada@example.io"
+    ));
+    // A login that read the old epoch opens nothing any more.
+    let stale = f
+        .sessions
+        .open(
+            NewSession {
+                id: SessionId::new(Uuid::new_v4().simple().to_string()),
+                user_id: ada.id,
+                created_at: now(),
+                expires_at: now() + Duration::seconds(1_000),
+                device: ClientDevice::new(None, None),
+            },
+            SessionEpoch(0),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(stale, OpenedSession::AccountChanged));
+
+    // The secret is spent.
+    let again = f
+        .secrets
+        .reset_password(
+            token(&secret),
+            new_hash("again"),
+            now(),
+            Box::new(changed_notice),
+        )
+        .await
+        .unwrap();
+    assert!(again.is_none());
+    assert!(stored_hash(&f, &ada).await.ends_with("$new"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn of_two_concurrent_resets_exactly_one_happens() {
+    let f = fixture().await;
+    let (ada, _) = user_with_sessions(&f, "ada", 1).await;
+    let secret = random_secret();
+    issue(
+        &f,
+        &ada,
+        secret_for(SecretPurpose::ResetPassword, secret.clone(), None),
+    )
+    .await;
+
+    let resets = (0..2).map(|i| {
+        let secrets = f.secrets.clone();
+        let proof = token(&secret);
+        tokio::spawn(async move {
+            secrets
+                .reset_password(
+                    proof,
+                    new_hash(&format!("r{i}")),
+                    now(),
+                    Box::new(changed_notice),
+                )
+                .await
+                .unwrap()
+        })
+    });
+    let mut done = 0;
+    for reset in resets.collect::<Vec<_>>() {
+        done += usize::from(reset.await.unwrap().is_some());
+    }
+    assert_eq!(done, 1);
+    assert_eq!(drained(&f).await.len(), 1, "one notice, from the one reset");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_proof_changes_nothing_and_a_verification_secret_resets_nothing() {
+    let f = fixture().await;
+    let (ada, _) = user_with_sessions(&f, "ada", 1).await;
+    let before = stored_hash(&f, &ada).await;
+    // A live secret of another purpose does not open a reset.
+    let verification = random_secret();
+    issue(
+        &f,
+        &ada,
+        secret_for(SecretPurpose::VerifyEmail, verification.clone(), None),
+    )
+    .await;
+    for proof in [token(&verification), token(&random_secret())] {
+        let reset = f
+            .secrets
+            .reset_password(proof, new_hash("x"), now(), Box::new(changed_notice))
+            .await
+            .unwrap();
+        assert!(reset.is_none());
+    }
+    assert_eq!(stored_hash(&f, &ada).await, before);
+    assert_eq!(f.sessions.list_live(ada.id, now()).await.unwrap().len(), 1);
+    assert!(drained(&f).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_email_change_moves_the_account_to_the_new_address_once() {
+    let f = fixture().await;
+    let (ada, _) = user_with_sessions(&f, "ada", 0).await;
+    let secret = random_secret();
+    issue(
+        &f,
+        &ada,
+        secret_for(
+            SecretPurpose::ChangeEmail,
+            secret.clone(),
+            Some("Ada.New@Example.io"),
+        ),
+    )
+    .await;
+
+    let outcome = f.secrets.change_email(token(&secret), now()).await.unwrap();
+    let EmailChangeOutcome::Changed(changed) = outcome else {
+        panic!("expected a change, got {outcome:?}");
+    };
+    assert_eq!(changed.id, ada.id);
+    assert_eq!(changed.email.as_str(), "Ada.New@Example.io");
+    assert!(changed.email_verified);
+    assert!(
+        f.users
+            .find_by_email("ada.new@example.io")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        f.users
+            .find_by_email("ada@example.io")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        f.secrets.change_email(token(&secret), now()).await.unwrap(),
+        EmailChangeOutcome::InvalidOrExpired
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_address_taken_meanwhile_is_refused_and_leaves_the_secret_usable() {
+    let f = fixture().await;
+    let (ada, _) = user_with_sessions(&f, "ada", 0).await;
+    let secret = random_secret();
+    issue(
+        &f,
+        &ada,
+        secret_for(
+            SecretPurpose::ChangeEmail,
+            secret.clone(),
+            Some("taken@example.io"),
+        ),
+    )
+    .await;
+    let (squatter, _) = user_with_sessions(&f, "taken", 0).await;
+
+    assert!(matches!(
+        f.secrets.change_email(token(&secret), now()).await.unwrap(),
+        EmailChangeOutcome::AddressTaken
+    ));
+    let ada_now = f.users.find_by_id(ada.id).await.unwrap().unwrap();
+    assert_eq!(ada_now.email.as_str(), "ada@example.io");
+
+    // Once the address is free again, the same link still works.
+    assert!(f.users.delete(squatter.id).await.unwrap());
+    assert!(matches!(
+        f.secrets.change_email(token(&secret), now()).await.unwrap(),
+        EmailChangeOutcome::Changed(user) if user.email.as_str() == "taken@example.io"
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_password_change_keeps_the_current_session_and_ends_the_others() {
+    let f = fixture().await;
+    let (ada, sessions) = user_with_sessions(&f, "ada", 3).await;
+    let keep = sessions[0].clone();
+
+    let ended = f
+        .users
+        .change_password(
+            ada.id,
+            new_hash("changed"),
+            keep.clone(),
+            now(),
+            changed_notice(&ada),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(ended.len(), 2);
+    assert!(ended.iter().all(|s| s.id != keep && s.was_live));
+    let live: Vec<_> = f
+        .sessions
+        .list_live(ada.id, now())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(live, vec![keep]);
+    assert!(stored_hash(&f, &ada).await.ends_with("$changed"));
+    assert!(matches!(
+        &drained(&f).await[..],
+        [Email::PasswordChanged { .. }]
+    ));
+
+    // No such user: nothing written, no notice queued.
+    assert!(
+        f.users
+            .change_password(
+                domain::UserId::new(ada.id.get() + 1_000),
+                new_hash("x"),
+                SessionId::new("none"),
+                now(),
+                changed_notice(&ada),
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(drained(&f).await.is_empty());
+}
