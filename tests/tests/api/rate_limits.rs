@@ -150,6 +150,59 @@ async fn the_11th_registration_from_one_ip_in_a_minute_is_refused() {
 }
 
 #[tokio::test]
+async fn forgot_password_shares_the_email_request_budget_of_an_ip() {
+    let app = spawn_limited(|_| {}).await;
+    let forgot = |n: usize| {
+        post_from(
+            &app,
+            "203.0.113.9",
+            if n % 2 == 0 {
+                "/password/forgot"
+            } else {
+                "/verify-email/resend"
+            },
+            json!({"email": unknown_email(n)}),
+        )
+    };
+    for n in 0..5 {
+        assert_eq!(
+            forgot(n).await.status(),
+            StatusCode::ACCEPTED,
+            "request {n}"
+        );
+    }
+    assert_rate_limited(forgot(6).await, "\"email_requests\";q=5;w=60").await;
+    // Another client is not affected.
+    let response = post_from(
+        &app,
+        "198.51.100.9",
+        "/password/forgot",
+        json!({"email": unknown_email(7)}),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn secret_attempts_are_limited_per_ip_on_every_route_that_consumes_one() {
+    let app = spawn_limited(|_| {}).await;
+    let token = json!({"token": "x".repeat(43), "password": "a long enough password"});
+    let routes = [
+        "/password/reset",
+        "/users/me/email/confirm",
+        "/verify-email",
+    ];
+    for n in 0..30 {
+        let response = post_from(&app, "203.0.113.10", routes[n % 3], token.clone()).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "attempt {n}");
+    }
+    for route in routes {
+        let response = post_from(&app, "203.0.113.10", route, token.clone()).await;
+        assert_rate_limited(response, "\"secret_attempts\";q=30;w=600").await;
+    }
+}
+
+#[tokio::test]
 async fn refresh_is_limited_per_ip_and_token_checks_never_are() {
     let app = spawn_limited(|settings| {
         settings.set("RATE_LIMIT_REFRESH_PER_IP", "3/300s");
