@@ -118,6 +118,30 @@ async fn consume(
     }
 }
 
+/// Kills `user`'s live secrets of these purposes, inside the caller's
+/// transaction. A change of password or address must not leave behind a
+/// link that undoes it: a pending email change an intruder asked for
+/// outliving the reset that threw them out, or a reset link sent to the
+/// address the account just left.
+pub(crate) async fn void_secrets(
+    conn: &mut AsyncPgConnection,
+    user: UserId,
+    purposes: &[SecretPurpose],
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let purposes: Vec<&str> = purposes.iter().map(|purpose| purpose.as_str()).collect();
+    diesel::update(
+        one_time_secrets::table
+            .filter(one_time_secrets::user_id.eq(user.get()))
+            .filter(one_time_secrets::purpose.eq_any(purposes))
+            .filter(one_time_secrets::used_at.is_null()),
+    )
+    .set(one_time_secrets::used_at.eq(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 impl From<(i64, Option<String>)> for Consumed {
     fn from((user_id, new_email): (i64, Option<String>)) -> Self {
         Self { user_id, new_email }
@@ -285,6 +309,7 @@ impl OneTimeSecretStore for PgOneTimeSecretStore {
                 .user()
                 .map_err(|error| Abort::Corrupt(CorruptUser(error)))?;
             let ended = end_sessions(conn, user.id, None, now).await?;
+            void_secrets(conn, user.id, &[SecretPurpose::ChangeEmail], now).await?;
             queue_emails(conn, &[notice(&user)]).await?;
             Ok(Some(CompletedReset { user, ended }))
         });
@@ -340,6 +365,12 @@ impl OneTimeSecretStore for PgOneTimeSecretStore {
                 .get_result::<UserRow>(conn)
                 .await
                 .optional()?;
+            if row.is_some() {
+                // Links sent to the address the account just left.
+                let user = UserId::new(consumed.user_id);
+                let old = [SecretPurpose::ResetPassword, SecretPurpose::VerifyEmail];
+                void_secrets(conn, user, &old, now).await?;
+            }
             row.map(|row| {
                 row.user()
                     .map_err(|error| Abort::Corrupt(CorruptUser(error)))

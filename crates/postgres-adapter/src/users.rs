@@ -6,9 +6,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use domain::{EmailAddress, NewUser, PasswordHash, Role, SessionId, User, UserId, Username};
+use domain::{
+    EmailAddress, NewUser, PasswordHash, Role, SecretPurpose, SessionId, User, UserId, Username,
+};
 
 use crate::error::Failure;
+use crate::one_time_secrets::void_secrets;
 use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
 use crate::schema::{one_time_secrets, users};
@@ -263,6 +266,8 @@ impl UserRepository for PgUserRepository {
                     return Ok(None);
                 }
                 let ended = end_sessions(conn, id, Some(keep.as_str()), now).await?;
+                let undoing = [SecretPurpose::ChangeEmail, SecretPurpose::ResetPassword];
+                void_secrets(conn, id, &undoing, now).await?;
                 queue_emails(conn, std::slice::from_ref(&notice)).await?;
                 Ok::<_, diesel::result::Error>(Some(ended))
             }))

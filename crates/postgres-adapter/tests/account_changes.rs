@@ -416,3 +416,133 @@ async fn a_password_change_keeps_the_current_session_and_ends_the_others() {
     );
     assert!(drained(&f).await.is_empty());
 }
+
+/// Whether `secret` still opens anything: a live row with its token digest.
+async fn live(f: &Fixture, secret: &OneTimeSecret) -> bool {
+    use diesel::sql_types::{BigInt, Bytea};
+    use diesel_async::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        count: i64,
+    }
+    let mut conn = raw_connection(&f._db.url).await;
+    let row: Count = diesel::sql_query(
+        "SELECT count(*) AS count FROM one_time_secrets WHERE token_hash = $1 AND used_at IS NULL",
+    )
+    .bind::<Bytea, _>(domain::token_digest(secret.token()).to_vec())
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    row.count == 1
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reset_or_a_password_change_kills_a_pending_email_change() {
+    let f = fixture().await;
+    let (ada, sessions) = user_with_sessions(&f, "ada", 1).await;
+    let intruder_change = random_secret();
+    issue(
+        &f,
+        &ada,
+        secret_for(
+            SecretPurpose::ChangeEmail,
+            intruder_change.clone(),
+            Some("intruder@example.io"),
+        ),
+    )
+    .await;
+    assert!(live(&f, &intruder_change).await);
+    let reset = random_secret();
+    issue(
+        &f,
+        &ada,
+        secret_for(SecretPurpose::ResetPassword, reset.clone(), None),
+    )
+    .await;
+    f.secrets
+        .reset_password(
+            token(&reset),
+            new_hash("r"),
+            now(),
+            Box::new(changed_notice),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!live(&f, &intruder_change).await);
+    assert!(matches!(
+        f.secrets
+            .change_email(token(&intruder_change), now())
+            .await
+            .unwrap(),
+        EmailChangeOutcome::InvalidOrExpired
+    ));
+
+    let again = random_secret();
+    issue(
+        &f,
+        &ada,
+        secret_for(
+            SecretPurpose::ChangeEmail,
+            again.clone(),
+            Some("intruder@example.io"),
+        ),
+    )
+    .await;
+    f.users
+        .change_password(
+            ada.id,
+            new_hash("c"),
+            sessions[0].clone(),
+            now(),
+            changed_notice(&ada),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!live(&f, &again).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_email_change_kills_the_links_sent_to_the_old_address() {
+    let f = fixture().await;
+    let (ada, _) = user_with_sessions(&f, "ada", 0).await;
+    let reset = random_secret();
+    issue(
+        &f,
+        &ada,
+        secret_for(SecretPurpose::ResetPassword, reset.clone(), None),
+    )
+    .await;
+    let change = random_secret();
+    issue(
+        &f,
+        &ada,
+        secret_for(
+            SecretPurpose::ChangeEmail,
+            change.clone(),
+            Some("ada.new@example.io"),
+        ),
+    )
+    .await;
+    assert!(live(&f, &reset).await);
+    assert!(matches!(
+        f.secrets.change_email(token(&change), now()).await.unwrap(),
+        EmailChangeOutcome::Changed(_)
+    ));
+    assert!(!live(&f, &reset).await);
+    assert!(
+        f.secrets
+            .reset_password(
+                token(&reset),
+                new_hash("x"),
+                now(),
+                Box::new(changed_notice)
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

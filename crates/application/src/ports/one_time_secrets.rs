@@ -84,7 +84,9 @@ pub trait OneTimeSecretStore: Send + Sync {
     /// Consumes a live password-reset secret and, in the same transaction,
     /// stores the new hash, marks the address verified (the email proved
     /// it), ends every session of the user (moving its session counter on,
-    /// so no login in flight opens one) and queues `notice`. `None` for
+    /// so no login in flight opens one), kills a pending email change (an
+    /// intruder's must not outlive the reset that throws them out) and
+    /// queues `notice`. `None` for
     /// every failure of the proof; nothing changes then but a wrong code's
     /// count.
     async fn reset_password(
@@ -96,7 +98,8 @@ pub trait OneTimeSecretStore: Send + Sync {
     ) -> Result<Option<CompletedReset>, SecretStoreError>;
 
     /// Consumes a live email-change secret and moves the account to the
-    /// address it was issued for, verified, atomically.
+    /// address it was issued for, verified, atomically; the reset and
+    /// verification links sent to the old address die with it.
     async fn change_email(
         &self,
         proof: SecretProof,

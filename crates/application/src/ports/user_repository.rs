@@ -67,8 +67,9 @@ pub trait UserRepository: Send + Sync {
     ) -> Result<Option<User>, RepositoryError>;
 
     /// Stores a new password hash and, in the same transaction, ends every
-    /// session of the user but `keep` (moving its session counter on) and
-    /// queues `notice`. `None` when there is no such user.
+    /// session of the user but `keep` (moving its session counter on), kills
+    /// a pending email change or password reset, and queues `notice`.
+    /// `None` when there is no such user.
     async fn change_password(
         &self,
         id: UserId,
