@@ -40,6 +40,13 @@ impl<T> Field<T> {
             .push(message.to_owned());
         None
     }
+
+    /// The value of a body's only field, or a `422` naming it.
+    pub fn or_invalid(self, name: &str) -> Result<T, crate::error::ApiError> {
+        let mut errors = FieldErrors::new();
+        self.take(name, &mut errors)
+            .ok_or(crate::error::ApiError::Validation(errors))
+    }
 }
 
 /// Never prints the value: a field may hold a password.

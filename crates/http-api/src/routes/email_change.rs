@@ -42,9 +42,9 @@ pub async fn request_email_change(
         .and_then(|raw| parsed(EmailAddress::parse(&raw), "new_email", &mut errors))
         .ok_or(ApiError::Validation(errors))?;
     state.email_change.request(&token.0, new_email).await?;
-    Ok(HttpResponse::Accepted().json(AcceptedBody {
-        message: "Confirm the change from the new address.",
-    }))
+    Ok(AcceptedBody::response(
+        "Confirm the change from the new address.",
+    ))
 }
 
 /// The token of the link sent to the new address (or the account's current

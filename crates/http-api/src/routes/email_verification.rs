@@ -98,6 +98,14 @@ pub struct AcceptedBody {
     pub message: &'static str,
 }
 
+impl AcceptedBody {
+    /// `202` with `{"message"}`: the answer of the routes that must not
+    /// tell whether an account exists.
+    pub fn response(message: &'static str) -> HttpResponse {
+        HttpResponse::Accepted().json(Self { message })
+    }
+}
+
 /// Send a new verification email
 ///
 /// Always `202`, whether the account exists, is verified already, or was
@@ -107,16 +115,11 @@ pub async fn resend_verification(
     state: Data<AppState>,
     body: JsonBody<ResendRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = FieldErrors::new();
-    let email = body
-        .0
-        .email
-        .take("email", &mut errors)
-        .ok_or(ApiError::Validation(errors))?;
+    let email = body.0.email.or_invalid("email")?;
     state.verification.resend(&email).await?;
-    Ok(HttpResponse::Accepted().json(AcceptedBody {
-        message: "If an unverified account uses that address, a new email is on its way.",
-    }))
+    Ok(AcceptedBody::response(
+        "If an unverified account uses that address, a new email is on its way.",
+    ))
 }
 
 #[cfg(test)]

@@ -48,16 +48,11 @@ pub async fn forgot_password(
     state: Data<AppState>,
     body: JsonBody<ForgotPasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = FieldErrors::new();
-    let email = body
-        .0
-        .email
-        .take("email", &mut errors)
-        .ok_or(ApiError::Validation(errors))?;
+    let email = body.0.email.or_invalid("email")?;
     state.password_reset.forgot(&email).await?;
-    Ok(HttpResponse::Accepted().json(AcceptedBody {
-        message: "If an account uses that address, a password reset email is on its way.",
-    }))
+    Ok(AcceptedBody::response(
+        "If an account uses that address, a password reset email is on its way.",
+    ))
 }
 
 /// The link's token (or the account's email with the 6-digit code) and a
