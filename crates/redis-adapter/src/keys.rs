@@ -2,7 +2,7 @@
 //! and the worker build names through these functions so they can never
 //! drift apart.
 
-use domain::{SessionId, TokenId, UserId};
+use domain::{SessionId, UserId};
 use uuid::Uuid;
 
 /// The prefix production uses when none is configured.
@@ -10,11 +10,6 @@ pub const DEFAULT_PREFIX: &str = "auth:";
 
 /// The one field of each email stream entry; its value is `EmailJob::to_json()`.
 pub const EMAIL_JOB_FIELD: &str = "job";
-
-/// Present (value `1`) while the token with this `jti` is revoked.
-pub fn revoked_token(prefix: &str, token: &TokenId) -> String {
-    format!("{prefix}revoked:jti:{token}")
-}
 
 /// Present (value `1`) while every token of this session (`sid`) is revoked.
 pub fn revoked_session(prefix: &str, session: &SessionId) -> String {
@@ -28,35 +23,31 @@ pub fn revoked_user(prefix: &str, user: UserId) -> String {
     format!("{prefix}revoked:user:{user}")
 }
 
-/// The three marks one token check reads (its own, its session's, its
-/// user's), written into one buffer: one allocation per check, not three.
+/// The two marks one token check reads (its session's and its user's),
+/// written into one buffer: one allocation per check, not two.
 pub(crate) struct MarkKeys {
     text: String,
-    ends: [usize; 3],
+    /// Where the session's key ends and the user's begins.
+    split: usize,
 }
 
 impl MarkKeys {
-    pub(crate) fn new(prefix: &str, token: &TokenId, session: &SessionId, user: UserId) -> Self {
+    pub(crate) fn new(prefix: &str, session: &SessionId, user: UserId) -> Self {
         use std::fmt::Write;
-        let mut text = String::with_capacity(3 * (prefix.len() + 24) + token.as_str().len() * 2);
-        let mut ends = [0; 3];
+        // "revoked:sid:" (12) and "revoked:user:" (13), and a user id of up
+        // to 20 characters (`i64::MIN`).
+        let mut text = String::with_capacity(2 * prefix.len() + session.as_str().len() + 45);
         // Writing to a String cannot fail. The same layout as the
         // functions above (a test holds them together).
-        let _ = write!(text, "{prefix}revoked:jti:{token}");
-        ends[0] = text.len();
         let _ = write!(text, "{prefix}revoked:sid:{session}");
-        ends[1] = text.len();
+        let split = text.len();
         let _ = write!(text, "{prefix}revoked:user:{user}");
-        ends[2] = text.len();
-        Self { text, ends }
+        Self { text, split }
     }
 
-    pub(crate) fn get(&self) -> [&str; 3] {
-        [
-            &self.text[..self.ends[0]],
-            &self.text[self.ends[0]..self.ends[1]],
-            &self.text[self.ends[1]..self.ends[2]],
-        ]
+    pub(crate) fn get(&self) -> [&str; 2] {
+        let (session, user) = self.text.split_at(self.split);
+        [session, user]
     }
 }
 
@@ -113,21 +104,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_check_reads_the_three_revocation_marks() {
-        let (token, session, user) = (TokenId::new("j1"), SessionId::new("s1"), UserId::new(42));
+    fn a_check_reads_the_two_revocation_marks() {
+        let (session, user) = (SessionId::new("s1"), UserId::new(42));
         assert_eq!(
-            MarkKeys::new("p:", &token, &session, user).get(),
+            MarkKeys::new("p:", &session, user).get(),
             [
-                revoked_token("p:", &token).as_str(),
                 revoked_session("p:", &session).as_str(),
                 revoked_user("p:", user).as_str(),
             ]
         );
+        // The longest user id fills the reservation exactly: no check
+        // allocates twice.
+        let (session, user) = (SessionId::new("0".repeat(32)), UserId::new(i64::MIN));
+        let keys = MarkKeys::new("auth:", &session, user);
+        assert_eq!(
+            keys.get(),
+            [
+                revoked_session("auth:", &session).as_str(),
+                revoked_user("auth:", user).as_str(),
+            ]
+        );
+        assert_eq!(keys.text.len(), 2 * "auth:".len() + 32 + 45);
     }
 
     #[test]
     fn names_follow_the_documented_layout() {
-        assert_eq!(revoked_token("p:", &TokenId::new("j1")), "p:revoked:jti:j1");
         assert_eq!(
             revoked_session("p:", &SessionId::new("s1")),
             "p:revoked:sid:s1"

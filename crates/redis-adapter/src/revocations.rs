@@ -12,9 +12,9 @@ use crate::revocation_cache::{
     CacheError, RevocationCache, RevocationCacheSettings, RevocationCacheStats,
 };
 
-/// Revocations kept as expiring presence flags: one per revoked token
-/// (`jti`), session (`sid`) and user. A token check reads all three in one
-/// `MGET`, or none with the cache on ([`Self::with_cache`]).
+/// Revocations kept as expiring presence flags: one per revoked session
+/// (`sid`) and user. A token check reads both in one `MGET`, or none with
+/// the cache on ([`Self::with_cache`]).
 pub struct RedisTokenRevocations {
     connection: SharedConnection,
     prefix: String,
@@ -55,12 +55,7 @@ impl RedisTokenRevocations {
     }
 
     fn mark_keys(&self, claims: &TokenClaims) -> keys::MarkKeys {
-        keys::MarkKeys::new(
-            &self.prefix,
-            &claims.token_id,
-            &claims.session_id,
-            claims.user_id,
-        )
+        keys::MarkKeys::new(&self.prefix, &claims.session_id, claims.user_id)
     }
 
     fn revocation_pipeline(&self, revocations: &[Revocation]) -> Pipeline {
@@ -69,13 +64,6 @@ impl RedisTokenRevocations {
         pipeline.atomic();
         for revocation in revocations {
             match revocation {
-                Revocation::Token { id, ttl_secs } => {
-                    add_flag(
-                        &mut pipeline,
-                        keys::revoked_token(&self.prefix, id),
-                        *ttl_secs,
-                    );
-                }
                 Revocation::Session { id, ttl_secs } => {
                     add_flag(
                         &mut pipeline,
@@ -137,9 +125,9 @@ impl TokenRevocations for RedisTokenRevocations {
         Ok(())
     }
 
-    /// Any of the three flags revokes the token. A user flag has no time
-    /// in it: every token of a deleted user is dead, including one signed
-    /// by a login that was in flight when the user was deleted.
+    /// Either flag revokes the token. A user flag has no time in it: every
+    /// token of a deleted user is dead, including one signed by a login
+    /// that was in flight when the user was deleted.
     #[tracing::instrument(
         level = "debug",
         name = "redis.is_revoked",

@@ -71,13 +71,9 @@ async fn a_mark_written_elsewhere_is_seen_by_the_very_next_check() {
         // Twice: the second answer is a hit.
         assert!(!reader.is_revoked(&token).await.unwrap());
         assert!(!reader.is_revoked(&token).await.unwrap());
-        let revocation = match round % 3 {
+        let revocation = match round % 2 {
             0 => Revocation::Session {
                 id: token.session_id.clone(),
-                ttl_secs: 60,
-            },
-            1 => Revocation::Token {
-                id: token.token_id.clone(),
                 ttl_secs: 60,
             },
             _ => Revocation::User {
@@ -104,8 +100,8 @@ async fn a_deleted_mark_stops_revoking_at_once() {
     let token = claims(3, "t", "s");
     warmed_up(&reader, &token).await;
     writer
-        .revoke(vec![Revocation::Token {
-            id: token.token_id.clone(),
+        .revoke(vec![Revocation::Session {
+            id: token.session_id.clone(),
             ttl_secs: 60,
         }])
         .await
@@ -116,7 +112,7 @@ async fn a_deleted_mark_stops_revoking_at_once() {
     let pool = connect(REDIS_URL, &RedisSettings::default()).unwrap();
     let mut connection = pool.get().await.unwrap();
     let () = redis::cmd("DEL")
-        .arg(keys::revoked_token(&prefix, &token.token_id))
+        .arg(keys::revoked_session(&prefix, &token.session_id))
         .query_async(&mut connection)
         .await
         .unwrap();
@@ -125,7 +121,7 @@ async fn a_deleted_mark_stops_revoking_at_once() {
 
 #[tokio::test]
 async fn a_cache_of_one_entry_still_answers_right() {
-    // Three keys per check and room for one: every check misses, and
+    // Two keys per check and room for one: every check misses, and
     // eviction never loses a revocation.
     let prefix = prefix();
     let reader = cached(&prefix, 1);

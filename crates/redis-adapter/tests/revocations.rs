@@ -74,13 +74,13 @@ async fn nothing_is_revoked_in_a_fresh_store() {
 }
 
 #[tokio::test]
-async fn a_revoked_token_is_the_only_one_revoked() {
+async fn a_revoked_user_is_the_only_one_revoked() {
     let pool = pool();
     let prefix = prefix();
     let store = revocations(&prefix);
     store
-        .revoke(vec![Revocation::Token {
-            id: TokenId::new("t1"),
+        .revoke(vec![Revocation::User {
+            id: UserId::new(1),
             ttl_secs: 300,
         }])
         .await
@@ -92,15 +92,23 @@ async fn a_revoked_token_is_the_only_one_revoked() {
             .await
             .unwrap()
     );
-    // Same session and user, other token.
+    // Same session id, other user: the user's mark marks no session.
     assert!(
         !store
-            .is_revoked(&claims(1, "t2", "s1", at(1_000)))
+            .is_revoked(&claims(2, "t2", "s1", at(1_000)))
             .await
             .unwrap()
     );
+    assert_eq!(
+        get(
+            &pool,
+            &keys::revoked_session(&prefix, &SessionId::new("s1"))
+        )
+        .await,
+        None
+    );
 
-    let ttl = ttl(&pool, &keys::revoked_token(&prefix, &TokenId::new("t1"))).await;
+    let ttl = ttl(&pool, &keys::revoked_user(&prefix, UserId::new(1))).await;
     assert!(ttl > 0 && ttl <= 300, "ttl {ttl}");
 }
 
@@ -193,8 +201,8 @@ async fn revocations_in_one_call_are_all_recorded() {
     let store = revocations(&prefix);
     store
         .revoke(vec![
-            Revocation::Token {
-                id: TokenId::new("refresh"),
+            Revocation::Session {
+                id: SessionId::new("s8"),
                 ttl_secs: 100,
             },
             Revocation::Session {
@@ -211,7 +219,7 @@ async fn revocations_in_one_call_are_all_recorded() {
 
     assert!(
         store
-            .is_revoked(&claims(1, "refresh", "x", at(1)))
+            .is_revoked(&claims(1, "w", "s8", at(1)))
             .await
             .unwrap()
     );
@@ -240,8 +248,8 @@ async fn a_later_shorter_revocation_never_shortens_an_earlier_one() {
             id: UserId::new(5),
             ttl_secs: 900,
         },
-        Revocation::Token {
-            id: TokenId::new("t"),
+        Revocation::Session {
+            id: SessionId::new("s"),
             ttl_secs: 900,
         },
     ];
@@ -251,8 +259,8 @@ async fn a_later_shorter_revocation_never_shortens_an_earlier_one() {
             id: UserId::new(5),
             ttl_secs: 10,
         },
-        Revocation::Token {
-            id: TokenId::new("t"),
+        Revocation::Session {
+            id: SessionId::new("s"),
             ttl_secs: 10,
         },
     ];
@@ -265,7 +273,7 @@ async fn a_later_shorter_revocation_never_shortens_an_earlier_one() {
             .unwrap()
     );
     assert!(ttl(&pool, &keys::revoked_user(&prefix, UserId::new(5))).await > 10);
-    assert!(ttl(&pool, &keys::revoked_token(&prefix, &TokenId::new("t"))).await > 10);
+    assert!(ttl(&pool, &keys::revoked_session(&prefix, &SessionId::new("s"))).await > 10);
 }
 
 /// A mark written by the previous release holds unix seconds; it still
@@ -325,8 +333,8 @@ async fn an_unreachable_redis_is_reported_unavailable() {
     let store = RedisTokenRevocations::new(shared, prefix(), TIMEOUT);
 
     let revoke = store
-        .revoke(vec![Revocation::Token {
-            id: TokenId::new("t"),
+        .revoke(vec![Revocation::Session {
+            id: SessionId::new("s"),
             ttl_secs: 60,
         }])
         .await;

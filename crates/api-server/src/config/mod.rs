@@ -157,7 +157,7 @@ pub struct Settings {
     #[command(flatten)]
     rate_limits: rate_limits::RateLimitSettings,
     /// Revocation marks each instance caches (Redis invalidates them as
-    /// they change; ~170 bytes each); 0 turns the cache off
+    /// they change; ~150 bytes each); 0 turns the cache off
     #[arg(long, env = "REVOCATION_CACHE_SIZE",
           default_value_t = redis_adapter::RevocationCacheSettings::DEFAULT_CAPACITY as u32,
           value_parser = clap::value_parser!(u32).range(..=MAX_REVOCATION_CACHE_SIZE),

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use domain::{SessionId, TokenClaims, TokenId, UserId};
+use domain::{SessionId, TokenClaims, UserId};
 
 use crate::error::BoxError;
 
@@ -13,23 +13,17 @@ pub enum RevocationError {
 
 /// One thing to revoke. Each is kept for `ttl_secs`, which callers set to
 /// at least the remaining life of the longest-lived token it covers.
+/// There is no mark for a single token: logout ends the token's session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Revocation {
-    Token {
-        id: TokenId,
-        ttl_secs: u64,
-    },
-    Session {
-        id: SessionId,
-        ttl_secs: u64,
-    },
+    /// Every token of one login (`sid`): the session was ended (logout,
+    /// session management, a password change or reset, a replayed refresh
+    /// token).
+    Session { id: SessionId, ttl_secs: u64 },
     /// Every token of the user, whenever it was issued: the user is gone.
     /// Marking the user rather than a point in time also kills tokens of a
     /// login that was still in flight when the user was deleted.
-    User {
-        id: UserId,
-        ttl_secs: u64,
-    },
+    User { id: UserId, ttl_secs: u64 },
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -38,7 +32,7 @@ pub trait TokenRevocations: Send + Sync {
     /// Records all the revocations together.
     async fn revoke(&self, revocations: Vec<Revocation>) -> Result<(), RevocationError>;
 
-    /// Whether the token is revoked by its id, its session or its user,
-    /// answered in one round trip to the store.
+    /// Whether the token is revoked by its session or its user, answered
+    /// in one round trip to the store.
     async fn is_revoked(&self, claims: &TokenClaims) -> Result<bool, RevocationError>;
 }

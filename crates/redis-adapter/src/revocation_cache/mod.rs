@@ -4,14 +4,15 @@
 //! # How it stays correct
 //!
 //! One dedicated connection (see [`link`]) carries both the reads (`MGET`
-//! of a token's three marks) and the invalidation pushes for every key it
-//! read. Its bytes are parsed in stream order, under one lock, by whoever
-//! reads them, and a reply's marks are stored the moment the reply is
-//! parsed. Redis writes a reply before any push about a later change of
-//! those keys, and a push about an earlier change before the reply, so an
-//! entry can never outlive the write that made it stale: no generation
-//! counter is needed (the redis crate's `cache-aio` hands the reply to the
-//! caller first, and an invalidation parsed in between is lost).
+//! of a token's two marks, its session's and its user's) and the
+//! invalidation pushes for every key it read. Its bytes are parsed in
+//! stream order, under one lock, by whoever reads them, and a reply's marks
+//! are stored the moment the reply is parsed. Redis writes a reply before
+//! any push about a later change of those keys, and a push about an
+//! earlier change before the reply, so an entry can never outlive the write
+//! that made it stale: no generation counter is needed (the redis crate's
+//! `cache-aio` hands the reply to the caller first, and an invalidation
+//! parsed in between is lost).
 //!
 //! # Drain before hit
 //!
@@ -63,12 +64,16 @@ use resp::{Frame, ProtocolError};
 /// How the cache is sized and how it watches its connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RevocationCacheSettings {
-    /// Marks kept (three per token: its own, its session's, its user's;
-    /// sessions and users shared between tokens). About 170 bytes each
-    /// (the key, ~55 bytes, an LRU node and a hash slot; 168 measured over
-    /// 65,536 of them): the default is ~10.5 MiB when full and covers
-    /// ~20,000 tokens in use at once on one instance. Past that, the least recently used go, and a miss
-    /// costs what every check cost without the cache: one round trip.
+    /// Marks kept: two per session in use, its own and its user's (every
+    /// token of a session shares them, every session of a user the user's).
+    /// About 150 bytes each when full: the key (~36 bytes with the default
+    /// prefix, half of them session keys, half user keys) and its
+    /// allocation, a 56-byte LRU node, and a 34-byte share of the hash
+    /// table; 146-154 measured (glibc, x86_64) over 65,536 of them. The
+    /// default is ~9.4 MiB when full and covers ~32,000 sessions in use at
+    /// once on one instance (each of its own user; more when users have
+    /// several). Past that, the least recently used go, and a miss costs
+    /// what every check cost without the cache: one round trip.
     pub capacity: NonZeroUsize,
     /// An entry older than this is read again from Redis even though no
     /// invalidation came: a safety net, never the mechanism.
@@ -189,7 +194,7 @@ impl RevocationCache {
     /// Whether any of `keys` is present: from the cache when all of them
     /// are fresh there, else from one `MGET` on the tracking connection,
     /// whose reply fills the cache.
-    pub(crate) async fn is_revoked(&self, keys: [&str; 3]) -> Result<bool, CacheError> {
+    pub(crate) async fn is_revoked(&self, keys: [&str; 2]) -> Result<bool, CacheError> {
         let reply = {
             let mut state = self.shared.lock();
             match state.check(keys, Instant::now()) {
@@ -350,7 +355,7 @@ impl State {
     }
 
     /// Answers from the cache when it can, else queues an `MGET`.
-    fn check(&mut self, keys: [&str; 3], now: Instant) -> Check {
+    fn check(&mut self, keys: [&str; 2], now: Instant) -> Check {
         if self.link.is_none() {
             return Check::NoLink;
         }
@@ -381,12 +386,7 @@ impl State {
         let (reply, answer) = oneshot::channel();
         encode_command(
             &mut link.outbound,
-            &[
-                b"MGET",
-                keys[0].as_bytes(),
-                keys[1].as_bytes(),
-                keys[2].as_bytes(),
-            ],
+            &[b"MGET", keys[0].as_bytes(), keys[1].as_bytes()],
         );
         link.pending.push_back(Pending::Lookup {
             keys: keys.into_iter().map(Box::from).collect(),

@@ -204,12 +204,12 @@ mod tests {
 
     #[test]
     fn reads_an_invalidation_push_and_an_mget_reply() {
-        let push = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$5\r\nk:jti\r\n";
+        let push = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$5\r\nk:sid\r\n";
         assert_eq!(
             whole(push),
             Frame::Push(vec![
                 Frame::Bulk(b"invalidate".to_vec()),
-                Frame::Array(vec![Frame::Bulk(b"k:jti".to_vec())]),
+                Frame::Array(vec![Frame::Bulk(b"k:sid".to_vec())]),
             ])
         );
         let flush = b">2\r\n$10\r\ninvalidate\r\n_\r\n";
@@ -217,10 +217,11 @@ mod tests {
             whole(flush),
             Frame::Push(vec![Frame::Bulk(b"invalidate".to_vec()), Frame::Null])
         );
-        let mget = b"*3\r\n_\r\n$1\r\n1\r\n_\r\n";
+        // A token's two marks: the session's absent, the user's present.
+        let mget = b"*2\r\n_\r\n$1\r\n1\r\n";
         assert_eq!(
             whole(mget),
-            Frame::Array(vec![Frame::Null, Frame::Bulk(b"1".to_vec()), Frame::Null])
+            Frame::Array(vec![Frame::Null, Frame::Bulk(b"1".to_vec())])
         );
     }
 

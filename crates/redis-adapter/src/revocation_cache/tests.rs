@@ -7,12 +7,12 @@ use tokio::net::TcpListener;
 
 use super::*;
 
-const JTI: &str = "p:revoked:jti:t1";
 const SID: &str = "p:revoked:sid:s1";
 const USER: &str = "p:revoked:user:7";
 
-fn keys() -> [&'static str; 3] {
-    [JTI, SID, USER]
+/// A token's marks, as `MarkKeys` orders them: its session's, its user's.
+fn keys() -> [&'static str; 2] {
+    [SID, USER]
 }
 
 fn settings(capacity: usize) -> RevocationCacheSettings {
@@ -49,7 +49,7 @@ fn push(keys: &[&str]) -> Vec<u8> {
 async fn miss(
     state: &mut State,
     redis: &mut TcpStream,
-    keys: [&str; 3],
+    keys: [&str; 2],
     reply: &[u8],
 ) -> Result<bool, CacheError> {
     let Check::Sent(answer) = state.check(keys, Instant::now()) else {
@@ -70,11 +70,10 @@ fn hit(state: &mut State) -> Option<bool> {
 #[tokio::test]
 async fn a_reply_fills_the_cache_and_the_next_check_is_a_hit() {
     let (mut state, mut redis) = linked(16).await;
-    let answer = miss(&mut state, &mut redis, keys(), b"*3\r\n_\r\n_\r\n_\r\n").await;
+    let answer = miss(&mut state, &mut redis, keys(), b"*2\r\n_\r\n_\r\n").await;
     assert!(!answer.unwrap());
     let expected = format!(
-        "*4\r\n$4\r\nMGET\r\n${}\r\n{JTI}\r\n${}\r\n{SID}\r\n${}\r\n{USER}\r\n",
-        JTI.len(),
+        "*3\r\n$4\r\nMGET\r\n${}\r\n{SID}\r\n${}\r\n{USER}\r\n",
         SID.len(),
         USER.len()
     );
@@ -89,13 +88,7 @@ async fn a_reply_fills_the_cache_and_the_next_check_is_a_hit() {
 #[tokio::test]
 async fn a_present_mark_is_cached_as_revoked() {
     let (mut state, mut redis) = linked(16).await;
-    let answer = miss(
-        &mut state,
-        &mut redis,
-        keys(),
-        b"*3\r\n_\r\n$1\r\n1\r\n_\r\n",
-    )
-    .await;
+    let answer = miss(&mut state, &mut redis, keys(), b"*2\r\n$1\r\n1\r\n_\r\n").await;
     assert!(answer.unwrap());
     assert_eq!(hit(&mut state), Some(true));
 }
@@ -105,7 +98,7 @@ async fn a_present_mark_is_cached_as_revoked() {
 #[tokio::test]
 async fn a_push_waiting_in_the_socket_is_applied_before_a_hit() {
     let (mut state, mut redis) = linked(16).await;
-    miss(&mut state, &mut redis, keys(), b"*3\r\n_\r\n_\r\n_\r\n")
+    miss(&mut state, &mut redis, keys(), b"*2\r\n_\r\n_\r\n")
         .await
         .unwrap();
     assert_eq!(hit(&mut state), Some(false));
@@ -115,10 +108,7 @@ async fn a_push_waiting_in_the_socket_is_applied_before_a_hit() {
         panic!("served a hit over an unread invalidation");
     };
     assert_eq!(state.tracker.stats.invalidations, 1);
-    redis
-        .write_all(b"*3\r\n_\r\n$1\r\n1\r\n_\r\n")
-        .await
-        .unwrap();
+    redis.write_all(b"*2\r\n$1\r\n1\r\n_\r\n").await.unwrap();
     state.pump(ReadMode::Drain, Instant::now()).unwrap();
     assert!(answer.await.unwrap().unwrap());
     assert_eq!(hit(&mut state), Some(true));
@@ -127,10 +117,10 @@ async fn a_push_waiting_in_the_socket_is_applied_before_a_hit() {
 #[tokio::test]
 async fn a_partial_frame_in_the_socket_forbids_a_hit() {
     let (mut state, mut redis) = linked(16).await;
-    miss(&mut state, &mut redis, keys(), b"*3\r\n_\r\n_\r\n_\r\n")
+    miss(&mut state, &mut redis, keys(), b"*2\r\n_\r\n_\r\n")
         .await
         .unwrap();
-    let whole = push(&[JTI]);
+    let whole = push(&[USER]);
     redis.write_all(&whole[..whole.len() - 3]).await.unwrap();
     assert!(matches!(
         state.check(keys(), Instant::now()),
@@ -138,7 +128,7 @@ async fn a_partial_frame_in_the_socket_forbids_a_hit() {
     ));
     // The rest arrives: the push applies, then the reply to the MGET.
     redis.write_all(&whole[whole.len() - 3..]).await.unwrap();
-    redis.write_all(b"*3\r\n_\r\n_\r\n_\r\n").await.unwrap();
+    redis.write_all(b"*2\r\n_\r\n_\r\n").await.unwrap();
     state.pump(ReadMode::Drain, Instant::now()).unwrap();
     assert_eq!(state.tracker.stats.invalidations, 1);
     assert_eq!(hit(&mut state), Some(false));
@@ -153,7 +143,7 @@ async fn a_push_before_the_reply_cannot_undo_the_reply() {
         panic!("expected a miss");
     };
     let mut bytes = push(&[SID]);
-    bytes.extend_from_slice(b"*3\r\n_\r\n$1\r\n1\r\n_\r\n");
+    bytes.extend_from_slice(b"*2\r\n$1\r\n1\r\n_\r\n");
     redis.write_all(&bytes).await.unwrap();
     state.pump(ReadMode::Drain, Instant::now()).unwrap();
     assert!(answer.await.unwrap().unwrap());
@@ -163,7 +153,7 @@ async fn a_push_before_the_reply_cannot_undo_the_reply() {
 #[tokio::test]
 async fn a_flush_announcement_empties_the_cache() {
     let (mut state, mut redis) = linked(16).await;
-    miss(&mut state, &mut redis, keys(), b"*3\r\n_\r\n_\r\n_\r\n")
+    miss(&mut state, &mut redis, keys(), b"*2\r\n_\r\n_\r\n")
         .await
         .unwrap();
     redis
@@ -180,12 +170,11 @@ async fn a_flush_announcement_empties_the_cache() {
 #[tokio::test]
 async fn a_closed_connection_empties_the_cache_before_the_next_hit() {
     let (mut state, mut redis) = linked(16).await;
-    miss(&mut state, &mut redis, keys(), b"*3\r\n_\r\n_\r\n_\r\n")
+    miss(&mut state, &mut redis, keys(), b"*2\r\n_\r\n_\r\n")
         .await
         .unwrap();
     // A read in flight when the connection goes is told to go around.
-    let Check::Sent(in_flight) = state.check(["p:revoked:jti:other", SID, USER], Instant::now())
-    else {
+    let Check::Sent(in_flight) = state.check(["p:revoked:sid:other", USER], Instant::now()) else {
         panic!("expected a miss");
     };
     drop(redis);
@@ -199,7 +188,7 @@ async fn a_closed_connection_empties_the_cache_before_the_next_hit() {
 #[tokio::test]
 async fn a_silent_connection_serves_no_hit() {
     let (mut state, mut redis) = linked(16).await;
-    miss(&mut state, &mut redis, keys(), b"*3\r\n_\r\n_\r\n_\r\n")
+    miss(&mut state, &mut redis, keys(), b"*2\r\n_\r\n_\r\n")
         .await
         .unwrap();
     let later = Instant::now() + Duration::from_secs(3);
@@ -209,7 +198,7 @@ async fn a_silent_connection_serves_no_hit() {
 #[tokio::test]
 async fn entries_age_out() {
     let (mut state, mut redis) = linked(16).await;
-    miss(&mut state, &mut redis, keys(), b"*3\r\n_\r\n_\r\n_\r\n")
+    miss(&mut state, &mut redis, keys(), b"*2\r\n_\r\n_\r\n")
         .await
         .unwrap();
     // Heard from just now, but the marks were read 31 s "ago".
@@ -221,16 +210,11 @@ async fn entries_age_out() {
 #[tokio::test]
 async fn the_cache_holds_at_most_its_capacity() {
     let (mut state, mut redis) = linked(4).await;
-    for token in 0..10 {
-        let jti = format!("p:revoked:jti:{token}");
-        miss(
-            &mut state,
-            &mut redis,
-            [&jti, SID, USER],
-            b"*3\r\n_\r\n_\r\n_\r\n",
-        )
-        .await
-        .unwrap();
+    for session in 0..10 {
+        let sid = format!("p:revoked:sid:{session}");
+        miss(&mut state, &mut redis, [&sid, USER], b"*2\r\n_\r\n_\r\n")
+            .await
+            .unwrap();
         assert!(state.tracker.entries.len() <= 4);
     }
     assert_eq!(state.tracker.entries.len(), 4);
