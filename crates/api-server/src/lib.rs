@@ -1,6 +1,7 @@
 //! Wiring of the API server: adapters in, HTTP out. `main.rs` is only the
 //! command line; integration tests build the same [`Application`].
 
+mod background_tasks;
 pub mod config;
 pub mod outbox_relay_loop;
 mod rate_limiting;
@@ -29,6 +30,7 @@ use redis_adapter::{
 };
 use tokio::sync::oneshot;
 
+use background_tasks::TokioBackgroundTasks;
 pub use config::{AccountEmailConfig, Config, ConfigError, DatabaseConfig, SessionConfig};
 use outbox_relay_loop::OutboxWakeup;
 use rate_limiting::RateLimiting;
@@ -65,6 +67,10 @@ pub struct Application {
     relay: OutboxRelay,
     outbox_wakeup: OutboxWakeup,
 }
+
+/// Account emails queued after their answer, at most this many at once
+/// (see `TokioBackgroundTasks`).
+const BACKGROUND_TASK_LIMIT: usize = 256;
 
 impl Application {
     /// Connects nothing yet: pools open connections on first use, so the
@@ -126,13 +132,6 @@ impl Application {
             lifetimes,
             session_settings,
         );
-        let verification = EmailVerification::new(
-            users.clone(),
-            secrets.clone(),
-            secret_mail.clone(),
-            clock.clone(),
-            Arc::new(outbox_wakeup.clone()),
-        );
         let account_ports = AccountPorts {
             users: users.clone(),
             sessions: sessions.clone(),
@@ -143,7 +142,9 @@ impl Application {
             outbox: Arc::new(outbox_wakeup.clone()),
             mail: secret_mail.clone(),
             lifetimes,
+            tasks: Arc::new(TokioBackgroundTasks::new(BACKGROUND_TASK_LIMIT)),
         };
+        let verification = EmailVerification::new(account_ports.clone());
         let rate_limiting = RateLimiting::build(config)?;
         let password_reset = PasswordReset::new(account_ports.clone());
         let password_change =

@@ -199,7 +199,7 @@ pub enum ResendError {
     Dependency(#[from] DependencyError),
 }
 
-dependency_failures!(ResendError: RepositoryError, SecretStoreError);
+dependency_failures!(ResendError: RepositoryError);
 
 /// `PasswordReset::forgot`: only an outage can fail it.
 #[derive(Debug, thiserror::Error)]
@@ -208,7 +208,7 @@ pub enum ForgotPasswordError {
     Dependency(#[from] DependencyError),
 }
 
-dependency_failures!(ForgotPasswordError: RepositoryError, SecretStoreError);
+dependency_failures!(ForgotPasswordError: RepositoryError);
 
 /// `PasswordReset::reset`.
 #[derive(Debug, thiserror::Error)]

@@ -2,6 +2,7 @@
 //! own error type, keeping the adapter's error as its source; the use cases
 //! map them into their own errors (see [`crate::error`]).
 
+mod background_tasks;
 mod clock;
 mod dependency_probe;
 mod email_outbox;
@@ -15,6 +16,7 @@ mod token_codec;
 mod token_revocations;
 mod user_repository;
 
+pub use background_tasks::{BackgroundTask, BackgroundTasks};
 pub use clock::{Clock, SystemClock};
 pub use dependency_probe::{DependencyProbe, ProbeError};
 pub use email_outbox::{EmailOutbox, OutboxError};

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use domain::{EmailAddress, SecretPurpose, User};
+use domain::{EmailAddress, SecretPurpose, User, UserId};
 
-use crate::ports::{NewSecret, SecretGenerator};
+use crate::ports::{BackgroundTasks, NewSecret, OneTimeSecretStore, OutboxSignal, SecretGenerator};
 use crate::{Email, EmailJob};
 
 /// How account emails are made.
@@ -209,4 +209,34 @@ pub(crate) fn password_changed(user: &User, now: DateTime<Utc>) -> EmailJob {
         },
         now,
     )
+}
+
+/// Issues `secret` with its `email` after the answer has gone, for the
+/// routes whose answer must take the same time whether or not the account
+/// exists: the caller did the one lookup every address gets, and only a
+/// real account pays for this transaction. A failure is logged (the user
+/// can ask again), never answered: the answer has already gone.
+pub(crate) async fn issue_detached(
+    tasks: &dyn BackgroundTasks,
+    secrets: Arc<dyn OneTimeSecretStore>,
+    outbox: Arc<dyn OutboxSignal>,
+    user: UserId,
+    (secret, email): (NewSecret, EmailJob),
+    min_interval: Duration,
+) {
+    let purpose = secret.purpose;
+    tasks
+        .detach(Box::pin(async move {
+            match secrets.issue(user, secret, vec![email], min_interval).await {
+                Ok(true) => outbox.job_committed(),
+                Ok(false) => {}
+                Err(error) => tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    user_id = user.get(),
+                    purpose = purpose.as_str(),
+                    "an account email could not be queued; the user can ask again"
+                ),
+            }
+        }))
+        .await;
 }

@@ -7,8 +7,8 @@ use super::TokenLifetimes;
 use super::account_emails::SecretMail;
 use super::session_revocation::SessionRevocation;
 use crate::ports::{
-    Clock, OneTimeSecretStore, OutboxSignal, PasswordHasher, SessionRepository, TokenRevocations,
-    UserRepository,
+    BackgroundTasks, Clock, OneTimeSecretStore, OutboxSignal, PasswordHasher, SessionRepository,
+    TokenRevocations, UserRepository,
 };
 
 /// What the account flows work with.
@@ -24,6 +24,8 @@ pub struct AccountPorts {
     pub outbox: Arc<dyn OutboxSignal>,
     pub mail: SecretMail,
     pub lifetimes: TokenLifetimes,
+    /// Where `/password/forgot` leaves its writes (see [`BackgroundTasks`]).
+    pub tasks: Arc<dyn BackgroundTasks>,
 }
 
 impl AccountPorts {

@@ -77,3 +77,57 @@ pub(crate) fn app_email_settings() -> crate::AccountEmailSettings {
         ..crate::AccountEmailSettings::default()
     }
 }
+
+/// Runs a detached task before `detach` returns, so a test sees its effects
+/// (and its mocks' expectations) deterministically.
+pub(crate) struct InlineTasks;
+
+#[async_trait::async_trait]
+impl crate::ports::BackgroundTasks for InlineTasks {
+    async fn detach(&self, task: crate::ports::BackgroundTask) {
+        task.await;
+    }
+}
+
+/// The ports of the account flows as mocks with no expectations: any call
+/// fails the test, so each test states exactly which ports the use case
+/// may touch. Each test module adds the method that builds its use case.
+pub(crate) struct MockAccountPorts {
+    pub users: crate::ports::MockUserRepository,
+    pub sessions: crate::ports::MockSessionRepository,
+    pub secrets: crate::ports::MockOneTimeSecretStore,
+    pub revocations: crate::ports::MockTokenRevocations,
+    pub hasher: crate::ports::MockPasswordHasher,
+    pub outbox: crate::ports::MockOutboxSignal,
+}
+
+impl MockAccountPorts {
+    pub(crate) fn new() -> Self {
+        Self {
+            users: crate::ports::MockUserRepository::new(),
+            sessions: crate::ports::MockSessionRepository::new(),
+            secrets: crate::ports::MockOneTimeSecretStore::new(),
+            revocations: crate::ports::MockTokenRevocations::new(),
+            hasher: crate::ports::MockPasswordHasher::new(),
+            outbox: crate::ports::MockOutboxSignal::new(),
+        }
+    }
+
+    /// The ports, with the fixed clock, [`secret_mail`] on
+    /// [`app_email_settings`] and [`InlineTasks`].
+    pub(crate) fn into_ports(self) -> crate::use_cases::AccountPorts {
+        use std::sync::Arc;
+        crate::use_cases::AccountPorts {
+            users: Arc::new(self.users),
+            sessions: Arc::new(self.sessions),
+            secrets: Arc::new(self.secrets),
+            revocations: Arc::new(self.revocations),
+            hasher: Arc::new(self.hasher),
+            clock: Arc::new(clock()),
+            outbox: Arc::new(self.outbox),
+            mail: secret_mail(app_email_settings()),
+            lifetimes: crate::use_cases::TokenLifetimes::default(),
+            tasks: Arc::new(InlineTasks),
+        }
+    }
+}

@@ -1,5 +1,3 @@
-use std::sync::Arc;
-
 use chrono::Duration;
 use domain::{Role, SecretPurpose, TokenKind, UserId};
 use mockall::predicate::eq;
@@ -7,50 +5,14 @@ use mockall::predicate::eq;
 use super::*;
 use crate::Email;
 use crate::error::{Dependency, DependencyError};
-use crate::ports::{
-    MockOneTimeSecretStore, MockOutboxSignal, MockPasswordHasher, MockSessionRepository,
-    MockTokenRevocations, MockUserRepository, RepositoryError, SecretStoreError,
-};
-use crate::use_cases::TokenLifetimes;
-use crate::use_cases::test_support::{
-    app_email_settings, claims, clock, fixed_secret, now, secret_mail, user,
-};
+use crate::ports::{RepositoryError, SecretStoreError};
+use crate::use_cases::test_support::{claims, fixed_secret, now, user};
 
-/// Mocks with no expectations: any call fails the test, so each test
-/// states exactly which ports the use case may touch.
-struct Ports {
-    users: MockUserRepository,
-    sessions: MockSessionRepository,
-    secrets: MockOneTimeSecretStore,
-    revocations: MockTokenRevocations,
-    hasher: MockPasswordHasher,
-    outbox: MockOutboxSignal,
-}
+use crate::use_cases::test_support::MockAccountPorts as Ports;
 
 impl Ports {
-    fn new() -> Self {
-        Self {
-            users: MockUserRepository::new(),
-            sessions: MockSessionRepository::new(),
-            secrets: MockOneTimeSecretStore::new(),
-            revocations: MockTokenRevocations::new(),
-            hasher: MockPasswordHasher::new(),
-            outbox: MockOutboxSignal::new(),
-        }
-    }
-
     fn email_change(self) -> EmailChange {
-        EmailChange::new(AccountPorts {
-            users: Arc::new(self.users),
-            sessions: Arc::new(self.sessions),
-            secrets: Arc::new(self.secrets),
-            revocations: Arc::new(self.revocations),
-            hasher: Arc::new(self.hasher),
-            clock: Arc::new(clock()),
-            outbox: Arc::new(self.outbox),
-            mail: secret_mail(app_email_settings()),
-            lifetimes: TokenLifetimes::default(),
-        })
+        EmailChange::new(self.into_ports())
     }
 
     /// User 1 (user1@example.io) exists.

@@ -1,40 +1,23 @@
 //! Proving an email address: the link and code sent at registration (and
 //! on request), and what consuming them does.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use domain::{EmailAddress, SecretProof, User};
 
-use super::account_emails::{AccountEmailSettings, SecretMail};
+use super::account_emails::{AccountEmailSettings, SecretMail, issue_detached};
+use super::account_ports::AccountPorts;
 use crate::error::{DependencyError, ResendError, VerifyEmailError};
-use crate::ports::{Clock, OneTimeSecretStore, OutboxSignal, UserRepository};
+use crate::ports::{OneTimeSecretStore, OutboxSignal};
 
 /// `POST /verify-email` and `POST /verify-email/resend`.
 #[derive(Clone)]
 pub struct EmailVerification {
-    users: Arc<dyn UserRepository>,
-    secrets: Arc<dyn OneTimeSecretStore>,
-    mail: SecretMail,
-    clock: Arc<dyn Clock>,
-    outbox: Arc<dyn OutboxSignal>,
+    ports: AccountPorts,
 }
 
 impl EmailVerification {
-    pub fn new(
-        users: Arc<dyn UserRepository>,
-        secrets: Arc<dyn OneTimeSecretStore>,
-        mail: SecretMail,
-        clock: Arc<dyn Clock>,
-        outbox: Arc<dyn OutboxSignal>,
-    ) -> Self {
-        Self {
-            users,
-            secrets,
-            mail,
-            clock,
-            outbox,
-        }
+    pub fn new(ports: AccountPorts) -> Self {
+        Self { ports }
     }
 
     /// Consumes the link or code and marks the address verified. Every
@@ -45,33 +28,40 @@ impl EmailVerification {
         if !proof.is_well_formed() {
             return Err(VerifyEmailError::InvalidOrExpired);
         }
-        self.secrets
-            .verify_email(proof, self.clock.now())
+        self.ports
+            .secrets
+            .verify_email(proof, self.ports.clock.now())
             .await?
             .ok_or(VerifyEmailError::InvalidOrExpired)
     }
 
     /// Sends a new verification email when an unverified account uses this
-    /// address and none was sent in the last minute. Answers the same in
-    /// every case, so the caller learns nothing about the account.
+    /// address and none was sent in the last minute. Answers the same, in
+    /// the same time, in every case (the secret's transaction runs after
+    /// the answer), so the caller learns nothing about the account.
     #[tracing::instrument(level = "debug", name = "resend_verification", skip_all)]
     pub async fn resend(&self, email: &str) -> Result<(), ResendError> {
         let Ok(address) = EmailAddress::from_storage(email) else {
             return Ok(());
         };
-        let user = self.users.find_by_email(&address.normalized()).await?;
-        match user {
-            Some(user) if !user.email_verified => {
-                send_verification(
-                    &*self.secrets,
-                    &self.mail,
-                    &*self.outbox,
-                    &user,
-                    self.clock.now(),
-                )
-                .await?;
-            }
-            _ => {}
+        let user = self
+            .ports
+            .users
+            .find_by_email(&address.normalized())
+            .await?;
+        if let Some(user) = user.filter(|user| !user.email_verified) {
+            let now = self.ports.clock.now();
+            issue_detached(
+                &*self.ports.tasks,
+                self.ports.secrets.clone(),
+                self.ports.outbox.clone(),
+                user.id,
+                self.ports
+                    .mail
+                    .verification(&user.email, user.username.as_str(), now, false),
+                AccountEmailSettings::RESEND_INTERVAL,
+            )
+            .await;
         }
         Ok(())
     }

@@ -1,42 +1,18 @@
-use std::sync::Arc;
-
 use domain::{Role, SecretProof, UserId};
 use mockall::predicate::eq;
 
 use super::*;
 use crate::Email;
 use crate::error::{Dependency, DependencyError};
-use crate::ports::{
-    MockOneTimeSecretStore, MockOutboxSignal, MockUserRepository, RepositoryError, SecretStoreError,
-};
+use crate::ports::{RepositoryError, SecretStoreError};
 use crate::use_cases::AccountEmailSettings;
-use crate::use_cases::test_support::{
-    app_email_settings, clock, fixed_secret, now, secret_mail, user,
-};
+use crate::use_cases::test_support::{fixed_secret, now, user};
 
-struct Ports {
-    users: MockUserRepository,
-    secrets: MockOneTimeSecretStore,
-    outbox: MockOutboxSignal,
-}
+use crate::use_cases::test_support::MockAccountPorts as Ports;
 
 impl Ports {
-    fn new() -> Self {
-        Self {
-            users: MockUserRepository::new(),
-            secrets: MockOneTimeSecretStore::new(),
-            outbox: MockOutboxSignal::new(),
-        }
-    }
-
     fn verification(self) -> EmailVerification {
-        EmailVerification::new(
-            Arc::new(self.users),
-            Arc::new(self.secrets),
-            secret_mail(app_email_settings()),
-            Arc::new(clock()),
-            Arc::new(self.outbox),
-        )
+        EmailVerification::new(self.into_ports())
     }
 }
 

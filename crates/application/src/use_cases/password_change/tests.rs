@@ -9,39 +9,39 @@ use super::*;
 use crate::Email;
 use crate::error::{Dependency, DependencyError};
 use crate::ports::{
-    AttemptDecision, EndedSession, HashError, MockOneTimeSecretStore, MockOutboxSignal,
-    MockPasswordHasher, MockRateLimiter, MockSessionRepository, MockTokenRevocations,
-    MockUserRepository, Revocation, RevocationError, SessionEpoch, StoredCredentials,
+    AttemptDecision, EndedSession, HashError, MockRateLimiter, Revocation, RevocationError,
+    SessionEpoch, StoredCredentials,
 };
 use crate::rate_limits::{RateLimited, Rule, ThrottlePolicy};
-use crate::use_cases::TokenLifetimes;
-use crate::use_cases::test_support::{app_email_settings, claims, clock, now, secret_mail, user};
+use crate::use_cases::test_support::{MockAccountPorts, claims, now, user};
 
 const CURRENT: &str = "old correct horse";
 const NEW: &str = "new battery staple";
 
-/// Mocks with no expectations: any call fails the test, so each test
-/// states exactly which ports the use case may touch. Without a limiter,
-/// rate limits are off.
+/// The account mocks and, optionally, a rate limiter (without one, rate
+/// limits are off).
 struct Ports {
-    users: MockUserRepository,
-    sessions: MockSessionRepository,
-    secrets: MockOneTimeSecretStore,
-    revocations: MockTokenRevocations,
-    hasher: MockPasswordHasher,
-    outbox: MockOutboxSignal,
+    account: MockAccountPorts,
     limiter: Option<MockRateLimiter>,
+}
+
+impl std::ops::Deref for Ports {
+    type Target = MockAccountPorts;
+    fn deref(&self) -> &MockAccountPorts {
+        &self.account
+    }
+}
+
+impl std::ops::DerefMut for Ports {
+    fn deref_mut(&mut self) -> &mut MockAccountPorts {
+        &mut self.account
+    }
 }
 
 impl Ports {
     fn new() -> Self {
         Self {
-            users: MockUserRepository::new(),
-            sessions: MockSessionRepository::new(),
-            secrets: MockOneTimeSecretStore::new(),
-            revocations: MockTokenRevocations::new(),
-            hasher: MockPasswordHasher::new(),
-            outbox: MockOutboxSignal::new(),
+            account: MockAccountPorts::new(),
             limiter: None,
         }
     }
@@ -51,20 +51,7 @@ impl Ports {
             Some(limiter) => LoginAttempts::new(Arc::new(limiter), ThrottlePolicy::default()),
             None => LoginAttempts::off(),
         };
-        PasswordChange::new(
-            AccountPorts {
-                users: Arc::new(self.users),
-                sessions: Arc::new(self.sessions),
-                secrets: Arc::new(self.secrets),
-                revocations: Arc::new(self.revocations),
-                hasher: Arc::new(self.hasher),
-                clock: Arc::new(clock()),
-                outbox: Arc::new(self.outbox),
-                mail: secret_mail(app_email_settings()),
-                lifetimes: TokenLifetimes::default(),
-            },
-            attempts,
-        )
+        PasswordChange::new(self.account.into_ports(), attempts)
     }
 
     /// User 1 exists, its stored hash is "old-hash", and the hasher

@@ -3,7 +3,7 @@
 
 use domain::{EmailAddress, Password, SecretProof};
 
-use super::account_emails::{AccountEmailSettings, password_changed};
+use super::account_emails::{AccountEmailSettings, issue_detached, password_changed};
 use super::account_ports::AccountPorts;
 use crate::error::{ForgotPasswordError, ResetPasswordError};
 use crate::ports::NoticeFor;
@@ -20,9 +20,10 @@ impl PasswordReset {
     }
 
     /// Sends "Reset your password" when an account uses this address and
-    /// none was sent in the last minute. Answers the same whether or not
-    /// the account exists; the email only reaches the outbox, in the
-    /// secret's transaction, so no send happens inside the request.
+    /// none was sent in the last minute. Answers the same, in the same
+    /// time, whether or not the account exists: every address costs the one
+    /// lookup here, and the secret's transaction (which writes the email to
+    /// the outbox) runs after the answer.
     #[tracing::instrument(level = "debug", name = "forgot_password", skip_all)]
     pub async fn forgot(&self, email: &str) -> Result<(), ForgotPasswordError> {
         let Ok(address) = EmailAddress::from_storage(email) else {
@@ -36,23 +37,17 @@ impl PasswordReset {
         else {
             return Ok(());
         };
-        let (secret, email) = self
-            .ports
-            .mail
-            .password_reset(&user, self.ports.clock.now());
-        let sent = self
-            .ports
-            .secrets
-            .issue(
-                user.id,
-                secret,
-                vec![email],
-                AccountEmailSettings::RESET_INTERVAL,
-            )
-            .await?;
-        if sent {
-            self.ports.outbox.job_committed();
-        }
+        issue_detached(
+            &*self.ports.tasks,
+            self.ports.secrets.clone(),
+            self.ports.outbox.clone(),
+            user.id,
+            self.ports
+                .mail
+                .password_reset(&user, self.ports.clock.now()),
+            AccountEmailSettings::RESET_INTERVAL,
+        )
+        .await;
         Ok(())
     }
 
