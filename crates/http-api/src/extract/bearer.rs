@@ -10,26 +10,29 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The token after `Bearer ` in the Authorization header, if well formed.
-fn bearer_token(request: &HttpRequest) -> Option<String> {
+fn bearer_token(request: &HttpRequest) -> Option<&str> {
     let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
-        .then(|| token.to_owned())
+        .then_some(token)
 }
 
 fn authenticate(
     request: &HttpRequest,
     requirement: TokenRequirement,
 ) -> LocalBoxFuture<'static, Result<TokenClaims, ApiError>> {
-    let token = bearer_token(request);
-    let state = request.app_data::<web::Data<AppState>>().cloned();
+    // A clone of the request is a reference count; the token is read from
+    // it inside the future rather than copied out of the header first.
+    let request = request.clone();
     Box::pin(async move {
-        let token = token.ok_or(TokenRejection::Missing)?;
-        let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
+        let token = bearer_token(&request).ok_or(TokenRejection::Missing)?;
+        let state = request
+            .app_data::<web::Data<AppState>>()
+            .ok_or_else(|| ApiError::internal("application state missing"))?;
         Ok(state
             .authentication
-            .authenticate(&token, requirement)
+            .authenticate(token, requirement)
             .await?)
     })
 }
@@ -84,11 +87,10 @@ mod tests {
     #[test]
     fn reads_only_well_formed_bearer_headers() {
         let with = |value: &str| {
-            bearer_token(
-                &TestRequest::default()
-                    .insert_header((AUTHORIZATION, value))
-                    .to_http_request(),
-            )
+            let request = TestRequest::default()
+                .insert_header((AUTHORIZATION, value))
+                .to_http_request();
+            bearer_token(&request).map(str::to_owned)
         };
         assert_eq!(with("Bearer abc.def.ghi").as_deref(), Some("abc.def.ghi"));
         assert_eq!(with("bearer abc").as_deref(), Some("abc"));

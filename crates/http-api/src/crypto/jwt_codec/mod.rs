@@ -13,6 +13,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Sha256, Sha384, Sha512};
+use verified_tokens::VerifiedTokens;
+
+mod verified_tokens;
 
 /// The HMAC algorithms a shared secret can sign with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -190,6 +193,8 @@ pub struct JwtCodec {
     /// The first segment of every token this codec signs.
     own_header: String,
     mac: KeyedMac,
+    /// Tokens verified lately, so a repeated check skips the crypto.
+    verified: VerifiedTokens,
 }
 
 impl JwtCodec {
@@ -229,6 +234,7 @@ impl JwtCodec {
             validation,
             own_header,
             mac: KeyedMac::new(settings.algorithm, secret)?,
+            verified: VerifiedTokens::new(),
         })
     }
 
@@ -263,10 +269,7 @@ impl JwtCodec {
         if wire.exp < 0 || wire.nbf < 0 {
             return Err(TokenRejection::Invalid);
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_secs());
-        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        let now = unix_now();
         if wire.exp < now {
             return Err(TokenRejection::Expired);
         }
@@ -300,6 +303,14 @@ impl JwtCodec {
             r#gen: wire.r#gen,
         })
     }
+}
+
+/// Seconds since the epoch, as the `exp` and `nbf` claims count.
+fn unix_now() -> i64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    i64::try_from(now).unwrap_or(i64::MAX)
 }
 
 /// The domain's claims from checked wire claims.
@@ -360,8 +371,16 @@ impl TokenCodec for JwtCodec {
     }
 
     fn decode(&self, token: &str) -> Result<TokenClaims, TokenRejection> {
-        self.decode_own(token)
-            .unwrap_or_else(|| self.decode_general(token))
+        if let Some(claims) = self.verified.recall(token, unix_now()) {
+            return Ok(claims);
+        }
+        let decoded = self
+            .decode_own(token)
+            .unwrap_or_else(|| self.decode_general(token));
+        if let Ok(claims) = &decoded {
+            self.verified.remember(token, claims);
+        }
+        decoded
     }
 }
 

@@ -356,3 +356,54 @@ fn a_token_the_short_path_passes_over_is_still_decoded() {
         TokenId::new("a\"b")
     );
 }
+
+#[test]
+fn a_token_verified_once_decodes_again_from_the_memo_with_the_same_claims() {
+    let codec = codec();
+    let original = claims(TokenKind::Access, true, Duration::seconds(60));
+    let token = codec.encode(&original).unwrap();
+    assert!(codec.verified.recall(&token, unix_now()).is_none());
+    assert_eq!(codec.decode(&token).unwrap(), original);
+    assert_eq!(
+        codec.verified.recall(&token, unix_now()),
+        Some(original.clone())
+    );
+    assert_eq!(codec.decode(&token).unwrap(), original);
+}
+
+#[test]
+fn a_token_verified_by_one_codec_is_never_taken_from_the_memo_by_another() {
+    let signer = codec();
+    let token = signer
+        .encode(&claims(TokenKind::Access, true, Duration::seconds(60)))
+        .unwrap();
+    assert!(signer.decode(&token).is_ok());
+    // Same thread, another key: the memo of the first codec is not its own.
+    let other = JwtCodec::new(&secret(&"o".repeat(32)), JwtSettings::default()).unwrap();
+    assert_eq!(other.decode(&token), Err(TokenRejection::Invalid));
+    assert!(other.verified.recall(&token, unix_now()).is_none());
+}
+
+#[test]
+fn an_altered_token_is_not_found_in_the_memo() {
+    let codec = codec();
+    let token = codec
+        .encode(&claims(TokenKind::Access, true, Duration::seconds(60)))
+        .unwrap();
+    assert!(codec.decode(&token).is_ok());
+    let mut altered = token.clone();
+    altered.push('A');
+    assert_eq!(codec.decode(&altered), Err(TokenRejection::Invalid));
+}
+
+#[test]
+fn a_remembered_token_past_its_expiry_is_dropped_and_refused() {
+    let codec = codec();
+    let original = claims(TokenKind::Access, true, Duration::seconds(60));
+    let token = codec.encode(&original).unwrap();
+    assert!(codec.decode(&token).is_ok());
+    let later = original.expires_at.timestamp() + 1;
+    assert!(codec.verified.recall(&token, later).is_none());
+    // Dropped: not even the present finds it any more.
+    assert!(codec.verified.recall(&token, unix_now()).is_none());
+}
