@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::Method;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::web::Data;
@@ -34,8 +35,10 @@ const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// The metric counting refused requests (and dropped emails) by rule.
 pub const RATE_LIMITED_TOTAL: &str = "rate_limited_total";
 
-/// Middleware counting each request under `rule` per client IP group
-/// (IPv6 by /64), before the handler and before the body is read.
+/// Middleware counting each `POST` under `rule` per client IP group (IPv6
+/// by /64), before the handler and before the body is read. Every limited
+/// route is a `POST`; other methods only get their `405`, uncounted, so a
+/// stray `GET` spends nobody's budget.
 pub fn limited<S, B>(
     rule: Rule,
 ) -> impl Transform<S, ServiceRequest, Response = ServiceResponse<BoxBody>, Error = Error, InitError = ()>
@@ -51,7 +54,8 @@ async fn enforce<B: MessageBody + 'static>(
     request: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let Some(state) = request.app_data::<Data<AppState>>().cloned() else {
+    let state = request.app_data::<Data<AppState>>().cloned();
+    let Some(state) = state.filter(|_| request.method() == Method::POST) else {
         return Ok(next.call(request).await?.map_into_boxed_body());
     };
     let client = ClientIp::of(request.request())

@@ -112,6 +112,26 @@ async fn the_31st_login_from_one_ip_in_a_minute_is_refused_exactly_as_the_contra
 }
 
 #[tokio::test]
+async fn other_methods_get_their_405_and_spend_no_budget() {
+    let app = spawn_limited(|_| {}).await;
+    for _ in 0..40 {
+        let response = app
+            .request(Method::GET, "/login", None)
+            .header("x-forwarded-for", "203.0.113.77")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+    for n in 0..30 {
+        let response = login_from(&app, "203.0.113.77", &unknown_email(n), "wrong").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "login {n}");
+    }
+    let response = login_from(&app, "203.0.113.77", &unknown_email(31), "wrong").await;
+    assert_rate_limited(response, "\"login\";q=30;w=60").await;
+}
+
+#[tokio::test]
 async fn ipv6_clients_share_a_budget_per_64() {
     let app = spawn_limited(|settings| {
         settings.set("RATE_LIMIT_LOGIN_PER_IP", "2/60s");
