@@ -139,6 +139,19 @@ fn changed_notice(user: &User) -> EmailJob {
     )
 }
 
+/// A reset with `proof` to the hash tagged `tag`, its notice built by
+/// [`changed_notice`].
+async fn reset_with(
+    secrets: &PgOneTimeSecretStore,
+    proof: SecretProof,
+    tag: &str,
+) -> Option<application::ports::CompletedReset> {
+    secrets
+        .reset_password(proof, new_hash(tag), now(), Box::new(changed_notice))
+        .await
+        .unwrap()
+}
+
 async fn stored_hash(f: &Fixture, user: &User) -> String {
     f.users
         .find_credentials(&user.email.normalized())
@@ -163,17 +176,7 @@ async fn a_reset_stores_the_hash_verifies_the_address_ends_every_session_and_que
     )
     .await;
 
-    let reset = f
-        .secrets
-        .reset_password(
-            token(&secret),
-            new_hash("new"),
-            now(),
-            Box::new(changed_notice),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let reset = reset_with(&f.secrets, token(&secret), "new").await.unwrap();
 
     assert_eq!(reset.user.id, ada.id);
     assert!(reset.user.email_verified);
@@ -214,16 +217,7 @@ async fn a_reset_stores_the_hash_verifies_the_address_ends_every_session_and_que
     assert!(matches!(stale, OpenedSession::AccountChanged));
 
     // The secret is spent.
-    let again = f
-        .secrets
-        .reset_password(
-            token(&secret),
-            new_hash("again"),
-            now(),
-            Box::new(changed_notice),
-        )
-        .await
-        .unwrap();
+    let again = reset_with(&f.secrets, token(&secret), "again").await;
     assert!(again.is_none());
     assert!(stored_hash(&f, &ada).await.ends_with("$new"));
 }
@@ -243,17 +237,7 @@ async fn of_two_concurrent_resets_exactly_one_happens() {
     let resets = (0..2).map(|i| {
         let secrets = f.secrets.clone();
         let proof = token(&secret);
-        tokio::spawn(async move {
-            secrets
-                .reset_password(
-                    proof,
-                    new_hash(&format!("r{i}")),
-                    now(),
-                    Box::new(changed_notice),
-                )
-                .await
-                .unwrap()
-        })
+        tokio::spawn(async move { reset_with(&secrets, proof, &format!("r{i}")).await })
     });
     let mut done = 0;
     for reset in resets.collect::<Vec<_>>() {
@@ -277,11 +261,7 @@ async fn a_wrong_proof_changes_nothing_and_a_verification_secret_resets_nothing(
     )
     .await;
     for proof in [token(&verification), token(&random_secret())] {
-        let reset = f
-            .secrets
-            .reset_password(proof, new_hash("x"), now(), Box::new(changed_notice))
-            .await
-            .unwrap();
+        let reset = reset_with(&f.secrets, proof, "x").await;
         assert!(reset.is_none());
     }
     assert_eq!(stored_hash(&f, &ada).await, before);
@@ -461,16 +441,7 @@ async fn a_reset_or_a_password_change_kills_a_pending_email_change() {
         secret_for(SecretPurpose::ResetPassword, reset.clone(), None),
     )
     .await;
-    f.secrets
-        .reset_password(
-            token(&reset),
-            new_hash("r"),
-            now(),
-            Box::new(changed_notice),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    reset_with(&f.secrets, token(&reset), "r").await.unwrap();
     assert!(!live(&f, &intruder_change).await);
     assert!(matches!(
         f.secrets
@@ -533,16 +504,5 @@ async fn an_email_change_kills_the_links_sent_to_the_old_address() {
         EmailChangeOutcome::Changed(_)
     ));
     assert!(!live(&f, &reset).await);
-    assert!(
-        f.secrets
-            .reset_password(
-                token(&reset),
-                new_hash("x"),
-                now(),
-                Box::new(changed_notice)
-            )
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(reset_with(&f.secrets, token(&reset), "x").await.is_none());
 }
