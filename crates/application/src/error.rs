@@ -82,35 +82,27 @@ impl From<RepositoryError> for DependencyError {
     }
 }
 
-impl From<SessionStoreError> for DependencyError {
-    fn from(error: SessionStoreError) -> Self {
-        let role = Dependency::SessionStore;
-        match error {
-            SessionStoreError::Unavailable(_) => DependencyError::Unavailable(role, error.into()),
-            SessionStoreError::Unexpected(_) => DependencyError::Failed(role, error.into()),
-        }
-    }
+/// `From` for the port errors of the common shape: `Unavailable` (retry
+/// later: `503`) or `Unexpected` (a bug: `500`), each for its role.
+macro_rules! store_failures {
+    ($($port:ident => $role:ident),+ $(,)?) => {
+        $(impl From<$port> for DependencyError {
+            fn from(error: $port) -> Self {
+                let role = Dependency::$role;
+                match error {
+                    $port::Unavailable(_) => DependencyError::Unavailable(role, error.into()),
+                    $port::Unexpected(_) => DependencyError::Failed(role, error.into()),
+                }
+            }
+        })+
+    };
 }
 
-impl From<SecretStoreError> for DependencyError {
-    fn from(error: SecretStoreError) -> Self {
-        let role = Dependency::SecretStore;
-        match error {
-            SecretStoreError::Unavailable(_) => DependencyError::Unavailable(role, error.into()),
-            SecretStoreError::Unexpected(_) => DependencyError::Failed(role, error.into()),
-        }
-    }
-}
-
-impl From<RevocationError> for DependencyError {
-    fn from(error: RevocationError) -> Self {
-        let role = Dependency::RevocationStore;
-        match error {
-            RevocationError::Unavailable(_) => DependencyError::Unavailable(role, error.into()),
-            RevocationError::Unexpected(_) => DependencyError::Failed(role, error.into()),
-        }
-    }
-}
+store_failures!(
+    SessionStoreError => SessionStore,
+    SecretStoreError => SecretStore,
+    RevocationError => RevocationStore,
+);
 
 impl From<HashError> for DependencyError {
     fn from(error: HashError) -> Self {

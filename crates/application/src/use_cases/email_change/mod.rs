@@ -50,11 +50,14 @@ impl EmailChange {
             .ports
             .mail
             .email_change(&user, &new_email, taken, self.ports.clock.now());
-        self.ports
+        let sent = self
+            .ports
             .secrets
             .issue(user.id, mail.secret, mail.emails, chrono::Duration::zero())
             .await?;
-        self.ports.outbox.job_committed();
+        if sent {
+            self.ports.outbox.job_committed();
+        }
         Ok(())
     }
 
