@@ -101,23 +101,29 @@ async fn user_with_sessions(f: &Fixture, name: &str, sessions: usize) -> (User, 
     (user, ids)
 }
 
-fn secret_for(purpose: SecretPurpose, secret: OneTimeSecret, new_email: Option<&str>) -> NewSecret {
-    NewSecret {
+/// A new random secret of `purpose` for `user`, live for an hour, already
+/// issued (no email; a previous one of that purpose dies).
+async fn issued(
+    f: &Fixture,
+    user: &User,
+    purpose: SecretPurpose,
+    new_email: Option<&str>,
+) -> OneTimeSecret {
+    let secret = random_secret();
+    let new = NewSecret {
         purpose,
-        secret,
+        secret: secret.clone(),
         created_at: now(),
         expires_at: now() + Duration::hours(1),
         new_email: new_email.map(str::to_owned),
-    }
-}
-
-async fn issue(f: &Fixture, user: &User, secret: NewSecret) {
+    };
     assert!(
         f.secrets
-            .issue(user.id, secret, Vec::new(), Duration::zero())
+            .issue(user.id, new, Vec::new(), Duration::zero())
             .await
             .unwrap()
     );
+    secret
 }
 
 fn token(secret: &OneTimeSecret) -> SecretProof {
@@ -168,13 +174,7 @@ async fn a_reset_stores_the_hash_verifies_the_address_ends_every_session_and_que
     let f = fixture().await;
     let (ada, sessions) = user_with_sessions(&f, "ada", 2).await;
     assert!(!ada.email_verified);
-    let secret = random_secret();
-    issue(
-        &f,
-        &ada,
-        secret_for(SecretPurpose::ResetPassword, secret.clone(), None),
-    )
-    .await;
+    let secret = issued(&f, &ada, SecretPurpose::ResetPassword, None).await;
 
     let reset = reset_with(&f.secrets, token(&secret), "new").await.unwrap();
 
@@ -226,13 +226,7 @@ async fn a_reset_stores_the_hash_verifies_the_address_ends_every_session_and_que
 async fn of_two_concurrent_resets_exactly_one_happens() {
     let f = fixture().await;
     let (ada, _) = user_with_sessions(&f, "ada", 1).await;
-    let secret = random_secret();
-    issue(
-        &f,
-        &ada,
-        secret_for(SecretPurpose::ResetPassword, secret.clone(), None),
-    )
-    .await;
+    let secret = issued(&f, &ada, SecretPurpose::ResetPassword, None).await;
 
     let resets = (0..2).map(|i| {
         let secrets = f.secrets.clone();
@@ -253,13 +247,7 @@ async fn a_wrong_proof_changes_nothing_and_a_verification_secret_resets_nothing(
     let (ada, _) = user_with_sessions(&f, "ada", 1).await;
     let before = stored_hash(&f, &ada).await;
     // A live secret of another purpose does not open a reset.
-    let verification = random_secret();
-    issue(
-        &f,
-        &ada,
-        secret_for(SecretPurpose::VerifyEmail, verification.clone(), None),
-    )
-    .await;
+    let verification = issued(&f, &ada, SecretPurpose::VerifyEmail, None).await;
     for proof in [token(&verification), token(&random_secret())] {
         let reset = reset_with(&f.secrets, proof, "x").await;
         assert!(reset.is_none());
@@ -273,15 +261,11 @@ async fn a_wrong_proof_changes_nothing_and_a_verification_secret_resets_nothing(
 async fn an_email_change_moves_the_account_to_the_new_address_once() {
     let f = fixture().await;
     let (ada, _) = user_with_sessions(&f, "ada", 0).await;
-    let secret = random_secret();
-    issue(
+    let secret = issued(
         &f,
         &ada,
-        secret_for(
-            SecretPurpose::ChangeEmail,
-            secret.clone(),
-            Some("Ada.New@Example.io"),
-        ),
+        SecretPurpose::ChangeEmail,
+        Some("Ada.New@Example.io"),
     )
     .await;
 
@@ -316,15 +300,11 @@ async fn an_email_change_moves_the_account_to_the_new_address_once() {
 async fn an_address_taken_meanwhile_is_refused_and_leaves_the_secret_usable() {
     let f = fixture().await;
     let (ada, _) = user_with_sessions(&f, "ada", 0).await;
-    let secret = random_secret();
-    issue(
+    let secret = issued(
         &f,
         &ada,
-        secret_for(
-            SecretPurpose::ChangeEmail,
-            secret.clone(),
-            Some("taken@example.io"),
-        ),
+        SecretPurpose::ChangeEmail,
+        Some("taken@example.io"),
     )
     .await;
     let (squatter, _) = user_with_sessions(&f, "taken", 0).await;
@@ -422,25 +402,15 @@ async fn live(f: &Fixture, secret: &OneTimeSecret) -> bool {
 async fn a_reset_or_a_password_change_kills_a_pending_email_change() {
     let f = fixture().await;
     let (ada, sessions) = user_with_sessions(&f, "ada", 1).await;
-    let intruder_change = random_secret();
-    issue(
+    let intruder_change = issued(
         &f,
         &ada,
-        secret_for(
-            SecretPurpose::ChangeEmail,
-            intruder_change.clone(),
-            Some("intruder@example.io"),
-        ),
+        SecretPurpose::ChangeEmail,
+        Some("intruder@example.io"),
     )
     .await;
     assert!(live(&f, &intruder_change).await);
-    let reset = random_secret();
-    issue(
-        &f,
-        &ada,
-        secret_for(SecretPurpose::ResetPassword, reset.clone(), None),
-    )
-    .await;
+    let reset = issued(&f, &ada, SecretPurpose::ResetPassword, None).await;
     reset_with(&f.secrets, token(&reset), "r").await.unwrap();
     assert!(!live(&f, &intruder_change).await);
     assert!(matches!(
@@ -451,15 +421,11 @@ async fn a_reset_or_a_password_change_kills_a_pending_email_change() {
         EmailChangeOutcome::InvalidOrExpired
     ));
 
-    let again = random_secret();
-    issue(
+    let again = issued(
         &f,
         &ada,
-        secret_for(
-            SecretPurpose::ChangeEmail,
-            again.clone(),
-            Some("intruder@example.io"),
-        ),
+        SecretPurpose::ChangeEmail,
+        Some("intruder@example.io"),
     )
     .await;
     f.users
@@ -480,22 +446,12 @@ async fn a_reset_or_a_password_change_kills_a_pending_email_change() {
 async fn an_email_change_kills_the_links_sent_to_the_old_address() {
     let f = fixture().await;
     let (ada, _) = user_with_sessions(&f, "ada", 0).await;
-    let reset = random_secret();
-    issue(
+    let reset = issued(&f, &ada, SecretPurpose::ResetPassword, None).await;
+    let change = issued(
         &f,
         &ada,
-        secret_for(SecretPurpose::ResetPassword, reset.clone(), None),
-    )
-    .await;
-    let change = random_secret();
-    issue(
-        &f,
-        &ada,
-        secret_for(
-            SecretPurpose::ChangeEmail,
-            change.clone(),
-            Some("ada.new@example.io"),
-        ),
+        SecretPurpose::ChangeEmail,
+        Some("ada.new@example.io"),
     )
     .await;
     assert!(live(&f, &reset).await);
