@@ -117,6 +117,7 @@ impl Application {
         let hasher: Arc<dyn PasswordHasher> =
             Arc::new(Argon2Hasher::new(HasherSettings::default())?);
         let outbox_wakeup = OutboxWakeup::default();
+        let rate_limiting = RateLimiting::build(config)?;
         let authentication = Authentication::new(
             AuthenticationPorts {
                 users: users.clone(),
@@ -128,6 +129,7 @@ impl Application {
                 outbox: Arc::new(outbox_wakeup.clone()),
                 secrets: secrets.clone(),
                 mail: secret_mail.clone(),
+                attempts: rate_limiting.login_attempts.clone(),
             },
             lifetimes,
             session_settings,
@@ -145,7 +147,6 @@ impl Application {
             tasks: Arc::new(TokioBackgroundTasks::new(BACKGROUND_TASK_LIMIT)),
         };
         let verification = EmailVerification::new(account_ports.clone());
-        let rate_limiting = RateLimiting::build(config)?;
         let password_reset = PasswordReset::new(account_ports.clone());
         let password_change =
             PasswordChange::new(account_ports.clone(), rate_limiting.login_attempts.clone());
@@ -253,7 +254,6 @@ impl Application {
                 Arc::new(RedisProbe::new(redis, redis_settings.command_timeout)),
             ],
             request_limits: rate_limiting.request_limits,
-            login_attempts: rate_limiting.login_attempts,
         };
 
         let address = format!("{}:{}", config.host, config.port);

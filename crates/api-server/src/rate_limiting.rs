@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use application::ports::{RateLimiter, SystemClock};
 use application::rate_limits::{FallbackRateLimiter, InMemoryRateLimiter, RateLimit};
-use application::{LoginAttempts, OutboxRelay, RequestLimits};
+use application::{LoginAttempts, LoginThrottles, OutboxRelay, RequestLimits};
 use http_api::rate_limit::MeteredRateLimiter;
 use redis_adapter::{RedisRateLimiter, RedisSettings};
 
@@ -56,7 +56,13 @@ impl RateLimiting {
             ))));
         Ok(Self {
             request_limits: RequestLimits::new(limiter.clone(), limits),
-            login_attempts: LoginAttempts::new(limiter.clone(), limits.failed_logins),
+            login_attempts: LoginAttempts::new(
+                limiter.clone(),
+                LoginThrottles {
+                    per_client: limits.failed_logins,
+                    per_account: limits.failed_logins_per_account,
+                },
+            ),
             limiter: Some((limiter, limits.emails_per_recipient)),
         })
     }

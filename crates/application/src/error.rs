@@ -166,6 +166,11 @@ pub enum LoginError {
     /// address is unverified (a new verification email is on its way).
     #[error("the email address is not verified")]
     EmailNotVerified,
+    /// Too many failed logins of this account from this client (or, for a
+    /// client without a device token, from everywhere): no password was
+    /// checked.
+    #[error(transparent)]
+    Throttled(#[from] RateLimited),
     #[error(transparent)]
     Dependency(#[from] DependencyError),
 }

@@ -22,9 +22,13 @@ pub use error::{
 pub use outbox_relay::{OutboxRelay, RelaySettings};
 pub use use_cases::{
     AccountEmailSettings, AccountPorts, Authentication, AuthenticationPorts, EmailChange,
-    EmailVerification, LoginTokens, PasswordChange, PasswordReset, RefreshedTokens, Registration,
-    SecretMail, SessionManagement, SessionSettings, TokenLifetimes, TokenRequirement, UserAccounts,
+    EmailVerification, LoginRequest, LoginTokens, PasswordChange, PasswordReset, RefreshedTokens,
+    Registration, SecretMail, SessionManagement, SessionSettings, TokenLifetimes, TokenRequirement,
+    UserAccounts,
 };
-// Rate limits (issue 12).
+// Rate limits.
 pub use rate_limits::RateLimited;
-pub use use_cases::{Allowance, Attempt, AttemptOutcome, LoginAttempts, RequestLimits};
+pub use use_cases::{
+    Allowance, Attempt, AttemptClient, AttemptOutcome, AttemptSubject, LoginAttempts,
+    LoginThrottles, RequestLimits,
+};

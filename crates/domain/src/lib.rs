@@ -2,6 +2,7 @@
 //! valid by construction, so code that holds one never re-checks it.
 
 mod characters;
+mod device_token;
 mod email;
 mod one_time_secret;
 mod password;
@@ -11,6 +12,7 @@ mod user;
 mod username;
 
 pub use characters::refused_character_class;
+pub use device_token::{DeviceToken, MAX_DEVICE_TOKENS_PER_USER};
 pub use email::{EmailAddress, InvalidEmail};
 pub use one_time_secret::{
     MAX_CODE_ATTEMPTS, OneTimeSecret, SecretDigests, SecretProof, SecretPurpose, code_digest,

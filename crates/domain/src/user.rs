@@ -10,7 +10,7 @@ use crate::{EmailAddress, Username};
 pub struct UserId(i64);
 
 impl UserId {
-    pub fn new(raw: i64) -> Self {
+    pub const fn new(raw: i64) -> Self {
         Self(raw)
     }
 

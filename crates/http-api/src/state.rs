@@ -2,8 +2,8 @@ use std::sync::Arc;
 
 use application::ports::DependencyProbe;
 use application::{
-    Authentication, EmailChange, EmailVerification, LoginAttempts, PasswordChange, PasswordReset,
-    RequestLimits, SessionManagement, UserAccounts,
+    Authentication, EmailChange, EmailVerification, PasswordChange, PasswordReset, RequestLimits,
+    SessionManagement, UserAccounts,
 };
 use domain::PasswordPolicy;
 
@@ -21,6 +21,4 @@ pub struct AppState {
     pub probes: Vec<Arc<dyn DependencyProbe>>,
     /// Per-client limits of the routes (see `rate_limit::limited`).
     pub request_limits: RequestLimits,
-    /// Throttling of accounts after failed logins.
-    pub login_attempts: LoginAttempts,
 }

@@ -16,7 +16,7 @@ use crate::error::Failure;
 use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
 use crate::schema::{one_time_secrets, users};
-use crate::sessions::end_sessions;
+use crate::sessions::{end_device_tokens, end_sessions};
 use crate::users::{EMAIL_UNIQUE, UserRow, storable};
 
 /// [`OneTimeSecretStore`] on the `one_time_secrets` table. Consuming is one
@@ -309,6 +309,7 @@ impl OneTimeSecretStore for PgOneTimeSecretStore {
                 .user()
                 .map_err(|error| Abort::Corrupt(CorruptUser(error)))?;
             let ended = end_sessions(conn, user.id, None, now).await?;
+            end_device_tokens(conn, user.id).await?;
             void_secrets(conn, user.id, &[SecretPurpose::ChangeEmail], now).await?;
             queue_emails(conn, &[notice(&user)]).await?;
             Ok(Some(CompletedReset { user, ended }))

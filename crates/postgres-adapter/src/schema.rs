@@ -57,4 +57,21 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(users, email_outbox, sessions, one_time_secrets);
+diesel::table! {
+    device_tokens (token_hash) {
+        token_hash -> Bytea,
+        user_id -> Int8,
+        created_at -> Timestamptz,
+        last_used_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(device_tokens -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    email_outbox,
+    sessions,
+    one_time_secrets,
+    device_tokens
+);

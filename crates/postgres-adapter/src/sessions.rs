@@ -7,14 +7,14 @@ use application::ports::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Bool, Bytea, Int8, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use domain::{Session, SessionId, UserId};
+use domain::{MAX_DEVICE_TOKENS_PER_USER, Session, SessionId, UserId};
 
 use crate::error::Failure;
 use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
-use crate::schema::{sessions, users};
+use crate::schema::{device_tokens, sessions, users};
 
 /// The most sessions a listing returns, newest first: an answer stays
 /// bounded however often an account logs in.
@@ -221,12 +221,33 @@ impl SessionRepository for PgSessionRepository {
                     ))
                     .execute(conn)
                     .await?;
+                keep_device_token(conn, user_id, &session.device_token, session.created_at).await?;
                 let alert_queued = alert_due.is_some();
                 if let Some(job) = alert_due {
                     queue_emails(conn, std::slice::from_ref(&job)).await?;
                 }
                 Ok::<_, diesel::result::Error>(OpenedSession::Opened { alert_queued })
             }))
+            .await
+            .map_err(store_error)
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.recognises_device", skip_all, fields(user_id = user.get()))]
+    async fn recognises_device(
+        &self,
+        user: UserId,
+        device_token: [u8; 32],
+    ) -> Result<bool, SessionStoreError> {
+        let mut conn = self.db.connection().await.map_err(store_error)?;
+        self.db
+            .bounded(
+                diesel::select(diesel::dsl::exists(
+                    device_tokens::table
+                        .find(device_token.to_vec())
+                        .filter(device_tokens::user_id.eq(user.get())),
+                ))
+                .get_result::<bool>(&mut conn),
+            )
             .await
             .map_err(store_error)
     }
@@ -347,4 +368,48 @@ impl SessionRepository for PgSessionRepository {
         let rows = self.db.bounded(query).await.map_err(store_error)?;
         Ok(rows.into_iter().map(SessionRow::into_session).collect())
     }
+}
+
+/// Stores the device token a login answers with (or marks a recognised one
+/// used), then keeps only the user's most recently used tokens. A token
+/// digest that somehow belongs to another user is left alone.
+async fn keep_device_token(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user_id: i64,
+    digest: &[u8; 32],
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO device_tokens (token_hash, user_id, created_at, last_used_at) \
+         VALUES ($1, $2, $3, $3) \
+         ON CONFLICT (token_hash) DO UPDATE SET last_used_at = EXCLUDED.last_used_at \
+         WHERE device_tokens.user_id = EXCLUDED.user_id",
+    )
+    .bind::<Bytea, _>(digest.to_vec())
+    .bind::<Int8, _>(user_id)
+    .bind::<Timestamptz, _>(now)
+    .execute(conn)
+    .await?;
+    diesel::sql_query(
+        "DELETE FROM device_tokens WHERE user_id = $1 AND token_hash NOT IN \
+         (SELECT token_hash FROM device_tokens WHERE user_id = $1 \
+          ORDER BY last_used_at DESC LIMIT $2)",
+    )
+    .bind::<Int8, _>(user_id)
+    .bind::<Int8, _>(MAX_DEVICE_TOKENS_PER_USER)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Ends every device token of `user` (a password reset: whoever held one
+/// must prove themselves again), inside the caller's transaction.
+pub(crate) async fn end_device_tokens(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user: UserId,
+) -> QueryResult<()> {
+    diesel::delete(device_tokens::table.filter(device_tokens::user_id.eq(user.get())))
+        .execute(conn)
+        .await?;
+    Ok(())
 }

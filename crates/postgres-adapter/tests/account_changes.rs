@@ -89,6 +89,7 @@ async fn user_with_sessions(f: &Fixture, name: &str, sessions: usize) -> (User, 
                     created_at: now(),
                     expires_at: now() + Duration::seconds(1_000),
                     device: ClientDevice::new(None, None),
+                    device_token: domain::token_digest(id.as_str()),
                 },
                 SessionEpoch(0),
                 None,
@@ -198,6 +199,16 @@ async fn a_reset_stores_the_hash_verifies_the_address_ends_every_session_and_que
         &drained(&f).await[..],
         [Email::PasswordChanged { to, .. }] if to == "ada@example.io"
     ));
+    // Whoever held a device token of the account proves itself again.
+    for session in &sessions {
+        let device_token = domain::token_digest(session.as_str());
+        assert!(
+            !f.sessions
+                .recognises_device(ada.id, device_token)
+                .await
+                .unwrap()
+        );
+    }
     // A login that read the old epoch opens nothing any more.
     let stale = f
         .sessions
@@ -208,6 +219,7 @@ async fn a_reset_stores_the_hash_verifies_the_address_ends_every_session_and_que
                 created_at: now(),
                 expires_at: now() + Duration::seconds(1_000),
                 device: ClientDevice::new(None, None),
+                device_token: [0; 32],
             },
             SessionEpoch(0),
             None,

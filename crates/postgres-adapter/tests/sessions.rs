@@ -73,7 +73,16 @@ fn new_session(user: &User, device: &ClientDevice, at: DateTime<Utc>) -> NewSess
         created_at: at,
         expires_at: at + Duration::seconds(1_000),
         device: device.clone(),
+        device_token: rand_digest(),
     }
+}
+
+/// A device token's digest no other test shares.
+fn rand_digest() -> [u8; 32] {
+    let mut digest = [0; 32];
+    digest[..16].copy_from_slice(Uuid::new_v4().as_bytes());
+    digest[16..].copy_from_slice(Uuid::new_v4().as_bytes());
+    digest
 }
 
 fn alert(user: &User) -> NewDeviceAlert {
@@ -381,4 +390,87 @@ async fn ending_all_sessions_keeps_the_one_asked_and_lists_only_live_ones() {
         .unwrap()
         .session_epoch;
     assert_eq!(epoch, SessionEpoch(2), "each end_all moves the epoch on");
+}
+
+#[tokio::test]
+async fn a_login_keeps_its_device_token_for_its_user_only() {
+    let f = fixture().await;
+    let ada = user(&f, "ada").await;
+    let bob = user(&f, "bob").await;
+    let new = new_session(&ada, &device("203.0.113.7", "Firefox"), now());
+    let token = new.device_token;
+    f.sessions.open(new, SessionEpoch(0), None).await.unwrap();
+    assert!(f.sessions.recognises_device(ada.id, token).await.unwrap());
+    assert!(!f.sessions.recognises_device(bob.id, token).await.unwrap());
+    assert!(
+        !f.sessions
+            .recognises_device(ada.id, rand_digest())
+            .await
+            .unwrap()
+    );
+    // Bob presenting Ada's token does not take it over.
+    let mut stolen = new_session(&bob, &device("198.51.100.1", "curl"), now());
+    stolen.device_token = token;
+    f.sessions
+        .open(stolen, SessionEpoch(0), None)
+        .await
+        .unwrap();
+    assert!(f.sessions.recognises_device(ada.id, token).await.unwrap());
+    assert!(!f.sessions.recognises_device(bob.id, token).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_user_keeps_its_twenty_most_recently_used_device_tokens() {
+    let f = fixture().await;
+    let ada = user(&f, "ada").await;
+    let start = now();
+    let mut tokens = Vec::new();
+    for i in 0..21 {
+        let new = new_session(
+            &ada,
+            &device("203.0.113.7", "Firefox"),
+            start + Duration::seconds(i),
+        );
+        tokens.push(new.device_token);
+        f.sessions.open(new, SessionEpoch(0), None).await.unwrap();
+    }
+    assert!(
+        !f.sessions
+            .recognises_device(ada.id, tokens[0])
+            .await
+            .unwrap()
+    );
+    for token in &tokens[1..] {
+        assert!(f.sessions.recognises_device(ada.id, *token).await.unwrap());
+    }
+    // Using the oldest kept token again makes it the newest: the next
+    // new token pushes out the one after it.
+    let mut again = new_session(
+        &ada,
+        &device("203.0.113.7", "Firefox"),
+        start + Duration::seconds(30),
+    );
+    again.device_token = tokens[1];
+    f.sessions.open(again, SessionEpoch(0), None).await.unwrap();
+    let newest = new_session(
+        &ada,
+        &device("203.0.113.7", "Firefox"),
+        start + Duration::seconds(31),
+    );
+    f.sessions
+        .open(newest, SessionEpoch(0), None)
+        .await
+        .unwrap();
+    assert!(
+        f.sessions
+            .recognises_device(ada.id, tokens[1])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.sessions
+            .recognises_device(ada.id, tokens[2])
+            .await
+            .unwrap()
+    );
 }

@@ -63,10 +63,15 @@ pub struct RateLimitSettings {
     /// Emails of any kind per recipient; the rest are dropped, never queued
     #[arg(long, env = "RATE_LIMIT_EMAILS_PER_RECIPIENT", default_value = "10/3600s", value_parser = rate, global = true)]
     rate_limit_emails_per_recipient: RateLimit,
-    /// Failed logins per account before it is throttled, and how long
+    /// Failed logins per account and client network (IPv4 /24, IPv6 /64)
+    /// or device token before that pair is throttled, and how long
     /// failures are remembered
     #[arg(long, env = "RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT", default_value = "5/900s", value_parser = rate, global = true)]
     rate_limit_failed_logins_per_account: RateLimit,
+    /// Failed logins per account from all networks before clients without
+    /// a device token are throttled (one more try per window past it)
+    #[arg(long, env = "RATE_LIMIT_FAILED_LOGINS_ACCOUNT_WIDE", default_value = "100/3600s", value_parser = rate, global = true)]
+    rate_limit_failed_logins_account_wide: RateLimit,
     /// A throttled account's first wait, doubled per further failure
     #[arg(long, env = "RATE_LIMIT_ACCOUNT_THROTTLE_BASE", default_value = "1s", value_parser = duration, global = true)]
     rate_limit_account_throttle_base: Duration,
@@ -101,6 +106,9 @@ impl RateLimitSettings {
                 base: self.rate_limit_account_throttle_base,
                 max: self.rate_limit_account_throttle_max,
             },
+            failed_logins_per_account: ThrottlePolicy::budget(
+                self.rate_limit_failed_logins_account_wide,
+            ),
         }))
     }
 }

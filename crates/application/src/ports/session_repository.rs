@@ -29,6 +29,10 @@ pub struct NewSession {
     /// The first refresh token's `exp`.
     pub expires_at: DateTime<Utc>,
     pub device: ClientDevice,
+    /// The digest of the device token this login answers with (the one
+    /// the client sent, when it was recognised, or a new one): stored, or
+    /// marked used, with the session.
+    pub device_token: [u8; 32],
 }
 
 /// The "new sign-in" email of a login, queued with its session only when
@@ -77,6 +81,14 @@ pub trait SessionRepository: Send + Sync {
     ) -> Result<OpenedSession, SessionStoreError>;
 
     async fn find(&self, id: SessionId) -> Result<Option<Session>, SessionStoreError>;
+
+    /// Whether `user` was handed the device token of this digest by an
+    /// earlier login (and no password reset has ended it since).
+    async fn recognises_device(
+        &self,
+        user: UserId,
+        device_token: [u8; 32],
+    ) -> Result<bool, SessionStoreError>;
 
     /// Moves a live session from generation `from` to `from + 1`. `false`
     /// when another refresh moved it first (or it was ended): concurrent

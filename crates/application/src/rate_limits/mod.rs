@@ -17,7 +17,7 @@ mod arithmetic;
 mod fallback;
 mod in_memory;
 #[cfg(test)]
-mod manual_clock;
+pub(crate) mod manual_clock;
 
 use std::fmt;
 use std::time::Duration;
@@ -42,12 +42,15 @@ pub enum Rule {
     RefreshPerIp,
     /// Emails of any kind, per recipient.
     EmailsPerRecipient,
-    /// Failed logins (and wrong current passwords), per account.
+    /// Failed logins (and wrong current passwords), per account and
+    /// client (its network, or its device token).
     FailedLogins,
+    /// Failed logins per account from every client without a device token.
+    FailedLoginsPerAccount,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 7] = [
+    pub const ALL: [Rule; 8] = [
         Rule::LoginPerIp,
         Rule::RegisterPerIp,
         Rule::EmailRequestsPerIp,
@@ -55,6 +58,7 @@ impl Rule {
         Rule::RefreshPerIp,
         Rule::EmailsPerRecipient,
         Rule::FailedLogins,
+        Rule::FailedLoginsPerAccount,
     ];
 
     /// The rule's name in Redis keys, metric labels and the
@@ -68,6 +72,7 @@ impl Rule {
             Rule::RefreshPerIp => "refresh",
             Rule::EmailsPerRecipient => "emails_per_recipient",
             Rule::FailedLogins => "failed_logins",
+            Rule::FailedLoginsPerAccount => "failed_logins_per_account",
         }
     }
 }
@@ -123,6 +128,17 @@ impl Default for ThrottlePolicy {
 }
 
 impl ThrottlePolicy {
+    /// A budget of `limit` failures: past it, one more try per `period`
+    /// (failures are forgotten once `period` passed without one).
+    pub fn budget(limit: RateLimit) -> Self {
+        Self {
+            threshold: limit.limit,
+            window: limit.period,
+            base: limit.period,
+            max: limit.period,
+        }
+    }
+
     /// The policy as a quota, for the `RateLimit-Policy` header.
     pub fn as_quota(&self) -> RateLimit {
         RateLimit::new(self.threshold, self.window)
@@ -138,7 +154,10 @@ pub struct RateLimitConfig {
     pub secret_attempts_per_ip: RateLimit,
     pub refresh_per_ip: RateLimit,
     pub emails_per_recipient: RateLimit,
+    /// Per (account, client network) and per (account, device token).
     pub failed_logins: ThrottlePolicy,
+    /// Per account, for clients without a device token.
+    pub failed_logins_per_account: ThrottlePolicy,
 }
 
 impl Default for RateLimitConfig {
@@ -151,6 +170,7 @@ impl Default for RateLimitConfig {
             refresh_per_ip: RateLimit::per_secs(300, 300),
             emails_per_recipient: RateLimit::per_secs(10, 3600),
             failed_logins: ThrottlePolicy::default(),
+            failed_logins_per_account: ThrottlePolicy::budget(RateLimit::per_secs(100, 3600)),
         }
     }
 }
@@ -166,6 +186,7 @@ impl RateLimitConfig {
             Rule::RefreshPerIp => self.refresh_per_ip,
             Rule::EmailsPerRecipient => self.emails_per_recipient,
             Rule::FailedLogins => self.failed_logins.as_quota(),
+            Rule::FailedLoginsPerAccount => self.failed_logins_per_account.as_quota(),
         }
     }
 }
@@ -216,6 +237,7 @@ mod tests {
         assert_eq!(config.quota(Rule::RefreshPerIp), per(300, 300));
         assert_eq!(config.quota(Rule::EmailsPerRecipient), per(10, 3600));
         assert_eq!(config.quota(Rule::FailedLogins), per(5, 900));
+        assert_eq!(config.quota(Rule::FailedLoginsPerAccount), per(100, 3600));
         assert_eq!(config.failed_logins.base, Duration::from_secs(1));
         assert_eq!(config.failed_logins.max, Duration::from_secs(900));
     }

@@ -72,6 +72,11 @@ impl SecretMail {
         &self.settings
     }
 
+    /// A new device token, from the same randomness as every secret.
+    pub fn device_token(&self) -> domain::DeviceToken {
+        domain::DeviceToken::from_secret(&self.generator.generate())
+    }
+
     fn link(&self, page: &str, token: &str) -> String {
         // The token rides in the fragment: browsers never send it to a
         // server, so it reaches no access log.

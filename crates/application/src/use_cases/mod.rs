@@ -35,7 +35,7 @@ use crate::ports::{TokenCodec, TokenEncodeError};
 
 pub use account_emails::{AccountEmailSettings, SecretMail};
 pub use account_ports::AccountPorts;
-pub use authentication::{Authentication, AuthenticationPorts};
+pub use authentication::{Authentication, AuthenticationPorts, LoginRequest};
 pub use email_change::EmailChange;
 pub use email_verification::EmailVerification;
 pub use password_change::PasswordChange;
@@ -43,7 +43,9 @@ pub use password_reset::PasswordReset;
 pub use sessions::SessionManagement;
 pub use user_accounts::UserAccounts;
 // Rate limits (issue 12).
-pub use login_attempts::{Attempt, AttemptOutcome, LoginAttempts};
+pub use login_attempts::{
+    Attempt, AttemptClient, AttemptOutcome, AttemptSubject, LoginAttempts, LoginThrottles,
+};
 pub use request_limits::{Allowance, RequestLimits};
 
 /// How long issued tokens live.
@@ -143,6 +145,9 @@ pub struct LoginTokens {
     pub access_token: String,
     pub refresh_token: String,
     pub expires_in: u64,
+    /// What the client sends back with its next login, so that failures
+    /// elsewhere never throttle it.
+    pub device_token: domain::DeviceToken,
 }
 
 /// The answer to a refresh: a new access token and, when refresh tokens
@@ -160,6 +165,7 @@ impl fmt::Debug for LoginTokens {
             .field("access_token", &"********")
             .field("refresh_token", &"********")
             .field("expires_in", &self.expires_in)
+            .field("device_token", &self.device_token)
             .finish()
     }
 }

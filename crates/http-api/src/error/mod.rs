@@ -52,8 +52,9 @@ pub type FieldErrors = BTreeMap<String, Vec<String>>;
 pub enum ApiError {
     #[error("registration failed")]
     Register(#[from] RegisterError),
+    /// Its `Throttled` becomes [`ApiError::RateLimited`] on the way in.
     #[error("login failed")]
-    Login(#[from] LoginError),
+    Login(#[source] LoginError),
     #[error("token check failed")]
     Authenticate(#[from] AuthenticateError),
     #[error("refresh failed")]
@@ -166,6 +167,7 @@ impl ApiError {
             ApiError::ChangePassword(
                 ChangePasswordError::RateLimited(_) | ChangePasswordError::SamePassword,
             )
+            | ApiError::Login(LoginError::Throttled(_))
             | ApiError::RequestEmailChange(RequestEmailChangeError::SameAddress) => {
                 Meaning::Internal
             }
@@ -326,6 +328,15 @@ fn token_rejection(rejection: TokenRejection) -> (&'static str, &'static str) {
         TokenRejection::NotFresh => ("fresh_token_required", "The token is not fresh."),
         TokenRejection::AccessRequired => ("wrong_token_type", "Only access tokens are allowed."),
         TokenRejection::RefreshRequired => ("wrong_token_type", "Only refresh tokens are allowed."),
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::Throttled(limited) => ApiError::RateLimited(limited),
+            other => ApiError::Login(other),
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 use actix_web::web::Data;
-use application::{AttemptOutcome, Registration};
-use domain::{EmailAddress, LogoutScope, Password, PasswordPolicy, Username};
+use application::Registration;
+use domain::{
+    ClientDevice, DeviceToken, EmailAddress, LogoutScope, Password, PasswordPolicy, Username,
+};
 use paperclip::actix::web::Json;
 use paperclip::actix::{Apiv2Schema, CreatedJson, api_v2_operation};
 use secrecy::{ExposeSecret, SecretString};
@@ -99,42 +101,62 @@ pub async fn register(
 }
 
 /// Credentials; no policy applies here
-// `Debug` is safe: the password is a `SecretString`.
+// `Debug` is safe: the password is a `SecretString`, the device token one
+// too.
 #[derive(Debug, Deserialize, Apiv2Schema)]
 pub struct LoginRequest {
     #[serde(default)]
     pub email: Field<String>,
     #[serde(default)]
     pub password: Field<SecretString>,
-}
-
-/// What a login checks: no policy here, any strings will do.
-#[derive(Debug)]
-pub struct Credentials {
-    pub email: String,
-    pub password: SecretString,
+    /// The `device_token` an earlier login answered this client with:
+    /// failed logins elsewhere never throttle a client that sends it
+    #[serde(default)]
+    pub device_token: Option<Field<SecretString>>,
 }
 
 impl LoginRequest {
-    /// Both fields, or a `422` naming every one missing or not a string.
-    pub fn into_credentials(self) -> Result<Credentials, ApiError> {
+    /// The login to attempt, or a `422` naming every field missing or not
+    /// a string. A device token this service could not have issued counts
+    /// as none.
+    pub fn into_login(self, device: ClientDevice) -> Result<application::LoginRequest, ApiError> {
         let mut errors = FieldErrors::new();
         let email = self.email.take("email", &mut errors);
         let password = self.password.take("password", &mut errors);
+        let device_token = self
+            .device_token
+            .and_then(|field| field.take("device_token", &mut errors))
+            .and_then(|raw| DeviceToken::parse(raw.expose_secret()));
         match (email, password) {
-            (Some(email), Some(password)) => Ok(Credentials { email, password }),
+            (Some(email), Some(password)) if errors.is_empty() => Ok(application::LoginRequest {
+                email,
+                password,
+                device,
+                device_token,
+            }),
             _ => Err(ApiError::Validation(errors)),
         }
     }
 }
 
-#[derive(Debug, Serialize, Apiv2Schema)]
+#[derive(Serialize, Apiv2Schema)]
 pub struct LoginResponse {
     pub access_token: String,
     pub refresh_token: String,
     pub token_type: &'static str,
     /// Seconds until the access token expires
     pub expires_in: u64,
+    /// Send it back as `device_token` with this client's next logins
+    /// (43 characters; keep it like a password)
+    pub device_token: String,
+}
+
+impl std::fmt::Debug for LoginResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginResponse")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Log in with email and password
@@ -148,17 +170,15 @@ pub async fn login(
     device: Device,
     body: JsonBody<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let Credentials { email, password } = body.0.into_credentials()?;
-    // A throttled account gets 429 whatever the password (issue 12).
-    let attempt = state.login_attempts.begin(&email).await?;
-    let result = state.authentication.login(&email, password, device.0).await;
-    attempt.record(AttemptOutcome::of_login(&result)).await;
-    let tokens = result?;
+    let login = body.0.into_login(device.0)?;
+    // A throttled client gets 429 whatever the password.
+    let tokens = state.authentication.login(login).await?;
     Ok(Json(LoginResponse {
         access_token: tokens.access_token,
         refresh_token: tokens.refresh_token,
         token_type: "Bearer",
         expires_in: tokens.expires_in,
+        device_token: tokens.device_token.as_str().to_owned(),
     }))
 }
 
@@ -318,9 +338,35 @@ mod tests {
     fn login_names_both_bad_fields() {
         let request: LoginRequest =
             serde_json::from_value(serde_json::json!({"email": [1], "password": 2})).unwrap();
-        let fields = errors(request.into_credentials());
+        let fields = errors(request.into_login(ClientDevice::new(None, None)));
         assert_eq!(fields["email"], [NOT_A_STRING]);
         assert_eq!(fields["password"], [NOT_A_STRING]);
+    }
+
+    #[test]
+    fn a_device_token_is_optional_and_counts_as_none_unless_well_formed() {
+        let login = |body: serde_json::Value| {
+            serde_json::from_value::<LoginRequest>(body)
+                .unwrap()
+                .into_login(ClientDevice::new(None, None))
+        };
+        let token = "A".repeat(43);
+        let with =
+            login(serde_json::json!({"email": "a@b.io", "password": "pw", "device_token": token}));
+        assert_eq!(
+            with.unwrap().device_token.map(|t| t.as_str().to_owned()),
+            Some(token)
+        );
+        let odd = login(
+            serde_json::json!({"email": "a@b.io", "password": "pw", "device_token": "short"}),
+        );
+        assert_eq!(odd.unwrap().device_token, None);
+        let absent = login(serde_json::json!({"email": "a@b.io", "password": "pw"}));
+        assert_eq!(absent.unwrap().device_token, None);
+        let fields = errors(login(
+            serde_json::json!({"email": "a@b.io", "password": "pw", "device_token": 7}),
+        ));
+        assert_eq!(fields["device_token"], [NOT_A_STRING]);
     }
 
     #[test]
@@ -355,17 +401,27 @@ mod tests {
         }))
         .unwrap();
         let credentials = serde_json::from_value::<LoginRequest>(serde_json::json!({
-            "email": "a@b.io", "password": "hunter2hunter2"
+            "email": "a@b.io", "password": "hunter2hunter2", "device_token": "B".repeat(43)
         }))
         .unwrap()
-        .into_credentials()
+        .into_login(ClientDevice::new(None, None))
         .unwrap();
+        let response = LoginResponse {
+            access_token: "access-secret".into(),
+            refresh_token: "refresh-secret".into(),
+            token_type: "Bearer",
+            expires_in: 300,
+            device_token: "C".repeat(43),
+        };
         for debug in [
             format!("{register:?}"),
             format!("{login:?}"),
             format!("{credentials:?}"),
+            format!("{response:?}"),
         ] {
-            assert!(!debug.contains("hunter2"), "{debug}");
+            for secret in ["hunter2", "BBBB", "CCCC", "access-secret", "refresh-secret"] {
+                assert!(!debug.contains(secret), "{debug}");
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::parsed;
 use super::email_verification::{AcceptedBody, secret_proof};
 use crate::error::{ApiError, FieldErrors};
-use crate::extract::{AccessToken, Field, JsonBody};
+use crate::extract::{AccessToken, Device, Field, JsonBody};
 use crate::state::AppState;
 
 /// The message of every successful password change.
@@ -128,6 +128,7 @@ pub struct ChangePasswordRequest {
 pub async fn change_password(
     state: Data<AppState>,
     token: AccessToken,
+    device: Device,
     body: JsonBody<ChangePasswordRequest>,
 ) -> Result<Json<PasswordUpdatedBody>, ApiError> {
     let body = body.0;
@@ -142,6 +143,9 @@ pub async fn change_password(
     let (Some(current), Some(new)) = (current, new) else {
         return Err(ApiError::Validation(errors));
     };
-    state.password_change.change(&token.0, current, new).await?;
+    state
+        .password_change
+        .change(&token.0, &device.0, current, new)
+        .await?;
     Ok(Json(PasswordUpdatedBody { message: UPDATED }))
 }

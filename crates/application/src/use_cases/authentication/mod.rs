@@ -4,14 +4,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::{
-    ClientDevice, EmailAddress, LogoutScope, RefreshDecision, RefreshPolicy, Session, SessionId,
-    TokenClaims, TokenKind, TokenRejection, User,
+    ClientDevice, DeviceToken, EmailAddress, LogoutScope, RefreshDecision, RefreshPolicy, Session,
+    SessionId, TokenClaims, TokenKind, TokenRejection, User, UserId,
 };
 use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::account_emails::SecretMail;
 use super::email_verification::send_verification;
+use super::login_attempts::{AttemptClient, AttemptOutcome, AttemptSubject, LoginAttempts};
 use super::session_revocation::SessionRevocation;
 use super::{
     LoginTokens, NewToken, RefreshedTokens, SessionSettings, TokenLifetimes, TokenRequirement,
@@ -32,6 +33,21 @@ use crate::{Email, EmailJob};
 /// more than one retry means rotations keep racing.
 const ROTATION_ATTEMPTS: usize = 3;
 
+/// No user has this id: what a device token of an unknown account is
+/// looked up under, so that the lookup costs the same either way.
+const NO_USER: UserId = UserId::new(0);
+
+/// What a login sends.
+#[derive(Debug)]
+pub struct LoginRequest {
+    /// As typed.
+    pub email: String,
+    pub password: SecretString,
+    pub device: ClientDevice,
+    /// The device token an earlier login handed this client, if it sent one.
+    pub device_token: Option<DeviceToken>,
+}
+
 /// The ports [`Authentication`] works with.
 #[derive(Clone)]
 pub struct AuthenticationPorts {
@@ -47,6 +63,8 @@ pub struct AuthenticationPorts {
     /// issues a new verification secret.
     pub secrets: Arc<dyn OneTimeSecretStore>,
     pub mail: SecretMail,
+    /// Throttles failed logins.
+    pub attempts: LoginAttempts,
 }
 
 /// Login, token checks, refresh (with rotation) and logout.
@@ -62,6 +80,7 @@ pub struct Authentication {
     outbox: Arc<dyn OutboxSignal>,
     secrets: Arc<dyn OneTimeSecretStore>,
     mail: SecretMail,
+    attempts: LoginAttempts,
     lifetimes: TokenLifetimes,
     settings: SessionSettings,
     policy: RefreshPolicy,
@@ -88,29 +107,67 @@ impl Authentication {
             outbox: ports.outbox,
             secrets: ports.secrets,
             mail: ports.mail,
+            attempts: ports.attempts,
             lifetimes,
             policy: settings.refresh_policy(&lifetimes),
             settings,
         }
     }
 
-    /// Checks the password and opens a new login session. Unknown emails,
+    /// Checks the password and opens a new login session, throttled by
+    /// the client's failed logins (see [`LoginAttempts`]). Unknown emails,
     /// malformed emails and wrong passwords fail alike and cost the same
     /// hash; a malformed email never reaches the user store.
     #[tracing::instrument(level = "debug", name = "login", skip_all, fields(user_id = tracing::field::Empty))]
-    pub async fn login(
-        &self,
-        email: &str,
-        password: SecretString,
-        device: ClientDevice,
-    ) -> Result<LoginTokens, LoginError> {
+    pub async fn login(&self, request: LoginRequest) -> Result<LoginTokens, LoginError> {
+        let LoginRequest {
+            email,
+            password,
+            device,
+            device_token,
+        } = request;
         // Lenient on purpose: an account stored under older, looser rules
         // can still log in; what no account can hold (a NUL, no `@`) never
         // reaches the store.
-        let found = match EmailAddress::from_storage(email) {
+        let found = match EmailAddress::from_storage(&email) {
             Ok(email) => self.users.find_credentials(&email.normalized()).await?,
             Err(_) => None,
         };
+        // Asked whether or not the account exists, so both cost the same.
+        let known_device = match device_token {
+            Some(token) => {
+                let owner = found.as_ref().map_or(NO_USER, |found| found.user.id);
+                self.sessions
+                    .recognises_device(owner, token.digest())
+                    .await?
+                    .then_some(token)
+            }
+            None => None,
+        };
+        let client = match &known_device {
+            Some(token) => AttemptClient::KnownDevice(token.clone()),
+            None => AttemptClient::Network(device.network()),
+        };
+        let epoch = found.as_ref().map(|found| found.session_epoch);
+        let attempt = self
+            .attempts
+            .begin(AttemptSubject::new(&email, epoch, client))
+            .await?;
+        let result = self
+            .check_and_open(found, password, device, known_device)
+            .await;
+        attempt.record(AttemptOutcome::of_login(&result)).await;
+        result
+    }
+
+    /// The password check of a login and, when it is right, its session.
+    async fn check_and_open(
+        &self,
+        found: Option<StoredCredentials>,
+        password: SecretString,
+        device: ClientDevice,
+        known_device: Option<DeviceToken>,
+    ) -> Result<LoginTokens, LoginError> {
         let (credentials, hash) = match found {
             Some(found) => {
                 let hash = found.password_hash.clone();
@@ -140,6 +197,8 @@ impl Authentication {
             .settings
             .notify_new_device
             .then(|| new_device_alert(&user, &session, &device, now));
+        // A recognised token is answered again; anyone else gets a new one.
+        let device_token = known_device.unwrap_or_else(|| self.mail.device_token());
         let opened = self
             .sessions
             .open(
@@ -149,6 +208,7 @@ impl Authentication {
                     created_at: now,
                     expires_at,
                     device,
+                    device_token: device_token.digest(),
                 },
                 session_epoch,
                 alert,
@@ -185,6 +245,7 @@ impl Authentication {
             access_token: access,
             refresh_token: refresh,
             expires_in: self.lifetimes.access_secs(),
+            device_token,
         })
     }
 

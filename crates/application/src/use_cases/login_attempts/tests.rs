@@ -1,131 +1,280 @@
+//! The throttling rules on the in-memory limiter (the same arithmetic the
+//! Redis one runs), on a clock moved by hand.
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use mockall::predicate::eq;
+use domain::{DeviceToken, OneTimeSecret};
 
 use super::*;
-use crate::error::{Dependency, DependencyError};
-use crate::ports::{MockRateLimiter, RateLimitError};
+use crate::rate_limits::manual_clock::ManualClock;
+use crate::rate_limits::{InMemoryRateLimiter, RateLimit};
 
-fn attempts(limiter: MockRateLimiter) -> LoginAttempts {
-    LoginAttempts::new(Arc::new(limiter), ThrottlePolicy::default())
+const T0: i64 = 1_800_000_000_000;
+
+/// The contract's per-client rule, and an account-wide budget of 8.
+fn throttles() -> LoginThrottles {
+    LoginThrottles {
+        per_client: ThrottlePolicy::default(),
+        per_account: ThrottlePolicy::budget(RateLimit::per_secs(8, 3600)),
+    }
 }
 
-/// A limiter that lets the attempt for `account` go ahead, once.
-fn allowing(account: &'static str) -> MockRateLimiter {
-    let mut limiter = MockRateLimiter::new();
-    limiter
-        .expect_begin_attempt()
-        .with(eq(account), eq(ThrottlePolicy::default()))
-        .times(1)
-        .returning(|_, _| Ok(AttemptDecision::Allowed));
-    limiter
+fn attempts() -> (Arc<ManualClock>, LoginAttempts) {
+    let clock = Arc::new(ManualClock::at(T0));
+    let limiter = InMemoryRateLimiter::new(clock.clone());
+    (clock, LoginAttempts::new(Arc::new(limiter), throttles()))
+}
+
+fn from_network(network: &str) -> AttemptSubject {
+    AttemptSubject::new(
+        "ada@example.io",
+        Some(SessionEpoch(0)),
+        AttemptClient::Network(Some(network.to_owned())),
+    )
+}
+
+fn device(seed: u8) -> DeviceToken {
+    DeviceToken::from_secret(&OneTimeSecret::from_entropy([seed; 32], 0))
+}
+
+fn from_device(token: DeviceToken) -> AttemptSubject {
+    AttemptSubject::new(
+        "ada@example.io",
+        Some(SessionEpoch(0)),
+        AttemptClient::KnownDevice(token),
+    )
+}
+
+/// Begins and records one attempt; the refusal, if it was refused.
+async fn attempt(
+    attempts: &LoginAttempts,
+    subject: AttemptSubject,
+    outcome: AttemptOutcome,
+) -> Option<RateLimited> {
+    match attempts.begin(subject).await {
+        Ok(attempt) => {
+            attempt.record(outcome).await;
+            None
+        }
+        Err(refused) => Some(refused),
+    }
+}
+
+async fn fail(attempts: &LoginAttempts, subject: AttemptSubject, times: usize) {
+    for _ in 0..times {
+        assert_eq!(
+            attempt(attempts, subject.clone(), AttemptOutcome::Failed).await,
+            None
+        );
+    }
 }
 
 #[tokio::test]
-async fn a_throttled_account_is_refused_before_any_password_check() {
-    let mut limiter = MockRateLimiter::new();
-    limiter.expect_begin_attempt().times(1).returning(|_, _| {
-        Ok(AttemptDecision::Throttled {
-            retry_after: Duration::from_secs(4),
-        })
-    });
-    limiter.expect_clear_failures().never();
-    let attempts = attempts(limiter);
-    let refused = attempts.begin("ada@example.io").await.err().unwrap();
+async fn failures_from_one_network_throttle_that_network_only() {
+    let (_, attempts) = attempts();
+    fail(&attempts, from_network("198.51.100.0/24"), 5).await;
+    let refused = attempts.begin(from_network("198.51.100.0/24")).await.err();
     assert_eq!(
         refused,
-        RateLimited {
+        Some(RateLimited {
             rule: Rule::FailedLogins,
             quota: ThrottlePolicy::default().as_quota(),
-            retry_after: Duration::from_secs(4),
-        }
+            retry_after: Duration::from_secs(1),
+        })
+    );
+    // The owner, elsewhere, is not locked out.
+    let owner = attempt(
+        &attempts,
+        from_network("203.0.113.0/24"),
+        AttemptOutcome::Succeeded,
+    );
+    assert_eq!(owner.await, None);
+}
+
+#[tokio::test]
+async fn the_account_wide_budget_holds_clients_without_a_device_token_only() {
+    let (_, attempts) = attempts();
+    for network in 0..8 {
+        fail(&attempts, from_network(&format!("10.0.{network}.0/24")), 1).await;
+    }
+    let refused = attempts
+        .begin(from_network("10.0.99.0/24"))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(refused.rule, Rule::FailedLoginsPerAccount);
+    assert_eq!(refused.quota, RateLimit::per_secs(8, 3600));
+    assert_eq!(refused.retry_after, Duration::from_secs(3600));
+    // A client with a device token of the account is held to its own count.
+    let owner = attempt(&attempts, from_device(device(1)), AttemptOutcome::Succeeded);
+    assert_eq!(owner.await, None);
+}
+
+#[tokio::test]
+async fn a_device_token_is_throttled_on_its_own_failures() {
+    let (_, attempts) = attempts();
+    fail(&attempts, from_device(device(1)), 5).await;
+    let refused = attempts.begin(from_device(device(1))).await.err().unwrap();
+    assert_eq!(refused.rule, Rule::FailedLogins);
+    // Another device of the account, and the networks, are untouched.
+    assert_eq!(
+        attempt(&attempts, from_device(device(2)), AttemptOutcome::Succeeded).await,
+        None
+    );
+    assert_eq!(
+        attempt(
+            &attempts,
+            from_network("203.0.113.0/24"),
+            AttemptOutcome::Succeeded
+        )
+        .await,
+        None
     );
 }
 
 #[tokio::test]
-async fn the_account_is_the_normalised_address_as_typed() {
-    // Existing or not, the same subject: throttling reveals nothing.
-    let attempts = attempts(allowing("ada@example.io"));
-    let attempt = attempts.begin("  Ada@Example.IO ").await.unwrap();
-    attempt.record(AttemptOutcome::Failed).await;
+async fn a_success_clears_its_client_and_spends_no_account_budget() {
+    let (_, attempts) = attempts();
+    fail(&attempts, from_network("198.51.100.0/24"), 4).await;
+    let right = attempt(
+        &attempts,
+        from_network("198.51.100.0/24"),
+        AttemptOutcome::Succeeded,
+    );
+    assert_eq!(right.await, None);
+    // Cleared: four more failures are tolerated again (seven on the
+    // account)...
+    fail(&attempts, from_network("198.51.100.0/24"), 3).await;
+    // ...and only failures count on the account: successes from many
+    // networks spend nothing, so the eighth failure is still allowed.
+    for network in 0..20 {
+        let subject = from_network(&format!("10.1.{network}.0/24"));
+        assert_eq!(
+            attempt(&attempts, subject, AttemptOutcome::Succeeded).await,
+            None
+        );
+    }
+    fail(&attempts, from_network("10.2.0.0/24"), 1).await;
+    let refused = attempts
+        .begin(from_network("10.3.0.0/24"))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(refused.rule, Rule::FailedLoginsPerAccount);
 }
 
 #[tokio::test]
-async fn text_that_is_no_address_is_counted_too() {
-    let attempts = attempts(allowing("not an address"));
-    let attempt = attempts.begin(" Not An Address ").await.unwrap();
-    attempt.record(AttemptOutcome::Failed).await;
+async fn an_inconclusive_check_counts_nowhere() {
+    let (_, attempts) = attempts();
+    for _ in 0..20 {
+        let subject = from_network("198.51.100.0/24");
+        assert_eq!(
+            attempt(&attempts, subject, AttemptOutcome::Inconclusive).await,
+            None
+        );
+    }
 }
 
 #[tokio::test]
-async fn a_success_clears_the_failures() {
-    let mut limiter = allowing("ada@example.io");
-    limiter
-        .expect_clear_failures()
-        .with(eq("ada@example.io"))
-        .times(1)
-        .returning(|_| Ok(()));
-    limiter.expect_forgive_attempt().never();
-    let attempts = attempts(limiter);
-    let attempt = attempts.begin("ada@example.io").await.unwrap();
-    attempt.record(AttemptOutcome::Succeeded).await;
+async fn a_refusal_by_the_client_throttle_spends_no_account_budget() {
+    let (_, attempts) = attempts();
+    fail(&attempts, from_network("198.51.100.0/24"), 5).await;
+    for _ in 0..20 {
+        assert!(
+            attempts
+                .begin(from_network("198.51.100.0/24"))
+                .await
+                .is_err()
+        );
+    }
+    // 5 failures counted on the account, not 25: three more networks may
+    // still fail once each.
+    for network in 0..3 {
+        fail(&attempts, from_network(&format!("10.0.{network}.0/24")), 1).await;
+    }
+    assert!(attempts.begin(from_network("10.0.9.0/24")).await.is_err());
 }
 
 #[tokio::test]
-async fn a_failure_stays_counted() {
-    let mut limiter = allowing("ada@example.io");
-    limiter.expect_clear_failures().never();
-    limiter.expect_forgive_attempt().never();
-    let attempts = attempts(limiter);
-    let attempt = attempts.begin("ada@example.io").await.unwrap();
-    attempt.record(AttemptOutcome::Failed).await;
+async fn a_new_epoch_starts_every_count_afresh() {
+    let (_, attempts) = attempts();
+    fail(&attempts, from_network("198.51.100.0/24"), 5).await;
+    for network in 0..3 {
+        fail(&attempts, from_network(&format!("10.0.{network}.0/24")), 1).await;
+    }
+    assert!(
+        attempts
+            .begin(from_network("198.51.100.0/24"))
+            .await
+            .is_err()
+    );
+    assert!(attempts.begin(from_network("10.9.0.0/24")).await.is_err());
+    // A password reset moved the account's epoch on.
+    let after_reset = AttemptSubject::new(
+        "ada@example.io",
+        Some(SessionEpoch(1)),
+        AttemptClient::Network(Some("198.51.100.0/24".into())),
+    );
+    assert_eq!(
+        attempt(&attempts, after_reset, AttemptOutcome::Succeeded).await,
+        None
+    );
 }
 
 #[tokio::test]
-async fn an_inconclusive_check_is_taken_back() {
-    let mut limiter = allowing("ada@example.io");
-    limiter
-        .expect_forgive_attempt()
-        .with(eq("ada@example.io"))
-        .times(1)
-        .returning(|_| Ok(()));
-    limiter.expect_clear_failures().never();
-    let attempts = attempts(limiter);
-    let attempt = attempts.begin("ada@example.io").await.unwrap();
-    attempt.record(AttemptOutcome::Inconclusive).await;
-}
-
-#[tokio::test]
-async fn off_asks_nothing() {
-    let attempts = LoginAttempts::off();
-    let attempt = attempts.begin("ada@example.io").await.unwrap();
-    attempt.record(AttemptOutcome::Succeeded).await;
-}
-
-#[tokio::test]
-async fn a_limiter_failure_lets_the_login_through_uncounted() {
-    let mut limiter = MockRateLimiter::new();
-    limiter
-        .expect_begin_attempt()
-        .returning(|_, _| Err(RateLimitError::Unavailable("down".into())));
-    limiter.expect_clear_failures().never();
-    let attempts = attempts(limiter);
-    let attempt = attempts.begin("ada@example.io").await.unwrap();
-    attempt.record(AttemptOutcome::Succeeded).await;
+async fn throttling_wears_off() {
+    let (clock, attempts) = attempts();
+    fail(&attempts, from_network("198.51.100.0/24"), 5).await;
+    assert!(
+        attempts
+            .begin(from_network("198.51.100.0/24"))
+            .await
+            .is_err()
+    );
+    clock.advance_ms(1_000);
+    let after_wait = attempt(
+        &attempts,
+        from_network("198.51.100.0/24"),
+        AttemptOutcome::Failed,
+    );
+    assert_eq!(after_wait.await, None);
 }
 
 #[test]
-fn login_results_map_to_outcomes() {
-    let ok: Result<(), LoginError> = Ok(());
-    assert_eq!(AttemptOutcome::of_login(&ok), AttemptOutcome::Succeeded);
-    let wrong: Result<(), LoginError> = Err(LoginError::InvalidCredentials);
-    assert_eq!(AttemptOutcome::of_login(&wrong), AttemptOutcome::Failed);
-    let down: Result<(), LoginError> = Err(LoginError::Dependency(DependencyError::Unavailable(
-        Dependency::PasswordHasher,
-        "busy".into(),
-    )));
+fn every_spelling_of_an_address_is_one_account() {
+    // Existing or not, the same subject: throttling reveals nothing.
+    let network = || AttemptClient::Network(Some("198.51.100.0/24".into()));
     assert_eq!(
-        AttemptOutcome::of_login(&down),
-        AttemptOutcome::Inconclusive
+        AttemptSubject::new("  Ada@Example.IO ", None, network()),
+        AttemptSubject::new("ada@example.io", None, network()),
     );
+    assert_eq!(
+        AttemptSubject::new(" Not An Address ", None, network()).pair(),
+        "not an address|net:198.51.100.0/24"
+    );
+    assert_ne!(
+        AttemptSubject::new("ada@example.io", Some(SessionEpoch(1)), network()).pair(),
+        AttemptSubject::new("ada@example.io", Some(SessionEpoch(2)), network()).pair(),
+    );
+}
+
+#[test]
+fn counter_names_never_hold_the_device_token() {
+    let token = device(3);
+    let subject = from_device(token.clone());
+    assert!(!subject.pair().contains(token.as_str()));
+    assert_eq!(subject.account_wide(), None);
+}
+
+#[tokio::test]
+async fn off_counts_nothing() {
+    let attempts = LoginAttempts::off();
+    for _ in 0..50 {
+        let subject = from_network("198.51.100.0/24");
+        assert_eq!(
+            attempt(&attempts, subject, AttemptOutcome::Failed).await,
+            None
+        );
+    }
 }

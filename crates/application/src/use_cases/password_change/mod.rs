@@ -1,12 +1,14 @@
 //! `POST /users/me/password`: a signed-in user changes its password.
 
-use domain::{Password, TokenClaims, TokenRejection};
+use domain::{ClientDevice, Password, TokenClaims, TokenRejection, User};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::account_emails::password_changed;
 use super::account_ports::AccountPorts;
 use crate::error::ChangePasswordError;
-use crate::use_cases::{AttemptOutcome, LoginAttempts};
+use crate::ports::{HashError, RepositoryError};
+use crate::rate_limits::RateLimited;
+use crate::use_cases::{AttemptClient, AttemptOutcome, AttemptSubject, LoginAttempts};
 
 /// Changing a password with the current one.
 #[derive(Clone)]
@@ -30,6 +32,7 @@ impl PasswordChange {
     pub async fn change(
         &self,
         claims: &TokenClaims,
+        device: &ClientDevice,
         current_password: SecretString,
         new_password: Password,
     ) -> Result<(), ChangePasswordError> {
@@ -39,16 +42,15 @@ impl PasswordChange {
             .find_by_id(claims.user_id)
             .await?
             .ok_or(ChangePasswordError::Token(TokenRejection::Revoked))?;
-        let key = user.email.normalized();
-        let attempt = self.attempts.begin(user.email.as_str()).await?;
-        let checked = self.check_current(&key, current_password.clone()).await;
-        let outcome = match &checked {
-            Ok(true) => AttemptOutcome::Succeeded,
-            Ok(false) => AttemptOutcome::Failed,
-            Err(_) => AttemptOutcome::Inconclusive,
-        };
-        attempt.record(outcome).await;
-        if !checked? {
+        let right = check_current_password::<ChangePasswordError>(
+            &self.ports,
+            &self.attempts,
+            &user,
+            device,
+            current_password.clone(),
+        )
+        .await?;
+        if !right {
             return Err(ChangePasswordError::InvalidCurrentPassword);
         }
         if current_password.expose_secret() == new_password.expose() {
@@ -73,24 +75,44 @@ impl PasswordChange {
         self.ports.revoker().mark_committed(&ended, now).await;
         Ok(())
     }
+}
 
-    /// Whether `password` is the account's current one.
-    async fn check_current(
-        &self,
-        normalized_email: &str,
-        password: SecretString,
-    ) -> Result<bool, ChangePasswordError> {
-        let stored = self
-            .ports
-            .users
-            .find_credentials(normalized_email)
-            .await?
-            .map(|credentials| credentials.password_hash);
-        if stored.is_none() {
-            return Err(ChangePasswordError::Token(TokenRejection::Revoked));
-        }
-        Ok(self.ports.hasher.verify(password, stored).await?)
-    }
+/// Whether `password` is the signed-in `user`'s current one, checked as a
+/// login of the account from `device` would be: a throttled client is
+/// refused whatever it sends, and a wrong password counts as a failed
+/// login. A user that is gone is a revoked token.
+pub(crate) async fn check_current_password<E>(
+    ports: &AccountPorts,
+    attempts: &LoginAttempts,
+    user: &User,
+    device: &ClientDevice,
+    password: SecretString,
+) -> Result<bool, E>
+where
+    E: From<TokenRejection> + From<RateLimited> + From<RepositoryError> + From<HashError>,
+{
+    let credentials = ports
+        .users
+        .find_credentials(&user.email.normalized())
+        .await?
+        .ok_or(TokenRejection::Revoked)?;
+    let subject = AttemptSubject::new(
+        user.email.as_str(),
+        Some(credentials.session_epoch),
+        AttemptClient::Network(device.network()),
+    );
+    let attempt = attempts.begin(subject).await?;
+    let checked = ports
+        .hasher
+        .verify(password, Some(credentials.password_hash))
+        .await;
+    let outcome = match &checked {
+        Ok(true) => AttemptOutcome::Succeeded,
+        Ok(false) => AttemptOutcome::Failed,
+        Err(_) => AttemptOutcome::Inconclusive,
+    };
+    attempt.record(outcome).await;
+    Ok(checked?)
 }
 
 #[cfg(test)]

@@ -13,9 +13,24 @@ use crate::ports::{
     SessionEpoch, StoredCredentials,
 };
 use crate::rate_limits::{RateLimited, Rule, ThrottlePolicy};
+use crate::use_cases::LoginThrottles;
 use crate::use_cases::test_support::{MockAccountPorts, claims, now, user};
 
 const CURRENT: &str = "old correct horse";
+/// User 1's counters at epoch 3, from [`device`]'s network.
+const ACCOUNT_WIDE: &str = "user1@example.io#3|all";
+const PAIR: &str = "user1@example.io#3|net:203.0.113.0/24";
+
+fn throttles() -> LoginThrottles {
+    LoginThrottles {
+        per_client: ThrottlePolicy::default(),
+        per_account: ThrottlePolicy::budget(crate::rate_limits::RateLimit::per_secs(100, 3600)),
+    }
+}
+
+fn device() -> ClientDevice {
+    ClientDevice::new(Some("203.0.113.7".parse().unwrap()), Some("Firefox"))
+}
 const NEW: &str = "new battery staple";
 
 /// The account mocks and, optionally, a rate limiter (without one, rate
@@ -48,7 +63,7 @@ impl Ports {
 
     fn change(self) -> PasswordChange {
         let attempts = match self.limiter {
-            Some(limiter) => LoginAttempts::new(Arc::new(limiter), ThrottlePolicy::default()),
+            Some(limiter) => LoginAttempts::new(Arc::new(limiter), throttles()),
             None => LoginAttempts::off(),
         };
         PasswordChange::new(self.account.into_ports(), attempts)
@@ -91,12 +106,19 @@ impl Ports {
         self
     }
 
-    /// A limiter that lets one attempt for user 1 go ahead.
+    /// A limiter that lets one attempt for user 1 (epoch 3) from
+    /// [`device`]'s network go ahead: counted on the account and on the
+    /// pair.
     fn allowing(mut self) -> Self {
         let mut limiter = MockRateLimiter::new();
         limiter
             .expect_begin_attempt()
-            .with(eq("user1@example.io"), eq(ThrottlePolicy::default()))
+            .with(eq(ACCOUNT_WIDE), eq(throttles().per_account))
+            .times(1)
+            .returning(|_, _| Ok(AttemptDecision::Allowed));
+        limiter
+            .expect_begin_attempt()
+            .with(eq(PAIR), eq(throttles().per_client))
             .times(1)
             .returning(|_, _| Ok(AttemptDecision::Allowed));
         self.limiter = Some(limiter);
@@ -144,7 +166,7 @@ fn ended() -> Vec<EndedSession> {
 async fn change(ports: Ports, current: &str, new: &str) -> Result<(), ChangePasswordError> {
     ports
         .change()
-        .change(&fresh_claims(), secret(current), password(new))
+        .change(&fresh_claims(), &device(), secret(current), password(new))
         .await
 }
 
@@ -206,10 +228,16 @@ async fn the_right_current_password_clears_the_failures() {
     ports
         .limiter()
         .expect_clear_failures()
-        .with(eq("user1@example.io"))
+        .with(eq(PAIR))
         .times(1)
         .returning(|_| Ok(()));
-    ports.limiter().expect_forgive_attempt().never();
+    // A success is no failure of the account either.
+    ports
+        .limiter()
+        .expect_forgive_attempt()
+        .with(eq(ACCOUNT_WIDE))
+        .times(1)
+        .returning(|_| Ok(()));
     change(ports, CURRENT, NEW).await.unwrap();
 }
 
@@ -220,10 +248,22 @@ async fn a_throttled_account_is_refused_before_its_password_is_checked() {
         .users
         .expect_find_by_id()
         .returning(|_| Ok(Some(user(1, Role::User))));
+    ports.users.expect_find_credentials().returning(|_| {
+        Ok(Some(StoredCredentials {
+            user: user(1, Role::User),
+            password_hash: old_hash(),
+            session_epoch: SessionEpoch(3),
+        }))
+    });
     let mut limiter = MockRateLimiter::new();
     limiter
         .expect_begin_attempt()
-        .with(eq("user1@example.io"), eq(ThrottlePolicy::default()))
+        .with(eq(ACCOUNT_WIDE), eq(throttles().per_account))
+        .times(1)
+        .returning(|_, _| Ok(AttemptDecision::Allowed));
+    limiter
+        .expect_begin_attempt()
+        .with(eq(PAIR), eq(throttles().per_client))
         .times(1)
         .returning(|_, _| {
             Ok(AttemptDecision::Throttled {
@@ -231,9 +271,13 @@ async fn a_throttled_account_is_refused_before_its_password_is_checked() {
             })
         });
     limiter.expect_clear_failures().never();
-    limiter.expect_forgive_attempt().never();
+    // The account-wide count taken back: no password was judged.
+    limiter
+        .expect_forgive_attempt()
+        .with(eq(ACCOUNT_WIDE))
+        .times(1)
+        .returning(|_| Ok(()));
     ports.limiter = Some(limiter);
-    ports.users.expect_find_credentials().never();
     ports.hasher.expect_verify().never();
     ports.hasher.expect_hash().never();
     ports.users.expect_change_password().never();
@@ -273,7 +317,13 @@ async fn a_hasher_outage_during_the_check_is_not_counted_as_a_failure() {
     ports
         .limiter()
         .expect_forgive_attempt()
-        .with(eq("user1@example.io"))
+        .with(eq(PAIR))
+        .times(1)
+        .returning(|_| Ok(()));
+    ports
+        .limiter()
+        .expect_forgive_attempt()
+        .with(eq(ACCOUNT_WIDE))
         .times(1)
         .returning(|_| Ok(()));
     ports.limiter().expect_clear_failures().never();

@@ -30,6 +30,8 @@ pub(super) struct Ports {
     pub email_settings: crate::AccountEmailSettings,
     pub lifetimes: TokenLifetimes,
     pub settings: SessionSettings,
+    /// Off unless a test throttles.
+    pub attempts: LoginAttempts,
 }
 
 impl Ports {
@@ -45,6 +47,7 @@ impl Ports {
             email_settings: app_email_settings(),
             lifetimes: TokenLifetimes::default(),
             settings: SessionSettings::default(),
+            attempts: LoginAttempts::off(),
         }
     }
 
@@ -60,6 +63,7 @@ impl Ports {
                 outbox: Arc::new(self.outbox),
                 secrets: Arc::new(self.secrets),
                 mail: secret_mail(self.email_settings),
+                attempts: self.attempts,
             },
             self.lifetimes,
             self.settings,
@@ -110,6 +114,16 @@ fn device() -> ClientDevice {
     ClientDevice::new(Some("203.0.113.7".parse().unwrap()), Some("Firefox"))
 }
 
+/// A login from [`device`] without a device token.
+fn request(email: &str, password_text: &str) -> LoginRequest {
+    LoginRequest {
+        email: email.to_owned(),
+        password: password(password_text),
+        device: device(),
+        device_token: None,
+    }
+}
+
 fn password(raw: &str) -> SecretString {
     SecretString::from(raw.to_owned())
 }
@@ -157,7 +171,7 @@ async fn login_issues_a_fresh_access_and_a_refresh_token_in_one_session() {
         .return_const(());
     let tokens = ports
         .authentication()
-        .login("  Ada@Example.IO ", password("pw"), device())
+        .login(request("  Ada@Example.IO ", "pw"))
         .await
         .unwrap();
     let access: Vec<_> = tokens.access_token.split(':').collect();
@@ -185,7 +199,7 @@ async fn a_login_whose_account_changed_meanwhile_gets_no_tokens() {
     ports.outbox.expect_job_committed().never();
     let error = ports
         .authentication()
-        .login("user1@example.io", password("pw"), device())
+        .login(request("user1@example.io", "pw"))
         .await
         .unwrap_err();
     assert!(matches!(error, LoginError::InvalidCredentials));
@@ -208,7 +222,7 @@ async fn login_without_new_device_notifications_queues_no_alert() {
     ports.outbox.expect_job_committed().never();
     ports
         .authentication()
-        .login("user1@example.io", password("pw"), device())
+        .login(request("user1@example.io", "pw"))
         .await
         .unwrap();
 }
@@ -224,7 +238,7 @@ async fn a_known_device_wakes_no_relay() {
     ports.outbox.expect_job_committed().never();
     ports
         .authentication()
-        .login("user1@example.io", password("pw"), device())
+        .login(request("user1@example.io", "pw"))
         .await
         .unwrap();
 }
@@ -244,7 +258,7 @@ async fn the_first_refresh_token_ends_with_the_maximum_session_lifetime() {
         });
     let tokens = ports
         .authentication()
-        .login("user1@example.io", password("pw"), device())
+        .login(request("user1@example.io", "pw"))
         .await
         .unwrap();
     assert_eq!(tokens.refresh_token.split(':').nth(3), Some("100"));
@@ -261,7 +275,7 @@ async fn a_session_store_outage_at_login_is_unavailable() {
     ports.tokens.expect_encode().never();
     let error = ports
         .authentication()
-        .login("user1@example.io", password("pw"), device())
+        .login(request("user1@example.io", "pw"))
         .await
         .unwrap_err();
     assert!(matches!(
@@ -285,7 +299,7 @@ async fn login_with_an_unknown_email_still_pays_for_a_hash() {
         .returning(|_, _| Ok(false));
     let error = ports
         .authentication()
-        .login("nobody@example.io", password("pw"), device())
+        .login(request("nobody@example.io", "pw"))
         .await
         .unwrap_err();
     assert!(matches!(error, LoginError::InvalidCredentials));
@@ -309,7 +323,7 @@ async fn login_with_a_malformed_email_pays_for_a_hash_without_asking_the_store()
             .returning(|_, _| Ok(false));
         let error = ports
             .authentication()
-            .login(email, password("pw"), device())
+            .login(request(email, "pw"))
             .await
             .unwrap_err();
         assert!(matches!(error, LoginError::InvalidCredentials), "{email:?}");
@@ -332,7 +346,7 @@ async fn login_looks_up_an_address_stored_under_older_rules() {
         .returning(|_, _| Ok(false));
     let error = ports
         .authentication()
-        .login("\"a,b\"@example.io", password("pw"), device())
+        .login(request("\"a,b\"@example.io", "pw"))
         .await
         .unwrap_err();
     assert!(matches!(error, LoginError::InvalidCredentials));
@@ -349,7 +363,7 @@ async fn login_with_a_wrong_password_fails_like_an_unknown_email() {
     ports.tokens.expect_encode().never();
     let error = ports
         .authentication()
-        .login("user1@example.io", password("wrong"), device())
+        .login(request("user1@example.io", "wrong"))
         .await
         .unwrap_err();
     assert!(matches!(error, LoginError::InvalidCredentials));
@@ -367,7 +381,7 @@ async fn login_with_a_lifetime_past_the_calendar_fails_instead_of_panicking() {
     ports.tokens.expect_encode().returning(|_| Ok("t".into()));
     let error = ports
         .authentication()
-        .login("user1@example.io", password("pw"), device())
+        .login(request("user1@example.io", "pw"))
         .await
         .unwrap_err();
     assert!(matches!(
@@ -385,7 +399,7 @@ async fn login_keeps_the_store_error_as_its_source() {
         .returning(|_| Err(RepositoryError::Unavailable("connection refused".into())));
     let error = ports
         .authentication()
-        .login("user1@example.io", password("pw"), device())
+        .login(request("user1@example.io", "pw"))
         .await
         .unwrap_err();
     let mut chain = Vec::new();
@@ -595,7 +609,7 @@ async fn an_unverified_account_cannot_log_in_when_verification_is_required_and_g
     ports.tokens.expect_encode().never();
     let error = ports
         .authentication()
-        .login("user1@example.io", password("pw"), device())
+        .login(request("user1@example.io", "pw"))
         .await
         .unwrap_err();
     assert!(matches!(error, LoginError::EmailNotVerified));
@@ -614,7 +628,7 @@ async fn a_wrong_password_of_an_unverified_account_is_still_invalid_credentials(
     ports.secrets.expect_issue().never();
     let error = ports
         .authentication()
-        .login("user1@example.io", password("wrong"), device())
+        .login(request("user1@example.io", "wrong"))
         .await
         .unwrap_err();
     assert!(matches!(error, LoginError::InvalidCredentials));
