@@ -25,7 +25,13 @@ async fn login_returns_a_fresh_access_token_and_a_refresh_token() {
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["access_token", "expires_in", "refresh_token", "token_type"]
+        [
+            "access_token",
+            "device_token",
+            "expires_in",
+            "refresh_token",
+            "token_type"
+        ]
     );
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 300);
