@@ -187,6 +187,125 @@ async fn login_issues_a_fresh_access_and_a_refresh_token_in_one_session() {
     assert_eq!(tokens.expires_in, 300);
 }
 
+/// A device token an earlier login handed out.
+fn earlier_device_token() -> DeviceToken {
+    DeviceToken::from_secret(&domain::OneTimeSecret::from_entropy([9; 32], 0))
+}
+
+#[tokio::test]
+async fn a_login_answers_a_new_device_token_and_stores_its_digest() {
+    let mut ports = Ports::new().with_account().with_readable_tokens();
+    let issued = DeviceToken::from_secret(&crate::use_cases::test_support::fixed_secret());
+    let digest = issued.digest();
+    ports
+        .sessions
+        .expect_open()
+        .withf(move |session, _, _| session.device_token == digest)
+        .times(1)
+        .returning(|_, _, _| {
+            Ok(OpenedSession::Opened {
+                alert_queued: false,
+            })
+        });
+    let tokens = ports
+        .authentication()
+        .login(request("user1@example.io", "pw"))
+        .await
+        .unwrap();
+    assert_eq!(tokens.device_token, issued);
+}
+
+#[tokio::test]
+async fn a_recognised_device_token_is_answered_again() {
+    let mut ports = Ports::new().with_account().with_readable_tokens();
+    let known = earlier_device_token();
+    let digest = known.digest();
+    ports
+        .sessions
+        .expect_recognises_device()
+        .with(eq(UserId::new(1)), eq(digest))
+        .times(1)
+        .returning(|_, _| Ok(true));
+    ports
+        .sessions
+        .expect_open()
+        .withf(move |session, _, _| session.device_token == digest)
+        .times(1)
+        .returning(|_, _, _| {
+            Ok(OpenedSession::Opened {
+                alert_queued: false,
+            })
+        });
+    let mut login = request("user1@example.io", "pw");
+    login.device_token = Some(known.clone());
+    let tokens = ports.authentication().login(login).await.unwrap();
+    assert_eq!(tokens.device_token, known);
+}
+
+#[tokio::test]
+async fn a_device_token_of_an_unknown_account_is_looked_up_all_the_same() {
+    // The same queries whether or not the account exists: no timing tells.
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_find_credentials()
+        .returning(|_| Ok(None));
+    ports
+        .sessions
+        .expect_recognises_device()
+        .with(eq(UserId::new(0)), eq(earlier_device_token().digest()))
+        .times(1)
+        .returning(|_, _| Ok(false));
+    ports
+        .hasher
+        .expect_verify()
+        .withf(|_, stored| stored.is_none())
+        .times(1)
+        .returning(|_, _| Ok(false));
+    let mut login = request("nobody@example.io", "pw");
+    login.device_token = Some(earlier_device_token());
+    let error = ports.authentication().login(login).await.unwrap_err();
+    assert!(matches!(error, LoginError::InvalidCredentials));
+}
+
+#[tokio::test]
+async fn a_throttled_client_is_refused_before_its_password_is_checked() {
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_find_credentials()
+        .returning(|_| Ok(Some(credentials(1))));
+    ports.hasher.expect_verify().never();
+    let mut limiter = crate::ports::MockRateLimiter::new();
+    limiter
+        .expect_begin_attempt()
+        .withf(|subject, _| subject == "user1@example.io#4|all")
+        .returning(|_, _| {
+            Ok(crate::ports::AttemptDecision::Throttled {
+                retry_after: std::time::Duration::from_secs(60),
+            })
+        });
+    ports.attempts = LoginAttempts::new(
+        Arc::new(limiter),
+        crate::use_cases::LoginThrottles {
+            per_client: crate::rate_limits::ThrottlePolicy::default(),
+            per_account: crate::rate_limits::ThrottlePolicy::default(),
+        },
+    );
+    let error = ports
+        .authentication()
+        .login(request("user1@example.io", "pw"))
+        .await
+        .unwrap_err();
+    let LoginError::Throttled(limited) = error else {
+        panic!("expected Throttled, got {error:?}");
+    };
+    assert_eq!(
+        limited.rule,
+        crate::rate_limits::Rule::FailedLoginsPerAccount
+    );
+}
+
 #[tokio::test]
 async fn a_login_whose_account_changed_meanwhile_gets_no_tokens() {
     let mut ports = Ports::new().with_account();
