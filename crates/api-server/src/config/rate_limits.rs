@@ -73,6 +73,9 @@ pub struct RateLimitSettings {
     /// The longest wait of a throttled account
     #[arg(long, env = "RATE_LIMIT_ACCOUNT_THROTTLE_MAX", default_value = "900s", value_parser = duration, global = true)]
     rate_limit_account_throttle_max: Duration,
+    /// POST /users/me/email per user, whatever the answer
+    #[arg(long, env = "RATE_LIMIT_EMAIL_CHANGE_PER_USER", default_value = "3/3600s", value_parser = rate, global = true)]
+    rate_limit_email_change_per_user: RateLimit,
 }
 
 impl RateLimitSettings {
@@ -101,6 +104,7 @@ impl RateLimitSettings {
                 base: self.rate_limit_account_throttle_base,
                 max: self.rate_limit_account_throttle_max,
             },
+            email_change_per_user: self.rate_limit_email_change_per_user,
         }))
     }
 }
@@ -118,7 +122,7 @@ mod tests {
         ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
     ];
 
-    const VARIABLES: [&str; 10] = [
+    const VARIABLES: [&str; 11] = [
         "RATE_LIMITS",
         "RATE_LIMIT_LOGIN_PER_IP",
         "RATE_LIMIT_REGISTER_PER_IP",
@@ -129,6 +133,7 @@ mod tests {
         "RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT",
         "RATE_LIMIT_ACCOUNT_THROTTLE_BASE",
         "RATE_LIMIT_ACCOUNT_THROTTLE_MAX",
+        "RATE_LIMIT_EMAIL_CHANGE_PER_USER",
     ];
 
     fn load(
@@ -163,6 +168,7 @@ mod tests {
             ("RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT", "10/30m"),
             ("RATE_LIMIT_ACCOUNT_THROTTLE_BASE", "2s"),
             ("RATE_LIMIT_ACCOUNT_THROTTLE_MAX", "1h"),
+            ("RATE_LIMIT_EMAIL_CHANGE_PER_USER", "5/2h"),
         ])
         .unwrap()
         .unwrap();
@@ -173,6 +179,7 @@ mod tests {
         assert_eq!(config.secret_attempts_per_ip, per(40, 900));
         assert_eq!(config.refresh_per_ip, per(1000, 3600));
         assert_eq!(config.emails_per_recipient, per(3, 86_400));
+        assert_eq!(config.email_change_per_user, per(5, 7200));
         assert_eq!(
             config.failed_logins,
             ThrottlePolicy {
@@ -199,7 +206,7 @@ mod tests {
             "2000000/60s",
             "",
         ];
-        for name in &VARIABLES[1..8] {
+        for name in VARIABLES[1..8].iter().chain(&VARIABLES[10..]) {
             for value in rates.iter().filter(|value| !value.is_empty()) {
                 let error = load(&[(name, value)]).unwrap_err().to_string();
                 assert!(error.contains(name), "{name}={value}: {error}");

@@ -44,10 +44,13 @@ pub enum Rule {
     EmailsPerRecipient,
     /// Failed logins (and wrong current passwords), per account.
     FailedLogins,
+    /// `POST /users/me/email`, per user, whatever the answer: each request
+    /// may mail a new code and check a password.
+    EmailChangePerUser,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 7] = [
+    pub const ALL: [Rule; 8] = [
         Rule::LoginPerIp,
         Rule::RegisterPerIp,
         Rule::EmailRequestsPerIp,
@@ -55,6 +58,7 @@ impl Rule {
         Rule::RefreshPerIp,
         Rule::EmailsPerRecipient,
         Rule::FailedLogins,
+        Rule::EmailChangePerUser,
     ];
 
     /// The rule's name in Redis keys, metric labels and the
@@ -68,6 +72,7 @@ impl Rule {
             Rule::RefreshPerIp => "refresh",
             Rule::EmailsPerRecipient => "emails_per_recipient",
             Rule::FailedLogins => "failed_logins",
+            Rule::EmailChangePerUser => "email_change_per_user",
         }
     }
 }
@@ -139,6 +144,7 @@ pub struct RateLimitConfig {
     pub refresh_per_ip: RateLimit,
     pub emails_per_recipient: RateLimit,
     pub failed_logins: ThrottlePolicy,
+    pub email_change_per_user: RateLimit,
 }
 
 impl Default for RateLimitConfig {
@@ -151,6 +157,7 @@ impl Default for RateLimitConfig {
             refresh_per_ip: RateLimit::per_secs(300, 300),
             emails_per_recipient: RateLimit::per_secs(10, 3600),
             failed_logins: ThrottlePolicy::default(),
+            email_change_per_user: RateLimit::per_secs(3, 3600),
         }
     }
 }
@@ -166,6 +173,7 @@ impl RateLimitConfig {
             Rule::RefreshPerIp => self.refresh_per_ip,
             Rule::EmailsPerRecipient => self.emails_per_recipient,
             Rule::FailedLogins => self.failed_logins.as_quota(),
+            Rule::EmailChangePerUser => self.email_change_per_user,
         }
     }
 }
@@ -216,6 +224,7 @@ mod tests {
         assert_eq!(config.quota(Rule::RefreshPerIp), per(300, 300));
         assert_eq!(config.quota(Rule::EmailsPerRecipient), per(10, 3600));
         assert_eq!(config.quota(Rule::FailedLogins), per(5, 900));
+        assert_eq!(config.quota(Rule::EmailChangePerUser), per(3, 3600));
         assert_eq!(config.failed_logins.base, Duration::from_secs(1));
         assert_eq!(config.failed_logins.max, Duration::from_secs(900));
     }
