@@ -87,9 +87,7 @@ pub(crate) async fn counted(
     handler: impl Future<Output = Result<HttpResponse, ApiError>>,
 ) -> Result<HttpResponse, ApiError> {
     let allowance = state.request_limits.check(rule, subject).await?;
-    let mut response = handler
-        .await
-        .unwrap_or_else(|error| error.error_response());
+    let mut response = handler.await.unwrap_or_else(|error| error.error_response());
     if let Some(allowance) = allowance {
         allowance_headers(&allowance, response.headers_mut());
     }

@@ -1,7 +1,7 @@
 use application::EmailJob;
 use application::ports::{
-    CompletedEmailChange, CompletedReset, EmailChangeOutcome, NewEmailChange, NewSecret,
-    NoticeFor, OneTimeSecretStore, SecretStoreError,
+    CompletedEmailChange, CompletedReset, EmailChangeOutcome, NewEmailChange, NewSecret, NoticeFor,
+    OneTimeSecretStore, SecretStoreError,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};

@@ -496,7 +496,10 @@ async fn requested(f: &Fixture, user: &User, new_email: &str, session: &SessionI
             to: user.email.as_str().to_owned(),
             username: user.username.as_str().to_owned(),
             new_email: new_email.to_owned(),
-            undo_link: format!("https://app.example/undo-email-change#token={}", undo.token()),
+            undo_link: format!(
+                "https://app.example/undo-email-change#token={}",
+                undo.token()
+            ),
         },
         now(),
     );
@@ -544,7 +547,11 @@ async fn a_confirmed_change_ends_every_session_but_the_one_that_asked() {
     };
     assert_eq!(done.user.email.as_str(), "ada.new@example.io");
     let ended = done.ended.iter().map(|s| s.id.clone()).collect();
-    let others = sessions.iter().filter(|id| **id != asked).cloned().collect();
+    let others = sessions
+        .iter()
+        .filter(|id| **id != asked)
+        .cloned()
+        .collect();
     assert_eq!(sorted(ended), sorted(others));
     assert!(done.ended.iter().all(|s| s.was_live));
     let live: Vec<_> = f
@@ -597,7 +604,13 @@ async fn an_undo_after_the_confirmation_restores_the_old_address_and_ends_every_
             .is_empty()
     );
     assert!(!live(&f, &reset).await);
-    assert!(f.users.find_by_email("ada@example.io").await.unwrap().is_some());
+    assert!(
+        f.users
+            .find_by_email("ada@example.io")
+            .await
+            .unwrap()
+            .is_some()
+    );
     // Once only.
     assert!(matches!(
         undo(&f, &request.undo).await,

@@ -357,8 +357,16 @@ mod tests {
         };
         let notice = renderer.render(Uuid::nil(), &changing(undo)).unwrap();
         assert_eq!(notice.subject, "Your email address is changing");
-        assert!(notice.text.lines().any(|line| line == undo), "{}", notice.text);
-        assert!(notice.html.contains(&format!("href=\"{undo}\"")), "{}", notice.html);
+        assert!(
+            notice.text.lines().any(|line| line == undo),
+            "{}",
+            notice.text
+        );
+        assert!(
+            notice.html.contains(&format!("href=\"{undo}\"")),
+            "{}",
+            notice.html
+        );
         // A job queued before undo links existed still renders, without one.
         let old = renderer.render(Uuid::nil(), &changing("")).unwrap();
         assert!(!old.text.contains("undo-email-change"), "{}", old.text);

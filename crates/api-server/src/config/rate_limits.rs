@@ -54,7 +54,8 @@ pub struct RateLimitSettings {
     /// POST /password/forgot and /verify-email/resend per client IP
     #[arg(long, env = "RATE_LIMIT_EMAIL_REQUESTS_PER_IP", default_value = "5/60s", value_parser = rate, global = true)]
     rate_limit_email_requests_per_ip: RateLimit,
-    /// POST /verify-email, /password/reset, /users/me/email/confirm per client IP
+    /// POST /verify-email, /password/reset, /users/me/email/confirm,
+    /// /email-change/undo per client IP
     #[arg(long, env = "RATE_LIMIT_SECRET_ATTEMPTS_PER_IP", default_value = "30/600s", value_parser = rate, global = true)]
     rate_limit_secret_attempts_per_ip: RateLimit,
     /// POST /refresh per client IP

@@ -36,7 +36,8 @@ pub enum Rule {
     /// `POST /password/forgot`, `POST /verify-email/resend`, per client IP.
     EmailRequestsPerIp,
     /// `POST /verify-email`, `POST /password/reset`,
-    /// `POST /users/me/email/confirm`, per client IP.
+    /// `POST /users/me/email/confirm`, `POST /email-change/undo`, per
+    /// client IP.
     SecretAttemptsPerIp,
     /// `POST /refresh`, per client IP.
     RefreshPerIp,

@@ -10,8 +10,8 @@ use super::*;
 use crate::Email;
 use crate::error::{Dependency, DependencyError};
 use crate::ports::{
-    AttemptDecision, EndedSession, MockRateLimiter, RepositoryError, Revocation,
-    SecretStoreError, SessionEpoch, StoredCredentials,
+    AttemptDecision, EndedSession, MockRateLimiter, RepositoryError, Revocation, SecretStoreError,
+    SessionEpoch, StoredCredentials,
 };
 use crate::rate_limits::{RateLimited, Rule, ThrottlePolicy};
 use crate::use_cases::test_support::{MockAccountPorts, claims, fixed_secret, now, user};
