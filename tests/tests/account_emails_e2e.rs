@@ -321,7 +321,7 @@ async fn an_email_change_is_confirmed_with_the_token_delivered_to_the_new_addres
     let (status, body) = stack
         .post(
             "/users/me/email",
-            &json!({"new_email": new}),
+            &json!({"new_email": new, "current_password": PASSWORD}),
             Some(&access_of(&tokens)),
         )
         .await;
@@ -337,6 +337,8 @@ async fn an_email_change_is_confirmed_with_the_token_delivered_to_the_new_addres
     assert!(text_of(&confirm).contains(&new), "{confirm:?}");
     let changing = stack.wait_for(&old, CHANGING, 1).await;
     assert!(text_of(&changing).contains(&new), "{changing:?}");
+    // With the link that undoes the change.
+    link_token(&changing, "/undo-email-change");
     // The old address gets no link that would complete the change.
     assert!(
         !text_of(&changing).contains(&token),

@@ -150,7 +150,7 @@ impl Application {
         let password_reset = PasswordReset::new(account_ports.clone());
         let password_change =
             PasswordChange::new(account_ports.clone(), rate_limiting.login_attempts.clone());
-        let email_change = EmailChange::new(account_ports);
+        let email_change = EmailChange::new(account_ports, rate_limiting.login_attempts.clone());
         let session_management = SessionManagement::new(
             users.clone(),
             sessions,

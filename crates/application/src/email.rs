@@ -73,11 +73,15 @@ pub enum Email {
         link: String,
         code: String,
     },
-    /// "Your email address is changing", sent to the old address.
+    /// "Your email address is changing", sent to the old address, with
+    /// the link that undoes the change. Jobs queued before undo links
+    /// existed have none.
     EmailChanging {
         to: String,
         username: String,
         new_email: String,
+        #[serde(default)]
+        undo_link: String,
     },
 }
 
@@ -140,6 +144,7 @@ impl Email {
             to: "someone@example.com".into(),
             username: "someone".into(),
             new_email: "new@example.com".into(),
+            undo_link: "http://127.0.0.1:5000/undo-email-change#token=t".into(),
         };
         let all = vec![
             welcome,

@@ -245,6 +245,11 @@ pub enum RequestEmailChangeError {
     /// The caller's account is gone, or the token is not fresh.
     #[error("token refused: {0}")]
     Token(#[from] TokenRejection),
+    #[error("the current password is incorrect")]
+    InvalidCurrentPassword,
+    /// The account is throttled after failed password checks.
+    #[error("too many failed password checks")]
+    RateLimited(#[from] RateLimited),
     /// The new address is the account's current one.
     #[error("the new address is the current one")]
     SameAddress,
@@ -252,7 +257,7 @@ pub enum RequestEmailChangeError {
     Dependency(#[from] DependencyError),
 }
 
-dependency_failures!(RequestEmailChangeError: RepositoryError, SecretStoreError);
+dependency_failures!(RequestEmailChangeError: RepositoryError, SecretStoreError, HashError);
 
 /// `EmailChange::confirm`.
 #[derive(Debug, thiserror::Error)]
@@ -268,6 +273,21 @@ pub enum ConfirmEmailChangeError {
 }
 
 dependency_failures!(ConfirmEmailChangeError: SecretStoreError);
+
+/// `EmailChange::undo`.
+#[derive(Debug, thiserror::Error)]
+pub enum UndoEmailChangeError {
+    /// Unknown, expired or used: one answer.
+    #[error("the link is invalid or has expired")]
+    InvalidOrExpired,
+    /// Another account registered the old address after the change.
+    #[error("a user with that email already exists")]
+    EmailTaken,
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+}
+
+dependency_failures!(UndoEmailChangeError: SecretStoreError);
 
 /// `Authentication::authenticate`: checking a bearer token for a route.
 #[derive(Debug, thiserror::Error)]

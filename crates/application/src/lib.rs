@@ -17,7 +17,7 @@ pub use error::{
     AuthenticateError, BoxError, ChangePasswordError, ConfirmEmailChangeError, Dependency,
     DependencyError, ForgotPasswordError, LoginError, LogoutError, RefreshError, RegisterError,
     RelayError, RequestEmailChangeError, ResendError, ResetPasswordError, SessionAccessError,
-    UserAccessError, VerifyEmailError,
+    UndoEmailChangeError, UserAccessError, VerifyEmailError,
 };
 pub use outbox_relay::{OutboxRelay, RelaySettings};
 pub use use_cases::{

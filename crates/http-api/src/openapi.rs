@@ -94,10 +94,29 @@ const OPERATIONS: &[(&str, &str, &[Trait])] = &[
     (
         "/users/me/email",
         "post",
-        &[Token, JsonBody, Dependency, Fallible],
+        &[
+            Token,
+            JsonBody,
+            Dependency,
+            CurrentPassword,
+            Limited,
+            Fallible,
+        ],
     ),
     (
         "/users/me/email/confirm",
+        "post",
+        &[
+            JsonBody,
+            Dependency,
+            OneTimeSecret,
+            Conflict,
+            Limited,
+            Fallible,
+        ],
+    ),
+    (
+        "/email-change/undo",
         "post",
         &[
             JsonBody,

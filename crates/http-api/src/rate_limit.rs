@@ -19,7 +19,7 @@ use actix_web::http::Method;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::web::Data;
-use actix_web::{Error, ResponseError};
+use actix_web::{Error, HttpResponse, ResponseError};
 use application::ports::{AttemptDecision, RateDecision, RateLimitError, RateLimiter};
 use application::rate_limits::{RateLimit, Rule, ThrottlePolicy};
 use application::{Allowance, RateLimited};
@@ -74,6 +74,24 @@ async fn enforce<B: MessageBody + 'static>(
             Ok(response)
         }
     }
+}
+
+/// Counts a request of `subject` under `rule` from inside a handler, for
+/// limits keyed by what only an authenticated request knows (a user id),
+/// then runs `handler`: its answer, success or error, carries the
+/// `RateLimit` headers. Over the limit, `handler` does not run.
+pub(crate) async fn counted(
+    state: &AppState,
+    rule: Rule,
+    subject: &str,
+    handler: impl Future<Output = Result<HttpResponse, ApiError>>,
+) -> Result<HttpResponse, ApiError> {
+    let allowance = state.request_limits.check(rule, subject).await?;
+    let mut response = handler.await.unwrap_or_else(|error| error.error_response());
+    if let Some(allowance) = allowance {
+        allowance_headers(&allowance, response.headers_mut());
+    }
+    Ok(response)
 }
 
 /// Whole seconds, rounded up: a client waiting this long is not early.

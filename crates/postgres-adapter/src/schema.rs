@@ -25,10 +25,24 @@ diesel::table! {
         created_at -> Timestamptz,
         expires_at -> Timestamptz,
         used_at -> Nullable<Timestamptz>,
+        session_id -> Nullable<Text>,
     }
 }
 
 diesel::joinable!(one_time_secrets -> users (user_id));
+
+diesel::table! {
+    email_change_undos (token_hash) {
+        token_hash -> Bytea,
+        user_id -> Int8,
+        old_email -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(email_change_undos -> users (user_id));
 
 diesel::table! {
     sessions (id) {
@@ -73,5 +87,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_outbox,
     sessions,
     one_time_secrets,
-    device_tokens
+    device_tokens,
+    email_change_undos
 );

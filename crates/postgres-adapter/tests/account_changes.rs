@@ -7,8 +7,8 @@ mod support;
 use std::sync::Arc;
 
 use application::ports::{
-    EmailChangeOutcome, EmailOutbox, NewSecret, NewSession, OneTimeSecretStore, OpenedSession,
-    SessionEpoch, SessionRepository, UserRepository,
+    EmailChangeOutcome, EmailOutbox, NewEmailChange, NewSecret, NewSession, NewUndo,
+    OneTimeSecretStore, OpenedSession, SessionEpoch, SessionRepository, UserRepository,
 };
 use application::{Email, EmailJob};
 use chrono::{DateTime, Duration, DurationRound, Utc};
@@ -285,6 +285,7 @@ async fn an_email_change_moves_the_account_to_the_new_address_once() {
     let EmailChangeOutcome::Changed(changed) = outcome else {
         panic!("expected a change, got {outcome:?}");
     };
+    let changed = changed.user;
     assert_eq!(changed.id, ada.id);
     assert_eq!(changed.email.as_str(), "Ada.New@Example.io");
     assert!(changed.email_verified);
@@ -332,7 +333,7 @@ async fn an_address_taken_meanwhile_is_refused_and_leaves_the_secret_usable() {
     assert!(f.users.delete(squatter.id).await.unwrap());
     assert!(matches!(
         f.secrets.change_email(token(&secret), now()).await.unwrap(),
-        EmailChangeOutcome::Changed(user) if user.email.as_str() == "taken@example.io"
+        EmailChangeOutcome::Changed(done) if done.user.email.as_str() == "taken@example.io"
     ));
 }
 
@@ -473,4 +474,274 @@ async fn an_email_change_kills_the_links_sent_to_the_old_address() {
     ));
     assert!(!live(&f, &reset).await);
     assert!(reset_with(&f.secrets, token(&reset), "x").await.is_none());
+}
+
+/// What [`requested`] issued: the change secret and the undo token.
+struct Requested {
+    change: OneTimeSecret,
+    undo: OneTimeSecret,
+}
+
+/// An email change of `user` to `new_email` asked from `session`, as
+/// `POST /users/me/email` stores it, with one notice for the old address.
+async fn requested(f: &Fixture, user: &User, new_email: &str, session: &SessionId) -> Requested {
+    let change = random_secret();
+    let undo = random_secret();
+    let request = NewEmailChange {
+        change: NewSecret {
+            purpose: SecretPurpose::ChangeEmail,
+            secret: change.clone(),
+            created_at: now(),
+            expires_at: now() + Duration::hours(1),
+            new_email: Some(new_email.to_owned()),
+        },
+        session: session.clone(),
+        undo: NewUndo {
+            secret: undo.clone(),
+            old_email: user.email.as_str().to_owned(),
+            created_at: now(),
+            expires_at: now() + Duration::days(7),
+        },
+    };
+    let notice = EmailJob::new(
+        Email::EmailChanging {
+            to: user.email.as_str().to_owned(),
+            username: user.username.as_str().to_owned(),
+            new_email: new_email.to_owned(),
+            undo_link: format!(
+                "https://app.example/undo-email-change#token={}",
+                undo.token()
+            ),
+        },
+        now(),
+    );
+    f.secrets
+        .issue_email_change(user.id, request, vec![notice])
+        .await
+        .unwrap();
+    Requested { change, undo }
+}
+
+async fn undo(f: &Fixture, secret: &OneTimeSecret) -> EmailChangeOutcome {
+    f.secrets
+        .undo_email_change(secret.token().to_owned(), now())
+        .await
+        .unwrap()
+}
+
+async fn email_of(f: &Fixture, user: &User) -> User {
+    f.users.find_by_id(user.id).await.unwrap().unwrap()
+}
+
+fn sorted(mut ids: Vec<SessionId>) -> Vec<SessionId> {
+    ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_confirmed_change_ends_every_session_but_the_one_that_asked() {
+    let f = fixture().await;
+    let (ada, sessions) = user_with_sessions(&f, "ada", 3).await;
+    let asked = sessions[1].clone();
+    let request = requested(&f, &ada, "ada.new@example.io", &asked).await;
+    assert!(matches!(
+        &drained(&f).await[..],
+        [Email::EmailChanging { to, .. }] if to == "ada@example.io"
+    ));
+
+    let outcome = f
+        .secrets
+        .change_email(token(&request.change), now())
+        .await
+        .unwrap();
+    let EmailChangeOutcome::Changed(done) = outcome else {
+        panic!("expected a change, got {outcome:?}");
+    };
+    assert_eq!(done.user.email.as_str(), "ada.new@example.io");
+    let ended = done.ended.iter().map(|s| s.id.clone()).collect();
+    let others = sessions
+        .iter()
+        .filter(|id| **id != asked)
+        .cloned()
+        .collect();
+    assert_eq!(sorted(ended), sorted(others));
+    assert!(done.ended.iter().all(|s| s.was_live));
+    let live: Vec<_> = f
+        .sessions
+        .list_live(ada.id, now())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|session| session.id)
+        .collect();
+    assert_eq!(live, vec![asked]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undo_after_the_confirmation_restores_the_old_address_and_ends_every_session() {
+    let f = fixture().await;
+    let (ada, sessions) = user_with_sessions(&f, "ada", 2).await;
+    let request = requested(&f, &ada, "intruder@example.io", &sessions[0]).await;
+    assert!(matches!(
+        f.secrets
+            .change_email(token(&request.change), now())
+            .await
+            .unwrap(),
+        EmailChangeOutcome::Changed(_)
+    ));
+    assert_eq!(
+        email_of(&f, &ada).await.email.as_str(),
+        "intruder@example.io"
+    );
+    // The intruder's reset link, sent to its address, must die with the undo.
+    let reset = issued(&f, &ada, SecretPurpose::ResetPassword, None).await;
+
+    let EmailChangeOutcome::Changed(done) = undo(&f, &request.undo).await else {
+        panic!("expected the undo to happen");
+    };
+    assert_eq!(done.user.email.as_str(), "ada@example.io");
+    assert!(done.user.email_verified);
+    // Both are covered (their marks are written again); the confirmation
+    // had already ended the one that did not ask.
+    let covered = done.ended.iter().map(|s| s.id.clone()).collect();
+    assert_eq!(sorted(covered), sorted(sessions.clone()));
+    let live_until_now: Vec<_> = done.ended.iter().filter(|s| s.was_live).collect();
+    assert_eq!(live_until_now.len(), 1);
+    assert_eq!(live_until_now[0].id, sessions[0]);
+    assert!(
+        f.sessions
+            .list_live(ada.id, now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!live(&f, &reset).await);
+    assert!(
+        f.users
+            .find_by_email("ada@example.io")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Once only.
+    assert!(matches!(
+        undo(&f, &request.undo).await,
+        EmailChangeOutcome::InvalidOrExpired
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undo_before_the_confirmation_cancels_the_pending_change() {
+    let f = fixture().await;
+    let (ada, sessions) = user_with_sessions(&f, "ada", 1).await;
+    let request = requested(&f, &ada, "ada.new@example.io", &sessions[0]).await;
+
+    let EmailChangeOutcome::Changed(done) = undo(&f, &request.undo).await else {
+        panic!("expected the undo to happen");
+    };
+    assert_eq!(done.user.email.as_str(), "ada@example.io");
+    assert!(done.user.email_verified);
+    assert!(!live(&f, &request.change).await);
+    assert!(matches!(
+        f.secrets
+            .change_email(token(&request.change), now())
+            .await
+            .unwrap(),
+        EmailChangeOutcome::InvalidOrExpired
+    ));
+    assert_eq!(email_of(&f, &ada).await.email.as_str(), "ada@example.io");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_later_request_does_not_take_the_owners_undo_link_away() {
+    let f = fixture().await;
+    let (ada, sessions) = user_with_sessions(&f, "ada", 1).await;
+    let first = requested(&f, &ada, "intruder@example.io", &sessions[0]).await;
+    assert!(matches!(
+        f.secrets
+            .change_email(token(&first.change), now())
+            .await
+            .unwrap(),
+        EmailChangeOutcome::Changed(_)
+    ));
+    let moved = email_of(&f, &ada).await;
+    // The intruder moves on, and undoes its own second change first.
+    let second = requested(&f, &moved, "elsewhere@example.io", &sessions[0]).await;
+    assert!(matches!(
+        undo(&f, &second.undo).await,
+        EmailChangeOutcome::Changed(done) if done.user.email.as_str() == "intruder@example.io"
+    ));
+    // The owner's link still works, and wins.
+    assert!(matches!(
+        undo(&f, &first.undo).await,
+        EmailChangeOutcome::Changed(done) if done.user.email.as_str() == "ada@example.io"
+    ));
+    // Undoing the first change killed the links of the later ones.
+    let third = requested(&f, &email_of(&f, &ada).await, "x@example.io", &sessions[0]).await;
+    assert!(matches!(
+        undo(&f, &first.undo).await,
+        EmailChangeOutcome::InvalidOrExpired
+    ));
+    assert!(matches!(
+        undo(&f, &third.undo).await,
+        EmailChangeOutcome::Changed(_)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undo_to_an_address_taken_meanwhile_changes_nothing_and_stays_usable() {
+    let f = fixture().await;
+    let (ada, sessions) = user_with_sessions(&f, "ada", 1).await;
+    let request = requested(&f, &ada, "ada.new@example.io", &sessions[0]).await;
+    assert!(matches!(
+        f.secrets
+            .change_email(token(&request.change), now())
+            .await
+            .unwrap(),
+        EmailChangeOutcome::Changed(_)
+    ));
+    // Someone registers the address the account left.
+    let (squatter, _) = user_with_sessions(&f, "ada", 0).await;
+
+    assert!(matches!(
+        undo(&f, &request.undo).await,
+        EmailChangeOutcome::AddressTaken
+    ));
+    assert_eq!(
+        email_of(&f, &ada).await.email.as_str(),
+        "ada.new@example.io"
+    );
+    assert_eq!(f.sessions.list_live(ada.id, now()).await.unwrap().len(), 1);
+
+    assert!(f.users.delete(squatter.id).await.unwrap());
+    assert!(matches!(
+        undo(&f, &request.undo).await,
+        EmailChangeOutcome::Changed(done) if done.user.email.as_str() == "ada@example.io"
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_or_expired_undo_token_is_invalid() {
+    let f = fixture().await;
+    let (ada, sessions) = user_with_sessions(&f, "ada", 1).await;
+    let request = requested(&f, &ada, "ada.new@example.io", &sessions[0]).await;
+    assert!(matches!(
+        undo(&f, &random_secret()).await,
+        EmailChangeOutcome::InvalidOrExpired
+    ));
+    // The change secret is no undo token.
+    assert!(matches!(
+        undo(&f, &request.change).await,
+        EmailChangeOutcome::InvalidOrExpired
+    ));
+    let late = f
+        .secrets
+        .undo_email_change(
+            request.undo.token().to_owned(),
+            now() + Duration::days(7) + Duration::seconds(1),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(late, EmailChangeOutcome::InvalidOrExpired));
+    assert_eq!(email_of(&f, &ada).await.email.as_str(), "ada@example.io");
 }

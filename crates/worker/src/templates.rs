@@ -344,4 +344,32 @@ mod tests {
         assert_eq!(split_subject("Subject:   \n\nBody"), None);
         assert_eq!(split_subject("Body"), None);
     }
+
+    #[test]
+    fn the_email_changing_notice_carries_the_undo_link() {
+        let renderer = TeraRenderer::load(repo_templates()).unwrap();
+        let undo = "https://app.example/undo-email-change#token=abc-_DEF";
+        let changing = |undo_link: &str| Email::EmailChanging {
+            to: "ada@example.io".into(),
+            username: "ada".into(),
+            new_email: "intruder@example.io".into(),
+            undo_link: undo_link.into(),
+        };
+        let notice = renderer.render(Uuid::nil(), &changing(undo)).unwrap();
+        assert_eq!(notice.subject, "Your email address is changing");
+        assert!(
+            notice.text.lines().any(|line| line == undo),
+            "{}",
+            notice.text
+        );
+        assert!(
+            notice.html.contains(&format!("href=\"{undo}\"")),
+            "{}",
+            notice.html
+        );
+        // A job queued before undo links existed still renders, without one.
+        let old = renderer.render(Uuid::nil(), &changing("")).unwrap();
+        assert!(!old.text.contains("undo-email-change"), "{}", old.text);
+        assert!(!old.html.contains("href"), "{}", old.html);
+    }
 }

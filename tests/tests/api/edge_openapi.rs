@@ -33,6 +33,7 @@ async fn every_operation_documents_what_it_answers() {
         ("/users/me/sessions/{id}", "delete"),
         ("/users/{id}/sessions", "get"),
         ("/users/{id}/sessions", "delete"),
+        ("/users/me/email", "post"),
     ];
     for (path, method) in token_routes {
         let operation = &paths[path][method];
@@ -61,6 +62,19 @@ async fn every_operation_documents_what_it_answers() {
         "{resend:?}"
     );
     assert!(codes(&paths["/verify-email"]["post"]).contains(&"400"));
+    let change = codes(&paths["/users/me/email"]["post"]);
+    for code in ["202", "403", "422", "429"] {
+        assert!(change.contains(&code), "/users/me/email: {change:?}");
+    }
+    let undo = &paths["/email-change/undo"]["post"];
+    for code in ["200", "400", "409", "422", "429", "503"] {
+        assert!(
+            codes(undo).contains(&code),
+            "/email-change/undo: {:?}",
+            codes(undo)
+        );
+    }
+    assert!(undo.get("security").is_none(), "the link is the proof");
     assert!(codes(&paths["/login"]["post"]).contains(&"403"));
     // Token checks are never rate limited.
     for (path, method) in [("/protected", "get"), ("/users/me", "get")] {

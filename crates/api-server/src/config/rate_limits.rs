@@ -54,7 +54,8 @@ pub struct RateLimitSettings {
     /// POST /password/forgot and /verify-email/resend per client IP
     #[arg(long, env = "RATE_LIMIT_EMAIL_REQUESTS_PER_IP", default_value = "5/60s", value_parser = rate, global = true)]
     rate_limit_email_requests_per_ip: RateLimit,
-    /// POST /verify-email, /password/reset, /users/me/email/confirm per client IP
+    /// POST /verify-email, /password/reset, /users/me/email/confirm,
+    /// /email-change/undo per client IP
     #[arg(long, env = "RATE_LIMIT_SECRET_ATTEMPTS_PER_IP", default_value = "30/600s", value_parser = rate, global = true)]
     rate_limit_secret_attempts_per_ip: RateLimit,
     /// POST /refresh per client IP
@@ -78,6 +79,9 @@ pub struct RateLimitSettings {
     /// The longest wait of a throttled account
     #[arg(long, env = "RATE_LIMIT_ACCOUNT_THROTTLE_MAX", default_value = "900s", value_parser = duration, global = true)]
     rate_limit_account_throttle_max: Duration,
+    /// POST /users/me/email per user, whatever the answer
+    #[arg(long, env = "RATE_LIMIT_EMAIL_CHANGE_PER_USER", default_value = "3/3600s", value_parser = rate, global = true)]
+    rate_limit_email_change_per_user: RateLimit,
 }
 
 impl RateLimitSettings {
@@ -109,6 +113,7 @@ impl RateLimitSettings {
             failed_logins_per_account: ThrottlePolicy::budget(
                 self.rate_limit_failed_logins_account_wide,
             ),
+            email_change_per_user: self.rate_limit_email_change_per_user,
         }))
     }
 }
@@ -126,7 +131,7 @@ mod tests {
         ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
     ];
 
-    const VARIABLES: [&str; 10] = [
+    const VARIABLES: [&str; 11] = [
         "RATE_LIMITS",
         "RATE_LIMIT_LOGIN_PER_IP",
         "RATE_LIMIT_REGISTER_PER_IP",
@@ -137,6 +142,7 @@ mod tests {
         "RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT",
         "RATE_LIMIT_ACCOUNT_THROTTLE_BASE",
         "RATE_LIMIT_ACCOUNT_THROTTLE_MAX",
+        "RATE_LIMIT_EMAIL_CHANGE_PER_USER",
     ];
 
     fn load(
@@ -171,6 +177,7 @@ mod tests {
             ("RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT", "10/30m"),
             ("RATE_LIMIT_ACCOUNT_THROTTLE_BASE", "2s"),
             ("RATE_LIMIT_ACCOUNT_THROTTLE_MAX", "1h"),
+            ("RATE_LIMIT_EMAIL_CHANGE_PER_USER", "5/2h"),
         ])
         .unwrap()
         .unwrap();
@@ -181,6 +188,7 @@ mod tests {
         assert_eq!(config.secret_attempts_per_ip, per(40, 900));
         assert_eq!(config.refresh_per_ip, per(1000, 3600));
         assert_eq!(config.emails_per_recipient, per(3, 86_400));
+        assert_eq!(config.email_change_per_user, per(5, 7200));
         assert_eq!(
             config.failed_logins,
             ThrottlePolicy {
@@ -207,7 +215,7 @@ mod tests {
             "2000000/60s",
             "",
         ];
-        for name in &VARIABLES[1..8] {
+        for name in VARIABLES[1..8].iter().chain(&VARIABLES[10..]) {
             for value in rates.iter().filter(|value| !value.is_empty()) {
                 let error = load(&[(name, value)]).unwrap_err().to_string();
                 assert!(error.contains(name), "{name}={value}: {error}");

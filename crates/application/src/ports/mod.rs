@@ -22,8 +22,8 @@ pub use dependency_probe::{DependencyProbe, ProbeError};
 pub use email_outbox::{EmailOutbox, OutboxError};
 pub use email_queue::{EmailQueue, QueueError};
 pub use one_time_secrets::{
-    CompletedReset, EmailChangeOutcome, NewSecret, NoticeFor, OneTimeSecretStore, SecretGenerator,
-    SecretStoreError,
+    CompletedEmailChange, CompletedReset, EmailChangeOutcome, NewEmailChange, NewSecret, NewUndo,
+    NoticeFor, OneTimeSecretStore, SecretGenerator, SecretStoreError,
 };
 pub use outbox_signal::OutboxSignal;
 pub use password_hasher::{HashError, PasswordHasher};

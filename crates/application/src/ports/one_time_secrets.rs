@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use domain::{OneTimeSecret, PasswordHash, SecretProof, SecretPurpose, User, UserId};
+use domain::{OneTimeSecret, PasswordHash, SecretProof, SecretPurpose, SessionId, User, UserId};
 
 use crate::EmailJob;
 use crate::error::BoxError;
@@ -39,11 +39,42 @@ pub struct CompletedReset {
     pub ended: Vec<EndedSession>,
 }
 
-/// How consuming an email-change secret ended.
+/// The undo link of an email change, sent to the address the account is
+/// leaving. Only its token is used (stored as its SHA-256): the link has
+/// no code. It outlives the confirmation, since the owner needs it after
+/// an intruder confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUndo {
+    pub secret: OneTimeSecret,
+    /// The address an undo puts back.
+    pub old_email: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An email-change request, stored whole in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEmailChange {
+    /// The `change_email` secret (its `new_email` set).
+    pub change: NewSecret,
+    /// The session that asked: a confirmed change ends every other one.
+    pub session: SessionId,
+    pub undo: NewUndo,
+}
+
+/// What a confirmed change, or its undo, did in its one transaction.
+#[derive(Debug, Clone)]
+pub struct CompletedEmailChange {
+    pub user: User,
+    /// The sessions it ended: their marks are still to be written.
+    pub ended: Vec<EndedSession>,
+}
+
+/// How consuming an email-change secret (or an undo token) ended.
 #[derive(Debug, Clone)]
 pub enum EmailChangeOutcome {
-    /// The account now has the new address, verified.
-    Changed(User),
+    /// The account now has the new (or, undone, the old) address, verified.
+    Changed(CompletedEmailChange),
     /// Unknown, expired, used, too many tries or a wrong code.
     InvalidOrExpired,
     /// Another account took the address meanwhile; the secret stays live.
@@ -99,10 +130,34 @@ pub trait OneTimeSecretStore: Send + Sync {
 
     /// Consumes a live email-change secret and moves the account to the
     /// address it was issued for, verified, atomically; the reset and
-    /// verification links sent to the old address die with it.
+    /// verification links sent to the old address die with it, and every
+    /// session of the user but the one that asked for the change ends
+    /// (moving its session counter on).
     async fn change_email(
         &self,
         proof: SecretProof,
+        now: DateTime<Utc>,
+    ) -> Result<EmailChangeOutcome, SecretStoreError>;
+
+    /// Replaces `user`'s pending email change by `change` (its secret, the
+    /// session that asked) and stores its undo token beside the earlier
+    /// ones, with `emails`, in one transaction. Earlier undo tokens stay
+    /// live: a later request must not take the owner's link away.
+    async fn issue_email_change(
+        &self,
+        user: UserId,
+        change: NewEmailChange,
+        emails: Vec<EmailJob>,
+    ) -> Result<(), SecretStoreError>;
+
+    /// Consumes a live undo token and, in the same transaction, puts the
+    /// address it remembers back (verified), kills a pending email change,
+    /// the links sent to the address being left and the undo tokens of
+    /// later changes, and ends every session of the user. `AddressTaken`
+    /// (nothing changes) when another account holds that address now.
+    async fn undo_email_change(
+        &self,
+        token: String,
         now: DateTime<Utc>,
     ) -> Result<EmailChangeOutcome, SecretStoreError>;
 }

@@ -36,7 +36,8 @@ pub enum Rule {
     /// `POST /password/forgot`, `POST /verify-email/resend`, per client IP.
     EmailRequestsPerIp,
     /// `POST /verify-email`, `POST /password/reset`,
-    /// `POST /users/me/email/confirm`, per client IP.
+    /// `POST /users/me/email/confirm`, `POST /email-change/undo`, per
+    /// client IP.
     SecretAttemptsPerIp,
     /// `POST /refresh`, per client IP.
     RefreshPerIp,
@@ -47,10 +48,13 @@ pub enum Rule {
     FailedLogins,
     /// Failed logins per account from every client without a device token.
     FailedLoginsPerAccount,
+    /// `POST /users/me/email`, per user, whatever the answer: each request
+    /// may mail a new code and check a password.
+    EmailChangePerUser,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 8] = [
+    pub const ALL: [Rule; 9] = [
         Rule::LoginPerIp,
         Rule::RegisterPerIp,
         Rule::EmailRequestsPerIp,
@@ -59,6 +63,7 @@ impl Rule {
         Rule::EmailsPerRecipient,
         Rule::FailedLogins,
         Rule::FailedLoginsPerAccount,
+        Rule::EmailChangePerUser,
     ];
 
     /// The rule's name in Redis keys, metric labels and the
@@ -73,6 +78,7 @@ impl Rule {
             Rule::EmailsPerRecipient => "emails_per_recipient",
             Rule::FailedLogins => "failed_logins",
             Rule::FailedLoginsPerAccount => "failed_logins_per_account",
+            Rule::EmailChangePerUser => "email_change_per_user",
         }
     }
 }
@@ -158,6 +164,7 @@ pub struct RateLimitConfig {
     pub failed_logins: ThrottlePolicy,
     /// Per account, for clients without a device token.
     pub failed_logins_per_account: ThrottlePolicy,
+    pub email_change_per_user: RateLimit,
 }
 
 impl Default for RateLimitConfig {
@@ -171,6 +178,7 @@ impl Default for RateLimitConfig {
             emails_per_recipient: RateLimit::per_secs(10, 3600),
             failed_logins: ThrottlePolicy::default(),
             failed_logins_per_account: ThrottlePolicy::budget(RateLimit::per_secs(100, 3600)),
+            email_change_per_user: RateLimit::per_secs(3, 3600),
         }
     }
 }
@@ -187,6 +195,7 @@ impl RateLimitConfig {
             Rule::EmailsPerRecipient => self.emails_per_recipient,
             Rule::FailedLogins => self.failed_logins.as_quota(),
             Rule::FailedLoginsPerAccount => self.failed_logins_per_account.as_quota(),
+            Rule::EmailChangePerUser => self.email_change_per_user,
         }
     }
 }
@@ -238,6 +247,7 @@ mod tests {
         assert_eq!(config.quota(Rule::EmailsPerRecipient), per(10, 3600));
         assert_eq!(config.quota(Rule::FailedLogins), per(5, 900));
         assert_eq!(config.quota(Rule::FailedLoginsPerAccount), per(100, 3600));
+        assert_eq!(config.quota(Rule::EmailChangePerUser), per(3, 3600));
         assert_eq!(config.failed_logins.base, Duration::from_secs(1));
         assert_eq!(config.failed_logins.max, Duration::from_secs(900));
     }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use domain::{EmailAddress, SecretPurpose, User, UserId};
 
-use crate::ports::{BackgroundTasks, NewSecret, OneTimeSecretStore, OutboxSignal, SecretGenerator};
+use crate::ports::{
+    BackgroundTasks, NewSecret, NewUndo, OneTimeSecretStore, OutboxSignal, SecretGenerator,
+};
 use crate::{Email, EmailJob};
 
 /// How account emails are made.
@@ -42,14 +44,18 @@ impl AccountEmailSettings {
     pub const RESEND_INTERVAL: Duration = Duration::seconds(60);
     /// At most one password-reset email per account in this time.
     pub const RESET_INTERVAL: Duration = Duration::seconds(60);
+    /// How long the owner can undo a change of email address from the old
+    /// address: long enough to notice an intruder's change after a holiday.
+    pub const UNDO_EMAIL_CHANGE_TTL: Duration = Duration::days(7);
 }
 
 /// An email-change secret, the confirmation for the new address (`None`
 /// when another account holds it: nothing may tell the requester so) and
-/// the notice for the old one.
+/// the notice for the old one, which carries the undo link of `undo`.
 #[derive(Debug)]
 pub(crate) struct EmailChangeMail {
     pub secret: NewSecret,
+    pub undo: NewUndo,
     pub emails: Vec<EmailJob>,
 }
 
@@ -163,7 +169,8 @@ impl SecretMail {
 
     /// An email-change secret for moving `user` to `new_email`, with
     /// "Confirm your new email address" (unless `new_address_taken`) and
-    /// "Your email address is changing" for the current address.
+    /// "Your email address is changing" for the current address, which
+    /// carries an undo link living [`AccountEmailSettings::UNDO_EMAIL_CHANGE_TTL`].
     pub(crate) fn email_change(
         &self,
         user: &User,
@@ -178,6 +185,16 @@ impl SecretMail {
             now,
         );
         secret.new_email = Some(new_email.as_str().to_owned());
+        let undo_secret = self.generator.generate();
+        let undo_link = self.link("undo-email-change", undo_secret.token());
+        let undo = NewUndo {
+            secret: undo_secret,
+            old_email: user.email.as_str().to_owned(),
+            created_at: now,
+            expires_at: now
+                .checked_add_signed(AccountEmailSettings::UNDO_EMAIL_CHANGE_TTL)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        };
         let username = user.username.as_str().to_owned();
         let mut emails = Vec::with_capacity(2);
         if !new_address_taken {
@@ -197,10 +214,15 @@ impl SecretMail {
                 to: user.email.as_str().to_owned(),
                 username,
                 new_email: new_email.as_str().to_owned(),
+                undo_link,
             },
             now,
         ));
-        EmailChangeMail { secret, emails }
+        EmailChangeMail {
+            secret,
+            undo,
+            emails,
+        }
     }
 }
 

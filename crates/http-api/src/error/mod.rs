@@ -9,8 +9,8 @@ use actix_web::{HttpResponse, ResponseError};
 use application::{
     AuthenticateError, BoxError, ChangePasswordError, ConfirmEmailChangeError, DependencyError,
     ForgotPasswordError, LoginError, LogoutError, RateLimited, RefreshError, RegisterError,
-    RequestEmailChangeError, ResendError, ResetPasswordError, SessionAccessError, UserAccessError,
-    VerifyEmailError,
+    RequestEmailChangeError, ResendError, ResetPasswordError, SessionAccessError,
+    UndoEmailChangeError, UserAccessError, VerifyEmailError,
 };
 use domain::TokenRejection;
 use paperclip::actix::api_v2_errors;
@@ -77,11 +77,14 @@ pub enum ApiError {
     /// and [`ApiError::Validation`] (see the `From` below).
     #[error("password change failed")]
     ChangePassword(#[source] ChangePasswordError),
-    /// Its `SameAddress` becomes [`ApiError::Validation`].
+    /// Its `RateLimited` and `SameAddress` become [`ApiError::RateLimited`]
+    /// and [`ApiError::Validation`].
     #[error("email change request failed")]
     RequestEmailChange(#[source] RequestEmailChangeError),
     #[error("email change confirmation failed")]
     ConfirmEmailChange(#[from] ConfirmEmailChangeError),
+    #[error("undoing an email change failed")]
+    UndoEmailChange(#[from] UndoEmailChangeError),
     #[error("token refused: {0}")]
     Token(#[from] TokenRejection),
     /// A bug in this crate's own wiring (say, no application state).
@@ -147,20 +150,22 @@ impl ApiError {
             | ApiError::ResetPassword(ResetPasswordError::Dependency(error))
             | ApiError::ChangePassword(ChangePasswordError::Dependency(error))
             | ApiError::RequestEmailChange(RequestEmailChangeError::Dependency(error))
-            | ApiError::ConfirmEmailChange(ConfirmEmailChangeError::Dependency(error)) => {
+            | ApiError::ConfirmEmailChange(ConfirmEmailChangeError::Dependency(error))
+            | ApiError::UndoEmailChange(UndoEmailChangeError::Dependency(error)) => {
                 Meaning::Dependency(error)
             }
             ApiError::Login(LoginError::InvalidCredentials) => Meaning::InvalidCredentials,
             ApiError::Login(LoginError::EmailNotVerified) => Meaning::EmailNotVerified,
             ApiError::VerifyEmail(VerifyEmailError::InvalidOrExpired)
             | ApiError::ResetPassword(ResetPasswordError::InvalidOrExpired)
-            | ApiError::ConfirmEmailChange(ConfirmEmailChangeError::InvalidOrExpired) => {
+            | ApiError::ConfirmEmailChange(ConfirmEmailChangeError::InvalidOrExpired)
+            | ApiError::UndoEmailChange(UndoEmailChangeError::InvalidOrExpired) => {
                 Meaning::InvalidOrExpiredSecret
             }
-            ApiError::ConfirmEmailChange(ConfirmEmailChangeError::EmailTaken) => {
-                Meaning::EmailTaken
-            }
-            ApiError::ChangePassword(ChangePasswordError::InvalidCurrentPassword) => {
+            ApiError::ConfirmEmailChange(ConfirmEmailChangeError::EmailTaken)
+            | ApiError::UndoEmailChange(UndoEmailChangeError::EmailTaken) => Meaning::EmailTaken,
+            ApiError::ChangePassword(ChangePasswordError::InvalidCurrentPassword)
+            | ApiError::RequestEmailChange(RequestEmailChangeError::InvalidCurrentPassword) => {
                 Meaning::InvalidCurrentPassword
             }
             // Turned into `RateLimited` and `Validation` on the way in.
@@ -168,9 +173,9 @@ impl ApiError {
                 ChangePasswordError::RateLimited(_) | ChangePasswordError::SamePassword,
             )
             | ApiError::Login(LoginError::Throttled(_))
-            | ApiError::RequestEmailChange(RequestEmailChangeError::SameAddress) => {
-                Meaning::Internal
-            }
+            | ApiError::RequestEmailChange(
+                RequestEmailChangeError::RateLimited(_) | RequestEmailChangeError::SameAddress,
+            ) => Meaning::Internal,
             ApiError::Authenticate(AuthenticateError::Token(rejection))
             | ApiError::Refresh(RefreshError::Token(rejection))
             | ApiError::Logout(LogoutError::Token(rejection))
@@ -356,6 +361,7 @@ impl From<ChangePasswordError> for ApiError {
 impl From<RequestEmailChangeError> for ApiError {
     fn from(error: RequestEmailChangeError) -> Self {
         match error {
+            RequestEmailChangeError::RateLimited(limited) => ApiError::RateLimited(limited),
             RequestEmailChangeError::SameAddress => ApiError::validation(
                 "new_email",
                 "This is already the email address of the account.",

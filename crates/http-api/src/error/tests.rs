@@ -164,3 +164,31 @@ async fn method_not_allowed_names_the_allowed_methods() {
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(head.headers().get(header::ALLOW).unwrap(), "POST");
 }
+
+#[tokio::test]
+async fn email_change_errors_use_the_contract_answers() {
+    let (status, json, _) = body(RequestEmailChangeError::InvalidCurrentPassword.into()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "message": "The current password is incorrect.",
+            "error": "invalid_current_password",
+        })
+    );
+    let limited = RateLimited {
+        rule: application::rate_limits::Rule::FailedLogins,
+        quota: application::rate_limits::RateLimit::per_secs(5, 900),
+        retry_after: std::time::Duration::from_secs(3),
+    };
+    let (status, json, head) = body(RequestEmailChangeError::RateLimited(limited).into()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(json["error"], "rate_limited");
+    assert_eq!(head.headers().get(header::RETRY_AFTER).unwrap(), "3");
+    let (status, json, _) = body(UndoEmailChangeError::EmailTaken.into()).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(json["message"], "A user with that email already exists.");
+    let (status, json, _) = body(UndoEmailChangeError::InvalidOrExpired.into()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(json["error"], "invalid_or_expired_token");
+}

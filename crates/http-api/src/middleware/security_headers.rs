@@ -16,6 +16,7 @@ pub const NO_STORE_ROUTES: &[&str] = &[
     "/users/me",
     "/verify-email",
     "/password",
+    "/email-change",
 ];
 
 fn is_no_store(path: &str) -> bool {
@@ -62,6 +63,7 @@ mod tests {
             "/users/me",
             "/users/me/sessions",
             "/users/me/sessions/0123",
+            "/email-change/undo",
             "/users/42/sessions",
             "/verify-email",
             "/verify-email/resend",

@@ -77,6 +77,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::post().to(email_change::confirm_email_change))
                 .wrap(limited(Rule::SecretAttemptsPerIp)),
         )
+        .service(
+            resource("/email-change/undo", "POST")
+                .route(web::post().to(email_change::undo_email_change))
+                .wrap(limited(Rule::SecretAttemptsPerIp)),
+        )
         .service(resource("/users/me/sessions", "GET").route(web::get().to(sessions::my_sessions)))
         .service(
             resource("/users/me/sessions/{id}", "DELETE")
