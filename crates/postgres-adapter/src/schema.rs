@@ -31,6 +31,17 @@ diesel::table! {
 diesel::joinable!(one_time_secrets -> users (user_id));
 
 diesel::table! {
+    code_failures (user_id, purpose) {
+        user_id -> Int8,
+        purpose -> Text,
+        failures -> Int4,
+        window_started_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(code_failures -> users (user_id));
+
+diesel::table! {
     sessions (id) {
         id -> Text,
         user_id -> Int8,
@@ -73,5 +84,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_outbox,
     sessions,
     one_time_secrets,
-    device_tokens
+    device_tokens,
+    code_failures
 );
