@@ -54,7 +54,7 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 8] = [
+    pub const ALL: [Rule; 9] = [
         Rule::LoginPerIp,
         Rule::RegisterPerIp,
         Rule::EmailRequestsPerIp,
