@@ -15,8 +15,8 @@ pub use characters::refused_character_class;
 pub use device_token::{DeviceToken, MAX_DEVICE_TOKENS_PER_USER};
 pub use email::{EmailAddress, InvalidEmail};
 pub use one_time_secret::{
-    MAX_CODE_ATTEMPTS, OneTimeSecret, SecretDigests, SecretProof, SecretPurpose, code_digest,
-    token_digest,
+    CODE_FAILURE_WINDOW, CodeFailures, CodePurpose, MAX_CODE_ATTEMPTS, MAX_CODE_FAILURES,
+    OneTimeSecret, SecretDigests, SecretProof, SecretPurpose, code_digest, token_digest,
 };
 pub use password::{InvalidPassword, Password, PasswordHash, PasswordPolicy};
 pub use session::{

@@ -7,6 +7,7 @@ use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::UserId;
@@ -31,6 +32,63 @@ impl SecretPurpose {
 
 /// A wrong code is forgiven this many times; then the code is dead.
 pub const MAX_CODE_ATTEMPTS: i32 = 5;
+
+/// Wrong codes one account may enter for one purpose, over all the codes it
+/// is sent: the 5 tries of each code alone would let a guesser ask for a
+/// new code every minute, forever. Past this, every code of that account
+/// and purpose is refused (the link token still works) until
+/// [`CODE_FAILURE_WINDOW`] has passed since the first of these failures.
+pub const MAX_CODE_FAILURES: i32 = 10;
+
+/// The fixed window of [`MAX_CODE_FAILURES`]: it opens at the first wrong
+/// code and is not moved by later ones, nor by a new code.
+pub const CODE_FAILURE_WINDOW: TimeDelta = TimeDelta::hours(24);
+
+/// What a guessed code opens, for the per-account budget of wrong codes:
+/// a one-time secret of one purpose. A second factor's codes will count
+/// here as a purpose of their own, in the same store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CodePurpose {
+    Secret(SecretPurpose),
+}
+
+impl CodePurpose {
+    /// The stored name: for a one-time secret, its purpose's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodePurpose::Secret(purpose) => purpose.as_str(),
+        }
+    }
+}
+
+impl From<SecretPurpose> for CodePurpose {
+    fn from(purpose: SecretPurpose) -> Self {
+        CodePurpose::Secret(purpose)
+    }
+}
+
+/// The wrong codes counted for one account and purpose: `failures` since
+/// `window_started_at` (the first of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeFailures {
+    pub failures: i32,
+    pub window_started_at: DateTime<Utc>,
+}
+
+impl CodeFailures {
+    /// Whether the window is still open at `now`; once it is over, the
+    /// count starts again at the next failure.
+    pub fn window_open(&self, now: DateTime<Utc>) -> bool {
+        self.window_started_at
+            .checked_add_signed(CODE_FAILURE_WINDOW)
+            .is_none_or(|end| now < end)
+    }
+
+    /// Whether every code of this account and purpose is refused at `now`.
+    pub fn exhausted(&self, now: DateTime<Utc>) -> bool {
+        self.failures >= MAX_CODE_FAILURES && self.window_open(now)
+    }
+}
 
 /// A freshly made secret, as it goes into an email. Its `Debug` hides both
 /// parts.
@@ -180,6 +238,37 @@ mod tests {
                 code: bad.into(),
             };
             assert!(!proof.is_well_formed(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_code_budget_is_a_fixed_window_from_the_first_failure() {
+        let start = DateTime::<Utc>::UNIX_EPOCH + TimeDelta::days(20_000);
+        let nine = CodeFailures {
+            failures: MAX_CODE_FAILURES - 1,
+            window_started_at: start,
+        };
+        assert!(!nine.exhausted(start));
+        let ten = CodeFailures {
+            failures: MAX_CODE_FAILURES,
+            ..nine
+        };
+        assert!(ten.exhausted(start));
+        let last_second = start + CODE_FAILURE_WINDOW - TimeDelta::seconds(1);
+        assert!(ten.exhausted(last_second));
+        assert!(!ten.exhausted(start + CODE_FAILURE_WINDOW));
+        assert!(!ten.window_open(start + CODE_FAILURE_WINDOW));
+        assert_eq!(CODE_FAILURE_WINDOW, TimeDelta::hours(24));
+    }
+
+    #[test]
+    fn a_secret_counts_its_codes_under_its_own_purpose() {
+        for purpose in [
+            SecretPurpose::VerifyEmail,
+            SecretPurpose::ResetPassword,
+            SecretPurpose::ChangeEmail,
+        ] {
+            assert_eq!(CodePurpose::from(purpose).as_str(), purpose.as_str());
         }
     }
 

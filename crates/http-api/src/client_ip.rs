@@ -104,6 +104,22 @@ pub fn rate_limit_group(address: IpAddr) -> String {
     }
 }
 
+/// The address's network as a rate-limit key: IPv4 by /24, IPv6 by /48
+/// (a site's usual allocation), for rules that count a guesser spread over
+/// many addresses of one network.
+pub fn network_group(address: IpAddr) -> String {
+    match canonical(address) {
+        IpAddr::V4(v4) => {
+            let prefix = u32::from(v4) & !((1u32 << 8) - 1);
+            format!("{}/24", std::net::Ipv4Addr::from(prefix))
+        }
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 80) - 1);
+            format!("{}/48", Ipv6Addr::from(prefix))
+        }
+    }
+}
+
 /// The caller's IP address, as [`TrustedProxies::client_ip`] decides it.
 /// Needs the app's [`TrustedProxies`] as app data (none registered: trust
 /// no proxy).
@@ -239,6 +255,33 @@ mod tests {
             rate_limit_group(ip("2001:db8:1:3::1"))
         );
         assert_eq!(rate_limit_group(ip("198.51.100.4")), "198.51.100.4");
+    }
+
+    #[test]
+    fn networks_are_ipv4_24s_and_ipv6_48s() {
+        assert_eq!(network_group(ip("198.51.100.4")), "198.51.100.0/24");
+        assert_eq!(
+            network_group(ip("198.51.100.4")),
+            network_group(ip("198.51.100.255"))
+        );
+        assert_ne!(
+            network_group(ip("198.51.100.4")),
+            network_group(ip("198.51.101.4"))
+        );
+        assert_eq!(network_group(ip("::ffff:198.51.100.4")), "198.51.100.0/24");
+        assert_eq!(
+            network_group(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            "2001:db8:1::/48"
+        );
+        // Two /64s of one /48 share a network; the next /48 does not.
+        assert_eq!(
+            network_group(ip("2001:db8:1:2::1")),
+            network_group(ip("2001:db8:1:ffff:ffff::9"))
+        );
+        assert_ne!(
+            network_group(ip("2001:db8:1::1")),
+            network_group(ip("2001:db8:2::1"))
+        );
     }
 
     #[actix_web::test]

@@ -8,8 +8,11 @@
 //! to `t`, as the draft asks.
 //!
 //! Attaching a rule to a route is one call in `routes::configure`:
-//! `resource("/password/forgot", "POST").route(...).wrap(limited(Rule::EmailRequestsPerIp))`.
+//! `resource("/password/forgot", "POST").route(...).wrap(limited(Rule::EmailRequestsPerIp))`;
+//! several rules at once (a route taking a one-time secret or a code):
+//! `.wrap(limited_by(&Rule::SECRET_ATTEMPTS))`.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +28,7 @@ use application::rate_limits::{RateLimit, Rule, ThrottlePolicy};
 use application::{Allowance, RateLimited};
 use async_trait::async_trait;
 
-use crate::client_ip::{ClientIp, rate_limit_group};
+use crate::client_ip::{ClientIp, network_group, rate_limit_group};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -36,9 +39,9 @@ const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 pub const RATE_LIMITED_TOTAL: &str = "rate_limited_total";
 
 /// Middleware counting each `POST` under `rule` per client IP group (IPv6
-/// by /64), before the handler and before the body is read. Every limited
-/// route is a `POST`; other methods only get their `405`, uncounted, so a
-/// stray `GET` spends nobody's budget.
+/// by /64; per network for a per-network rule), before the handler and
+/// before the body is read. Every limited route is a `POST`; other methods
+/// only get their `405`, uncounted, so a stray `GET` spends nobody's budget.
 pub fn limited<S, B>(
     rule: Rule,
 ) -> impl Transform<S, ServiceRequest, Response = ServiceResponse<BoxBody>, Error = Error, InitError = ()>
@@ -46,11 +49,35 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
     B: MessageBody + 'static,
 {
-    from_fn(move |request: ServiceRequest, next: Next<B>| enforce(rule, request, next))
+    from_fn(move |request: ServiceRequest, next: Next<B>| async move {
+        enforce(&[rule], request, next).await
+    })
+}
+
+/// [`limited`] under several rules, checked in order: each counts the
+/// request, and the first that refuses answers the `429` (the later ones
+/// then count nothing).
+pub fn limited_by<S, B>(
+    rules: &'static [Rule],
+) -> impl Transform<S, ServiceRequest, Response = ServiceResponse<BoxBody>, Error = Error, InitError = ()>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    from_fn(move |request: ServiceRequest, next: Next<B>| enforce(rules, request, next))
+}
+
+/// The counter key of a client under `rule`: its network (IPv4 /24, IPv6
+/// /48) for a per-network rule, else its address (IPv6 by /64).
+fn client_key(rule: Rule, ip: IpAddr) -> String {
+    match rule {
+        Rule::SecretAttemptsPerNetwork => network_group(ip),
+        _ => rate_limit_group(ip),
+    }
 }
 
 async fn enforce<B: MessageBody + 'static>(
-    rule: Rule,
+    rules: &[Rule],
     request: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
@@ -58,22 +85,23 @@ async fn enforce<B: MessageBody + 'static>(
     let Some(state) = state.filter(|_| request.method() == Method::POST) else {
         return Ok(next.call(request).await?.map_into_boxed_body());
     };
-    let client = ClientIp::of(request.request())
-        .map(|ClientIp(ip)| rate_limit_group(ip))
-        .unwrap_or_default();
-    match state.request_limits.check(rule, &client).await {
-        Err(limited) => {
-            let response = ApiError::RateLimited(limited).error_response();
-            Ok(request.into_response(response))
-        }
-        Ok(allowance) => {
-            let mut response = next.call(request).await?.map_into_boxed_body();
-            if let Some(allowance) = allowance {
-                allowance_headers(&allowance, response.headers_mut());
+    let client = ClientIp::of(request.request()).map(|ClientIp(ip)| ip);
+    let mut allowances = Vec::with_capacity(rules.len());
+    for &rule in rules {
+        let key = client.map(|ip| client_key(rule, ip)).unwrap_or_default();
+        match state.request_limits.check(rule, &key).await {
+            Err(limited) => {
+                let response = ApiError::RateLimited(limited).error_response();
+                return Ok(request.into_response(response));
             }
-            Ok(response)
+            Ok(allowance) => allowances.extend(allowance),
         }
     }
+    let mut response = next.call(request).await?.map_into_boxed_body();
+    for allowance in &allowances {
+        allowance_headers(allowance, response.headers_mut());
+    }
+    Ok(response)
 }
 
 /// Counts a request of `subject` under `rule` from inside a handler, for

@@ -181,7 +181,9 @@ mod tests {
                 "2025-01-01-000002_create_email_outbox",
                 "2026-11-26-000003_create_sessions",
                 "2026-11-26-000004_create_one_time_secrets",
+                "2026-12-03-000005_create_code_failures",
                 "2026-12-03-000008_email_change_undo",
+                "2026-12-03-000009_create_device_tokens",
             ]
         );
     }

@@ -9,10 +9,11 @@ use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::{
-    EmailAddress, MAX_CODE_ATTEMPTS, PasswordHash, SecretProof, SecretPurpose, User, UserId,
-    code_digest, token_digest,
+    CodePurpose, EmailAddress, MAX_CODE_ATTEMPTS, PasswordHash, SecretProof, SecretPurpose, User,
+    UserId, code_digest, token_digest,
 };
 
+use crate::code_budget;
 use crate::error::Failure;
 use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
@@ -56,8 +57,10 @@ struct Consumed {
 }
 
 /// Consumes the live secret `purpose` of whoever `proof` names. A wrong
-/// code counts against the code's tries (in this transaction, which commits
-/// even though the proof failed).
+/// code counts against the code's tries and the account's budget of wrong
+/// codes for `purpose` (in this transaction, which commits even though the
+/// proof failed); once that budget is spent, no code of `purpose` is
+/// accepted, and only the link's token still works.
 async fn consume(
     conn: &mut AsyncPgConnection,
     purpose: SecretPurpose,
@@ -95,10 +98,23 @@ async fn consume(
             else {
                 return Ok(None);
             };
-            let mine = live
-                .filter(one_time_secrets::user_id.eq(user_id))
-                .filter(one_time_secrets::failed_attempts.lt(MAX_CODE_ATTEMPTS));
-            let digest = code_digest(UserId::new(user_id), code).to_vec();
+            let user = UserId::new(user_id);
+            let live = live.filter(one_time_secrets::user_id.eq(user_id));
+            // Code attempts of one account and purpose take turns on the
+            // live secret's row, so the budget check below is exact however
+            // many arrive at once. No live secret: no code to guess.
+            let locked = live
+                .select(one_time_secrets::user_id)
+                .for_update()
+                .first::<i64>(conn)
+                .await
+                .optional()?;
+            let budget = CodePurpose::from(purpose);
+            if locked.is_none() || code_budget::exhausted(conn, user, budget, now).await? {
+                return Ok(None);
+            }
+            let mine = live.filter(one_time_secrets::failed_attempts.lt(MAX_CODE_ATTEMPTS));
+            let digest = code_digest(user, code).to_vec();
             let consumed = diesel::update(mine.filter(one_time_secrets::code_hash.eq(digest)))
                 .set(one_time_secrets::used_at.eq(now))
                 .returning((one_time_secrets::user_id, one_time_secrets::new_email))
@@ -113,6 +129,7 @@ async fn consume(
                     )
                     .execute(conn)
                     .await?;
+                code_budget::record_failure(conn, user, budget, now).await?;
             }
             Ok(consumed)
         }

@@ -45,6 +45,17 @@ diesel::table! {
 diesel::joinable!(email_change_undos -> users (user_id));
 
 diesel::table! {
+    code_failures (user_id, purpose) {
+        user_id -> Int8,
+        purpose -> Text,
+        failures -> Int4,
+        window_started_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(code_failures -> users (user_id));
+
+diesel::table! {
     sessions (id) {
         id -> Text,
         user_id -> Int8,
@@ -88,5 +99,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     one_time_secrets,
     device_tokens,
-    email_change_undos
+    email_change_undos,
+    code_failures
 );

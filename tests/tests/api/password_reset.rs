@@ -188,6 +188,74 @@ async fn the_emailed_code_resets_too_and_dies_after_five_wrong_tries() {
     );
 }
 
+/// Lets the next `/password/forgot` send at once, as if the last reset
+/// email had gone out two minutes ago.
+async fn age_the_last_send(app: &TestApp) {
+    app.query_scalar(
+        "WITH moved AS (UPDATE one_time_secrets SET created_at = created_at - interval '2 minutes' \
+         RETURNING 1) SELECT count(*) AS value FROM moved",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn ten_wrong_codes_over_several_codes_refuse_every_reset_code_for_a_day_but_not_the_link() {
+    // The budget is not a rate limit: `RATE_LIMITS=off` leaves it on.
+    let app = spawn_app_with(|settings| {
+        settings.set("RATE_LIMITS", "off");
+    })
+    .await;
+    let user = app.register_user().await;
+    // Fifteen wrong codes over three codes, each of which allows five.
+    for round in 0..3 {
+        let (_, code) = reset_secret(&app, &user, 2 + round).await;
+        let wrong = if code == "000000" { "000001" } else { "000000" };
+        for _ in 0..5 {
+            let body = json!({"email": user.email, "code": wrong, "password": NEW_PASSWORD});
+            assert_invalid(reset(&app, body).await).await;
+        }
+        age_the_last_send(&app).await;
+    }
+    // The right code of a brand new code: the same 400, and nothing changed.
+    let (token, code) = reset_secret(&app, &user, 5).await;
+    let body = json!({"email": user.email, "code": code, "password": NEW_PASSWORD});
+    assert_invalid(reset(&app, body).await).await;
+    assert_eq!(
+        app.login(&user.email, PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    // The link of that same email still works.
+    let response = reset(&app, json!({"token": token, "password": NEW_PASSWORD})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // A day after the first wrong code, codes work again.
+    app.query_scalar(
+        "WITH moved AS (UPDATE code_failures SET window_started_at = \
+         window_started_at - interval '24 hours' RETURNING 1) SELECT count(*) AS value FROM moved",
+    )
+    .await;
+    age_the_last_send(&app).await;
+    let (_, code) = reset_secret(&app, &user, 7).await;
+    let body = json!({"email": user.email, "code": code, "password": "a third passphrase"});
+    assert_eq!(reset(&app, body).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_unknown_address_with_a_code_is_the_same_400_whatever_the_count() {
+    let app = spawn_app().await;
+    for _ in 0..12 {
+        let body =
+            json!({"email": "nobody@example.com", "code": "123456", "password": NEW_PASSWORD});
+        assert_invalid(reset(&app, body).await).await;
+    }
+    assert_eq!(
+        app.query_scalar("SELECT count(*) AS value FROM code_failures")
+            .await,
+        0,
+        "nothing is stored for an address no account uses"
+    );
+}
+
 #[tokio::test]
 async fn a_weak_password_is_a_422_and_leaves_the_link_usable() {
     let app = spawn_app().await;

@@ -225,6 +225,74 @@ async fn secret_attempts_are_limited_per_ip_on_every_route_that_consumes_one() {
 }
 
 #[tokio::test]
+async fn secret_attempts_are_also_limited_per_ipv4_24_on_top_of_each_address() {
+    let app = spawn_limited(|settings| {
+        settings
+            .set("RATE_LIMIT_SECRET_ATTEMPTS_PER_IP", "2/600s")
+            .set("RATE_LIMIT_SECRET_ATTEMPTS_PER_NETWORK", "5/600s");
+    })
+    .await;
+    let token = json!({"token": "x".repeat(43), "password": "a long enough password"});
+    let routes = [
+        "/password/reset",
+        "/users/me/email/confirm",
+        "/verify-email",
+    ];
+    // A counted attempt carries both rules' headers.
+    let response = post_from(&app, "203.0.113.1", routes[0], token.clone()).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        headers(&response, "ratelimit-policy"),
+        [
+            "\"secret_attempts\";q=2;w=600",
+            "\"secret_attempts_per_network\";q=5;w=600"
+        ]
+    );
+    let response = post_from(&app, "203.0.113.1", routes[1], token.clone()).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    // The address is over its own limit: refused by that rule first.
+    let response = post_from(&app, "203.0.113.1", routes[2], token.clone()).await;
+    assert_rate_limited(response, "\"secret_attempts\";q=2;w=600").await;
+    // Other addresses of the /24, each under its own limit, spend the
+    // network's budget (two attempts so far; the refused one did not count).
+    for (n, ip) in ["203.0.113.2", "203.0.113.2", "203.0.113.254"]
+        .into_iter()
+        .enumerate()
+    {
+        let response = post_from(&app, ip, routes[n % 3], token.clone()).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{ip}");
+    }
+    for (n, ip) in ["203.0.113.3", "203.0.113.254", "203.0.113.77"]
+        .into_iter()
+        .enumerate()
+    {
+        let response = post_from(&app, ip, routes[n], token.clone()).await;
+        assert_rate_limited(response, "\"secret_attempts_per_network\";q=5;w=600").await;
+    }
+    // The next /24 has a budget of its own.
+    let response = post_from(&app, "203.0.114.1", routes[0], token.clone()).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn secret_attempts_of_an_ipv6_48_share_one_network_budget() {
+    let app = spawn_limited(|settings| {
+        settings.set("RATE_LIMIT_SECRET_ATTEMPTS_PER_NETWORK", "3/600s");
+    })
+    .await;
+    let token = json!({"token": "x".repeat(43)});
+    // Three /64s of one /48: each its own address budget, one network.
+    for ip in ["2001:db8:7:1::1", "2001:db8:7:2::1", "2001:db8:7:ffff::1"] {
+        let response = post_from(&app, ip, "/verify-email", token.clone()).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{ip}");
+    }
+    let response = post_from(&app, "2001:db8:7:3::9", "/verify-email", token.clone()).await;
+    assert_rate_limited(response, "\"secret_attempts_per_network\";q=3;w=600").await;
+    let response = post_from(&app, "2001:db8:8::1", "/verify-email", token.clone()).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
 async fn refresh_is_limited_per_ip_and_token_checks_never_are() {
     let app = spawn_limited(|settings| {
         settings.set("RATE_LIMIT_REFRESH_PER_IP", "3/300s");

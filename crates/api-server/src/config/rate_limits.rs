@@ -58,6 +58,9 @@ pub struct RateLimitSettings {
     /// /email-change/undo per client IP
     #[arg(long, env = "RATE_LIMIT_SECRET_ATTEMPTS_PER_IP", default_value = "30/600s", value_parser = rate, global = true)]
     rate_limit_secret_attempts_per_ip: RateLimit,
+    /// The same routes per client network (IPv4 /24, IPv6 /48)
+    #[arg(long, env = "RATE_LIMIT_SECRET_ATTEMPTS_PER_NETWORK", default_value = "100/600s", value_parser = rate, global = true)]
+    rate_limit_secret_attempts_per_network: RateLimit,
     /// POST /refresh per client IP
     #[arg(long, env = "RATE_LIMIT_REFRESH_PER_IP", default_value = "300/300s", value_parser = rate, global = true)]
     rate_limit_refresh_per_ip: RateLimit,
@@ -102,6 +105,7 @@ impl RateLimitSettings {
             register_per_ip: self.rate_limit_register_per_ip,
             email_requests_per_ip: self.rate_limit_email_requests_per_ip,
             secret_attempts_per_ip: self.rate_limit_secret_attempts_per_ip,
+            secret_attempts_per_network: self.rate_limit_secret_attempts_per_network,
             refresh_per_ip: self.rate_limit_refresh_per_ip,
             emails_per_recipient: self.rate_limit_emails_per_recipient,
             failed_logins: ThrottlePolicy {
@@ -131,18 +135,20 @@ mod tests {
         ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
     ];
 
-    const VARIABLES: [&str; 11] = [
+    const VARIABLES: [&str; 13] = [
         "RATE_LIMITS",
         "RATE_LIMIT_LOGIN_PER_IP",
         "RATE_LIMIT_REGISTER_PER_IP",
         "RATE_LIMIT_EMAIL_REQUESTS_PER_IP",
         "RATE_LIMIT_SECRET_ATTEMPTS_PER_IP",
+        "RATE_LIMIT_SECRET_ATTEMPTS_PER_NETWORK",
         "RATE_LIMIT_REFRESH_PER_IP",
         "RATE_LIMIT_EMAILS_PER_RECIPIENT",
         "RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT",
         "RATE_LIMIT_ACCOUNT_THROTTLE_BASE",
         "RATE_LIMIT_ACCOUNT_THROTTLE_MAX",
         "RATE_LIMIT_EMAIL_CHANGE_PER_USER",
+        "RATE_LIMIT_FAILED_LOGINS_ACCOUNT_WIDE",
     ];
 
     fn load(
@@ -172,12 +178,14 @@ mod tests {
             ("RATE_LIMIT_REGISTER_PER_IP", "1/10s"),
             ("RATE_LIMIT_EMAIL_REQUESTS_PER_IP", "2/2m"),
             ("RATE_LIMIT_SECRET_ATTEMPTS_PER_IP", "40/15m"),
+            ("RATE_LIMIT_SECRET_ATTEMPTS_PER_NETWORK", "200/20m"),
             ("RATE_LIMIT_REFRESH_PER_IP", "1000/1h"),
             ("RATE_LIMIT_EMAILS_PER_RECIPIENT", "3/1day"),
             ("RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT", "10/30m"),
             ("RATE_LIMIT_ACCOUNT_THROTTLE_BASE", "2s"),
             ("RATE_LIMIT_ACCOUNT_THROTTLE_MAX", "1h"),
             ("RATE_LIMIT_EMAIL_CHANGE_PER_USER", "5/2h"),
+            ("RATE_LIMIT_FAILED_LOGINS_ACCOUNT_WIDE", "50/2h"),
         ])
         .unwrap()
         .unwrap();
@@ -186,6 +194,7 @@ mod tests {
         assert_eq!(config.register_per_ip, per(1, 10));
         assert_eq!(config.email_requests_per_ip, per(2, 120));
         assert_eq!(config.secret_attempts_per_ip, per(40, 900));
+        assert_eq!(config.secret_attempts_per_network, per(200, 1200));
         assert_eq!(config.refresh_per_ip, per(1000, 3600));
         assert_eq!(config.emails_per_recipient, per(3, 86_400));
         assert_eq!(config.email_change_per_user, per(5, 7200));
@@ -197,6 +206,10 @@ mod tests {
                 base: Duration::from_secs(2),
                 max: Duration::from_secs(3600),
             }
+        );
+        assert_eq!(
+            config.failed_logins_per_account,
+            ThrottlePolicy::budget(per(50, 7200))
         );
     }
 
@@ -215,7 +228,7 @@ mod tests {
             "2000000/60s",
             "",
         ];
-        for name in VARIABLES[1..8].iter().chain(&VARIABLES[10..]) {
+        for name in VARIABLES[1..9].iter().chain(&VARIABLES[11..]) {
             for value in rates.iter().filter(|value| !value.is_empty()) {
                 let error = load(&[(name, value)]).unwrap_err().to_string();
                 assert!(error.contains(name), "{name}={value}: {error}");

@@ -3,7 +3,8 @@
 //! store (Redis) is down.
 //!
 //! Two kinds of counter, each updated in one atomic step:
-//! - events per subject ([`SlidingLog`]): requests per client IP, emails
+//! - events per subject ([`SlidingLog`]): requests per client IP (or
+//!   client network), emails
 //!   per recipient. Exact: at most `limit` in any `period`. An email job
 //!   counts once however often a retried relay batch asks about it;
 //! - failed logins per account ([`ThrottlePolicy`]): after `threshold`
@@ -39,6 +40,9 @@ pub enum Rule {
     /// `POST /users/me/email/confirm`, `POST /email-change/undo`, per
     /// client IP.
     SecretAttemptsPerIp,
+    /// The same routes per client network (IPv4 /24, IPv6 /48): one
+    /// guesser spread over many addresses of a network.
+    SecretAttemptsPerNetwork,
     /// `POST /refresh`, per client IP.
     RefreshPerIp,
     /// Emails of any kind, per recipient.
@@ -54,17 +58,23 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 9] = [
+    pub const ALL: [Rule; 10] = [
         Rule::LoginPerIp,
         Rule::RegisterPerIp,
         Rule::EmailRequestsPerIp,
         Rule::SecretAttemptsPerIp,
+        Rule::SecretAttemptsPerNetwork,
         Rule::RefreshPerIp,
         Rule::EmailsPerRecipient,
         Rule::FailedLogins,
         Rule::FailedLoginsPerAccount,
         Rule::EmailChangePerUser,
     ];
+
+    /// The rules of every route that takes a one-time secret or a code,
+    /// in the order they are checked: per address, then per network.
+    pub const SECRET_ATTEMPTS: [Rule; 2] =
+        [Rule::SecretAttemptsPerIp, Rule::SecretAttemptsPerNetwork];
 
     /// The rule's name in Redis keys, metric labels and the
     /// `RateLimit-Policy` header: stable, lower case, no spaces.
@@ -74,6 +84,7 @@ impl Rule {
             Rule::RegisterPerIp => "register",
             Rule::EmailRequestsPerIp => "email_requests",
             Rule::SecretAttemptsPerIp => "secret_attempts",
+            Rule::SecretAttemptsPerNetwork => "secret_attempts_per_network",
             Rule::RefreshPerIp => "refresh",
             Rule::EmailsPerRecipient => "emails_per_recipient",
             Rule::FailedLogins => "failed_logins",
@@ -158,6 +169,7 @@ pub struct RateLimitConfig {
     pub register_per_ip: RateLimit,
     pub email_requests_per_ip: RateLimit,
     pub secret_attempts_per_ip: RateLimit,
+    pub secret_attempts_per_network: RateLimit,
     pub refresh_per_ip: RateLimit,
     pub emails_per_recipient: RateLimit,
     /// Per (account, client network) and per (account, device token).
@@ -174,6 +186,7 @@ impl Default for RateLimitConfig {
             register_per_ip: RateLimit::per_secs(10, 60),
             email_requests_per_ip: RateLimit::per_secs(5, 60),
             secret_attempts_per_ip: RateLimit::per_secs(30, 600),
+            secret_attempts_per_network: RateLimit::per_secs(100, 600),
             refresh_per_ip: RateLimit::per_secs(300, 300),
             emails_per_recipient: RateLimit::per_secs(10, 3600),
             failed_logins: ThrottlePolicy::default(),
@@ -191,6 +204,7 @@ impl RateLimitConfig {
             Rule::RegisterPerIp => self.register_per_ip,
             Rule::EmailRequestsPerIp => self.email_requests_per_ip,
             Rule::SecretAttemptsPerIp => self.secret_attempts_per_ip,
+            Rule::SecretAttemptsPerNetwork => self.secret_attempts_per_network,
             Rule::RefreshPerIp => self.refresh_per_ip,
             Rule::EmailsPerRecipient => self.emails_per_recipient,
             Rule::FailedLogins => self.failed_logins.as_quota(),
@@ -243,6 +257,7 @@ mod tests {
         assert_eq!(config.quota(Rule::RegisterPerIp), per(10, 60));
         assert_eq!(config.quota(Rule::EmailRequestsPerIp), per(5, 60));
         assert_eq!(config.quota(Rule::SecretAttemptsPerIp), per(30, 600));
+        assert_eq!(config.quota(Rule::SecretAttemptsPerNetwork), per(100, 600));
         assert_eq!(config.quota(Rule::RefreshPerIp), per(300, 300));
         assert_eq!(config.quota(Rule::EmailsPerRecipient), per(10, 3600));
         assert_eq!(config.quota(Rule::FailedLogins), per(5, 900));

@@ -96,3 +96,26 @@ fn a_sub_second_window_is_advertised_as_one_second() {
         "\"login\";q=3;w=1"
     );
 }
+
+#[test]
+fn the_network_rule_counts_networks_and_the_others_addresses() {
+    let ip = |raw: &str| raw.parse::<IpAddr>().unwrap();
+    let network = Rule::SecretAttemptsPerNetwork;
+    assert_eq!(client_key(network, ip("198.51.100.7")), "198.51.100.0/24");
+    assert_eq!(
+        client_key(network, ip("2001:db8:1:2::1")),
+        "2001:db8:1::/48"
+    );
+    assert_eq!(
+        client_key(Rule::SecretAttemptsPerIp, ip("198.51.100.7")),
+        "198.51.100.7"
+    );
+    assert_eq!(
+        client_key(Rule::SecretAttemptsPerIp, ip("2001:db8:1:2::1")),
+        "2001:db8:1:2::/64"
+    );
+    assert_eq!(
+        Rule::SECRET_ATTEMPTS,
+        [Rule::SecretAttemptsPerIp, Rule::SecretAttemptsPerNetwork]
+    );
+}

@@ -14,7 +14,7 @@ use application::rate_limits::Rule;
 use paperclip::actix::web;
 
 use crate::error::ApiError;
-use crate::rate_limit::limited;
+use crate::rate_limit::{limited, limited_by};
 
 /// A resource that answers other methods with `405` and an `Allow` header.
 fn resource(path: &str, allow: &'static str) -> web::Resource {
@@ -44,7 +44,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             resource("/verify-email", "POST")
                 .route(web::post().to(email_verification::verify_email))
-                .wrap(limited(Rule::SecretAttemptsPerIp)),
+                .wrap(limited_by(&Rule::SECRET_ATTEMPTS)),
         )
         .service(
             resource("/verify-email/resend", "POST")
@@ -59,7 +59,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             resource("/password/reset", "POST")
                 .route(web::post().to(password::reset_password))
-                .wrap(limited(Rule::SecretAttemptsPerIp)),
+                .wrap(limited_by(&Rule::SECRET_ATTEMPTS)),
         )
         .service(resource("/guest", "GET").route(web::get().to(demo::guest)))
         .service(resource("/protected", "GET").route(web::get().to(demo::protected)))
@@ -75,12 +75,12 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             resource("/users/me/email/confirm", "POST")
                 .route(web::post().to(email_change::confirm_email_change))
-                .wrap(limited(Rule::SecretAttemptsPerIp)),
+                .wrap(limited_by(&Rule::SECRET_ATTEMPTS)),
         )
         .service(
             resource("/email-change/undo", "POST")
                 .route(web::post().to(email_change::undo_email_change))
-                .wrap(limited(Rule::SecretAttemptsPerIp)),
+                .wrap(limited_by(&Rule::SECRET_ATTEMPTS)),
         )
         .service(resource("/users/me/sessions", "GET").route(web::get().to(sessions::my_sessions)))
         .service(
