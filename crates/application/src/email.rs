@@ -95,6 +95,25 @@ impl Email {
         }
     }
 
+    /// Whether someone who does not hold the account can make us send this
+    /// email (by registering, asking for a resend or a reset, or naming the
+    /// address as an account's new one). Only these count against the
+    /// per-recipient cap, which exists to stop mail bombing through us; a
+    /// security notice (new sign-in, password changed, address changing)
+    /// always goes out, since silencing it is what an intruder would want.
+    /// No wildcard: a new kind has to decide.
+    pub fn stranger_can_trigger(&self) -> bool {
+        match self {
+            Email::Welcome { .. }
+            | Email::VerifyEmail { .. }
+            | Email::PasswordReset { .. }
+            | Email::ConfirmEmailChange { .. } => true,
+            Email::NewDeviceLogin { .. }
+            | Email::PasswordChanged { .. }
+            | Email::EmailChanging { .. } => false,
+        }
+    }
+
     /// One example of every kind, for checking templates at start-up.
     /// The match makes a new variant fail to compile until it has one.
     pub fn samples() -> Vec<Email> {
@@ -239,6 +258,24 @@ mod tests {
             Email::Welcome { ref verification_link, ref code, .. }
                 if verification_link.is_empty() && code.is_empty()
         ));
+    }
+
+    #[test]
+    fn only_emails_a_stranger_can_trigger_are_capped() {
+        let capped: Vec<&str> = Email::samples()
+            .iter()
+            .filter(|email| email.stranger_can_trigger())
+            .map(Email::kind)
+            .collect();
+        assert_eq!(
+            capped,
+            [
+                "welcome",
+                "verify_email",
+                "password_reset",
+                "confirm_email_change"
+            ]
+        );
     }
 
     #[test]

@@ -40,7 +40,8 @@ pub enum Rule {
     SecretAttemptsPerIp,
     /// `POST /refresh`, per client IP.
     RefreshPerIp,
-    /// Emails of any kind, per recipient.
+    /// Emails a stranger can trigger, per recipient (security notices are
+    /// never capped).
     EmailsPerRecipient,
     /// Failed logins (and wrong current passwords), per account.
     FailedLogins,
