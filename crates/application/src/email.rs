@@ -24,9 +24,14 @@ pub struct EmailJob {
 pub enum Email {
     /// "Successfully signed up", with the verification link and code.
     /// Jobs queued before verification existed have neither.
+    ///
+    /// This and the other emails to an address not proven yet carry no
+    /// text the requester chose (no username): anyone can sign up, ask for
+    /// a resend or name a new address, and must not be able to write to a
+    /// stranger through us. A job of an older version still reads (its
+    /// `username` is ignored).
     Welcome {
         to: String,
-        username: String,
         #[serde(default)]
         verification_link: String,
         #[serde(default)]
@@ -35,7 +40,6 @@ pub enum Email {
     /// "Confirm your email address": a new verification link and code.
     VerifyEmail {
         to: String,
-        username: String,
         link: String,
         code: String,
     },
@@ -68,7 +72,6 @@ pub enum Email {
     /// "Confirm your new email address", sent to the new address.
     ConfirmEmailChange {
         to: String,
-        username: String,
         new_email: String,
         link: String,
         code: String,
@@ -119,13 +122,11 @@ impl Email {
     pub fn samples() -> Vec<Email> {
         let welcome = Email::Welcome {
             to: "someone@example.com".into(),
-            username: "someone".into(),
             verification_link: "http://127.0.0.1:5000/verify-email#token=t".into(),
             code: "123456".into(),
         };
         let verify_email = Email::VerifyEmail {
             to: "someone@example.com".into(),
-            username: "someone".into(),
             link: "http://127.0.0.1:5000/verify-email#token=t".into(),
             code: "123456".into(),
         };
@@ -150,7 +151,6 @@ impl Email {
         };
         let confirm_email_change = Email::ConfirmEmailChange {
             to: "new@example.com".into(),
-            username: "someone".into(),
             new_email: "new@example.com".into(),
             link: "http://127.0.0.1:5000/confirm-email-change#token=t".into(),
             code: "123456".into(),
@@ -226,7 +226,6 @@ mod tests {
             created_at: DateTime::<Utc>::UNIX_EPOCH,
             email: Email::Welcome {
                 to: "ada@example.io".into(),
-                username: "ada".into(),
                 verification_link: "https://app.example/verify-email#token=t".into(),
                 code: "012345".into(),
             },
@@ -239,7 +238,6 @@ mod tests {
                 "created_at": "1970-01-01T00:00:00Z",
                 "kind": "welcome",
                 "to": "ada@example.io",
-                "username": "ada",
                 "verification_link": "https://app.example/verify-email#token=t",
                 "code": "012345",
             })

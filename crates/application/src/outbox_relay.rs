@@ -165,7 +165,6 @@ mod tests {
         EmailJob::new(
             Email::Welcome {
                 to: format!("user{n}@example.io"),
-                username: format!("user{n}"),
                 verification_link: String::new(),
                 code: String::new(),
             },
@@ -383,7 +382,6 @@ mod tests {
         let mut shouting = job(1);
         shouting.email = Email::Welcome {
             to: "  User1@Example.IO ".into(),
-            username: "user1".into(),
             verification_link: String::new(),
             code: String::new(),
         };

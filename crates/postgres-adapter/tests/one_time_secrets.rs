@@ -35,7 +35,7 @@ async fn registered(f: &Fixture, name: &str, secret: OneTimeSecret) -> User {
         .create(
             new_user(name, &email),
             verification_of(secret),
-            welcome(&email, name),
+            welcome(&email),
         )
         .await
         .unwrap()
@@ -56,7 +56,6 @@ fn email_job(to: &str) -> EmailJob {
     EmailJob::new(
         Email::VerifyEmail {
             to: to.to_owned(),
-            username: "x".into(),
             link: "l".into(),
             code: "c".into(),
         },
