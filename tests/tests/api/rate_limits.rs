@@ -530,6 +530,34 @@ async fn security_notices_go_out_past_the_recipient_limit() {
 }
 
 #[tokio::test]
+async fn forwarded_hops_with_a_port_count_as_their_address() {
+    let app = spawn_limited(|settings| {
+        settings.set("RATE_LIMIT_LOGIN_PER_IP", "1/60s");
+    })
+    .await;
+    let status = |ip: &'static str| {
+        let app = &app;
+        async move {
+            login_from(app, ip, &unknown_email(0), "wrong")
+                .await
+                .status()
+        }
+    };
+    // Two clients behind a proxy that writes ports: two buckets.
+    assert_eq!(status("198.51.100.1:1000").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(status("[2001:db8::1]:443").await, StatusCode::UNAUTHORIZED);
+    // The port does not make a new client.
+    assert_eq!(
+        status("198.51.100.1:2000").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        status("[2001:db8::1]:8443").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
 async fn refusals_are_counted_by_rule_in_the_metrics() {
     let app = spawn_limited(|settings| {
         settings
