@@ -104,6 +104,27 @@ async fn make_admin_of_an_unknown_email_fails_with_one_line() {
 }
 
 #[tokio::test]
+async fn serve_refuses_a_key_of_few_distinct_characters_naming_the_variable() {
+    let key = "abcd".repeat(16);
+    let vars = Vars::from([
+        (
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/unused".to_owned(),
+        ),
+        ("REDIS_URL", "redis://127.0.0.1:6379".to_owned()),
+        ("JWT_SECRET_KEY", key.clone()),
+        ("PORT", "0".to_owned()),
+    ]);
+    let finished = api_server(&["serve"], vars).await;
+    assert!(!finished.status.success());
+    let stderr = finished.stderr.trim();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("JWT_SECRET_KEY"), "{stderr}");
+    assert!(stderr.contains("distinct characters"), "{stderr}");
+    assert!(!stderr.contains(&key), "{stderr}");
+}
+
+#[tokio::test]
 async fn serve_refuses_the_sample_key_naming_the_variable() {
     let vars = Vars::from([
         (

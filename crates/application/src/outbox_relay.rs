@@ -1,7 +1,8 @@
 //! Moves committed email jobs from the outbox to the queue. A job leaves
 //! the outbox only after the queue has accepted it, so a queue outage
-//! delays emails but never loses one. With a recipient limit, a job over
-//! its recipient's budget is dropped (logged, never queued).
+//! delays emails but never loses one. With a recipient limit, a job a
+//! stranger can trigger that is over its recipient's budget is dropped
+//! (logged, never queued); security notices are never capped.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,7 +59,8 @@ impl OutboxRelay {
     }
 
     /// Drops the jobs that would send a recipient more than `limit` emails
-    /// (of any kind) instead of queueing them.
+    /// a stranger can trigger instead of queueing them. Security notices
+    /// neither count nor are dropped ([`crate::Email::stranger_can_trigger`]).
     pub fn with_recipient_limit(mut self, limiter: Arc<dyn RateLimiter>, limit: RateLimit) -> Self {
         self.recipient_limit = Some((limiter, limit));
         self
@@ -112,6 +114,10 @@ impl OutboxRelay {
         };
         let mut admitted = Vec::with_capacity(jobs.len());
         for job in jobs {
+            if !job.email.stranger_can_trigger() {
+                admitted.push(job);
+                continue;
+            }
             let recipient = email_subject(job.email.recipient());
             let decision = limiter
                 .admit(
@@ -159,7 +165,6 @@ mod tests {
         EmailJob::new(
             Email::Welcome {
                 to: format!("user{n}@example.io"),
-                username: format!("user{n}"),
                 verification_link: String::new(),
                 code: String::new(),
             },
@@ -323,11 +328,61 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn security_notices_go_out_past_the_limit_and_spend_none_of_it() {
+        let notices = vec![
+            EmailJob::new(
+                Email::NewDeviceLogin {
+                    to: "user1@example.io".into(),
+                    username: "user1".into(),
+                    signed_in_at: "2026-01-02T03:04:05Z".into(),
+                    ip: String::new(),
+                    user_agent: String::new(),
+                    session_id: "s".into(),
+                },
+                DateTime::<Utc>::UNIX_EPOCH,
+            ),
+            EmailJob::new(
+                Email::PasswordChanged {
+                    to: "user1@example.io".into(),
+                    username: "user1".into(),
+                    changed_at: "2026-01-02T03:04:05Z".into(),
+                },
+                DateTime::<Utc>::UNIX_EPOCH,
+            ),
+            EmailJob::new(
+                Email::EmailChanging {
+                    to: "user1@example.io".into(),
+                    username: "user1".into(),
+                    new_email: "new@example.io".into(),
+                    undo_link: "https://app.example/undo-email-change#token=t".into(),
+                },
+                DateTime::<Utc>::UNIX_EPOCH,
+            ),
+        ];
+        let mut outbox = MockEmailOutbox::new();
+        let leased = notices.clone();
+        outbox
+            .expect_lease()
+            .returning(move |_, _| Ok(leased.clone()));
+        outbox.expect_remove().times(1).returning(|_| Ok(()));
+        let mut queue = MockEmailQueue::new();
+        queue
+            .expect_push()
+            .with(eq(notices))
+            .times(1)
+            .returning(|_| Ok(()));
+        // The recipient is over its limit, yet the limiter is never asked.
+        let mut limiter = MockRateLimiter::new();
+        limiter.expect_admit().never();
+        let relay = relay(outbox, queue).with_recipient_limit(Arc::new(limiter), TEN_PER_HOUR);
+        assert_eq!(relay.relay_once().await.unwrap(), 3);
+    }
+
+    #[tokio::test]
     async fn the_recipient_is_counted_by_its_normal_form_and_each_job_once() {
         let mut shouting = job(1);
         shouting.email = Email::Welcome {
             to: "  User1@Example.IO ".into(),
-            username: "user1".into(),
             verification_link: String::new(),
             code: String::new(),
         };

@@ -7,9 +7,12 @@
 //! maps straight to the parser's error variant: no message matching, and
 //! the rules run once.
 
-/// C0 controls (U+0000..U+001F), DEL and C1 controls (U+0080..U+009F).
+/// C0 controls (U+0000..U+001F), DEL, C1 controls (U+0080..U+009F), and
+/// the Unicode line and paragraph separators (U+2028, U+2029): those break
+/// a line wherever the text is shown (an email, a log, a JSON consumer's
+/// page) just like a newline.
 pub(crate) fn is_control(c: char) -> bool {
-    c.is_control()
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
 /// Marks and embeddings that reorder how text is displayed (Trojan Source,
@@ -44,11 +47,12 @@ pub(crate) fn is_invisible(c: char) -> bool {
 /// Every character [`is_control`] or [`is_invisible`] refuses, as
 /// inclusive ranges: what a schema (an OpenAPI `pattern`) states of a
 /// field, derived from the same rule rather than written twice.
-const REFUSED_RANGES: [(char, char); 8] = [
+const REFUSED_RANGES: [(char, char); 9] = [
     ('\u{0000}', '\u{001F}'),
     ('\u{007F}', '\u{009F}'),
     ('\u{061C}', '\u{061C}'),
     ('\u{200B}', '\u{200F}'),
+    ('\u{2028}', '\u{2029}'),
     ('\u{202A}', '\u{202E}'),
     ('\u{2060}', '\u{2060}'),
     ('\u{2066}', '\u{2069}'),
@@ -113,11 +117,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn controls_are_c0_del_and_c1() {
-        for c in ['\u{0}', '\u{1f}', '\u{7f}', '\u{80}', '\u{85}', '\u{9f}'] {
+    fn controls_are_c0_del_c1_and_the_line_and_paragraph_separators() {
+        for c in [
+            '\u{0}', '\u{1f}', '\u{7f}', '\u{80}', '\u{85}', '\u{9f}', '\u{2028}', '\u{2029}',
+        ] {
             assert!(is_control(c), "{c:?}");
         }
-        for c in [' ', 'a', '\u{a0}', 'é'] {
+        for c in [' ', 'a', '\u{a0}', 'é', '\u{2027}', '\u{202F}'] {
             assert!(!is_control(c), "{c:?}");
         }
     }

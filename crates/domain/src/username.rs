@@ -56,12 +56,16 @@ impl Username {
     }
 
     /// A username read back from storage. It passed the rules in force when
-    /// it was written; a rule added since (no invisible characters) must
-    /// not lock that account out, so only the rules usernames have always
-    /// had are checked here. New input always goes through [`Self::parse`].
+    /// it was written; a rule added since (no invisible characters, no line
+    /// or paragraph separator) must not lock that account out, so only the
+    /// rules usernames have always had (length, no C0/C1 control) are
+    /// checked here. New input always goes through [`Self::parse`].
     pub fn from_storage(stored: &str) -> Result<Self, InvalidUsername> {
         match Self::parse(stored) {
             Err(InvalidUsername::InvisibleCharacter) => Ok(Self(stored.trim().to_owned())),
+            Err(InvalidUsername::ControlCharacter) if !stored.chars().any(char::is_control) => {
+                Ok(Self(stored.trim().to_owned()))
+            }
             parsed => parsed,
         }
     }
@@ -169,6 +173,22 @@ mod tests {
             Username::parse("ad\u{9b}a"),
             Err(InvalidUsername::ControlCharacter)
         );
+    }
+
+    #[test]
+    fn rejects_line_and_paragraph_separators_but_storage_keeps_older_names() {
+        for c in ['\u{2028}', '\u{2029}'] {
+            let name = format!("ad{c}min");
+            assert_eq!(
+                Username::parse(&name),
+                Err(InvalidUsername::ControlCharacter),
+                "{c:?}"
+            );
+            assert_eq!(Username::from_storage(&name).unwrap().as_str(), name);
+        }
+        // With an invisible character too, an older name still loads.
+        let both = "a\u{2028}d\u{202E}a";
+        assert_eq!(Username::from_storage(both).unwrap().as_str(), both);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! `realip_remote_addr()` trusts the header from every peer, so it is never
 //! used.)
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
 use actix_web::dev::Payload;
@@ -71,7 +71,7 @@ impl TrustedProxies {
         for hop in hops.iter().rev() {
             // A hop a trusted proxy wrote is an address; anything else
             // means the chain cannot be followed further.
-            let Ok(address) = hop.parse::<IpAddr>().map(canonical) else {
+            let Some(address) = hop_address(hop).map(canonical) else {
                 break;
             };
             client = address;
@@ -81,6 +81,23 @@ impl TrustedProxies {
         }
         client
     }
+}
+
+/// The address of one `X-Forwarded-For` hop. Some proxies write the
+/// client's port too (`1.2.3.4:80`, `[2001:db8::1]:443`) or bracket an
+/// IPv6 address; the port says nothing about who the client is, and
+/// refusing such a hop would stop the walk at our own proxy, putting every
+/// client behind it in one rate-limit bucket.
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|socket| socket.ip()))
+        .or_else(|| {
+            hop.strip_prefix('[')
+                .and_then(|rest| rest.strip_suffix(']'))
+                .and_then(|inner| inner.parse::<Ipv6Addr>().ok())
+                .map(IpAddr::V6)
+        })
 }
 
 /// IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`, as a dual-stack socket
@@ -228,6 +245,32 @@ mod tests {
             proxies.client_ip(ip("10.0.0.2"), ["1.2.3.4, not-an-ip, 10.0.0.3"]),
             ip("10.0.0.3")
         );
+    }
+
+    #[test]
+    fn hops_with_a_port_or_brackets_are_read_as_their_address() {
+        let proxies = trusted("10.0.0.0/8");
+        for (header, client) in [
+            ("1.2.3.4:80", "1.2.3.4"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+            ("[2001:db8::1]", "2001:db8::1"),
+            ("6.6.6.6, 198.51.100.4:5000, 10.0.0.3:80", "198.51.100.4"),
+            ("[::ffff:198.51.100.4]:80", "198.51.100.4"),
+        ] {
+            assert_eq!(
+                proxies.client_ip(ip("10.0.0.2"), [header]),
+                ip(client),
+                "{header}"
+            );
+        }
+        // Not an address with a port: the walk stops as for any garbage.
+        for header in ["1.2.3.4:http", "2001:db8::1:443:x", "1.2.3.4:99999"] {
+            assert_eq!(
+                proxies.client_ip(ip("10.0.0.2"), [header]),
+                ip("10.0.0.2"),
+                "{header}"
+            );
+        }
     }
 
     #[test]

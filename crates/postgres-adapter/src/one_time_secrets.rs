@@ -269,17 +269,12 @@ impl OneTimeSecretStore for PgOneTimeSecretStore {
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
         self.db
             .bounded(conn.transaction(async move |conn| {
-                let last = one_time_secrets::table
-                    .find((secret.purpose.as_str(), user.get()))
-                    .select(one_time_secrets::created_at)
-                    .for_update()
-                    .first::<DateTime<Utc>>(conn)
-                    .await
-                    .optional()?;
-                if last.is_some_and(|sent| sent > recent_after) {
-                    return Ok(false);
-                }
-                diesel::insert_into(one_time_secrets::table)
+                // One statement decides: a missing row is inserted, a row
+                // older than the interval is replaced, a recent one is left
+                // alone and returns nothing. A `SELECT ... FOR UPDATE` first
+                // would lock nothing while the row does not exist yet, so
+                // concurrent first requests would each send an email.
+                let upsert = diesel::insert_into(one_time_secrets::table)
                     .values((
                         one_time_secrets::purpose.eq(secret.purpose.as_str()),
                         one_time_secrets::user_id.eq(user.get()),
@@ -300,9 +295,19 @@ impl OneTimeSecretStore for PgOneTimeSecretStore {
                         one_time_secrets::created_at.eq(excluded(one_time_secrets::created_at)),
                         one_time_secrets::expires_at.eq(excluded(one_time_secrets::expires_at)),
                         one_time_secrets::used_at.eq(None::<DateTime<Utc>>),
-                    ))
-                    .execute(conn)
-                    .await?;
+                    ));
+                // `ON CONFLICT ... DO UPDATE ... WHERE`: only an old row is replaced.
+                let issued = diesel::query_dsl::methods::FilterDsl::filter(
+                    upsert,
+                    one_time_secrets::created_at.le(recent_after),
+                )
+                .returning(one_time_secrets::user_id)
+                .get_result::<i64>(conn)
+                .await
+                .optional()?;
+                if issued.is_none() {
+                    return Ok(false);
+                }
                 queue_emails(conn, &emails).await?;
                 Ok::<_, diesel::result::Error>(true)
             }))

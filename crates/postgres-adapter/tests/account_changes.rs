@@ -69,11 +69,7 @@ async fn user_with_sessions(f: &Fixture, name: &str, sessions: usize) -> (User, 
     let email = format!("{name}@example.io");
     let user = f
         .users
-        .create(
-            new_user(name, &email),
-            verification(),
-            welcome(&email, name),
-        )
+        .create(new_user(name, &email), verification(), welcome(&email))
         .await
         .unwrap();
     drained(f).await;

@@ -36,7 +36,7 @@ async fn registered(f: &Fixture, name: &str, secret: OneTimeSecret) -> User {
         .create(
             new_user(name, &email),
             verification_of(secret),
-            welcome(&email, name),
+            welcome(&email),
         )
         .await
         .unwrap()
@@ -57,7 +57,6 @@ fn email_job(to: &str) -> EmailJob {
     EmailJob::new(
         Email::VerifyEmail {
             to: to.to_owned(),
-            username: "x".into(),
             link: "l".into(),
             code: "c".into(),
         },
@@ -477,4 +476,66 @@ async fn concurrent_wrong_codes_take_turns_and_the_count_stops_at_ten() {
         assert!(attempt.await.unwrap().is_none());
     }
     assert_eq!(counted(&f, &ada).await, 10);
+}
+
+/// The email rows queued for `to`.
+async fn queued_for(f: &Fixture, to: &str) -> i64 {
+    use diesel::sql_types::{BigInt, Text};
+    use diesel_async::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        count: i64,
+    }
+    let mut conn = raw_connection(&f._db.url).await;
+    let row: Count = diesel::sql_query(
+        "SELECT count(*) AS count FROM email_outbox WHERE payload::jsonb ->> 'to' = $1",
+    )
+    .bind::<Text, _>(to)
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    row.count
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn of_concurrent_first_sends_exactly_one_is_issued() {
+    let f = fixture().await;
+    let ada = registered(&f, "ada", random_secret()).await;
+    // No reset row exists yet: nothing to lock, only the insert decides.
+    let sends: Vec<_> = (0..8)
+        .map(|_| {
+            let secrets = f.secrets.clone();
+            tokio::spawn(async move {
+                let now = Utc::now();
+                let reset = application::ports::NewSecret {
+                    purpose: domain::SecretPurpose::ResetPassword,
+                    secret: random_secret(),
+                    created_at: now,
+                    expires_at: now + Duration::hours(1),
+                    new_email: None,
+                };
+                let job = EmailJob::new(
+                    Email::PasswordReset {
+                        to: "ada-reset@example.io".into(),
+                        username: "ada".into(),
+                        link: "l".into(),
+                        code: "c".into(),
+                    },
+                    now,
+                );
+                secrets
+                    .issue(ada.id, reset, vec![job], Duration::seconds(60))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut issued = 0;
+    for send in sends {
+        issued += usize::from(send.await.unwrap());
+    }
+    assert_eq!(issued, 1);
+    assert_eq!(queued_for(&f, "ada-reset@example.io").await, 1);
 }

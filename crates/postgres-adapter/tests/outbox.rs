@@ -24,7 +24,7 @@ async fn outbox_with_jobs(count: usize) -> (TestDatabase, PgEmailOutbox, Vec<Ema
     for i in 0..count {
         let email = format!("user{i}@x.io");
         let name = format!("user{i}");
-        let job = welcome_at(&email, &name, start + TimeDelta::seconds(i as i64));
+        let job = welcome_at(&email, start + TimeDelta::seconds(i as i64));
         users
             .create(new_user(&name, &email), verification(), job.clone())
             .await

@@ -46,11 +46,7 @@ async fn user(f: &Fixture, name: &str) -> User {
     let email = format!("{name}@example.io");
     let user = f
         .users
-        .create(
-            new_user(name, &email),
-            verification(),
-            welcome(&email, name),
-        )
+        .create(new_user(name, &email), verification(), welcome(&email))
         .await
         .unwrap();
     // Empty the outbox of the welcome email, so alerts can be counted.

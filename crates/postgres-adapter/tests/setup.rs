@@ -110,7 +110,7 @@ async fn a_dead_server_makes_every_call_unavailable() {
         .create(
             new_user("ada", "ada@x.io"),
             verification(),
-            welcome("ada@x.io", "ada"),
+            welcome("ada@x.io"),
         )
         .await;
     match created {

@@ -26,7 +26,7 @@ async fn created_users_are_found_by_id_and_by_email_in_any_case() {
         .create(
             new_user("Ada", "Ada.Lovelace@Example.io"),
             verification(),
-            welcome("Ada.Lovelace@Example.io", "Ada"),
+            welcome("Ada.Lovelace@Example.io"),
         )
         .await
         .unwrap();
@@ -76,7 +76,7 @@ async fn ids_are_distinct_and_increasing() {
         .create(
             new_user("one", "one@x.io"),
             verification(),
-            welcome("one@x.io", "one"),
+            welcome("one@x.io"),
         )
         .await
         .unwrap();
@@ -84,7 +84,7 @@ async fn ids_are_distinct_and_increasing() {
         .create(
             new_user("two", "two@x.io"),
             verification(),
-            welcome("two@x.io", "two"),
+            welcome("two@x.io"),
         )
         .await
         .unwrap();
@@ -94,7 +94,7 @@ async fn ids_are_distinct_and_increasing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_email_in_another_case_is_taken_and_writes_no_email() {
     let (_db, users, outbox) = repository().await;
-    let first_job = welcome("a@x.io", "first");
+    let first_job = welcome("a@x.io");
     users
         .create(
             new_user("first", "a@x.io"),
@@ -108,7 +108,7 @@ async fn the_same_email_in_another_case_is_taken_and_writes_no_email() {
         .create(
             new_user("second", "  A@X.IO "),
             verification(),
-            welcome("A@X.IO", "second"),
+            welcome("A@X.IO"),
         )
         .await;
     assert!(
@@ -134,7 +134,7 @@ async fn a_registration_race_has_exactly_one_winner() {
                 .create(
                     new_user(&format!("racer{i}"), email),
                     verification(),
-                    welcome(email, "racer"),
+                    welcome(email),
                 )
                 .await
         })
@@ -166,7 +166,7 @@ async fn delete_reports_whether_a_user_was_there_and_frees_the_email() {
         .create(
             new_user("gone", "gone@x.io"),
             verification(),
-            welcome("gone@x.io", "gone"),
+            welcome("gone@x.io"),
         )
         .await
         .unwrap();
@@ -180,7 +180,7 @@ async fn delete_reports_whether_a_user_was_there_and_frees_the_email() {
         .create(
             new_user("back", "Gone@x.io"),
             verification(),
-            welcome("Gone@x.io", "back"),
+            welcome("Gone@x.io"),
         )
         .await
         .unwrap();
@@ -194,7 +194,7 @@ async fn set_role_finds_the_user_by_normalized_email() {
         .create(
             new_user("boss", "Boss@X.io"),
             verification(),
-            welcome("Boss@X.io", "boss"),
+            welcome("Boss@X.io"),
         )
         .await
         .unwrap();
@@ -230,7 +230,7 @@ async fn set_role_finds_the_user_by_normalized_email() {
 #[tokio::test(flavor = "multi_thread")]
 async fn create_writes_exactly_one_outbox_row_with_the_job() {
     let (_db, users, outbox) = repository().await;
-    let job = welcome("mail@x.io", "mailer");
+    let job = welcome("mail@x.io");
     users
         .create(new_user("mailer", "mail@x.io"), verification(), job.clone())
         .await
@@ -299,7 +299,7 @@ async fn a_lookup_key_with_a_nul_character_matches_no_user() {
         .create(
             new_user("ada", "ada@x.io"),
             verification(),
-            welcome("ada@x.io", "ada"),
+            welcome("ada@x.io"),
         )
         .await
         .unwrap();

@@ -1,6 +1,8 @@
 //! Renders emails from `{TEMPLATES_DIR}/email/{kind}.html` and
 //! `{kind}.txt` with Tera. The context is the job's email variant as
-//! serialised (`kind`, `to`, and the variant's fields, e.g. `username`).
+//! serialised (`kind`, `to`, and the variant's fields, e.g. `username`),
+//! except that a new-sign-in notice shows at most
+//! [`SHOWN_USER_AGENT_CHARS`] characters of the user agent.
 //! Tera escapes values in `.html` templates, not in `.txt`.
 //!
 //! The subject is the first line of the `.txt` template, written as
@@ -43,6 +45,11 @@ struct PartError {
 struct NoSubject {
     kind: String,
 }
+
+/// How much of a client's user agent a new-sign-in notice shows. The
+/// header is the client's own text: a bounded, quoted excerpt identifies
+/// the browser without letting it write a paragraph into our email.
+pub const SHOWN_USER_AGENT_CHARS: usize = 200;
 
 pub struct TeraRenderer {
     tera: Tera,
@@ -90,7 +97,11 @@ impl TeraRenderer {
                 cause,
             }),
         };
-        let context = Context::from_serialize(email).map_err(failed)?;
+        let mut context = Context::from_serialize(email).map_err(failed)?;
+        if let Email::NewDeviceLogin { user_agent, .. } = email {
+            let shown: String = user_agent.chars().take(SHOWN_USER_AGENT_CHARS).collect();
+            context.insert("user_agent", &shown);
+        }
         self.tera.render(&name, &context).map_err(failed)
     }
 }
@@ -139,10 +150,9 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates")
     }
 
-    fn welcome(username: &str) -> Email {
+    fn welcome() -> Email {
         Email::Welcome {
             to: "ada@example.io".into(),
-            username: username.into(),
             verification_link: String::new(),
             code: String::new(),
         }
@@ -152,21 +162,74 @@ mod tests {
     fn renders_the_welcome_email() {
         let renderer = TeraRenderer::load(repo_templates()).unwrap();
         let id = Uuid::new_v4();
-        let email = renderer.render(id, &welcome("ada")).unwrap();
+        let email = renderer.render(id, &welcome()).unwrap();
         assert_eq!(email.job_id, id);
         assert_eq!(email.kind, "welcome");
         assert_eq!(email.to, "ada@example.io");
         assert_eq!(email.subject, "Successfully signed up");
-        assert!(email.text.starts_with("Hello ada,"), "{}", email.text);
-        assert!(email.html.contains("<p>Hello ada,</p>"), "{}", email.html);
+        assert!(email.text.starts_with("Hello,"), "{}", email.text);
+        assert!(email.html.contains("<p>Hello,</p>"), "{}", email.html);
+    }
+
+    /// A job as an older API wrote it, with the username the requester
+    /// chose; `fields` are the kind's own.
+    fn old_job(kind: &str, fields: &str) -> Email {
+        let raw = format!(
+            r#"{{"id":"00000000-0000-0000-0000-000000000000","created_at":"1970-01-01T00:00:00Z","kind":"{kind}","to":"victim@example.io","username":"Call +1 555 0100 now",{fields}}}"#
+        );
+        application::EmailJob::from_json(&raw).unwrap().email
+    }
+
+    #[test]
+    fn emails_to_unproven_addresses_carry_no_username() {
+        let renderer = TeraRenderer::load(repo_templates()).unwrap();
+        for email in [
+            old_job("welcome", r#""verification_link":"l","code":"123456""#),
+            old_job("verify_email", r#""link":"l","code":"123456""#),
+            old_job(
+                "confirm_email_change",
+                r#""new_email":"victim@example.io","link":"l","code":"123456""#,
+            ),
+        ] {
+            let rendered = renderer.render(Uuid::nil(), &email).unwrap();
+            for part in [&rendered.subject, &rendered.text, &rendered.html] {
+                assert!(!part.contains("555 0100"), "{}: {part}", email.kind());
+            }
+        }
+    }
+
+    #[test]
+    fn the_new_sign_in_notice_quotes_at_most_200_characters_of_the_user_agent() {
+        let renderer = TeraRenderer::load(repo_templates()).unwrap();
+        let shown = "M".repeat(200);
+        let email = renderer
+            .render(
+                Uuid::nil(),
+                &Email::NewDeviceLogin {
+                    to: "ada@example.io".into(),
+                    username: "ada".into(),
+                    signed_in_at: "2026-11-26T16:00:00Z".into(),
+                    ip: String::new(),
+                    user_agent: format!("{shown}Please call +1 555 0100"),
+                    session_id: "s".into(),
+                },
+            )
+            .unwrap();
+        for part in [&email.text, &email.html] {
+            assert!(part.contains(&format!("“{shown}”")), "{part}");
+            assert!(!part.contains("555 0100"), "{part}");
+        }
     }
 
     #[test]
     fn the_username_is_escaped_in_html_only() {
         let renderer = TeraRenderer::load(repo_templates()).unwrap();
-        let email = renderer
-            .render(Uuid::nil(), &welcome("<script>alert('x')</script>"))
-            .unwrap();
+        let changed = Email::PasswordChanged {
+            to: "ada@example.io".into(),
+            username: "<script>alert('x')</script>".into(),
+            changed_at: "2026-11-26T16:00:00Z".into(),
+        };
+        let email = renderer.render(Uuid::nil(), &changed).unwrap();
         assert!(!email.html.contains("<script>"), "{}", email.html);
         assert!(email.html.contains("&lt;script&gt;"), "{}", email.html);
         assert!(email.text.contains("<script>alert('x')</script>"));
@@ -198,7 +261,7 @@ mod tests {
                 "how to revoke it: {part}"
             );
         }
-        assert!(email.text.contains("Browser or app: <b>Evil</b>"));
+        assert!(email.text.contains("Browser or app: “<b>Evil</b>”"));
         assert!(!email.html.contains("<b>Evil</b>"), "{}", email.html);
         assert!(
             email.html.contains("&lt;b&gt;Evil&lt;&#x2F;b&gt;")
@@ -233,7 +296,6 @@ mod tests {
                 Uuid::nil(),
                 &Email::Welcome {
                     to: "ada@example.io".into(),
-                    username: "ada".into(),
                     verification_link: link.into(),
                     code: "012345".into(),
                 },
@@ -248,7 +310,6 @@ mod tests {
                 Uuid::nil(),
                 &Email::VerifyEmail {
                     to: "ada@example.io".into(),
-                    username: "<i>ada</i>".into(),
                     link: link.into(),
                     code: "999999".into(),
                 },
@@ -257,11 +318,6 @@ mod tests {
         assert_eq!(confirm.subject, "Confirm your email address");
         assert!(confirm.text.contains(link));
         assert!(confirm.text.lines().any(|line| line == "Code: 999999"));
-        assert!(
-            !confirm.html.contains("<i>ada</i>"),
-            "escaped: {}",
-            confirm.html
-        );
         // A welcome job queued before verification existed has neither.
         let old = renderer
             .render(Uuid::nil(), &welcome_without_link())
@@ -272,7 +328,6 @@ mod tests {
     fn welcome_without_link() -> Email {
         Email::Welcome {
             to: "ada@example.io".into(),
-            username: "ada".into(),
             verification_link: String::new(),
             code: String::new(),
         }
@@ -307,8 +362,8 @@ mod tests {
     #[test]
     fn a_template_that_does_not_parse_fails_at_load() {
         let dir = temp_dir("syntax");
-        std::fs::write(dir.join("email/welcome.txt"), "Subject: Hi\n\n{{ username").unwrap();
-        std::fs::write(dir.join("email/welcome.html"), "<p>{{ username }}</p>").unwrap();
+        std::fs::write(dir.join("email/welcome.txt"), "Subject: Hi\n\n{{ to").unwrap();
+        std::fs::write(dir.join("email/welcome.html"), "<p>{{ to }}</p>").unwrap();
         assert!(TeraRenderer::load(&dir).is_err());
     }
 
@@ -320,7 +375,7 @@ mod tests {
             "Subject: Hi\n\n{{ nickname }}",
         )
         .unwrap();
-        std::fs::write(dir.join("email/welcome.html"), "<p>{{ username }}</p>").unwrap();
+        std::fs::write(dir.join("email/welcome.html"), "<p>{{ to }}</p>").unwrap();
         let error = TeraRenderer::load(&dir).err().unwrap();
         assert!(matches!(error, TemplateError::Broken(_)), "{error}");
     }
@@ -328,8 +383,8 @@ mod tests {
     #[test]
     fn a_text_template_without_subject_fails_at_load() {
         let dir = temp_dir("subject");
-        std::fs::write(dir.join("email/welcome.txt"), "Hello {{ username }}").unwrap();
-        std::fs::write(dir.join("email/welcome.html"), "<p>{{ username }}</p>").unwrap();
+        std::fs::write(dir.join("email/welcome.txt"), "Hello {{ to }}").unwrap();
+        std::fs::write(dir.join("email/welcome.html"), "<p>{{ to }}</p>").unwrap();
         let error = TeraRenderer::load(&dir).err().unwrap();
         let chain = application::delivery::error_chain(&error);
         assert!(chain.contains("Subject"), "{chain}");

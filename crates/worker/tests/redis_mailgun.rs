@@ -65,7 +65,6 @@ fn welcome(i: usize) -> EmailJob {
     EmailJob::new(
         Email::Welcome {
             to: format!("user{i}@example.io"),
-            username: format!("user{i}"),
             verification_link: String::new(),
             code: String::new(),
         },

@@ -34,7 +34,6 @@ impl FakeQueue {
             let job = EmailJob::new(
                 Email::Welcome {
                     to: format!("user{i}@example.io"),
-                    username: format!("user{i}"),
                     verification_link: String::new(),
                     code: String::new(),
                 },

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 const EMAIL_SYNTAX: &str = "Not a valid email address.";
 
 /// One of each kind of character a text field must not smuggle in.
-const HIDDEN: [(&str, char); 10] = [
+const HIDDEN: [(&str, char); 14] = [
     ("NUL", '\u{0}'),
     ("escape (C0)", '\u{1b}'),
     ("delete", '\u{7f}'),
@@ -22,6 +22,10 @@ const HIDDEN: [(&str, char); 10] = [
     ("right-to-left mark", '\u{200F}'),
     ("zero width space", '\u{200B}'),
     ("byte order mark", '\u{FEFF}'),
+    ("line separator", '\u{2028}'),
+    ("paragraph separator", '\u{2029}'),
+    ("left-to-right embedding", '\u{202A}'),
+    ("arabic letter mark", '\u{061C}'),
 ];
 
 /// `valid` with `hidden` inserted after its first character, where no

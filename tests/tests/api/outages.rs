@@ -213,7 +213,11 @@ async fn welcome_job_survives_a_redis_outage(limit: Duration) {
     );
     assert_eq!(jobs[0]["kind"], "welcome");
     assert_eq!(jobs[0]["to"], "Ada@Example.com");
-    assert_eq!(jobs[0]["username"], "ada");
+    assert!(
+        jobs[0].get("username").is_none(),
+        "no requester text: {}",
+        jobs[0]
+    );
     // The relay removes the row right after Redis took the job.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while app.outbox_len().await > 0 && tokio::time::Instant::now() < deadline {
@@ -236,7 +240,11 @@ async fn registration_is_delivered_promptly_and_the_outbox_drains() {
     let jobs = app.wait_for_email_jobs(1, Duration::from_secs(10)).await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0]["to"], user.email);
-    assert_eq!(jobs[0]["username"], user.username);
+    assert!(
+        jobs[0].get("username").is_none(),
+        "no requester text: {}",
+        jobs[0]
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while app.outbox_len().await > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -115,6 +115,56 @@ async fn forgot_answers_the_same_202_for_every_address_and_sends_once_a_minute()
 }
 
 #[tokio::test]
+async fn three_parallel_forgots_for_a_new_account_send_one_email() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+
+    let app = spawn_app().await;
+    let user = app.register_user().await;
+    app.wait_for_email_jobs(1, Duration::from_secs(10)).await;
+
+    // Writes to the outbox wait behind this lock, so the three issuing
+    // transactions surely overlap instead of running one after the other.
+    let mut lock = AsyncPgConnection::establish(&app.database_url)
+        .await
+        .unwrap();
+    lock.batch_execute("BEGIN; LOCK TABLE email_outbox IN EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    // The account has no reset secret yet: the three race to create it.
+    let (a, b, c) = tokio::join!(
+        forgot(&app, &user.email),
+        forgot(&app, &user.email),
+        forgot(&app, &user.email),
+    );
+    for response in [a, b, c] {
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+    let blocked_inserts = "SELECT count(*) AS value FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock' \
+         AND query ILIKE 'INSERT INTO%'";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while app.query_scalar(blocked_inserts).await < 3 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    lock.batch_execute("COMMIT").await.unwrap();
+
+    let emails = emails_of(&app, 2, "password_reset", &user.email).await;
+    assert_eq!(emails.len(), 1, "one reset email");
+    // Give a wrongly issued second email the time to show up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let queued = emails_of(&app, 2, "password_reset", &user.email)
+        .await
+        .len();
+    let waiting = app
+        .query_scalar(
+            "SELECT count(*) AS value FROM email_outbox \
+             WHERE payload::jsonb ->> 'kind' = 'password_reset'",
+        )
+        .await;
+    assert_eq!(queued as i64 + waiting, 1, "exactly one reset email");
+}
+
+#[tokio::test]
 async fn a_reset_sets_the_password_revokes_every_session_and_verifies_the_address() {
     let app = spawn_app().await;
     let user = app.register_user().await;

@@ -547,6 +547,89 @@ async fn emails_over_a_recipients_limit_are_dropped_never_queued() {
 }
 
 #[tokio::test]
+async fn security_notices_go_out_past_the_recipient_limit() {
+    let app = spawn_limited(|settings| {
+        settings.set("RATE_LIMIT_EMAILS_PER_RECIPIENT", "1/3600s");
+    })
+    .await;
+    // The welcome email spends the whole budget of the address.
+    let user = app.register_user().await;
+    app.wait_for_email_jobs(1, Duration::from_secs(10)).await;
+    let tokens = app.login_tokens(&user).await;
+    let changed = app
+        .request(Method::POST, "/users/me/password", Some(&tokens.access))
+        .json(&json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+
+    // "Your password was changed" is queued all the same.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let notified = || async {
+        app.email_jobs()
+            .await
+            .iter()
+            .any(|job| job["kind"] == "password_changed" && job["to"] == user.email.as_str())
+    };
+    while !notified().await && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(notified().await, "{:?}", app.email_jobs().await);
+
+    // An email a stranger can ask for is still held to the limit.
+    let forgot = post_from(
+        &app,
+        "198.51.100.7",
+        "/password/forgot",
+        json!({"email": user.email}),
+    )
+    .await;
+    assert_eq!(forgot.status(), StatusCode::ACCEPTED);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.outbox_len().await > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.outbox_len().await, 0);
+    assert!(
+        !app.email_jobs()
+            .await
+            .iter()
+            .any(|job| job["kind"] == "password_reset"),
+        "the reset email is dropped"
+    );
+}
+
+#[tokio::test]
+async fn forwarded_hops_with_a_port_count_as_their_address() {
+    let app = spawn_limited(|settings| {
+        settings.set("RATE_LIMIT_LOGIN_PER_IP", "1/60s");
+    })
+    .await;
+    let status = |ip: &'static str| {
+        let app = &app;
+        async move {
+            login_from(app, ip, &unknown_email(0), "wrong")
+                .await
+                .status()
+        }
+    };
+    // Two clients behind a proxy that writes ports: two buckets.
+    assert_eq!(status("198.51.100.1:1000").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(status("[2001:db8::1]:443").await, StatusCode::UNAUTHORIZED);
+    // The port does not make a new client.
+    assert_eq!(
+        status("198.51.100.1:2000").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        status("[2001:db8::1]:8443").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
 async fn refusals_are_counted_by_rule_in_the_metrics() {
     let app = spawn_limited(|settings| {
         settings

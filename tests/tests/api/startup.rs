@@ -49,7 +49,10 @@ async fn a_key_as_long_as_the_hash_output_is_accepted() {
     for (algorithm, min) in [("HS256", 32), ("HS384", 48), ("HS512", 64)] {
         let started = build(&[
             ("JWT_ALGORITHM", algorithm.to_owned()),
-            ("JWT_SECRET_KEY", "k".repeat(min)),
+            (
+                "JWT_SECRET_KEY",
+                "0123456789abcdef".repeat(4)[..min].to_owned(),
+            ),
         ]);
         assert!(started.is_ok(), "{algorithm}");
     }
@@ -57,7 +60,7 @@ async fn a_key_as_long_as_the_hash_output_is_accepted() {
 
 #[tokio::test]
 async fn a_lifetime_past_the_calendar_is_refused_naming_the_variable() {
-    let key = ("JWT_SECRET_KEY", "k".repeat(32));
+    let key = ("JWT_SECRET_KEY", "0123456789abcdef".repeat(2));
     for variable in ["JWT_ACCESS_TOKEN_EXPIRES", "JWT_REFRESH_TOKEN_EXPIRES"] {
         for seconds in [i64::MAX, 1_000_000_000_000_000] {
             let error = refusal(&[key.clone(), (variable, seconds.to_string())]);

@@ -25,7 +25,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             EmailJob::new(
                 Email::Welcome {
                     to: format!("bench{i}@example.com"),
-                    username: format!("bench{i}"),
                     verification_link: String::new(),
                     code: String::new(),
                 },

@@ -334,6 +334,30 @@ pub struct Config {
     pub revocation_cache_size: usize,
 }
 
+/// Fewest distinct characters a `JWT_SECRET_KEY` may have. A long key
+/// of few characters (`aaaa...`, `abab...`, a placeholder) is long only on
+/// paper; any generated key has far more.
+pub const MIN_SECRET_DISTINCT_CHARS: usize = 10;
+
+/// Refuses a key with fewer than [`MIN_SECRET_DISTINCT_CHARS`] distinct
+/// characters, without showing it.
+fn check_secret_variety(secret: &str) -> Result<(), ConfigError> {
+    let distinct = secret
+        .chars()
+        .collect::<std::collections::HashSet<char>>()
+        .len();
+    if distinct < MIN_SECRET_DISTINCT_CHARS {
+        return Err(invalid(
+            "JWT_SECRET_KEY",
+            format!(
+                "must have at least {MIN_SECRET_DISTINCT_CHARS} distinct characters; \
+                 generate one (e.g. openssl rand -base64 48)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Config {
     pub fn load(settings: &Settings) -> Result<Self, ConfigError> {
         let database_url = DatabaseConfig::load(settings)?.database_url;
@@ -361,6 +385,7 @@ impl Config {
                 ),
             ));
         }
+        check_secret_variety(jwt_secret.expose_secret())?;
         let public_app_url = checked_url(
             "PUBLIC_APP_URL",
             settings.public_app_url.trim(),

@@ -64,7 +64,7 @@ pub struct RateLimitSettings {
     /// POST /refresh per client IP
     #[arg(long, env = "RATE_LIMIT_REFRESH_PER_IP", default_value = "300/300s", value_parser = rate, global = true)]
     rate_limit_refresh_per_ip: RateLimit,
-    /// Emails of any kind per recipient; the rest are dropped, never queued
+    /// Emails a stranger can trigger per recipient; the rest are dropped, never queued
     #[arg(long, env = "RATE_LIMIT_EMAILS_PER_RECIPIENT", default_value = "10/3600s", value_parser = rate, global = true)]
     rate_limit_emails_per_recipient: RateLimit,
     /// Failed logins per account and client network (IPv4 /24, IPv6 /64)

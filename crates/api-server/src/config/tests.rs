@@ -113,8 +113,22 @@ fn refuses_a_short_secret_without_printing_it() {
 }
 
 #[test]
+fn refuses_a_key_of_fewer_than_ten_distinct_characters_without_printing_it() {
+    for key in ["k".repeat(64), "ab".repeat(32), "012345678".repeat(8)] {
+        let key: &'static str = Box::leak(key.into_boxed_str());
+        let line = load(&[("JWT_SECRET_KEY", key)]).unwrap_err().to_string();
+        assert!(line.starts_with("JWT_SECRET_KEY is invalid"), "{line}");
+        assert!(line.contains("10 distinct characters"), "{line}");
+        assert!(!line.contains(key), "{line}");
+        assert!(!line.contains('\n'), "{line}");
+    }
+    // Ten distinct characters are enough.
+    assert!(load(&[("JWT_SECRET_KEY", "0123456789".repeat(4).leak())]).is_ok());
+}
+
+#[test]
 fn the_key_must_be_as_long_as_the_hash_output() {
-    let key48 = "k".repeat(48);
+    let key48 = "0123456789abcdef".repeat(3);
     let key48: &'static str = Box::leak(key48.into_boxed_str());
     for (algorithm, ok_key, short_key) in [
         (

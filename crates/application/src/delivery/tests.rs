@@ -17,7 +17,6 @@ fn job() -> EmailJob {
     EmailJob::new(
         Email::Welcome {
             to: "ada@example.io".into(),
-            username: "ada".into(),
             verification_link: String::new(),
             code: String::new(),
         },

@@ -45,7 +45,8 @@ pub enum Rule {
     SecretAttemptsPerNetwork,
     /// `POST /refresh`, per client IP.
     RefreshPerIp,
-    /// Emails of any kind, per recipient.
+    /// Emails a stranger can trigger, per recipient (security notices are
+    /// never capped).
     EmailsPerRecipient,
     /// Failed logins (and wrong current passwords), per account and
     /// client (its network, or its device token).

@@ -120,7 +120,6 @@ impl SecretMail {
     pub(crate) fn verification(
         &self,
         to: &EmailAddress,
-        username: &str,
         now: DateTime<Utc>,
         welcome: bool,
     ) -> (NewSecret, EmailJob) {
@@ -131,21 +130,14 @@ impl SecretMail {
             now,
         );
         let to = to.as_str().to_owned();
-        let username = username.to_owned();
         let email = if welcome {
             Email::Welcome {
                 to,
-                username,
                 verification_link: link,
                 code,
             }
         } else {
-            Email::VerifyEmail {
-                to,
-                username,
-                link,
-                code,
-            }
+            Email::VerifyEmail { to, link, code }
         };
         (secret, EmailJob::new(email, now))
     }
@@ -195,13 +187,11 @@ impl SecretMail {
                 .checked_add_signed(AccountEmailSettings::UNDO_EMAIL_CHANGE_TTL)
                 .unwrap_or(DateTime::<Utc>::MAX_UTC),
         };
-        let username = user.username.as_str().to_owned();
         let mut emails = Vec::with_capacity(2);
         if !new_address_taken {
             emails.push(EmailJob::new(
                 Email::ConfirmEmailChange {
                     to: new_email.as_str().to_owned(),
-                    username: username.clone(),
                     new_email: new_email.as_str().to_owned(),
                     link,
                     code,
@@ -212,7 +202,7 @@ impl SecretMail {
         emails.push(EmailJob::new(
             Email::EmailChanging {
                 to: user.email.as_str().to_owned(),
-                username,
+                username: user.username.as_str().to_owned(),
                 new_email: new_email.as_str().to_owned(),
                 undo_link,
             },

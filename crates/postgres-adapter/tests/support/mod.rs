@@ -139,11 +139,10 @@ pub fn verification_of(secret: domain::OneTimeSecret) -> application::ports::New
     }
 }
 
-pub fn welcome_at(to: &str, username: &str, created_at: DateTime<Utc>) -> EmailJob {
+pub fn welcome_at(to: &str, created_at: DateTime<Utc>) -> EmailJob {
     EmailJob::new(
         Email::Welcome {
             to: to.to_owned(),
-            username: username.to_owned(),
             verification_link: String::new(),
             code: String::new(),
         },
@@ -151,6 +150,6 @@ pub fn welcome_at(to: &str, username: &str, created_at: DateTime<Utc>) -> EmailJ
     )
 }
 
-pub fn welcome(to: &str, username: &str) -> EmailJob {
-    welcome_at(to, username, Utc::now())
+pub fn welcome(to: &str) -> EmailJob {
+    welcome_at(to, Utc::now())
 }

@@ -31,7 +31,6 @@ pub fn job(n: u8) -> EmailJob {
     EmailJob::new(
         Email::Welcome {
             to: format!("user{n}@example.io"),
-            username: format!("user{n}"),
             verification_link: String::new(),
             code: String::new(),
         },

@@ -270,7 +270,6 @@ async fn request_for_a_free_address_asks_it_to_confirm_and_tells_the_old_one_how
                 && emails.iter().map(|job| &job.email).eq([
                     &Email::ConfirmEmailChange {
                         to: NEW_EMAIL.into(),
-                        username: "user1".into(),
                         new_email: NEW_EMAIL.into(),
                         link: format!("https://app.example/confirm-email-change#token={token}"),
                         code: "123456".into(),

@@ -56,9 +56,7 @@ impl EmailVerification {
                 self.ports.secrets.clone(),
                 self.ports.outbox.clone(),
                 user.id,
-                self.ports
-                    .mail
-                    .verification(&user.email, user.username.as_str(), now, false),
+                self.ports.mail.verification(&user.email, now, false),
                 AccountEmailSettings::RESEND_INTERVAL,
             )
             .await;
@@ -76,7 +74,7 @@ pub(crate) async fn send_verification(
     user: &User,
     now: DateTime<Utc>,
 ) -> Result<(), DependencyError> {
-    let (secret, email) = mail.verification(&user.email, user.username.as_str(), now, false);
+    let (secret, email) = mail.verification(&user.email, now, false);
     let sent = secrets
         .issue(
             user.id,

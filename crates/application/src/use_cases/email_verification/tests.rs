@@ -103,7 +103,6 @@ async fn resend_issues_a_new_secret_for_an_unverified_account() {
                 && emails[0].email
                     == Email::VerifyEmail {
                         to: "user1@example.io".into(),
-                        username: "user1".into(),
                         link: format!("https://app.example/verify-email#token={token}"),
                         code: "123456".into(),
                     }

@@ -49,12 +49,9 @@ impl UserAccounts {
     #[tracing::instrument(level = "debug", name = "register", skip_all, fields(user_id = tracing::field::Empty))]
     pub async fn register(&self, registration: Registration) -> Result<User, RegisterError> {
         let password_hash = self.hasher.hash(registration.password).await?;
-        let (verification, welcome) = self.mail.verification(
-            &registration.email,
-            registration.username.as_str(),
-            self.clock.now(),
-            true,
-        );
+        let (verification, welcome) =
+            self.mail
+                .verification(&registration.email, self.clock.now(), true);
         let user = self
             .users
             .create(

@@ -87,7 +87,6 @@ async fn register_stores_the_hash_and_a_welcome_job_together_then_wakes_the_rela
                 && job.email
                     == crate::Email::Welcome {
                         to: "Ada@Example.io".into(),
-                        username: "ada".into(),
                         verification_link: format!(
                             "https://app.example/verify-email#token={token}"
                         ),
