@@ -16,14 +16,15 @@ pub use email::{Email, EmailJob};
 pub use error::{
     AuthenticateError, BoxError, ChangePasswordError, ConfirmEmailChangeError, Dependency,
     DependencyError, ForgotPasswordError, LoginError, LogoutError, RefreshError, RegisterError,
-    RelayError, RequestEmailChangeError, ResendError, ResetPasswordError, SessionAccessError,
-    UserAccessError, VerifyEmailError,
+    RelayError, ReplayError, RequestEmailChangeError, ResendError, ResetPasswordError,
+    SessionAccessError, UserAccessError, VerifyEmailError,
 };
 pub use outbox_relay::{OutboxRelay, RelaySettings};
 pub use use_cases::{
     AccountEmailSettings, AccountPorts, Authentication, AuthenticationPorts, EmailChange,
     EmailVerification, LoginTokens, PasswordChange, PasswordReset, RefreshedTokens, Registration,
-    SecretMail, SessionManagement, SessionSettings, TokenLifetimes, TokenRequirement, UserAccounts,
+    ReplaySettings, RevocationReplay, SecretMail, SessionManagement, SessionSettings,
+    TokenLifetimes, TokenRequirement, UserAccounts,
 };
 // Rate limits (issue 12).
 pub use rate_limits::RateLimited;

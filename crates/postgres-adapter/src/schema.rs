@@ -57,4 +57,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    pending_revocation_marks (kind, subject) {
+        kind -> Text,
+        subject -> Text,
+        expires_at -> Nullable<Timestamptz>,
+        ended_at -> Timestamptz,
+        leased_until -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(users, email_outbox, sessions, one_time_secrets);

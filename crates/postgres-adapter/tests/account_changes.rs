@@ -317,7 +317,7 @@ async fn an_address_taken_meanwhile_is_refused_and_leaves_the_secret_usable() {
     assert_eq!(ada_now.email.as_str(), "ada@example.io");
 
     // Once the address is free again, the same link still works.
-    assert!(f.users.delete(squatter.id).await.unwrap());
+    assert!(f.users.delete(squatter.id, now()).await.unwrap());
     assert!(matches!(
         f.secrets.change_email(token(&secret), now()).await.unwrap(),
         EmailChangeOutcome::Changed(user) if user.email.as_str() == "taken@example.io"

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::account_emails::SecretMail;
 use super::email_verification::send_verification;
+use super::revocation_marks::MarkWriter;
 use super::session_revocation::SessionRevocation;
 use super::{
     LoginTokens, NewToken, RefreshedTokens, SessionSettings, TokenLifetimes, TokenRequirement,
@@ -22,8 +23,8 @@ use crate::error::{
 };
 use crate::ports::{
     Clock, NewDeviceAlert, NewSession, OneTimeSecretStore, OpenedSession, OutboxSignal,
-    PasswordHasher, SessionRepository, StoredCredentials, TokenCodec, TokenEncodeError,
-    TokenRevocations, UserRepository,
+    PasswordHasher, RevocationMarkQueue, SessionRepository, StoredCredentials, TokenCodec,
+    TokenEncodeError, TokenRevocations, UserRepository,
 };
 use crate::{Email, EmailJob};
 
@@ -38,6 +39,8 @@ pub struct AuthenticationPorts {
     pub users: Arc<dyn UserRepository>,
     pub sessions: Arc<dyn SessionRepository>,
     pub revocations: Arc<dyn TokenRevocations>,
+    /// The revocation marks queued with the sessions a logout ended.
+    pub marks: Arc<dyn RevocationMarkQueue>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub tokens: Arc<dyn TokenCodec>,
     pub clock: Arc<dyn Clock>,
@@ -76,8 +79,11 @@ impl Authentication {
         Self {
             revoker: SessionRevocation {
                 sessions: ports.sessions.clone(),
-                revocations: ports.revocations.clone(),
-                lifetimes,
+                marks: MarkWriter {
+                    revocations: ports.revocations.clone(),
+                    queue: ports.marks,
+                    lifetimes,
+                },
             },
             users: ports.users,
             sessions: ports.sessions,
