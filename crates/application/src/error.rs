@@ -273,7 +273,7 @@ pub enum AuthenticateError {
     Dependency(#[from] DependencyError),
 }
 
-dependency_failures!(AuthenticateError: RevocationError);
+dependency_failures!(AuthenticateError: RevocationError, SessionStoreError);
 
 /// `Authentication::refresh`.
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,7 @@ use super::auth::parsed;
 use super::email_verification::{AcceptedBody, secret_proof};
 use super::users::UserBody;
 use crate::error::{ApiError, FieldErrors};
-use crate::extract::{Field, FreshAccessToken, JsonBody};
+use crate::extract::{Field, FreshLiveAccessToken, JsonBody};
 use crate::state::AppState;
 
 /// The address to move the account to
@@ -31,7 +31,7 @@ pub struct EmailChangeRequest {
 #[api_v2_operation(tags(Account))]
 pub async fn request_email_change(
     state: Data<AppState>,
-    token: FreshAccessToken,
+    token: FreshLiveAccessToken,
     body: JsonBody<EmailChangeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let mut errors = FieldErrors::new();

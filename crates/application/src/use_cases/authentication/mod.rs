@@ -228,6 +228,45 @@ impl Authentication {
         Ok(claims)
     }
 
+    /// [`Self::authenticate`] for a route that changes an account: the
+    /// token's session must also be live in PostgreSQL, not only unmarked
+    /// in Redis. A session ended there whose Redis marks are missing (not
+    /// written yet, or lost) is refused all the same, as `Revoked`, and its
+    /// marks are written again; so is an expired session, and a session
+    /// that is gone or belongs to someone else. Costs one read of the
+    /// session store, which ordinary token checks never pay.
+    #[tracing::instrument(
+        level = "debug",
+        name = "authenticate_live",
+        skip_all,
+        fields(?requirement, user_id = tracing::field::Empty)
+    )]
+    pub async fn authenticate_live(
+        &self,
+        token: &str,
+        requirement: TokenRequirement,
+    ) -> Result<TokenClaims, AuthenticateError> {
+        let claims = self.authenticate(token, requirement).await?;
+        tracing::Span::current().record("user_id", claims.user_id.get());
+        let now = self.clock.now();
+        match self.sessions.find(claims.session_id.clone()).await? {
+            Some(session) if session.user_id == claims.user_id && session.is_live_at(now) => {
+                Ok(claims)
+            }
+            Some(session) if session.user_id == claims.user_id => {
+                if session.revoked_at.is_some() {
+                    tracing::warn!(
+                        session_id = %session.id,
+                        "a token of an ended session passed the token check"
+                    );
+                    self.heal_marks(&session, now).await;
+                }
+                Err(TokenRejection::Revoked.into())
+            }
+            _ => Err(TokenRejection::Revoked.into()),
+        }
+    }
+
     /// A new, non-fresh access token in the refresh token's session and,
     /// when refresh tokens rotate, the session's next refresh token. The
     /// session store decides, not the Redis marks: a session revoked there

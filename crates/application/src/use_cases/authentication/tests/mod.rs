@@ -1,3 +1,4 @@
+mod live_session;
 mod logout;
 mod refresh;
 
