@@ -18,7 +18,8 @@ use application::ports::{
 use application::{
     AccountEmailSettings, AccountPorts, Authentication, AuthenticationPorts, EmailChange,
     EmailVerification, OutboxRelay, PasswordChange, PasswordReset, RelaySettings, ReplaySettings,
-    RevocationReplay, SecretMail, SessionManagement, SessionSettings, TokenLifetimes, UserAccounts,
+    RevocationMarks, RevocationReplay, SecretMail, SessionManagement, SessionSettings,
+    TokenLifetimes, UserAccounts,
 };
 use chrono::TimeDelta;
 use http_api::crypto::{Argon2Hasher, HasherSettings, JwtCodec, RandomSecrets};
@@ -179,13 +180,15 @@ impl Application {
         );
         let accounts = UserAccounts::new(
             users,
-            revocations,
-            marks,
+            RevocationMarks {
+                revocations,
+                queue: marks,
+                lifetimes,
+            },
             hasher,
             clock,
             Arc::new(outbox_wakeup.clone()),
             secret_mail,
-            lifetimes,
         );
         let relay = OutboxRelay::new(
             Arc::new(PgEmailOutbox::new(pg.clone(), pg_settings)),

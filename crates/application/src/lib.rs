@@ -23,8 +23,8 @@ pub use outbox_relay::{OutboxRelay, RelaySettings};
 pub use use_cases::{
     AccountEmailSettings, AccountPorts, Authentication, AuthenticationPorts, EmailChange,
     EmailVerification, LoginTokens, PasswordChange, PasswordReset, RefreshedTokens, Registration,
-    ReplaySettings, RevocationReplay, SecretMail, SessionManagement, SessionSettings,
-    TokenLifetimes, TokenRequirement, UserAccounts,
+    ReplaySettings, RevocationMarks, RevocationReplay, SecretMail, SessionManagement,
+    SessionSettings, TokenLifetimes, TokenRequirement, UserAccounts,
 };
 // Rate limits (issue 12).
 pub use rate_limits::RateLimited;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::TokenLifetimes;
 use super::account_emails::SecretMail;
-use super::revocation_marks::MarkWriter;
+use super::revocation_marks::RevocationMarks;
 use super::session_revocation::SessionRevocation;
 use crate::ports::{
     BackgroundTasks, Clock, OneTimeSecretStore, OutboxSignal, PasswordHasher, RevocationMarkQueue,
@@ -35,7 +35,7 @@ impl AccountPorts {
     pub(crate) fn revoker(&self) -> SessionRevocation {
         SessionRevocation {
             sessions: self.sessions.clone(),
-            marks: MarkWriter {
+            marks: RevocationMarks {
                 revocations: self.revocations.clone(),
                 queue: self.marks.clone(),
                 lifetimes: self.lifetimes,

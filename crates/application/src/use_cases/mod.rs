@@ -42,6 +42,7 @@ pub use email_change::EmailChange;
 pub use email_verification::EmailVerification;
 pub use password_change::PasswordChange;
 pub use password_reset::PasswordReset;
+pub use revocation_marks::RevocationMarks;
 pub use revocation_replay::{ReplaySettings, RevocationReplay};
 pub use sessions::SessionManagement;
 pub use user_accounts::UserAccounts;

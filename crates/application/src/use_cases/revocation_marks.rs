@@ -49,19 +49,19 @@ pub(crate) fn revocation_of(
 /// Writes marks the session store has queued, then takes them off the
 /// queue: the common, cheap path of every revocation.
 #[derive(Clone)]
-pub(crate) struct MarkWriter {
+pub struct RevocationMarks {
     pub revocations: Arc<dyn TokenRevocations>,
     pub queue: Arc<dyn RevocationMarkQueue>,
     pub lifetimes: TokenLifetimes,
 }
 
-impl MarkWriter {
+impl RevocationMarks {
     /// The change that queued `marks` is committed and stands whatever
     /// happens here: a failure leaves the marks queued, and the replay of
     /// any running instance writes them once the revocation store answers
     /// again (account-changing routes check the session store meanwhile).
     /// So a failure is logged, never returned.
-    pub async fn write_queued(&self, marks: Vec<QueuedMark>, now: DateTime<Utc>) {
+    pub(crate) async fn write_queued(&self, marks: Vec<QueuedMark>, now: DateTime<Utc>) {
         if marks.is_empty() {
             return;
         }

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use domain::{SessionId, UserId};
 
-use super::revocation_marks::{MarkWriter, revocation_of};
+use super::revocation_marks::{RevocationMarks, revocation_of};
 use crate::error::DependencyError;
 use crate::ports::{EndedSession, QueuedMark, SessionRepository};
 
 #[derive(Clone)]
 pub(crate) struct SessionRevocation {
     pub sessions: Arc<dyn SessionRepository>,
-    pub marks: MarkWriter,
+    pub marks: RevocationMarks,
 }
 
 impl SessionRevocation {

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::account_emails::SecretMail;
 use super::email_verification::send_verification;
-use super::revocation_marks::MarkWriter;
+use super::revocation_marks::RevocationMarks;
 use super::session_revocation::SessionRevocation;
 use super::{
     LoginTokens, NewToken, RefreshedTokens, SessionSettings, TokenLifetimes, TokenRequirement,
@@ -79,7 +79,7 @@ impl Authentication {
         Self {
             revoker: SessionRevocation {
                 sessions: ports.sessions.clone(),
-                marks: MarkWriter {
+                marks: RevocationMarks {
                     revocations: ports.revocations.clone(),
                     queue: ports.marks,
                     lifetimes,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use domain::{Session, SessionId, TokenClaims, TokenRejection, UserId};
 
 use super::TokenLifetimes;
-use super::revocation_marks::MarkWriter;
+use super::revocation_marks::RevocationMarks;
 use super::session_revocation::SessionRevocation;
 use crate::error::SessionAccessError;
 use crate::ports::{
@@ -34,7 +34,7 @@ impl SessionManagement {
             users,
             revoker: SessionRevocation {
                 sessions: sessions.clone(),
-                marks: MarkWriter {
+                marks: RevocationMarks {
                     revocations,
                     queue: marks,
                     lifetimes,

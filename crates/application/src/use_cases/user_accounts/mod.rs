@@ -4,20 +4,17 @@ use std::sync::Arc;
 
 use domain::{NewUser, TokenClaims, TokenRejection, User, UserId};
 
+use super::Registration;
 use super::account_emails::SecretMail;
-use super::revocation_marks::MarkWriter;
-use super::{Registration, TokenLifetimes};
+use super::revocation_marks::RevocationMarks;
 use crate::error::{RegisterError, UserAccessError};
-use crate::ports::{
-    Clock, OutboxSignal, PasswordHasher, QueuedMark, RevocationMarkQueue, TokenRevocations,
-    UserRepository,
-};
+use crate::ports::{Clock, OutboxSignal, PasswordHasher, QueuedMark, UserRepository};
 
 /// Registration, reading and deleting users.
 #[derive(Clone)]
 pub struct UserAccounts {
     users: Arc<dyn UserRepository>,
-    marks: MarkWriter,
+    marks: RevocationMarks,
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     outbox: Arc<dyn OutboxSignal>,
@@ -27,21 +24,15 @@ pub struct UserAccounts {
 impl UserAccounts {
     pub fn new(
         users: Arc<dyn UserRepository>,
-        revocations: Arc<dyn TokenRevocations>,
-        marks: Arc<dyn RevocationMarkQueue>,
+        marks: RevocationMarks,
         hasher: Arc<dyn PasswordHasher>,
         clock: Arc<dyn Clock>,
         outbox: Arc<dyn OutboxSignal>,
         mail: SecretMail,
-        lifetimes: TokenLifetimes,
     ) -> Self {
         Self {
             users,
-            marks: MarkWriter {
-                revocations,
-                queue: marks,
-                lifetimes,
-            },
+            marks,
             hasher,
             clock,
             outbox,

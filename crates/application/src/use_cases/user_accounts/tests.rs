@@ -40,13 +40,15 @@ impl Ports {
     fn accounts(self) -> UserAccounts {
         UserAccounts::new(
             Arc::new(self.users),
-            Arc::new(self.revocations),
-            Arc::new(self.marks),
+            RevocationMarks {
+                revocations: Arc::new(self.revocations),
+                queue: Arc::new(self.marks),
+                lifetimes: crate::TokenLifetimes::default(),
+            },
             Arc::new(self.hasher),
             Arc::new(clock()),
             Arc::new(self.outbox),
             secret_mail(app_email_settings()),
-            TokenLifetimes::default(),
         )
     }
 }
