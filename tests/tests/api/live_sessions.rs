@@ -106,11 +106,16 @@ async fn a_reset_on_an_instance_without_redis_ends_the_old_session_on_every_inst
     .await;
     let user = a.register_user().await;
     let old = a.login_tokens(&user).await;
+    // A second old session that only ever meets the ordinary token check:
+    // nothing but the replay can write its marks.
+    let idle = a.login_tokens(&user).await;
     // Known good on A, and in A's revocation cache.
-    assert_eq!(
-        a.get("/protected", Some(&old.access)).await.status(),
-        StatusCode::OK
-    );
+    for tokens in [&old, &idle] {
+        assert_eq!(
+            a.get("/protected", Some(&tokens.access)).await.status(),
+            StatusCode::OK
+        );
+    }
 
     let token = reset_token(&a, &user.email).await;
     let response = b
@@ -145,15 +150,17 @@ async fn a_reset_on_an_instance_without_redis_ends_the_old_session_on_every_inst
     .await;
 
     // A's replay writes the marks B could not: every token check refuses
-    // the old session, and the queue empties.
+    // the old sessions, and the queue empties.
     let deadline = tokio::time::Instant::now() + REPLAY_BOUND;
-    let mut status = a.get("/protected", Some(&old.access)).await.status();
+    let mut status = a.get("/protected", Some(&idle.access)).await.status();
     while status == StatusCode::OK && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        status = a.get("/protected", Some(&old.access)).await.status();
+        status = a.get("/protected", Some(&idle.access)).await.status();
     }
-    assert_token_rejected(a.get("/protected", Some(&old.access)).await, REVOKED).await;
-    assert_token_rejected(a.refresh(&old.refresh).await, REVOKED).await;
+    for tokens in [&idle, &old] {
+        assert_token_rejected(a.get("/protected", Some(&tokens.access)).await, REVOKED).await;
+        assert_token_rejected(a.refresh(&tokens.refresh).await, REVOKED).await;
+    }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while queued_marks(&a).await > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
