@@ -5,25 +5,29 @@ mod background_tasks;
 pub mod config;
 pub mod outbox_relay_loop;
 mod rate_limiting;
+pub mod revocation_replay_loop;
 
 use std::net::TcpListener;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use application::ports::{
-    Clock, PasswordHasher, SessionRepository, SystemClock, TokenRevocations, UserRepository,
+    Clock, PasswordHasher, RevocationMarkQueue, SessionRepository, SystemClock, TokenRevocations,
+    UserRepository,
 };
 use application::{
     AccountEmailSettings, AccountPorts, Authentication, AuthenticationPorts, EmailChange,
-    EmailVerification, OutboxRelay, PasswordChange, PasswordReset, RelaySettings, SecretMail,
-    SessionManagement, SessionSettings, TokenLifetimes, UserAccounts,
+    EmailVerification, OutboxRelay, PasswordChange, PasswordReset, RelaySettings, ReplaySettings,
+    RevocationMarks, RevocationReplay, SecretMail, SessionManagement, SessionSettings,
+    TokenLifetimes, UserAccounts,
 };
 use chrono::TimeDelta;
 use http_api::crypto::{Argon2Hasher, HasherSettings, JwtCodec, RandomSecrets};
 use http_api::metrics::{PoolGauge, PoolStatus, RevocationCacheGauge, RevocationCacheStatus};
 use http_api::{AppState, ServerSettings};
 use postgres_adapter::{
-    PgEmailOutbox, PgOneTimeSecretStore, PgProbe, PgSessionRepository, PgSettings, PgUserRepository,
+    PgEmailOutbox, PgOneTimeSecretStore, PgProbe, PgRevocationMarkQueue, PgSessionRepository,
+    PgSettings, PgUserRepository,
 };
 use redis_adapter::{
     RedisEmailQueue, RedisProbe, RedisSettings, RedisTokenRevocations, RevocationCacheSettings,
@@ -66,6 +70,8 @@ pub struct Application {
     metrics: Option<(u16, http_api::Server)>,
     relay: OutboxRelay,
     outbox_wakeup: OutboxWakeup,
+    /// Writes the revocation marks Redis could not take at the time.
+    replay: RevocationReplay,
 }
 
 /// Account emails queued after their answer, at most this many at once
@@ -89,6 +95,8 @@ impl Application {
         let sessions: Arc<dyn SessionRepository> =
             Arc::new(PgSessionRepository::new(pg.clone(), pg_settings));
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let marks: Arc<dyn RevocationMarkQueue> =
+            Arc::new(PgRevocationMarkQueue::new(pg.clone(), pg_settings));
         let secrets = Arc::new(PgOneTimeSecretStore::new(pg.clone(), pg_settings));
         let secret_mail = SecretMail::new(
             Arc::new(RandomSecrets),
@@ -123,6 +131,7 @@ impl Application {
                 users: users.clone(),
                 sessions: sessions.clone(),
                 revocations: revocations.clone(),
+                marks: marks.clone(),
                 hasher: hasher.clone(),
                 tokens: Arc::new(JwtCodec::new(&config.jwt_secret, config.jwt.clone())?),
                 clock: clock.clone(),
@@ -139,6 +148,7 @@ impl Application {
             sessions: sessions.clone(),
             secrets,
             revocations: revocations.clone(),
+            marks: marks.clone(),
             hasher: hasher.clone(),
             clock: clock.clone(),
             outbox: Arc::new(outbox_wakeup.clone()),
@@ -155,17 +165,31 @@ impl Application {
             users.clone(),
             sessions,
             revocations.clone(),
+            marks.clone(),
             clock.clone(),
             lifetimes,
         );
+        let replay = RevocationReplay::new(
+            marks.clone(),
+            revocations.clone(),
+            clock.clone(),
+            lifetimes,
+            ReplaySettings {
+                interval: config.revocation_replay_interval,
+                ..ReplaySettings::default()
+            },
+        );
         let accounts = UserAccounts::new(
             users,
-            revocations,
+            RevocationMarks {
+                revocations,
+                queue: marks,
+                lifetimes,
+            },
             hasher,
             clock,
             Arc::new(outbox_wakeup.clone()),
             secret_mail,
-            lifetimes,
         );
         let relay = OutboxRelay::new(
             Arc::new(PgEmailOutbox::new(pg.clone(), pg_settings)),
@@ -279,6 +303,7 @@ impl Application {
             metrics,
             relay,
             outbox_wakeup,
+            replay,
         })
     }
 
@@ -293,8 +318,13 @@ impl Application {
     }
 
     /// Serves until SIGTERM/SIGINT (or the server is stopped), then lets
-    /// in-flight requests finish and stops the outbox relay.
+    /// in-flight requests finish and stops the outbox relay and the
+    /// revocation mark replay.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let (stop_replay, replay_stopped) = oneshot::channel::<()>();
+        let replay = tokio::spawn(revocation_replay_loop::run(self.replay, async {
+            let _ = replay_stopped.await;
+        }));
         let (stop_relay, relay_stopped) = oneshot::channel::<()>();
         let relay = tokio::spawn(outbox_relay_loop::run(
             self.relay,
@@ -314,6 +344,8 @@ impl Application {
         }
         let _ = stop_relay.send(());
         let _ = relay.await;
+        let _ = stop_replay.send(());
+        let _ = replay.await;
         served
     }
 }

@@ -7,8 +7,8 @@ use std::fmt;
 use domain::TokenRejection;
 
 use crate::ports::{
-    HashError, OutboxError, QueueError, RepositoryError, RevocationError, SecretStoreError,
-    SessionStoreError, TokenEncodeError,
+    HashError, MarkQueueError, OutboxError, QueueError, RepositoryError, RevocationError,
+    SecretStoreError, SessionStoreError, TokenEncodeError,
 };
 use crate::rate_limits::RateLimited;
 
@@ -298,7 +298,7 @@ pub enum AuthenticateError {
     Dependency(#[from] DependencyError),
 }
 
-dependency_failures!(AuthenticateError: RevocationError);
+dependency_failures!(AuthenticateError: RevocationError, SessionStoreError);
 
 /// `Authentication::refresh`.
 #[derive(Debug, thiserror::Error)]
@@ -359,6 +359,16 @@ pub enum SessionAccessError {
 }
 
 dependency_failures!(SessionAccessError: RepositoryError, SessionStoreError, RevocationError);
+
+/// Errors of the revocation mark replay, which has no HTTP caller: they
+/// are logged.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("the revocation mark queue failed")]
+    Queue(#[from] MarkQueueError),
+    #[error("the revocation store failed")]
+    Revocations(#[from] RevocationError),
+}
 
 /// Errors of the outbox relay, which has no HTTP caller: they are logged.
 #[derive(Debug, thiserror::Error)]

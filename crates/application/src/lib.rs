@@ -16,15 +16,15 @@ pub use email::{Email, EmailJob};
 pub use error::{
     AuthenticateError, BoxError, ChangePasswordError, ConfirmEmailChangeError, Dependency,
     DependencyError, ForgotPasswordError, LoginError, LogoutError, RefreshError, RegisterError,
-    RelayError, RequestEmailChangeError, ResendError, ResetPasswordError, SessionAccessError,
-    UndoEmailChangeError, UserAccessError, VerifyEmailError,
+    RelayError, ReplayError, RequestEmailChangeError, ResendError, ResetPasswordError,
+    SessionAccessError, UndoEmailChangeError, UserAccessError, VerifyEmailError,
 };
 pub use outbox_relay::{OutboxRelay, RelaySettings};
 pub use use_cases::{
     AccountEmailSettings, AccountPorts, Authentication, AuthenticationPorts, EmailChange,
     EmailVerification, LoginRequest, LoginTokens, PasswordChange, PasswordReset, RefreshedTokens,
-    Registration, SecretMail, SessionManagement, SessionSettings, TokenLifetimes, TokenRequirement,
-    UserAccounts,
+    Registration, ReplaySettings, RevocationMarks, RevocationReplay, SecretMail, SessionManagement,
+    SessionSettings, TokenLifetimes, TokenRequirement, UserAccounts,
 };
 // Rate limits.
 pub use rate_limits::RateLimited;

@@ -182,6 +182,7 @@ mod tests {
                 "2026-11-26-000003_create_sessions",
                 "2026-11-26-000004_create_one_time_secrets",
                 "2026-12-03-000005_create_code_failures",
+                "2026-12-03-000006_create_pending_revocation_marks",
                 "2026-12-03-000008_email_change_undo",
                 "2026-12-03-000009_create_device_tokens",
             ]

@@ -83,6 +83,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    pending_revocation_marks (kind, subject) {
+        kind -> Text,
+        subject -> Text,
+        expires_at -> Nullable<Timestamptz>,
+        ended_at -> Timestamptz,
+        leased_until -> Timestamptz,
+    }
+}
+
+diesel::table! {
     device_tokens (token_hash) {
         token_hash -> Bytea,
         user_id -> Int8,
@@ -100,5 +110,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     one_time_secrets,
     device_tokens,
     email_change_undos,
-    code_failures
+    code_failures,
+    pending_revocation_marks
 );

@@ -14,6 +14,7 @@ use domain::{MAX_DEVICE_TOKENS_PER_USER, Session, SessionId, UserId};
 use crate::error::Failure;
 use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
+use crate::revocation_marks::queue_again;
 use crate::schema::{device_tokens, sessions, users};
 
 /// The most sessions a listing returns, newest first: an answer stays
@@ -92,27 +93,41 @@ impl From<EndedRow> for EndedSession {
     }
 }
 
-/// Ends one unexpired session of a user. The CTE locks the row first, so
-/// `was_live` is read from the version this statement ends: of two
-/// concurrent calls, exactly one sees it live.
-const END_ONE: &str = "\
-WITH target AS ( \
-    SELECT id, revoked_at IS NULL AS was_live FROM sessions \
-    WHERE id = $1 AND user_id = $2 AND expires_at > $3 FOR UPDATE \
-) \
-UPDATE sessions s SET revoked_at = COALESCE(s.revoked_at, $3) \
-FROM target WHERE s.id = target.id \
-RETURNING s.id, s.expires_at, target.was_live";
+/// Ends one unexpired session of a user and queues its revocation mark
+/// (see [`crate::revocation_marks`]) in the same statement. The CTE locks
+/// the row first, so `was_live` is read from the version this statement
+/// ends: of two concurrent calls, exactly one sees it live.
+const END_ONE: &str = concat!(
+    "WITH target AS ( \
+        SELECT id, revoked_at IS NULL AS was_live FROM sessions \
+        WHERE id = $1 AND user_id = $2 AND expires_at > $3 FOR UPDATE \
+    ), ended AS ( \
+        UPDATE sessions s SET revoked_at = COALESCE(s.revoked_at, $3) \
+        FROM target WHERE s.id = target.id \
+        RETURNING s.id, s.expires_at, target.was_live \
+    ), queued AS ( \
+        INSERT INTO pending_revocation_marks AS p (kind, subject, expires_at, ended_at) \
+        SELECT 'session', id, expires_at, $3 FROM ended ",
+    queue_again!(),
+    ") SELECT id, expires_at, was_live FROM ended"
+);
 
-/// Ends every unexpired session of a user but one (`$3`, may be NULL).
-const END_ALL: &str = "\
-WITH target AS ( \
-    SELECT id, revoked_at IS NULL AS was_live FROM sessions \
-    WHERE user_id = $1 AND expires_at > $2 AND ($3::text IS NULL OR id <> $3) FOR UPDATE \
-) \
-UPDATE sessions s SET revoked_at = COALESCE(s.revoked_at, $2) \
-FROM target WHERE s.id = target.id \
-RETURNING s.id, s.expires_at, target.was_live";
+/// Ends every unexpired session of a user but one (`$3`, may be NULL),
+/// and queues their revocation marks, in one statement.
+const END_ALL: &str = concat!(
+    "WITH target AS ( \
+        SELECT id, revoked_at IS NULL AS was_live FROM sessions \
+        WHERE user_id = $1 AND expires_at > $2 AND ($3::text IS NULL OR id <> $3) FOR UPDATE \
+    ), ended AS ( \
+        UPDATE sessions s SET revoked_at = COALESCE(s.revoked_at, $2) \
+        FROM target WHERE s.id = target.id \
+        RETURNING s.id, s.expires_at, target.was_live \
+    ), queued AS ( \
+        INSERT INTO pending_revocation_marks AS p (kind, subject, expires_at, ended_at) \
+        SELECT 'session', id, expires_at, $2 FROM ended ",
+    queue_again!(),
+    ") SELECT id, expires_at, was_live FROM ended"
+);
 
 /// Ends every unexpired session of `user` but `except` and moves its
 /// session counter on, inside the caller's transaction (logout everywhere,

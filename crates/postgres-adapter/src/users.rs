@@ -14,6 +14,7 @@ use crate::error::Failure;
 use crate::one_time_secrets::void_secrets;
 use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
+use crate::revocation_marks::queue_user_mark;
 use crate::schema::{one_time_secrets, users};
 use crate::sessions::end_sessions;
 
@@ -216,11 +217,20 @@ impl UserRepository for PgUserRepository {
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.delete_user", skip_all, fields(user_id = id.get()))]
-    async fn delete(&self, id: UserId) -> Result<bool, RepositoryError> {
+    async fn delete(&self, id: UserId, now: DateTime<Utc>) -> Result<bool, RepositoryError> {
         let mut conn = self.db.connection().await.map_err(repository_error)?;
-        let query = diesel::delete(users::table.find(id.get())).execute(&mut conn);
-        let deleted = self.db.bounded(query).await.map_err(repository_error)?;
-        Ok(deleted > 0)
+        self.db
+            .bounded(conn.transaction(async move |conn| {
+                let deleted = diesel::delete(users::table.find(id.get()))
+                    .execute(conn)
+                    .await?;
+                if deleted > 0 {
+                    queue_user_mark(conn, id, now).await?;
+                }
+                Ok::<_, diesel::result::Error>(deleted > 0)
+            }))
+            .await
+            .map_err(repository_error)
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.set_role", skip_all, fields(role = role.as_str()))]

@@ -174,7 +174,7 @@ async fn a_login_after_all_sessions_ended_or_the_user_was_deleted_opens_none() {
     assert!(f.sessions.find(stale.id).await.unwrap().is_none());
 
     let fresh_epoch = SessionEpoch(epoch.0 + 1);
-    f.users.delete(ada.id).await.unwrap();
+    f.users.delete(ada.id, now()).await.unwrap();
     assert_eq!(
         f.sessions
             .open(

@@ -171,8 +171,8 @@ async fn delete_reports_whether_a_user_was_there_and_frees_the_email() {
         .await
         .unwrap();
 
-    assert!(users.delete(user.id).await.unwrap());
-    assert!(!users.delete(user.id).await.unwrap());
+    assert!(users.delete(user.id, chrono::Utc::now()).await.unwrap());
+    assert!(!users.delete(user.id, chrono::Utc::now()).await.unwrap());
     assert!(users.find_by_id(user.id).await.unwrap().is_none());
     assert!(users.find_credentials("gone@x.io").await.unwrap().is_none());
 

@@ -17,6 +17,7 @@ mod email_verification;
 mod general;
 mod hostile_input;
 mod input_rules;
+mod live_sessions;
 mod lockout;
 mod login;
 mod operations;

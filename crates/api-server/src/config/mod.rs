@@ -163,6 +163,12 @@ pub struct Settings {
           value_parser = clap::value_parser!(u32).range(..=MAX_REVOCATION_CACHE_SIZE),
           global = true)]
     revocation_cache_size: u32,
+    /// Seconds between two looks at the queue of revocation marks that
+    /// Redis could not take when a session ended (at most 10, so a mark
+    /// reaches Redis within 15 s of it answering again)
+    #[arg(long, env = "REVOCATION_REPLAY_INTERVAL", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=10), global = true)]
+    revocation_replay_interval: u64,
 }
 
 /// The largest revocation cache accepted (~2.7 GiB when full): anything
@@ -332,6 +338,8 @@ pub struct Config {
     pub rate_limits: Option<application::rate_limits::RateLimitConfig>,
     /// Revocation marks cached per instance; 0: no cache.
     pub revocation_cache_size: usize,
+    /// How often each instance writes the queued revocation marks.
+    pub revocation_replay_interval: std::time::Duration,
 }
 
 /// Fewest distinct characters a `JWT_SECRET_KEY` may have. A long key
@@ -431,6 +439,9 @@ impl Config {
             trusted_proxies: settings.trusted_proxies.clone(),
             rate_limits: settings.rate_limits.load()?,
             revocation_cache_size: settings.revocation_cache_size as usize,
+            revocation_replay_interval: std::time::Duration::from_secs(
+                settings.revocation_replay_interval,
+            ),
         })
     }
 

@@ -11,6 +11,7 @@ mod one_time_secrets;
 mod outbox_signal;
 mod password_hasher;
 mod rate_limiter;
+mod revocation_mark_queue;
 mod session_repository;
 mod token_codec;
 mod token_revocations;
@@ -28,6 +29,7 @@ pub use one_time_secrets::{
 pub use outbox_signal::OutboxSignal;
 pub use password_hasher::{HashError, PasswordHasher};
 pub use rate_limiter::{AttemptDecision, RateDecision, RateLimitError, RateLimiter};
+pub use revocation_mark_queue::{MarkQueueError, QueuedMark, RevocationMarkQueue};
 pub use session_repository::{
     EndedSession, NewDeviceAlert, NewSession, OpenedSession, SessionEpoch, SessionRepository,
     SessionStoreError,
@@ -52,6 +54,8 @@ pub use outbox_signal::MockOutboxSignal;
 pub use password_hasher::MockPasswordHasher;
 #[cfg(any(test, feature = "mocks"))]
 pub use rate_limiter::MockRateLimiter;
+#[cfg(any(test, feature = "mocks"))]
+pub use revocation_mark_queue::MockRevocationMarkQueue;
 #[cfg(any(test, feature = "mocks"))]
 pub use session_repository::MockSessionRepository;
 #[cfg(any(test, feature = "mocks"))]

@@ -56,8 +56,10 @@ pub trait UserRepository: Send + Sync {
         normalized_email: &str,
     ) -> Result<Option<StoredCredentials>, RepositoryError>;
 
-    /// `false` when there was no such user.
-    async fn delete(&self, id: UserId) -> Result<bool, RepositoryError>;
+    /// Deletes the user and, in the same transaction, queues the
+    /// revocation mark of every token it held ([`crate::ports::QueuedMark::User`],
+    /// ended at `now`). `false` when there was no such user.
+    async fn delete(&self, id: UserId, now: DateTime<Utc>) -> Result<bool, RepositoryError>;
 
     /// `None` when no user has this email.
     async fn set_role(

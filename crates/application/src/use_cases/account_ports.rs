@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use super::TokenLifetimes;
 use super::account_emails::SecretMail;
+use super::revocation_marks::RevocationMarks;
 use super::session_revocation::SessionRevocation;
 use crate::ports::{
-    BackgroundTasks, Clock, OneTimeSecretStore, OutboxSignal, PasswordHasher, SessionRepository,
-    TokenRevocations, UserRepository,
+    BackgroundTasks, Clock, OneTimeSecretStore, OutboxSignal, PasswordHasher, RevocationMarkQueue,
+    SessionRepository, TokenRevocations, UserRepository,
 };
 
 /// What the account flows work with.
@@ -18,6 +19,8 @@ pub struct AccountPorts {
     pub sessions: Arc<dyn SessionRepository>,
     pub secrets: Arc<dyn OneTimeSecretStore>,
     pub revocations: Arc<dyn TokenRevocations>,
+    /// The revocation marks queued with the sessions a flow ended.
+    pub marks: Arc<dyn RevocationMarkQueue>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
     /// Woken when a flow queued an email.
@@ -32,8 +35,11 @@ impl AccountPorts {
     pub(crate) fn revoker(&self) -> SessionRevocation {
         SessionRevocation {
             sessions: self.sessions.clone(),
-            revocations: self.revocations.clone(),
-            lifetimes: self.lifetimes,
+            marks: RevocationMarks {
+                revocations: self.revocations.clone(),
+                queue: self.marks.clone(),
+                lifetimes: self.lifetimes,
+            },
         }
     }
 }

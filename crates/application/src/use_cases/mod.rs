@@ -12,6 +12,8 @@ mod email_change;
 mod email_verification;
 mod password_change;
 mod password_reset;
+mod revocation_marks;
+mod revocation_replay;
 mod session_revocation;
 mod sessions;
 mod user_accounts;
@@ -40,6 +42,8 @@ pub use email_change::EmailChange;
 pub use email_verification::EmailVerification;
 pub use password_change::PasswordChange;
 pub use password_reset::PasswordReset;
+pub use revocation_marks::RevocationMarks;
+pub use revocation_replay::{ReplaySettings, RevocationReplay};
 pub use sessions::SessionManagement;
 pub use user_accounts::UserAccounts;
 // Rate limits (issue 12).
@@ -67,13 +71,6 @@ impl Default for TokenLifetimes {
 impl TokenLifetimes {
     pub(crate) fn access_secs(&self) -> u64 {
         u64::try_from(self.access.num_seconds()).unwrap_or(0)
-    }
-
-    /// Outlives every token issued up to now: how long a revocation that
-    /// must cover all of a user's tokens has to be kept.
-    pub(crate) fn longest_secs(&self) -> u64 {
-        let longest = self.access.max(self.refresh).num_seconds();
-        u64::try_from(longest).unwrap_or(0).saturating_add(1)
     }
 
     fn of(&self, kind: TokenKind) -> Duration {

@@ -7,15 +7,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use domain::{SessionId, UserId};
 
-use super::TokenLifetimes;
+use super::revocation_marks::{RevocationMarks, revocation_of};
 use crate::error::DependencyError;
-use crate::ports::{EndedSession, Revocation, SessionRepository, TokenRevocations};
+use crate::ports::{EndedSession, QueuedMark, SessionRepository};
 
 #[derive(Clone)]
 pub(crate) struct SessionRevocation {
     pub sessions: Arc<dyn SessionRepository>,
-    pub revocations: Arc<dyn TokenRevocations>,
-    pub lifetimes: TokenLifetimes,
+    pub marks: RevocationMarks,
 }
 
 impl SessionRevocation {
@@ -30,7 +29,7 @@ impl SessionRevocation {
     ) -> Result<Option<EndedSession>, DependencyError> {
         let ended = self.sessions.end(id.clone(), user, now).await?;
         if let Some(ended) = &ended {
-            self.mark(std::slice::from_ref(ended), now).await?;
+            self.mark_committed(std::slice::from_ref(ended), now).await;
         }
         Ok(ended)
     }
@@ -44,53 +43,47 @@ impl SessionRevocation {
         now: DateTime<Utc>,
     ) -> Result<usize, DependencyError> {
         let ended = self.sessions.end_all(user, except.cloned(), now).await?;
-        self.mark(&ended, now).await?;
+        self.mark_committed(&ended, now).await;
         Ok(ended.iter().filter(|session| session.was_live).count())
     }
 
     /// Writes the marks that make every token of these sessions fail the
-    /// token check at once, on every instance.
+    /// token check at once, on every instance: for sessions whose marks
+    /// were lost (no queued mark is left for them).
     pub async fn mark(
         &self,
         ended: &[EndedSession],
         now: DateTime<Utc>,
     ) -> Result<(), DependencyError> {
-        if ended.is_empty() {
+        let revocations: Vec<_> = queued(ended, now)
+            .iter()
+            .filter_map(|mark| revocation_of(mark, &self.marks.lifetimes, now))
+            .collect();
+        if revocations.is_empty() {
             return Ok(());
         }
-        let revocations = ended
-            .iter()
-            .map(|session| Revocation::Session {
-                id: session.id.clone(),
-                ttl_secs: self.session_mark_secs(session.expires_at, now),
-            })
-            .collect();
-        self.revocations.revoke(revocations).await?;
+        self.marks.revocations.revoke(revocations).await?;
         Ok(())
     }
 
-    /// [`Self::mark`] for sessions a committed change already ended in
-    /// PostgreSQL (a password reset or change). The change stands whatever
-    /// Redis says: `/refresh` already refuses those sessions, and while
-    /// Redis is down every token check fails closed anyway. A failure here
-    /// leaves their access tokens alive until they expire, so it is logged
-    /// loudly rather than turned into an error the client cannot act on.
+    /// Writes the marks of sessions that a committed change ended at `now`
+    /// in PostgreSQL, which queued their marks in the same transaction. The
+    /// change stands whatever Redis says: `/refresh` and the routes that
+    /// change an account already refuse those sessions, and a mark that
+    /// cannot be written now is written by the replay of the queue.
     pub async fn mark_committed(&self, ended: &[EndedSession], now: DateTime<Utc>) {
-        if let Err(error) = self.mark(ended, now).await {
-            tracing::error!(
-                error = &error as &dyn std::error::Error,
-                sessions = ended.len(),
-                "ended sessions could not be marked revoked; their access tokens live until they expire"
-            );
-        }
+        self.marks.write_queued(queued(ended, now), now).await;
     }
+}
 
-    /// A session's mark must outlive its last refresh token and every access
-    /// token issued up to now.
-    fn session_mark_secs(&self, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
-        let refresh_left = u64::try_from((expires_at - now).num_seconds()).unwrap_or(0);
-        refresh_left
-            .max(self.lifetimes.access_secs())
-            .saturating_add(1)
-    }
+/// The marks the session store queued when it ended these sessions at `now`.
+fn queued(ended: &[EndedSession], now: DateTime<Utc>) -> Vec<QueuedMark> {
+    ended
+        .iter()
+        .map(|session| QueuedMark::Session {
+            id: session.id.clone(),
+            expires_at: session.expires_at,
+            ended_at: now,
+        })
+        .collect()
 }

@@ -78,6 +78,18 @@ pub(crate) fn app_email_settings() -> crate::AccountEmailSettings {
     }
 }
 
+/// `marks` with, after whatever the test expects of it, a fallback that
+/// lets written marks leave the queue: the last step of every successful
+/// revocation, which tests of other rules need not spell out. Mockall
+/// tries expectations in the order they were set, so a test's own
+/// (`never()` included) still decide first.
+pub(crate) fn forgetting(
+    mut marks: crate::ports::MockRevocationMarkQueue,
+) -> crate::ports::MockRevocationMarkQueue {
+    marks.expect_forget().returning(|_| Ok(()));
+    marks
+}
+
 /// Runs a detached task before `detach` returns, so a test sees its effects
 /// (and its mocks' expectations) deterministically.
 pub(crate) struct InlineTasks;
@@ -97,6 +109,8 @@ pub(crate) struct MockAccountPorts {
     pub sessions: crate::ports::MockSessionRepository,
     pub secrets: crate::ports::MockOneTimeSecretStore,
     pub revocations: crate::ports::MockTokenRevocations,
+    /// Completed with [`forgetting`] when the ports are built.
+    pub marks: crate::ports::MockRevocationMarkQueue,
     pub hasher: crate::ports::MockPasswordHasher,
     pub outbox: crate::ports::MockOutboxSignal,
 }
@@ -108,6 +122,7 @@ impl MockAccountPorts {
             sessions: crate::ports::MockSessionRepository::new(),
             secrets: crate::ports::MockOneTimeSecretStore::new(),
             revocations: crate::ports::MockTokenRevocations::new(),
+            marks: crate::ports::MockRevocationMarkQueue::new(),
             hasher: crate::ports::MockPasswordHasher::new(),
             outbox: crate::ports::MockOutboxSignal::new(),
         }
@@ -122,6 +137,7 @@ impl MockAccountPorts {
             sessions: Arc::new(self.sessions),
             secrets: Arc::new(self.secrets),
             revocations: Arc::new(self.revocations),
+            marks: Arc::new(forgetting(self.marks)),
             hasher: Arc::new(self.hasher),
             clock: Arc::new(clock()),
             outbox: Arc::new(self.outbox),

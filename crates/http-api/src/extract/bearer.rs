@@ -18,9 +18,19 @@ fn bearer_token(request: &HttpRequest) -> Option<&str> {
         .then_some(token)
 }
 
+/// Which check a route's token passes.
+#[derive(Clone, Copy)]
+enum Check {
+    /// The token check of every protected route: Redis only.
+    Token,
+    /// Also the session in PostgreSQL: routes that change an account.
+    LiveSession,
+}
+
 fn authenticate(
     request: &HttpRequest,
     requirement: TokenRequirement,
+    check: Check,
 ) -> LocalBoxFuture<'static, Result<TokenClaims, ApiError>> {
     // A clone of the request is a reference count; the token is read from
     // it inside the future rather than copied out of the header first.
@@ -30,15 +40,16 @@ fn authenticate(
         let state = request
             .app_data::<web::Data<AppState>>()
             .ok_or_else(|| ApiError::internal("application state missing"))?;
-        Ok(state
-            .authentication
-            .authenticate(token, requirement)
-            .await?)
+        let authentication = &state.authentication;
+        Ok(match check {
+            Check::Token => authentication.authenticate(token, requirement).await?,
+            Check::LiveSession => authentication.authenticate_live(token, requirement).await?,
+        })
     })
 }
 
 macro_rules! bearer_extractor {
-    ($(#[$doc:meta])* $name:ident, $requirement:expr) => {
+    ($(#[$doc:meta])* $name:ident, $requirement:expr, $check:expr) => {
         $(#[$doc])*
         #[derive(Debug, Apiv2Security)]
         #[openapi(
@@ -55,7 +66,7 @@ macro_rules! bearer_extractor {
             type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
             fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-                let claims = authenticate(request, $requirement);
+                let claims = authenticate(request, $requirement, $check);
                 Box::pin(async move { claims.await.map($name) })
             }
         }
@@ -65,17 +76,35 @@ macro_rules! bearer_extractor {
 bearer_extractor!(
     /// A valid, unrevoked access token.
     AccessToken,
-    TokenRequirement::Access
+    TokenRequirement::Access,
+    Check::Token
 );
 bearer_extractor!(
     /// A valid, unrevoked access token straight from a password login.
     FreshAccessToken,
-    TokenRequirement::FreshAccess
+    TokenRequirement::FreshAccess,
+    Check::Token
 );
 bearer_extractor!(
     /// A valid, unrevoked refresh token.
     RefreshToken,
-    TokenRequirement::Refresh
+    TokenRequirement::Refresh,
+    Check::Token
+);
+bearer_extractor!(
+    /// [`AccessToken`] whose session is also live in PostgreSQL: what
+    /// every route that changes an account takes, so that a session ended
+    /// there cannot act even while its Redis marks are missing.
+    LiveAccessToken,
+    TokenRequirement::Access,
+    Check::LiveSession
+);
+bearer_extractor!(
+    /// [`FreshAccessToken`] whose session is also live in PostgreSQL (see
+    /// [`LiveAccessToken`]).
+    FreshLiveAccessToken,
+    TokenRequirement::FreshAccess,
+    Check::LiveSession
 );
 
 #[cfg(test)]

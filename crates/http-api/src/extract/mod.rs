@@ -6,7 +6,9 @@ mod client_device;
 pub(crate) mod field;
 mod json_body;
 
-pub use bearer::{AccessToken, FreshAccessToken, RefreshToken};
+pub use bearer::{
+    AccessToken, FreshAccessToken, FreshLiveAccessToken, LiveAccessToken, RefreshToken,
+};
 pub use client_device::Device;
 pub use field::Field;
 pub use json_body::{BodyReadTimeout, JsonBody, MAX_BODY_BYTES, OptionalJsonBody};

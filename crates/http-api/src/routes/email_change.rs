@@ -14,7 +14,7 @@ use super::auth::parsed;
 use super::email_verification::{AcceptedBody, secret_proof};
 use super::users::UserBody;
 use crate::error::{ApiError, FieldErrors};
-use crate::extract::{Device, Field, FreshAccessToken, JsonBody};
+use crate::extract::{Device, Field, FreshLiveAccessToken, JsonBody};
 use crate::rate_limit::counted;
 use crate::state::AppState;
 
@@ -42,7 +42,7 @@ pub struct EmailChangeRequest {
 #[api_v2_operation(tags(Account))]
 pub async fn request_email_change(
     state: Data<AppState>,
-    token: FreshAccessToken,
+    token: FreshLiveAccessToken,
     device: Device,
     body: JsonBody<EmailChangeRequest>,
 ) -> Result<HttpResponse, ApiError> {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::parsed;
 use super::email_verification::{AcceptedBody, secret_proof};
 use crate::error::{ApiError, FieldErrors};
-use crate::extract::{AccessToken, Device, Field, JsonBody};
+use crate::extract::{Device, Field, JsonBody, LiveAccessToken};
 use crate::state::AppState;
 
 /// The message of every successful password change.
@@ -127,7 +127,7 @@ pub struct ChangePasswordRequest {
 #[api_v2_operation(tags(Account))]
 pub async fn change_password(
     state: Data<AppState>,
-    token: AccessToken,
+    token: LiveAccessToken,
     device: Device,
     body: JsonBody<ChangePasswordRequest>,
 ) -> Result<Json<PasswordUpdatedBody>, ApiError> {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::users::user_id;
 use crate::error::ApiError;
-use crate::extract::{AccessToken, FreshAccessToken};
+use crate::extract::{FreshLiveAccessToken, LiveAccessToken};
 use crate::state::AppState;
 
 /// One live login session
@@ -78,7 +78,7 @@ fn listing(sessions: Vec<Session>, current: &SessionId) -> SessionsBody {
 #[api_v2_operation(tags(Sessions))]
 pub async fn my_sessions(
     state: Data<AppState>,
-    token: AccessToken,
+    token: LiveAccessToken,
 ) -> Result<Json<SessionsBody>, ApiError> {
     let claims = token.0;
     let sessions = state.sessions.list(&claims, claims.user_id).await?;
@@ -92,7 +92,7 @@ pub async fn my_sessions(
 #[api_v2_operation(tags(Sessions))]
 pub async fn revoke_my_session(
     state: Data<AppState>,
-    token: FreshAccessToken,
+    token: FreshLiveAccessToken,
     id: Path<String>,
 ) -> Result<Json<SessionRevokedBody>, ApiError> {
     let session = SessionId::parse(&id).ok_or(application::SessionAccessError::SessionNotFound)?;
@@ -106,7 +106,7 @@ pub async fn revoke_my_session(
 #[api_v2_operation(tags(Sessions))]
 pub async fn user_sessions(
     state: Data<AppState>,
-    token: AccessToken,
+    token: LiveAccessToken,
     id: Path<String>,
 ) -> Result<Json<SessionsBody>, ApiError> {
     let target = user_id(&id)?;
@@ -121,7 +121,7 @@ pub async fn user_sessions(
 #[api_v2_operation(tags(Sessions))]
 pub async fn revoke_user_sessions(
     state: Data<AppState>,
-    token: FreshAccessToken,
+    token: FreshLiveAccessToken,
     id: Path<String>,
 ) -> Result<Json<SessionsRevokedBody>, ApiError> {
     let target = user_id(&id)?;

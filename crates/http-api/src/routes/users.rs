@@ -6,7 +6,7 @@ use paperclip::actix::{Apiv2Schema, api_v2_operation};
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::extract::{AccessToken, FreshAccessToken};
+use crate::extract::{AccessToken, FreshLiveAccessToken};
 use crate::state::AppState;
 
 /// A user as the API shows it: never a password or hash.
@@ -71,7 +71,7 @@ pub struct DeletedBody {
 #[api_v2_operation(tags(Users))]
 pub async fn delete_user(
     state: Data<AppState>,
-    token: FreshAccessToken,
+    token: FreshLiveAccessToken,
     id: Path<String>,
 ) -> Result<Json<DeletedBody>, ApiError> {
     let target = user_id(&id)?;

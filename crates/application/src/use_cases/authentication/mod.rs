@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::account_emails::SecretMail;
 use super::email_verification::send_verification;
 use super::login_attempts::{AttemptClient, AttemptOutcome, AttemptSubject, LoginAttempts};
+use super::revocation_marks::RevocationMarks;
 use super::session_revocation::SessionRevocation;
 use super::{
     LoginTokens, NewToken, RefreshedTokens, SessionSettings, TokenLifetimes, TokenRequirement,
@@ -23,8 +24,8 @@ use crate::error::{
 };
 use crate::ports::{
     Clock, NewDeviceAlert, NewSession, OneTimeSecretStore, OpenedSession, OutboxSignal,
-    PasswordHasher, SessionRepository, StoredCredentials, TokenCodec, TokenEncodeError,
-    TokenRevocations, UserRepository,
+    PasswordHasher, RevocationMarkQueue, SessionRepository, StoredCredentials, TokenCodec,
+    TokenEncodeError, TokenRevocations, UserRepository,
 };
 use crate::{Email, EmailJob};
 
@@ -54,6 +55,8 @@ pub struct AuthenticationPorts {
     pub users: Arc<dyn UserRepository>,
     pub sessions: Arc<dyn SessionRepository>,
     pub revocations: Arc<dyn TokenRevocations>,
+    /// The revocation marks queued with the sessions a logout ended.
+    pub marks: Arc<dyn RevocationMarkQueue>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub tokens: Arc<dyn TokenCodec>,
     pub clock: Arc<dyn Clock>,
@@ -95,8 +98,11 @@ impl Authentication {
         Self {
             revoker: SessionRevocation {
                 sessions: ports.sessions.clone(),
-                revocations: ports.revocations.clone(),
-                lifetimes,
+                marks: RevocationMarks {
+                    revocations: ports.revocations.clone(),
+                    queue: ports.marks,
+                    lifetimes,
+                },
             },
             users: ports.users,
             sessions: ports.sessions,
@@ -281,6 +287,45 @@ impl Authentication {
             claims.require_fresh()?;
         }
         Ok(claims)
+    }
+
+    /// [`Self::authenticate`] for a route that changes an account: the
+    /// token's session must also be live in PostgreSQL, not only unmarked
+    /// in Redis. A session ended there whose Redis marks are missing (not
+    /// written yet, or lost) is refused all the same, as `Revoked`, and its
+    /// marks are written again; so is an expired session, and a session
+    /// that is gone or belongs to someone else. Costs one read of the
+    /// session store, which ordinary token checks never pay.
+    #[tracing::instrument(
+        level = "debug",
+        name = "authenticate_live",
+        skip_all,
+        fields(?requirement, user_id = tracing::field::Empty)
+    )]
+    pub async fn authenticate_live(
+        &self,
+        token: &str,
+        requirement: TokenRequirement,
+    ) -> Result<TokenClaims, AuthenticateError> {
+        let claims = self.authenticate(token, requirement).await?;
+        tracing::Span::current().record("user_id", claims.user_id.get());
+        let now = self.clock.now();
+        match self.sessions.find(claims.session_id.clone()).await? {
+            Some(session) if session.user_id == claims.user_id && session.is_live_at(now) => {
+                Ok(claims)
+            }
+            Some(session) if session.user_id == claims.user_id => {
+                if session.revoked_at.is_some() {
+                    tracing::warn!(
+                        session_id = %session.id,
+                        "a token of an ended session passed the token check"
+                    );
+                    self.heal_marks(&session, now).await;
+                }
+                Err(TokenRejection::Revoked.into())
+            }
+            _ => Err(TokenRejection::Revoked.into()),
+        }
     }
 
     /// A new, non-fresh access token in the refresh token's session and,

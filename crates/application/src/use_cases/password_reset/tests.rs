@@ -383,6 +383,8 @@ async fn reset_stands_when_the_sessions_cannot_be_marked_after_the_commit() {
         .expect_revoke()
         .times(1)
         .returning(|_| Err(RevocationError::Unavailable("down".into())));
+    // The marks stay queued for the replay.
+    ports.marks.expect_forget().never();
     ports
         .reset()
         .reset(token_proof(), new_password())
@@ -433,4 +435,55 @@ async fn reset_with_a_busy_hasher_consumes_no_secret() {
         is_unavailable(&error, Dependency::PasswordHasher),
         "{error:?}"
     );
+}
+
+/// The reset's transaction queued the marks of the sessions it ended; once
+/// Redis has them, exactly those leave the queue.
+#[tokio::test]
+async fn reset_forgets_the_queued_marks_once_written() {
+    let mut ports = Ports::new();
+    let mut sequence = mockall::Sequence::new();
+    ports.hasher.expect_hash().returning(|_| Ok(new_hash()));
+    ports
+        .secrets
+        .expect_reset_password()
+        .times(1)
+        .returning(|_, _, _, _| {
+            Ok(Some(CompletedReset {
+                user: user(1, Role::User),
+                ended: ended(),
+            }))
+        });
+    ports
+        .outbox
+        .expect_job_committed()
+        .times(1)
+        .return_const(());
+    ports
+        .revocations
+        .expect_revoke()
+        .with(eq(ended_marks()))
+        .times(1)
+        .in_sequence(&mut sequence)
+        .returning(|_| Ok(()));
+    let queued: Vec<_> = ended()
+        .into_iter()
+        .map(|session| crate::ports::QueuedMark::Session {
+            id: session.id,
+            expires_at: session.expires_at,
+            ended_at: now(),
+        })
+        .collect();
+    ports
+        .marks
+        .expect_forget()
+        .with(eq(queued))
+        .times(1)
+        .in_sequence(&mut sequence)
+        .returning(|_| Ok(()));
+    ports
+        .reset()
+        .reset(token_proof(), new_password())
+        .await
+        .unwrap();
 }

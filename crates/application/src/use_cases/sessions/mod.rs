@@ -5,9 +5,12 @@ use std::sync::Arc;
 use domain::{Session, SessionId, TokenClaims, TokenRejection, UserId};
 
 use super::TokenLifetimes;
+use super::revocation_marks::RevocationMarks;
 use super::session_revocation::SessionRevocation;
 use crate::error::SessionAccessError;
-use crate::ports::{Clock, SessionRepository, TokenRevocations, UserRepository};
+use crate::ports::{
+    Clock, RevocationMarkQueue, SessionRepository, TokenRevocations, UserRepository,
+};
 
 /// Listing and revoking sessions, for their user or an admin.
 #[derive(Clone)]
@@ -23,6 +26,7 @@ impl SessionManagement {
         users: Arc<dyn UserRepository>,
         sessions: Arc<dyn SessionRepository>,
         revocations: Arc<dyn TokenRevocations>,
+        marks: Arc<dyn RevocationMarkQueue>,
         clock: Arc<dyn Clock>,
         lifetimes: TokenLifetimes,
     ) -> Self {
@@ -30,8 +34,11 @@ impl SessionManagement {
             users,
             revoker: SessionRevocation {
                 sessions: sessions.clone(),
-                revocations,
-                lifetimes,
+                marks: RevocationMarks {
+                    revocations,
+                    queue: marks,
+                    lifetimes,
+                },
             },
             sessions,
             clock,

@@ -7,15 +7,17 @@ use mockall::predicate::eq;
 use super::*;
 use crate::error::{Dependency, DependencyError};
 use crate::ports::{
-    EndedSession, MockSessionRepository, MockTokenRevocations, MockUserRepository, Revocation,
-    SessionStoreError,
+    EndedSession, MockRevocationMarkQueue, MockSessionRepository, MockTokenRevocations,
+    MockUserRepository, Revocation, SessionStoreError,
 };
-use crate::use_cases::test_support::{claims, clock, now, session, user};
+use crate::use_cases::test_support::{claims, clock, forgetting, now, session, user};
 
 struct Ports {
     users: MockUserRepository,
     sessions: MockSessionRepository,
     revocations: MockTokenRevocations,
+    /// Completed with [`forgetting`] when the use case is built.
+    marks: MockRevocationMarkQueue,
 }
 
 impl Ports {
@@ -24,6 +26,7 @@ impl Ports {
             users: MockUserRepository::new(),
             sessions: MockSessionRepository::new(),
             revocations: MockTokenRevocations::new(),
+            marks: MockRevocationMarkQueue::new(),
         }
     }
 
@@ -40,6 +43,7 @@ impl Ports {
             Arc::new(self.users),
             Arc::new(self.sessions),
             Arc::new(self.revocations),
+            Arc::new(forgetting(self.marks)),
             Arc::new(clock()),
             TokenLifetimes::default(),
         )

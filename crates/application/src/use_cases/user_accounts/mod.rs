@@ -4,43 +4,39 @@ use std::sync::Arc;
 
 use domain::{NewUser, TokenClaims, TokenRejection, User, UserId};
 
+use super::Registration;
 use super::account_emails::SecretMail;
-use super::{Registration, TokenLifetimes};
+use super::revocation_marks::RevocationMarks;
 use crate::error::{RegisterError, UserAccessError};
-use crate::ports::{
-    Clock, OutboxSignal, PasswordHasher, Revocation, TokenRevocations, UserRepository,
-};
+use crate::ports::{Clock, OutboxSignal, PasswordHasher, QueuedMark, UserRepository};
 
 /// Registration, reading and deleting users.
 #[derive(Clone)]
 pub struct UserAccounts {
     users: Arc<dyn UserRepository>,
-    revocations: Arc<dyn TokenRevocations>,
+    marks: RevocationMarks,
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     outbox: Arc<dyn OutboxSignal>,
     mail: SecretMail,
-    lifetimes: TokenLifetimes,
 }
 
 impl UserAccounts {
     pub fn new(
         users: Arc<dyn UserRepository>,
-        revocations: Arc<dyn TokenRevocations>,
+        marks: RevocationMarks,
         hasher: Arc<dyn PasswordHasher>,
         clock: Arc<dyn Clock>,
         outbox: Arc<dyn OutboxSignal>,
         mail: SecretMail,
-        lifetimes: TokenLifetimes,
     ) -> Self {
         Self {
             users,
-            revocations,
+            marks,
             hasher,
             clock,
             outbox,
             mail,
-            lifetimes,
         }
     }
 
@@ -116,21 +112,21 @@ impl UserAccounts {
         if caller.id != target && self.users.find_by_id(target).await?.is_none() {
             return Err(UserAccessError::UserNotFound);
         }
-        // Revoke first: if the delete then fails, the user only has to log
-        // in again, whereas the other order could leave live tokens behind.
-        // The mark names the user, not a time, so a token that a login in
-        // flight signs after this point is dead too.
-        self.revocations
-            .revoke(vec![Revocation::User {
-                id: target,
-                ttl_secs: self.lifetimes.longest_secs(),
-            }])
-            .await?;
-        if self.users.delete(target).await? {
-            Ok(())
-        } else {
-            Err(UserAccessError::UserNotFound)
+        // The delete queues the user's revocation mark in its transaction,
+        // so no order of failures leaves its tokens alive for good: a mark
+        // Redis cannot take now is written by the replay. The mark names
+        // the user, not a time, so a token that a login in flight signs
+        // after this point is dead too.
+        let now = self.clock.now();
+        if !self.users.delete(target, now).await? {
+            return Err(UserAccessError::UserNotFound);
         }
+        let mark = QueuedMark::User {
+            id: target,
+            ended_at: now,
+        };
+        self.marks.write_queued(vec![mark], now).await;
+        Ok(())
     }
 
     async fn caller(&self, claims: &TokenClaims) -> Result<User, UserAccessError> {

@@ -9,8 +9,8 @@ use mockall::predicate::{always, eq};
 use super::*;
 use crate::error::{Dependency, DependencyError};
 use crate::ports::{
-    HashError, MockOutboxSignal, MockPasswordHasher, MockTokenRevocations, MockUserRepository,
-    RepositoryError, RevocationError,
+    HashError, MockOutboxSignal, MockPasswordHasher, MockRevocationMarkQueue, MockTokenRevocations,
+    MockUserRepository, QueuedMark, RepositoryError, Revocation, RevocationError,
 };
 use crate::use_cases::test_support::{
     app_email_settings, claims, clock, fixed_secret, now, secret_mail, user,
@@ -21,6 +21,7 @@ use crate::use_cases::test_support::{
 struct Ports {
     users: MockUserRepository,
     revocations: MockTokenRevocations,
+    marks: MockRevocationMarkQueue,
     hasher: MockPasswordHasher,
     outbox: MockOutboxSignal,
 }
@@ -30,6 +31,7 @@ impl Ports {
         Self {
             users: MockUserRepository::new(),
             revocations: MockTokenRevocations::new(),
+            marks: MockRevocationMarkQueue::new(),
             hasher: MockPasswordHasher::new(),
             outbox: MockOutboxSignal::new(),
         }
@@ -38,12 +40,15 @@ impl Ports {
     fn accounts(self) -> UserAccounts {
         UserAccounts::new(
             Arc::new(self.users),
-            Arc::new(self.revocations),
+            RevocationMarks {
+                revocations: Arc::new(self.revocations),
+                queue: Arc::new(self.marks),
+                lifetimes: crate::TokenLifetimes::default(),
+            },
             Arc::new(self.hasher),
             Arc::new(clock()),
             Arc::new(self.outbox),
             secret_mail(app_email_settings()),
-            TokenLifetimes::default(),
         )
     }
 }
@@ -275,17 +280,26 @@ async fn delete_of_someone_else_is_forbidden() {
     assert!(matches!(error, UserAccessError::Forbidden));
 }
 
-/// The mark names the user with no point in time, so tokens that a login
-/// in flight signs after the deletion are covered as well; it lives as
-/// long as the longest token could.
+/// The delete queues the user's mark in its transaction; the mark then
+/// goes to the revocation store and off the queue. It names the user with
+/// no point in time, so tokens that a login in flight signs after the
+/// deletion are covered as well; it lives as long as the longest token
+/// could.
 #[tokio::test]
-async fn delete_marks_the_user_itself_revoked_then_removes_it() {
+async fn delete_removes_the_user_then_marks_it_revoked_and_forgets_the_queued_mark() {
     let mut ports = Ports::new();
     let mut sequence = mockall::Sequence::new();
     ports
         .users
         .expect_find_by_id()
         .returning(|_| Ok(Some(user(1, Role::User))));
+    ports
+        .users
+        .expect_delete()
+        .with(eq(UserId::new(1)), eq(now()))
+        .times(1)
+        .in_sequence(&mut sequence)
+        .returning(|_, _| Ok(true));
     ports
         .revocations
         .expect_revoke()
@@ -297,12 +311,15 @@ async fn delete_marks_the_user_itself_revoked_then_removes_it() {
         .in_sequence(&mut sequence)
         .returning(|_| Ok(()));
     ports
-        .users
-        .expect_delete()
-        .with(eq(UserId::new(1)))
+        .marks
+        .expect_forget()
+        .with(eq(vec![QueuedMark::User {
+            id: UserId::new(1),
+            ended_at: now(),
+        }]))
         .times(1)
         .in_sequence(&mut sequence)
-        .returning(|_| Ok(true));
+        .returning(|_| Ok(()));
     ports
         .accounts()
         .delete_user(&claims(1, TokenKind::Access, true), UserId::new(1))
@@ -327,26 +344,46 @@ async fn an_admin_deleting_a_missing_user_gets_not_found() {
     assert!(matches!(error, UserAccessError::UserNotFound));
 }
 
+/// Redis failing after the delete committed: the deletion stands, and the
+/// queued mark stays for the replay (nothing forgets it).
 #[tokio::test]
-async fn delete_does_not_remove_the_user_when_revocation_fails() {
+async fn delete_succeeds_and_leaves_the_mark_queued_when_revocation_fails() {
     let mut ports = Ports::new();
     ports
         .users
         .expect_find_by_id()
         .returning(|_| Ok(Some(user(1, Role::User))));
     ports
+        .users
+        .expect_delete()
+        .times(1)
+        .returning(|_, _| Ok(true));
+    ports
         .revocations
         .expect_revoke()
         .with(always())
         .returning(|_| Err(RevocationError::Unavailable("down".into())));
-    ports.users.expect_delete().never();
+    ports.marks.expect_forget().never();
+    ports
+        .accounts()
+        .delete_user(&claims(1, TokenKind::Access, true), UserId::new(1))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn delete_of_a_user_gone_meanwhile_writes_no_mark() {
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_find_by_id()
+        .returning(|_| Ok(Some(user(1, Role::User))));
+    ports.users.expect_delete().returning(|_, _| Ok(false));
+    ports.revocations.expect_revoke().never();
     let error = ports
         .accounts()
         .delete_user(&claims(1, TokenKind::Access, true), UserId::new(1))
         .await
         .unwrap_err();
-    assert!(matches!(
-        error,
-        UserAccessError::Dependency(DependencyError::Unavailable(Dependency::RevocationStore, _))
-    ));
+    assert!(matches!(error, UserAccessError::UserNotFound));
 }

@@ -1,3 +1,4 @@
+mod live_session;
 mod logout;
 mod refresh;
 
@@ -11,11 +12,13 @@ use secrecy::{ExposeSecret, SecretString};
 use super::*;
 use crate::error::{Dependency, DependencyError};
 use crate::ports::{
-    MockOneTimeSecretStore, MockOutboxSignal, MockPasswordHasher, MockSessionRepository,
-    MockTokenCodec, MockTokenRevocations, MockUserRepository, RepositoryError, RevocationError,
-    SessionEpoch,
+    MockOneTimeSecretStore, MockOutboxSignal, MockPasswordHasher, MockRevocationMarkQueue,
+    MockSessionRepository, MockTokenCodec, MockTokenRevocations, MockUserRepository,
+    RepositoryError, RevocationError, SessionEpoch,
 };
-use crate::use_cases::test_support::{app_email_settings, claims, clock, now, secret_mail, user};
+use crate::use_cases::test_support::{
+    app_email_settings, claims, clock, forgetting, now, secret_mail, user,
+};
 
 /// Mocks with no expectations: any call fails the test, so each test
 /// states exactly which ports its use case may touch.
@@ -23,6 +26,8 @@ pub(super) struct Ports {
     pub users: MockUserRepository,
     pub sessions: MockSessionRepository,
     pub revocations: MockTokenRevocations,
+    /// Completed with [`forgetting`] when the use case is built.
+    pub marks: MockRevocationMarkQueue,
     pub hasher: MockPasswordHasher,
     pub tokens: MockTokenCodec,
     pub outbox: MockOutboxSignal,
@@ -40,6 +45,7 @@ impl Ports {
             users: MockUserRepository::new(),
             sessions: MockSessionRepository::new(),
             revocations: MockTokenRevocations::new(),
+            marks: MockRevocationMarkQueue::new(),
             hasher: MockPasswordHasher::new(),
             tokens: MockTokenCodec::new(),
             outbox: MockOutboxSignal::new(),
@@ -57,6 +63,7 @@ impl Ports {
                 users: Arc::new(self.users),
                 sessions: Arc::new(self.sessions),
                 revocations: Arc::new(self.revocations),
+                marks: Arc::new(forgetting(self.marks)),
                 hasher: Arc::new(self.hasher),
                 tokens: Arc::new(self.tokens),
                 clock: Arc::new(clock()),

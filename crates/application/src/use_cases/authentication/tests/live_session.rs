@@ -1,0 +1,173 @@
+//! `authenticate_live`: routes that change an account also need the
+//! token's session live in the session store, whatever Redis says.
+
+use chrono::Duration;
+use domain::{Session, TokenKind, TokenRejection};
+use mockall::predicate::eq;
+
+use super::*;
+use crate::ports::{Revocation, SessionStoreError};
+use crate::use_cases::test_support::session;
+
+/// A token that passes the Redis check.
+fn unmarked(fresh: bool) -> Ports {
+    let mut ports = Ports::new();
+    decoding(&mut ports, claims(1, TokenKind::Access, fresh));
+    ports
+        .revocations
+        .expect_is_revoked()
+        .times(1)
+        .returning(|_| Ok(false));
+    ports
+}
+
+fn finding(ports: &mut Ports, found: Option<Session>) {
+    ports
+        .sessions
+        .expect_find()
+        .with(eq(domain::SessionId::new("sid-1")))
+        .times(1)
+        .returning(move |_| Ok(found.clone()));
+}
+
+async fn live_check(
+    ports: Ports,
+    requirement: TokenRequirement,
+) -> Result<TokenClaims, AuthenticateError> {
+    ports
+        .authentication()
+        .authenticate_live("t", requirement)
+        .await
+}
+
+fn assert_revoked(result: Result<TokenClaims, AuthenticateError>) {
+    assert!(
+        matches!(
+            result,
+            Err(AuthenticateError::Token(TokenRejection::Revoked))
+        ),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn accepts_a_token_whose_session_is_live_in_the_session_store() {
+    let mut ports = unmarked(true);
+    finding(&mut ports, Some(session(1, 0, 0)));
+    let claims = live_check(ports, TokenRequirement::FreshAccess)
+        .await
+        .unwrap();
+    assert_eq!(claims.user_id, UserId::new(1));
+}
+
+/// The finding: Redis lost (or never got) the marks of a session that a
+/// password reset ended. The session store has the last word, and the
+/// marks are written again on the way.
+#[tokio::test]
+async fn refuses_a_session_ended_only_in_the_session_store_and_writes_its_marks_again() {
+    let mut ports = unmarked(false);
+    let mut ended = session(1, 0, 0);
+    ended.revoked_at = Some(now() - Duration::seconds(5));
+    finding(&mut ports, Some(ended));
+    ports
+        .revocations
+        .expect_revoke()
+        .with(eq(vec![Revocation::Session {
+            id: domain::SessionId::new("sid-1"),
+            ttl_secs: 1_001,
+        }]))
+        .times(1)
+        .returning(|_| Ok(()));
+    assert_revoked(live_check(ports, TokenRequirement::Access).await);
+}
+
+#[tokio::test]
+async fn a_failed_rewrite_of_the_marks_still_refuses_the_token() {
+    let mut ports = unmarked(false);
+    let mut ended = session(1, 0, 0);
+    ended.revoked_at = Some(now());
+    finding(&mut ports, Some(ended));
+    ports
+        .revocations
+        .expect_revoke()
+        .returning(|_| Err(RevocationError::Unavailable("refused".into())));
+    assert_revoked(live_check(ports, TokenRequirement::Access).await);
+}
+
+#[tokio::test]
+async fn refuses_an_expired_session() {
+    let mut ports = unmarked(false);
+    let mut expired = session(1, 0, 0);
+    expired.expires_at = now();
+    finding(&mut ports, Some(expired));
+    ports.revocations.expect_revoke().never();
+    assert_revoked(live_check(ports, TokenRequirement::Access).await);
+}
+
+/// Gone with its user, or the `sid` of someone else's session.
+#[tokio::test]
+async fn refuses_a_missing_session_and_one_of_another_user() {
+    for found in [None, Some(session(2, 0, 0))] {
+        let mut ports = unmarked(false);
+        finding(&mut ports, found);
+        ports.revocations.expect_revoke().never();
+        assert_revoked(live_check(ports, TokenRequirement::Access).await);
+    }
+}
+
+#[tokio::test]
+async fn a_session_store_outage_is_unavailable_never_accepted() {
+    let mut ports = unmarked(false);
+    ports
+        .sessions
+        .expect_find()
+        .returning(|_| Err(SessionStoreError::Unavailable("refused".into())));
+    let result = live_check(ports, TokenRequirement::Access).await;
+    assert!(
+        matches!(
+            result,
+            Err(AuthenticateError::Dependency(DependencyError::Unavailable(
+                Dependency::SessionStore,
+                _
+            )))
+        ),
+        "{result:?}"
+    );
+}
+
+/// A token the ordinary check refuses costs no session store read.
+#[tokio::test]
+async fn the_ordinary_check_decides_first() {
+    let mut ports = Ports::new();
+    decoding(&mut ports, claims(1, TokenKind::Access, false));
+    ports
+        .revocations
+        .expect_is_revoked()
+        .returning(|_| Ok(true));
+    ports.sessions.expect_find().never();
+    assert_revoked(live_check(ports, TokenRequirement::Access).await);
+
+    let mut ports = unmarked(false);
+    ports.sessions.expect_find().never();
+    let result = live_check(ports, TokenRequirement::FreshAccess).await;
+    assert!(
+        matches!(
+            result,
+            Err(AuthenticateError::Token(TokenRejection::NotFresh))
+        ),
+        "{result:?}"
+    );
+}
+
+/// `/protected`, `/users/me` and the like keep their cost: one Redis read,
+/// never the session store.
+#[tokio::test]
+async fn the_ordinary_token_check_never_reads_the_session_store() {
+    let mut ports = unmarked(true);
+    ports.sessions.expect_find().never();
+    ports
+        .authentication()
+        .authenticate("t", TokenRequirement::FreshAccess)
+        .await
+        .unwrap();
+}
