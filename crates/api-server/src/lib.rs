@@ -178,7 +178,11 @@ impl Application {
                 interval: config.revocation_replay_interval,
                 ..ReplaySettings::default()
             },
-        );
+        )
+        .with_store_probe(Arc::new(RedisProbe::new(
+            redis.clone(),
+            redis_settings.command_timeout,
+        )));
         let accounts = UserAccounts::new(
             users,
             RevocationMarks {

@@ -368,6 +368,9 @@ pub enum ReplayError {
     Queue(#[from] MarkQueueError),
     #[error("the revocation store failed")]
     Revocations(#[from] RevocationError),
+    /// Nothing was taken: the revocation store does not answer.
+    #[error("the revocation store does not answer")]
+    StoreDown(#[source] crate::ports::ProbeError),
 }
 
 /// Errors of the outbox relay, which has no HTTP caller: they are logged.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::TokenLifetimes;
 use super::revocation_marks::revocation_of;
 use crate::error::ReplayError;
-use crate::ports::{Clock, RevocationMarkQueue, TokenRevocations};
+use crate::ports::{Clock, DependencyProbe, RevocationMarkQueue, TokenRevocations};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplaySettings {
@@ -41,6 +41,10 @@ pub struct RevocationReplay {
     clock: Arc<dyn Clock>,
     lifetimes: TokenLifetimes,
     settings: ReplaySettings,
+    /// Asked before a batch is taken: an instance whose revocation store
+    /// is down takes nothing, so it never hides marks from an instance
+    /// that could write them.
+    store_probe: Option<Arc<dyn DependencyProbe>>,
 }
 
 impl RevocationReplay {
@@ -57,7 +61,14 @@ impl RevocationReplay {
             clock,
             lifetimes,
             settings,
+            store_probe: None,
         }
+    }
+
+    /// Takes no batch while `probe` (of the revocation store) fails.
+    pub fn with_store_probe(mut self, probe: Arc<dyn DependencyProbe>) -> Self {
+        self.store_probe = Some(probe);
+        self
     }
 
     pub fn settings(&self) -> &ReplaySettings {
@@ -71,6 +82,9 @@ impl RevocationReplay {
     /// removed. Returns how many marks left the queue.
     #[tracing::instrument(level = "debug", name = "replay_revocation_marks", skip_all, fields(taken = tracing::field::Empty))]
     pub async fn replay_once(&self) -> Result<usize, ReplayError> {
+        if let Some(probe) = &self.store_probe {
+            probe.ping().await.map_err(ReplayError::StoreDown)?;
+        }
         let marks = self
             .queue
             .lease(self.settings.batch_size, self.settings.lease)

@@ -182,3 +182,27 @@ async fn a_queue_outage_is_an_error_and_writes_nothing() {
     let error = ports.replay().replay_once().await.unwrap_err();
     assert!(matches!(error, ReplayError::Queue(_)));
 }
+
+#[tokio::test]
+async fn an_instance_whose_store_is_down_takes_no_marks_from_the_others() {
+    let mut ports = Ports::new();
+    ports.queue.expect_lease().never();
+    ports.revocations.expect_revoke().never();
+    let mut probe = crate::ports::MockDependencyProbe::new();
+    probe
+        .expect_ping()
+        .times(1)
+        .returning(|| Err(crate::ports::ProbeError("connection refused".into())));
+    let replay = ports.replay().with_store_probe(Arc::new(probe));
+    let error = replay.replay_once().await.unwrap_err();
+    assert!(matches!(error, ReplayError::StoreDown(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn an_answering_store_lets_the_round_take_its_batch() {
+    let ports = Ports::new().leasing(Vec::new());
+    let mut probe = crate::ports::MockDependencyProbe::new();
+    probe.expect_ping().times(1).returning(|| Ok(()));
+    let replay = ports.replay().with_store_probe(Arc::new(probe));
+    assert_eq!(replay.replay_once().await.unwrap(), 0);
+}
