@@ -51,6 +51,9 @@ pub enum StartupError {
         variable: &'static str,
         seconds: i64,
     },
+    /// The background tasks run on the runtime that builds the server.
+    #[error("the API server must be built inside a tokio runtime")]
+    NoRuntime(#[source] tokio::runtime::TryCurrentError),
     #[error("cannot listen on {address}")]
     Bind {
         address: String,
@@ -144,7 +147,12 @@ impl Application {
             outbox: Arc::new(outbox_wakeup.clone()),
             mail: secret_mail.clone(),
             lifetimes,
-            tasks: Arc::new(TokioBackgroundTasks::new(BACKGROUND_TASK_LIMIT)),
+            // The runtime building the server (`main`'s), not an actix
+            // worker's: see `TokioBackgroundTasks`.
+            tasks: Arc::new(TokioBackgroundTasks::new(
+                BACKGROUND_TASK_LIMIT,
+                tokio::runtime::Handle::try_current().map_err(StartupError::NoRuntime)?,
+            )),
         };
         let verification = EmailVerification::new(account_ports.clone());
         let password_reset = PasswordReset::new(account_ports.clone());
