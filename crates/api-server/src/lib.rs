@@ -75,6 +75,11 @@ pub struct Application {
 /// (see `TokioBackgroundTasks`).
 const BACKGROUND_TASK_LIMIT: usize = 256;
 
+/// How long an account email's task waits before it starts, so that its
+/// work never competes with the answer being written (see
+/// `TokioBackgroundTasks`). Short against an email's delivery time.
+const BACKGROUND_TASK_START_DELAY: std::time::Duration = std::time::Duration::from_millis(10);
+
 impl Application {
     /// Connects nothing yet: pools open connections on first use, so the
     /// server starts (and `/health/live` answers) while a dependency is down.
@@ -151,6 +156,7 @@ impl Application {
             // worker's: see `TokioBackgroundTasks`.
             tasks: Arc::new(TokioBackgroundTasks::new(
                 BACKGROUND_TASK_LIMIT,
+                BACKGROUND_TASK_START_DELAY,
                 tokio::runtime::Handle::try_current().map_err(StartupError::NoRuntime)?,
             )),
         };
