@@ -87,7 +87,7 @@ wait_http() {
   exit 1
 }
 
-echo "starting the API (release) on :$API_PORT"
+echo "starting the API on :$API_PORT"
 (cd "$work" && env -i "${common_env[@]}" "$api_bin" migrate >/dev/null 2>&1)
 (cd "$work" && exec env -i "${common_env[@]}" PORT="$API_PORT" "$api_bin" serve \
   >"$work/api.log" 2>&1) &
@@ -229,7 +229,7 @@ def auc(existing, unknown):
     return wins / (len(existing) * len(unknown))
 
 print(f"Run {datetime.datetime.now().isoformat(timespec='seconds')}: {cores} cores; "
-      f"release build ({api_source}), loopback, one client on one keep-alive connection, "
+      f"binary: {api_source}, loopback, one client on one keep-alive connection, "
       f"one request at a time with {pause_ms} ms between requests, RATE_LIMITS=off.\n")
 print(f"- uptime before: `{load_before}`")
 print(f"- uptime after: `{load_after}`\n")
