@@ -55,6 +55,9 @@ pub enum StartupError {
         variable: &'static str,
         seconds: i64,
     },
+    /// The background tasks run on the runtime that builds the server.
+    #[error("the API server must be built inside a tokio runtime")]
+    NoRuntime(#[source] tokio::runtime::TryCurrentError),
     #[error("cannot listen on {address}")]
     Bind {
         address: String,
@@ -77,6 +80,11 @@ pub struct Application {
 /// Account emails queued after their answer, at most this many at once
 /// (see `TokioBackgroundTasks`).
 const BACKGROUND_TASK_LIMIT: usize = 256;
+
+/// How long an account email's task waits before it starts, so that its
+/// work never competes with the answer being written (see
+/// `TokioBackgroundTasks`). Short against an email's delivery time.
+const BACKGROUND_TASK_START_DELAY: std::time::Duration = std::time::Duration::from_millis(10);
 
 impl Application {
     /// Connects nothing yet: pools open connections on first use, so the
@@ -154,7 +162,13 @@ impl Application {
             outbox: Arc::new(outbox_wakeup.clone()),
             mail: secret_mail.clone(),
             lifetimes,
-            tasks: Arc::new(TokioBackgroundTasks::new(BACKGROUND_TASK_LIMIT)),
+            // The runtime building the server (`main`'s), not an actix
+            // worker's: see `TokioBackgroundTasks`.
+            tasks: Arc::new(TokioBackgroundTasks::new(
+                BACKGROUND_TASK_LIMIT,
+                BACKGROUND_TASK_START_DELAY,
+                tokio::runtime::Handle::try_current().map_err(StartupError::NoRuntime)?,
+            )),
         };
         let verification = EmailVerification::new(account_ports.clone());
         let password_reset = PasswordReset::new(account_ports.clone());

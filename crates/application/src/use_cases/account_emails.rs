@@ -5,11 +5,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use domain::{EmailAddress, SecretPurpose, User, UserId};
+use domain::{EmailAddress, SecretPurpose, User};
 
-use crate::ports::{
-    BackgroundTasks, NewSecret, NewUndo, OneTimeSecretStore, OutboxSignal, SecretGenerator,
-};
+use super::account_ports::AccountPorts;
+use crate::ports::{NewSecret, NewUndo, SecretGenerator};
 use crate::{Email, EmailJob};
 
 /// How account emails are made.
@@ -228,28 +227,47 @@ pub(crate) fn password_changed(user: &User, now: DateTime<Utc>) -> EmailJob {
     )
 }
 
-/// Issues `secret` with its `email` after the answer has gone, for the
-/// routes whose answer must take the same time whether or not the account
-/// exists: the caller did the one lookup every address gets, and only a
-/// real account pays for this transaction. A failure is logged (the user
-/// can ask again), never answered: the answer has already gone.
+/// Makes the secret and its email for the account a lookup found, or
+/// nothing when that account gets none (a verified one asking for a new
+/// verification email).
+pub(crate) type MakeSecretMail =
+    fn(&SecretMail, &User, DateTime<Utc>) -> Option<(NewSecret, EmailJob)>;
+
+/// Hands exactly one job to `tasks` after the lookup every address gets,
+/// for the routes whose answer must take the same time whether or not the
+/// account exists. The request does the same work either way (it moves
+/// the lookup's result into the job and hands it over); only the job
+/// looks at the result: for an account it makes the secret and its email
+/// with `make` and issues them in one transaction, for an unknown address
+/// it ends at once. A failure is logged (the user can ask again), never
+/// answered: the answer has already gone.
 pub(crate) async fn issue_detached(
-    tasks: &dyn BackgroundTasks,
-    secrets: Arc<dyn OneTimeSecretStore>,
-    outbox: Arc<dyn OutboxSignal>,
-    user: UserId,
-    (secret, email): (NewSecret, EmailJob),
+    ports: &AccountPorts,
+    user: Option<User>,
+    make: MakeSecretMail,
     min_interval: Duration,
 ) {
-    let purpose = secret.purpose;
-    tasks
+    let secrets = ports.secrets.clone();
+    let outbox = ports.outbox.clone();
+    let clock = ports.clock.clone();
+    let mail = ports.mail.clone();
+    ports
+        .tasks
         .detach(Box::pin(async move {
-            match secrets.issue(user, secret, vec![email], min_interval).await {
+            let Some(user) = user else { return };
+            let Some((secret, email)) = make(&mail, &user, clock.now()) else {
+                return;
+            };
+            let purpose = secret.purpose;
+            match secrets
+                .issue(user.id, secret, vec![email], min_interval)
+                .await
+            {
                 Ok(true) => outbox.job_committed(),
                 Ok(false) => {}
                 Err(error) => tracing::error!(
                     error = &error as &dyn std::error::Error,
-                    user_id = user.get(),
+                    user_id = user.id.get(),
                     purpose = purpose.as_str(),
                     "an account email could not be queued; the user can ask again"
                 ),

@@ -101,6 +101,29 @@ impl crate::ports::BackgroundTasks for InlineTasks {
     }
 }
 
+/// Counts the tasks handed over and keeps them without running them: what
+/// the request itself did is all that happened before its answer.
+#[derive(Default)]
+pub(crate) struct CountingTasks {
+    pub handed: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl crate::ports::BackgroundTasks for CountingTasks {
+    async fn detach(&self, _task: crate::ports::BackgroundTask) {
+        self.handed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A secret generator that must not be called: the request itself makes
+/// no secret (it is made in the detached task).
+pub(crate) fn no_secret_mail() -> crate::SecretMail {
+    let mut generator = crate::ports::MockSecretGenerator::new();
+    generator.expect_generate().never();
+    crate::SecretMail::new(std::sync::Arc::new(generator), app_email_settings())
+}
+
 /// The ports of the account flows as mocks with no expectations: any call
 /// fails the test, so each test states exactly which ports the use case
 /// may touch. Each test module adds the method that builds its use case.

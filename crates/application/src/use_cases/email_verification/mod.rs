@@ -37,8 +37,10 @@ impl EmailVerification {
 
     /// Sends a new verification email when an unverified account uses this
     /// address and none was sent in the last minute. Answers the same, in
-    /// the same time, in every case (the secret's transaction runs after
-    /// the answer), so the caller learns nothing about the account.
+    /// the same time, in every case: every address costs the one lookup
+    /// here and hands one job to the background tasks; whether the account
+    /// exists and is unverified is only looked at in that job, after the
+    /// answer, so the caller learns nothing about the account.
     #[tracing::instrument(level = "debug", name = "resend_verification", skip_all)]
     pub async fn resend(&self, email: &str) -> Result<(), ResendError> {
         let Ok(address) = EmailAddress::from_storage(email) else {
@@ -49,18 +51,15 @@ impl EmailVerification {
             .users
             .find_by_email(&address.normalized())
             .await?;
-        if let Some(user) = user.filter(|user| !user.email_verified) {
-            let now = self.ports.clock.now();
-            issue_detached(
-                &*self.ports.tasks,
-                self.ports.secrets.clone(),
-                self.ports.outbox.clone(),
-                user.id,
-                self.ports.mail.verification(&user.email, now, false),
-                AccountEmailSettings::RESEND_INTERVAL,
-            )
-            .await;
-        }
+        issue_detached(
+            &self.ports,
+            user,
+            |mail, user, now| {
+                (!user.email_verified).then(|| mail.verification(&user.email, now, false))
+            },
+            AccountEmailSettings::RESEND_INTERVAL,
+        )
+        .await;
         Ok(())
     }
 }

@@ -1,4 +1,7 @@
-use domain::{Role, SecretProof, UserId};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use domain::{Role, SecretProof, User, UserId};
 use mockall::predicate::eq;
 
 use super::*;
@@ -6,7 +9,7 @@ use crate::Email;
 use crate::error::{Dependency, DependencyError};
 use crate::ports::{RepositoryError, SecretStoreError};
 use crate::use_cases::AccountEmailSettings;
-use crate::use_cases::test_support::{fixed_secret, now, user};
+use crate::use_cases::test_support::{CountingTasks, fixed_secret, no_secret_mail, now, user};
 
 use crate::use_cases::test_support::MockAccountPorts as Ports;
 
@@ -158,6 +161,46 @@ async fn resend_for_unknown_verified_or_malformed_addresses_does_nothing_quietly
     let verification = ports.verification();
     for email in ["nobody@example.io", "user1@example.io", "not an address"] {
         verification.resend(email).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn resend_hands_one_task_and_makes_no_secret_before_answering_whatever_the_address() {
+    let unverified = || User {
+        email: domain::EmailAddress::parse("user2@example.io").unwrap(),
+        email_verified: false,
+        ..user(2, Role::User)
+    };
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_find_by_email()
+        .with(eq("nobody@example.io"))
+        .returning(|_| Ok(None));
+    ports
+        .users
+        .expect_find_by_email()
+        .with(eq("user1@example.io"))
+        .returning(|_| Ok(Some(user(1, Role::User))));
+    ports
+        .users
+        .expect_find_by_email()
+        .with(eq("user2@example.io"))
+        .returning(move |_| Ok(Some(unverified())));
+    // Left to the detached task, which this one never runs.
+    ports.secrets.expect_issue().never();
+    ports.outbox.expect_job_committed().never();
+    let mut account = ports.into_ports();
+    let tasks = Arc::new(CountingTasks::default());
+    account.tasks = tasks.clone();
+    account.mail = no_secret_mail();
+    let verification = EmailVerification::new(account);
+    for (n, email) in ["nobody@example.io", "user1@example.io", "user2@example.io"]
+        .into_iter()
+        .enumerate()
+    {
+        verification.resend(email).await.unwrap();
+        assert_eq!(tasks.handed.load(Ordering::SeqCst), n + 1, "{email}");
     }
 }
 

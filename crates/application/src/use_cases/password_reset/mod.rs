@@ -22,29 +22,23 @@ impl PasswordReset {
     /// Sends "Reset your password" when an account uses this address and
     /// none was sent in the last minute. Answers the same, in the same
     /// time, whether or not the account exists: every address costs the one
-    /// lookup here, and the secret's transaction (which writes the email to
-    /// the outbox) runs after the answer.
+    /// lookup here and hands one job to the background tasks; the secret,
+    /// its email and their transaction are made in that job, after the
+    /// answer, and only for an account.
     #[tracing::instrument(level = "debug", name = "forgot_password", skip_all)]
     pub async fn forgot(&self, email: &str) -> Result<(), ForgotPasswordError> {
         let Ok(address) = EmailAddress::from_storage(email) else {
             return Ok(());
         };
-        let Some(user) = self
+        let user = self
             .ports
             .users
             .find_by_email(&address.normalized())
-            .await?
-        else {
-            return Ok(());
-        };
+            .await?;
         issue_detached(
-            &*self.ports.tasks,
-            self.ports.secrets.clone(),
-            self.ports.outbox.clone(),
-            user.id,
-            self.ports
-                .mail
-                .password_reset(&user, self.ports.clock.now()),
+            &self.ports,
+            user,
+            |mail, user, now| Some(mail.password_reset(user, now)),
             AccountEmailSettings::RESET_INTERVAL,
         )
         .await;

@@ -1,3 +1,4 @@
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use chrono::{Duration, SecondsFormat};
@@ -10,7 +11,7 @@ use crate::ports::{
     CompletedReset, EndedSession, HashError, RepositoryError, Revocation, RevocationError,
     SecretStoreError,
 };
-use crate::use_cases::test_support::{fixed_secret, now, user};
+use crate::use_cases::test_support::{CountingTasks, fixed_secret, no_secret_mail, now, user};
 use crate::{Email, EmailJob};
 
 use crate::use_cases::test_support::MockAccountPorts as Ports;
@@ -186,15 +187,6 @@ async fn forgot_answers_alike_when_the_secret_store_fails_after_the_lookup() {
     ports.reset().forgot("user1@example.io").await.unwrap();
 }
 
-/// Keeps detached tasks without running them: what the request itself did
-/// is all that happened before its answer.
-struct NeverRun;
-
-#[async_trait::async_trait]
-impl crate::ports::BackgroundTasks for NeverRun {
-    async fn detach(&self, _task: crate::ports::BackgroundTask) {}
-}
-
 #[tokio::test]
 async fn forgot_does_only_the_lookup_before_answering() {
     let mut ports = Ports::new();
@@ -203,15 +195,41 @@ async fn forgot_does_only_the_lookup_before_answering() {
         .expect_find_by_email()
         .times(1)
         .returning(|_| Ok(Some(user(1, Role::User))));
-    // Left to the detached task, which this one never runs.
+    // Left to the detached task, which this one never runs: no secret is
+    // made, no transaction opened before the answer.
     ports.secrets.expect_issue().never();
     ports.outbox.expect_job_committed().never();
     let mut account = ports.into_ports();
-    account.tasks = Arc::new(NeverRun);
+    let tasks = Arc::new(CountingTasks::default());
+    account.tasks = tasks.clone();
+    account.mail = no_secret_mail();
     PasswordReset::new(account)
         .forgot("user1@example.io")
         .await
         .unwrap();
+    assert_eq!(tasks.handed.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn forgot_hands_one_task_for_an_unknown_address_too() {
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_find_by_email()
+        .times(1)
+        .returning(|_| Ok(None));
+    ports.secrets.expect_issue().never();
+    ports.outbox.expect_job_committed().never();
+    let mut account = ports.into_ports();
+    let tasks = Arc::new(CountingTasks::default());
+    account.tasks = tasks.clone();
+    account.mail = no_secret_mail();
+    PasswordReset::new(account)
+        .forgot("nobody@example.io")
+        .await
+        .unwrap();
+    // The same hand-over as for an account, so the same time.
+    assert_eq!(tasks.handed.load(Ordering::SeqCst), 1);
 }
 
 // --- reset --------------------------------------------------------------------
