@@ -183,6 +183,27 @@ impl UserRepository for PgUserRepository {
             .transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.find_user_id_by_email", skip_all)]
+    async fn find_id_by_email(
+        &self,
+        normalized_email: &str,
+    ) -> Result<Option<UserId>, RepositoryError> {
+        if !storable(normalized_email) {
+            return Ok(None);
+        }
+        let key = normalized_email.to_owned();
+        let mut conn = self.db.connection().await.map_err(repository_error)?;
+        let query = users::table
+            .filter(users::email_normalized.eq(key))
+            .select(users::id)
+            .first::<i64>(&mut conn);
+        self.db
+            .bounded(async { query.await.optional() })
+            .await
+            .map_err(repository_error)
+            .map(|id| id.map(UserId::new))
+    }
+
     #[tracing::instrument(level = "debug", name = "postgres.find_credentials", skip_all)]
     async fn find_credentials(
         &self,

@@ -67,6 +67,17 @@ async fn created_users_are_found_by_id_and_by_email_in_any_case() {
             .unwrap()
             .is_none()
     );
+    assert_eq!(
+        users
+            .find_id_by_email("ada.lovelace@example.io")
+            .await
+            .unwrap(),
+        Some(created.id)
+    );
+    assert_eq!(
+        users.find_id_by_email("nobody@example.io").await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -47,6 +47,14 @@ pub trait UserRepository: Send + Sync {
     /// `None` when no user has this email (normalised).
     async fn find_by_email(&self, normalized_email: &str) -> Result<Option<User>, RepositoryError>;
 
+    /// Only the id of the account at this address: what a request that
+    /// must answer in the same time either way may read (decoding a whole
+    /// user costs an account microseconds an unknown address does not).
+    async fn find_id_by_email(
+        &self,
+        normalized_email: &str,
+    ) -> Result<Option<UserId>, RepositoryError>;
+
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError>;
 
     /// The user, its password hash and session counter, for a login. A key

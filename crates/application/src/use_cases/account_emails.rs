@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use domain::{EmailAddress, SecretPurpose, User};
+use domain::{EmailAddress, SecretPurpose, User, UserId};
 
 use super::account_ports::AccountPorts;
 use crate::ports::{NewSecret, NewUndo, SecretGenerator};
@@ -243,10 +243,11 @@ pub(crate) type MakeSecretMail =
 /// answered: the answer has already gone.
 pub(crate) async fn issue_detached(
     ports: &AccountPorts,
-    user: Option<User>,
+    user: Option<UserId>,
     make: MakeSecretMail,
     min_interval: Duration,
 ) {
+    let users = ports.users.clone();
     let secrets = ports.secrets.clone();
     let outbox = ports.outbox.clone();
     let clock = ports.clock.clone();
@@ -254,7 +255,20 @@ pub(crate) async fn issue_detached(
     ports
         .tasks
         .detach(Box::pin(async move {
-            let Some(user) = user else { return };
+            let Some(id) = user else { return };
+            let user = match users.find_by_id(id).await {
+                Ok(Some(user)) => user,
+                // Deleted since the lookup: nothing to send.
+                Ok(None) => return,
+                Err(error) => {
+                    tracing::error!(
+                        error = &error as &dyn std::error::Error,
+                        user_id = id.get(),
+                        "an account email could not be made; the user can ask again"
+                    );
+                    return;
+                }
+            };
             let Some((secret, email)) = make(&mail, &user, clock.now()) else {
                 return;
             };

@@ -49,7 +49,7 @@ impl EmailVerification {
         let user = self
             .ports
             .users
-            .find_by_email(&address.normalized())
+            .find_id_by_email(&address.normalized())
             .await?;
         issue_detached(
             &self.ports,

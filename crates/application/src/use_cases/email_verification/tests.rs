@@ -87,13 +87,14 @@ async fn resend_issues_a_new_secret_for_an_unverified_account() {
     let mut ports = Ports::new();
     ports
         .users
-        .expect_find_by_email()
+        .expect_find_id_by_email()
         .with(eq("user1@example.io"))
-        .returning(|_| {
-            let mut unverified = user(1, Role::User);
-            unverified.email_verified = false;
-            Ok(Some(unverified))
-        });
+        .returning(|_| Ok(Some(UserId::new(1))));
+    ports.users.expect_find_by_id().returning(|_| {
+        let mut unverified = user(1, Role::User);
+        unverified.email_verified = false;
+        Ok(Some(unverified))
+    });
     let token = fixed_secret().token().to_owned();
     ports
         .secrets
@@ -127,7 +128,11 @@ async fn resend_issues_a_new_secret_for_an_unverified_account() {
 #[tokio::test]
 async fn resend_within_the_minute_sends_nothing_and_wakes_no_relay() {
     let mut ports = Ports::new();
-    ports.users.expect_find_by_email().returning(|_| {
+    ports
+        .users
+        .expect_find_id_by_email()
+        .returning(|_| Ok(Some(UserId::new(1))));
+    ports.users.expect_find_by_id().returning(|_| {
         let mut unverified = user(1, Role::User);
         unverified.email_verified = false;
         Ok(Some(unverified))
@@ -149,13 +154,17 @@ async fn resend_for_unknown_verified_or_malformed_addresses_does_nothing_quietly
     let mut ports = Ports::new();
     ports
         .users
-        .expect_find_by_email()
+        .expect_find_id_by_email()
         .with(eq("nobody@example.io"))
         .returning(|_| Ok(None));
     ports
         .users
-        .expect_find_by_email()
+        .expect_find_id_by_email()
         .with(eq("user1@example.io"))
+        .returning(|_| Ok(Some(UserId::new(1))));
+    ports
+        .users
+        .expect_find_by_id()
         .returning(|_| Ok(Some(user(1, Role::User))));
     ports.secrets.expect_issue().never();
     let verification = ports.verification();
@@ -174,19 +183,19 @@ async fn resend_hands_one_task_and_makes_no_secret_before_answering_whatever_the
     let mut ports = Ports::new();
     ports
         .users
-        .expect_find_by_email()
+        .expect_find_id_by_email()
         .with(eq("nobody@example.io"))
         .returning(|_| Ok(None));
     ports
         .users
-        .expect_find_by_email()
+        .expect_find_id_by_email()
         .with(eq("user1@example.io"))
-        .returning(|_| Ok(Some(user(1, Role::User))));
+        .returning(|_| Ok(Some(UserId::new(1))));
     ports
         .users
-        .expect_find_by_email()
+        .expect_find_id_by_email()
         .with(eq("user2@example.io"))
-        .returning(move |_| Ok(Some(unverified())));
+        .returning(move |_| Ok(Some(unverified().id)));
     // Left to the detached task, which this one never runs.
     ports.secrets.expect_issue().never();
     ports.outbox.expect_job_committed().never();
@@ -209,7 +218,7 @@ async fn resend_reports_an_outage() {
     let mut ports = Ports::new();
     ports
         .users
-        .expect_find_by_email()
+        .expect_find_id_by_email()
         .returning(|_| Err(RepositoryError::Unavailable("down".into())));
     let error = ports
         .verification()

@@ -33,7 +33,7 @@ impl PasswordReset {
         let user = self
             .ports
             .users
-            .find_by_email(&address.normalized())
+            .find_id_by_email(&address.normalized())
             .await?;
         issue_detached(
             &self.ports,

@@ -77,7 +77,11 @@ async fn forgot_for_an_unknown_address_answers_ok_and_issues_nothing() {
     let mut ports = Ports::new();
     ports
         .users
-        .expect_find_by_email()
+        .expect_find_by_id()
+        .returning(|id| Ok(Some(user(id.get(), Role::User))));
+    ports
+        .users
+        .expect_find_id_by_email()
         .with(eq("nobody@example.io"))
         .times(1)
         .returning(|_| Ok(None));
@@ -89,7 +93,7 @@ async fn forgot_for_an_unknown_address_answers_ok_and_issues_nothing() {
 #[tokio::test]
 async fn forgot_with_a_malformed_address_answers_ok_and_touches_no_store() {
     let mut ports = Ports::new();
-    ports.users.expect_find_by_email().never();
+    ports.users.expect_find_id_by_email().never();
     ports.secrets.expect_issue().never();
     ports.outbox.expect_job_committed().never();
     let reset = ports.reset();
@@ -103,10 +107,14 @@ async fn forgot_issues_a_reset_secret_and_emails_its_link_and_code() {
     let mut ports = Ports::new();
     ports
         .users
-        .expect_find_by_email()
+        .expect_find_by_id()
+        .returning(|id| Ok(Some(user(id.get(), Role::User))));
+    ports
+        .users
+        .expect_find_id_by_email()
         .with(eq("user1@example.io"))
         .times(1)
-        .returning(|_| Ok(Some(user(1, Role::User))));
+        .returning(|_| Ok(Some(UserId::new(1))));
     let token = fixed_secret().token().to_owned();
     ports
         .secrets
@@ -144,8 +152,12 @@ async fn forgot_within_the_interval_sends_nothing_and_wakes_no_relay() {
     let mut ports = Ports::new();
     ports
         .users
-        .expect_find_by_email()
-        .returning(|_| Ok(Some(user(1, Role::User))));
+        .expect_find_by_id()
+        .returning(|id| Ok(Some(user(id.get(), Role::User))));
+    ports
+        .users
+        .expect_find_id_by_email()
+        .returning(|_| Ok(Some(UserId::new(1))));
     ports
         .secrets
         .expect_issue()
@@ -160,7 +172,11 @@ async fn forgot_reports_a_user_store_outage() {
     let mut ports = Ports::new();
     ports
         .users
-        .expect_find_by_email()
+        .expect_find_by_id()
+        .returning(|id| Ok(Some(user(id.get(), Role::User))));
+    ports
+        .users
+        .expect_find_id_by_email()
         .returning(|_| Err(RepositoryError::Unavailable("down".into())));
     ports.secrets.expect_issue().never();
     ports.outbox.expect_job_committed().never();
@@ -174,8 +190,12 @@ async fn forgot_answers_alike_when_the_secret_store_fails_after_the_lookup() {
     let mut ports = Ports::new();
     ports
         .users
-        .expect_find_by_email()
-        .returning(|_| Ok(Some(user(1, Role::User))));
+        .expect_find_by_id()
+        .returning(|id| Ok(Some(user(id.get(), Role::User))));
+    ports
+        .users
+        .expect_find_id_by_email()
+        .returning(|_| Ok(Some(UserId::new(1))));
     ports
         .secrets
         .expect_issue()
@@ -192,9 +212,13 @@ async fn forgot_does_only_the_lookup_before_answering() {
     let mut ports = Ports::new();
     ports
         .users
-        .expect_find_by_email()
+        .expect_find_by_id()
+        .returning(|id| Ok(Some(user(id.get(), Role::User))));
+    ports
+        .users
+        .expect_find_id_by_email()
         .times(1)
-        .returning(|_| Ok(Some(user(1, Role::User))));
+        .returning(|_| Ok(Some(UserId::new(1))));
     // Left to the detached task, which this one never runs: no secret is
     // made, no transaction opened before the answer.
     ports.secrets.expect_issue().never();
@@ -215,7 +239,11 @@ async fn forgot_hands_one_task_for_an_unknown_address_too() {
     let mut ports = Ports::new();
     ports
         .users
-        .expect_find_by_email()
+        .expect_find_by_id()
+        .returning(|id| Ok(Some(user(id.get(), Role::User))));
+    ports
+        .users
+        .expect_find_id_by_email()
         .times(1)
         .returning(|_| Ok(None));
     ports.secrets.expect_issue().never();
