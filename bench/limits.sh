@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What the rate limits cost (issue 12), in one run: two release API servers
+# What the rate limits cost, in one run: two release API servers
 # on one database and Redis, one with limits on and one with RATE_LIMITS=off,
 # loaded in turn (off, on, on, off, ...) so drift on a shared machine hits
 # both alike. Prints one table (also bench/results/limits-latest.md).

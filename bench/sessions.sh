@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sessions benchmark (issue 10), one run on one machine:
+# Sessions benchmark, one run on one machine:
 #   - POST /refresh with rotation off (v1: one refresh token per session)
 #     and on (v2: a new refresh token each time, a compare-and-set on the
 #     session row), each connection its own session, in the same run;

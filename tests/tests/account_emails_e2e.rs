@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
-//! Account emails end to end (issues 9 and 11): the built `api-server` and
+//! Account emails end to end: the built `api-server` and
 //! `email-worker` binaries as real processes, real PostgreSQL and Redis, and
 //! a fake Mailgun on loopback. Every token and code a test uses is read out
 //! of an email as it reached Mailgun (the whole path: API transaction,

@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
-//! Email end to end (issue 3): the built `api-server` and `email-worker`
+//! Email end to end: the built `api-server` and `email-worker`
 //! binaries as real processes, real PostgreSQL and Redis, and a fake
 //! Mailgun on loopback. A user registers through the API and a welcome
 //! email leaves through Mailgun's HTTP API, whatever fails on the way.

@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
-//! Scale out and graceful shutdown (issue 4): several processes of the
+//! Scale out and graceful shutdown: several processes of the
 //! built `api-server` and `email-worker` binaries sharing one PostgreSQL
 //! database and one Redis prefix, with a fake Mailgun on loopback.
 //!

@@ -1,4 +1,4 @@
-//! Wiring of the rate limits (issue 12): Redis counters shared by every
+//! Wiring of the rate limits: Redis counters shared by every
 //! instance, this instance's own in memory while Redis is down, every
 //! refusal counted in metrics.
 

@@ -273,7 +273,7 @@ async fn a_row_that_breaks_the_domain_rules_is_unexpected() {
     );
 }
 
-/// Issue 9 made the rules stricter (no quoted local parts, no invisible
+/// The v2 hardening made the rules stricter (no quoted local parts, no invisible
 /// characters); an account stored under the older rules still loads.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_row_stored_under_older_rules_still_loads() {
@@ -300,7 +300,7 @@ async fn a_row_stored_under_older_rules_still_loads() {
     assert_eq!(user.username.as_str(), "ad\u{200B}a");
 }
 
-/// Item 5 of issue 9: PostgreSQL text cannot hold NUL, and a lookup with
+/// PostgreSQL text cannot hold NUL, and a lookup with
 /// one used to answer an error (a `500` at the edge). It matches nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lookup_key_with_a_nul_character_matches_no_user() {

@@ -152,7 +152,7 @@ async fn a_revoked_session_revokes_all_its_tokens_and_no_other() {
     assert!(ttl > 0 && ttl <= 600, "ttl {ttl}");
 }
 
-/// Item 2 of issue 9: the mark names the user, not a time, so a token
+/// The mark names the user, not a time, so a token
 /// signed after it (by a login in flight during the deletion) is dead too.
 #[tokio::test]
 async fn a_revoked_user_loses_every_token_even_one_issued_after_the_mark() {

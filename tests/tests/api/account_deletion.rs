@@ -1,4 +1,4 @@
-//! Issue 9, item 2: once a user is deleted, no token of it lives, not even
+//! Once a user is deleted, no token of it lives, not even
 //! one signed by a login that was still in flight during the deletion.
 
 use futures_util::future::join_all;

@@ -1,4 +1,4 @@
-//! Issue 9, item 8: every token carries `iss` and `aud`, and a token
+//! Every token carries `iss` and `aud`, and a token
 //! without them, or with others, is `401 invalid_token`.
 
 use integration_tests::token_errors::INVALID;

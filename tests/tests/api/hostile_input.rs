@@ -1,4 +1,4 @@
-//! Issue 9, item 5 (login side): control characters in the login email
+//! Login side: control characters in the login email
 //! never reach PostgreSQL; the answer is the usual `401`, never a `500`.
 
 use integration_tests::{assert_error, spawn_app};

@@ -1,4 +1,4 @@
-//! What text the auth routes accept (issue 9, items 5 and 7): hidden
+//! What text the auth routes accept: hidden
 //! characters never reach a `500`, email addresses are compared by one
 //! normal form, internationalised domains work in either spelling.
 
@@ -109,7 +109,7 @@ async fn login_refuses_hidden_characters_in(field: &str) {
 }
 
 /// Fails until the application layer refuses a NUL in the login email
-/// before it reaches PostgreSQL (issue 9 item 5, another branch).
+/// before it reaches PostgreSQL (see hostile_input.rs).
 #[tokio::test]
 async fn login_refuses_hidden_characters_in_the_email() {
     login_refuses_hidden_characters_in("email").await;

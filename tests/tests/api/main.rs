@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 //! Black-box tests of the HTTP contract (`API-CONTRACT.md`), one module per
-//! section, and `edge_*` for the hardening of the HTTP edge (issue 9). One
+//! section, and `edge_*` for the hardening of the HTTP edge. One
 //! test binary: it links once and its tests run in parallel.
 
 mod account_deletion;

@@ -1,4 +1,4 @@
-//! The client-side cache of revocation marks (issue 13): two instances
+//! The client-side cache of revocation marks: two instances
 //! sharing one Redis prefix, database and key, as a scaled-out deployment
 //! runs them. A revocation written through one must be seen by the other
 //! at once, whatever the other has cached.

@@ -1,4 +1,4 @@
-//! Issue 9, items 8 and 12: settings the codec cannot honour stop the
+//! Settings the codec cannot honour stop the
 //! server at start with one line naming the variable, never a panic.
 
 use api_server::{Application, Config};

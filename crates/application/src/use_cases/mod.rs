@@ -17,7 +17,7 @@ mod revocation_replay;
 mod session_revocation;
 mod sessions;
 mod user_accounts;
-// Rate limits (issue 12).
+// Rate limits.
 mod login_attempts;
 mod request_limits;
 
@@ -46,7 +46,7 @@ pub use revocation_marks::RevocationMarks;
 pub use revocation_replay::{ReplaySettings, RevocationReplay};
 pub use sessions::SessionManagement;
 pub use user_accounts::UserAccounts;
-// Rate limits (issue 12).
+// Rate limits.
 pub use login_attempts::{
     Attempt, AttemptClient, AttemptOutcome, AttemptSubject, LoginAttempts, LoginThrottles,
 };

@@ -298,7 +298,7 @@ mod tests {
         );
     }
 
-    /// Item 12 of issue 9: rayon aborts the process when a job panics.
+    /// Rayon aborts the process when a job panics.
     #[tokio::test]
     async fn a_panic_in_a_hashing_job_fails_that_call_only() {
         let hasher = Argon2Hasher::new(HasherSettings {
