@@ -159,7 +159,7 @@ impl ClientIp {
 }
 
 impl FromRequest for ClientIp {
-    type Error = crate::error::ApiError;
+    type Error = std::convert::Infallible;
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {

@@ -2,6 +2,10 @@
 //! can answer with the envelope, token routes name the bearer scheme, and
 //! body fields carry the rules the server applies.
 
+use std::collections::BTreeSet;
+
+use http_api::openapi::{REFUSES_VALID_INPUT, error_statuses, operation_pointer};
+use http_api::routes::{Answer, Caller, ROUTES};
 use integration_tests::{json_body, spawn_app, spawn_app_with};
 use serde_json::Value;
 
@@ -117,4 +121,94 @@ async fn body_schemas_carry_the_real_rules() {
     }
     let id = &spec["paths"]["/users/me/sessions/{id}"]["delete"]["parameters"][0]["schema"];
     assert_eq!(id["type"], "string", "a session id is not a user id");
+}
+
+/// The route table is the only list of routes: the server serves each
+/// declared route, the document lists exactly those with exactly their
+/// declared statuses and scheme, and another method is a `405` naming the
+/// declared ones.
+#[tokio::test]
+async fn the_document_and_the_server_follow_the_route_table() {
+    let app = spawn_app().await;
+    let spec = json_body(app.get("/openapi.json", None).await).await;
+    let documented: BTreeSet<(String, String)> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, operations)| {
+            operations
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| (path.clone(), method.clone()))
+        })
+        .collect();
+    let declared: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|route| (route.path.to_owned(), route.verb.openapi_key().to_owned()))
+        .collect();
+    assert_eq!(documented, declared);
+
+    for route in ROUTES {
+        let operation = spec.pointer(&operation_pointer(route)).unwrap();
+        let errors: Vec<String> = codes(operation)
+            .into_iter()
+            .filter(|code| !code.starts_with('2'))
+            .map(str::to_owned)
+            .collect();
+        let expected: Vec<String> = if route.answers.contains(&Answer::Readiness) {
+            vec!["503".to_owned()]
+        } else {
+            error_statuses(route)
+                .iter()
+                .map(|(status, _)| status.to_string())
+                .collect()
+        };
+        assert_eq!(errors, expected, "{route:?}");
+        assert_eq!(
+            operation.get("security").is_some(),
+            route.caller == Caller::Bearer,
+            "{route:?}"
+        );
+
+        let path = route.path.replace("{id}", "1");
+        let method = reqwest::Method::from_bytes(route.verb.as_str().as_bytes()).unwrap();
+        let served = app
+            .client
+            .request(method, app.url(&path))
+            .send()
+            .await
+            .unwrap();
+        let body = json_body(served).await;
+        assert_ne!(body["error"], "not_found", "{route:?} is not served");
+        assert_ne!(
+            body["error"], "method_not_allowed",
+            "{route:?} is not served"
+        );
+    }
+
+    for routes in ROUTES.chunk_by(|a, b| a.path == b.path) {
+        let path = routes[0].path.replace("{id}", "1");
+        let other = app.client.put(app.url(&path)).send().await.unwrap();
+        assert_eq!(other.status(), 405, "{path}");
+        let allow: Vec<&str> = routes.iter().map(|route| route.verb.as_str()).collect();
+        assert_eq!(
+            other.headers()["allow"],
+            allow.join(", ").as_str(),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn operations_name_the_statuses_a_valid_request_may_still_get() {
+    let app = spawn_app().await;
+    let spec = json_body(app.get("/openapi.json", None).await).await;
+    let refusals = |path: &str| spec["paths"][path]["post"][REFUSES_VALID_INPUT].clone();
+    assert_eq!(refusals("/verify-email"), serde_json::json!([400]));
+    assert_eq!(
+        refusals("/users/me/password"),
+        serde_json::json!([403, 422])
+    );
+    assert_eq!(refusals("/register"), Value::Null);
 }

@@ -2,6 +2,12 @@ use actix_web::body::to_bytes;
 use application::Dependency;
 use application::ports::{HashError, RepositoryError, RevocationError};
 
+use application::{
+    AuthenticateError, LoginError, RateLimited, RefreshError, RegisterError,
+    RequestEmailChangeError, UndoEmailChangeError, UserAccessError,
+};
+use domain::TokenRejection;
+
 use super::*;
 
 async fn body(error: ApiError) -> (StatusCode, serde_json::Value, HttpResponse<()>) {
@@ -59,7 +65,7 @@ async fn token_errors_use_the_contract_messages() {
 
 #[tokio::test]
 async fn unavailable_says_when_to_retry_and_hides_the_detail() {
-    let error = ApiError::Authenticate(AuthenticateError::Dependency(
+    let error = ApiError::from(AuthenticateError::Dependency(
         RevocationError::Unavailable("connection refused 10.0.0.7:6379".into()).into(),
     ));
     let (status, json, head) = body(error).await;
@@ -72,10 +78,10 @@ async fn unavailable_says_when_to_retry_and_hides_the_detail() {
 #[tokio::test]
 async fn internal_errors_say_nothing_more() {
     let failures = [
-        ApiError::UserAccess(UserAccessError::Dependency(
+        ApiError::from(UserAccessError::Dependency(
             RepositoryError::Unexpected("SELECT secret".into()).into(),
         )),
-        ApiError::Register(RegisterError::Dependency(
+        ApiError::from(RegisterError::Dependency(
             HashError::Unexpected("SELECT secret".into()).into(),
         )),
         ApiError::internal("SELECT secret"),
@@ -94,39 +100,39 @@ async fn internal_errors_say_nothing_more() {
 async fn each_use_case_error_keeps_its_contract_status() {
     let cases = [
         (
-            ApiError::Login(LoginError::InvalidCredentials),
+            ApiError::from(LoginError::InvalidCredentials),
             StatusCode::UNAUTHORIZED,
             "invalid_credentials",
         ),
         (
-            ApiError::Register(RegisterError::EmailTaken),
+            ApiError::from(RegisterError::EmailTaken),
             StatusCode::CONFLICT,
             "email_taken",
         ),
         (
-            ApiError::UserAccess(UserAccessError::Forbidden),
+            ApiError::from(UserAccessError::Forbidden),
             StatusCode::FORBIDDEN,
             "forbidden",
         ),
         (
-            ApiError::UserAccess(UserAccessError::UserNotFound),
+            ApiError::from(UserAccessError::UserNotFound),
             StatusCode::NOT_FOUND,
             "user_not_found",
         ),
         (
-            ApiError::Refresh(RefreshError::Token(TokenRejection::Revoked)),
+            ApiError::from(RefreshError::Token(TokenRejection::Revoked)),
             StatusCode::UNAUTHORIZED,
             "token_revoked",
         ),
         (
-            ApiError::Register(RegisterError::InvalidInput(RepositoryError::InvalidInput(
+            ApiError::from(RegisterError::InvalidInput(RepositoryError::InvalidInput(
                 "NUL".into(),
             ))),
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_error",
         ),
         (
-            ApiError::Login(LoginError::Dependency(HashError::Busy.into())),
+            ApiError::from(LoginError::Dependency(HashError::Busy.into())),
             StatusCode::SERVICE_UNAVAILABLE,
             "service_unavailable",
         ),
@@ -139,7 +145,7 @@ async fn each_use_case_error_keeps_its_contract_status() {
 
 #[test]
 fn the_log_line_shows_every_cause() {
-    let error = ApiError::Login(LoginError::Dependency(
+    let error = ApiError::from(LoginError::Dependency(
         RepositoryError::Unavailable("connection refused".into()).into(),
     ));
     let line = ErrorChain(&error).to_string();
@@ -160,7 +166,10 @@ async fn validation_lists_field_errors() {
 
 #[tokio::test]
 async fn method_not_allowed_names_the_allowed_methods() {
-    let (status, _, head) = body(ApiError::MethodNotAllowed { allow: "POST" }).await;
+    let (status, _, head) = body(ApiError::MethodNotAllowed {
+        allow: "POST".into(),
+    })
+    .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(head.headers().get(header::ALLOW).unwrap(), "POST");
 }
@@ -191,4 +200,33 @@ async fn email_change_errors_use_the_contract_answers() {
     let (status, json, _) = body(UndoEmailChangeError::InvalidOrExpired.into()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(json["error"], "invalid_or_expired_token");
+}
+
+#[tokio::test]
+async fn a_rule_refusing_a_valid_value_names_the_field() {
+    let (status, json, _) = body(application::ChangePasswordError::SamePassword.into()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        json["errors"],
+        serde_json::json!({"new_password": ["The new password must differ from the current one."]})
+    );
+    let (status, json, _) = body(RequestEmailChangeError::SameAddress.into()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        json["errors"],
+        serde_json::json!({"new_email": ["This is already the email address of the account."]})
+    );
+}
+
+#[tokio::test]
+async fn a_throttled_login_is_a_429_with_retry_after() {
+    let limited = RateLimited {
+        rule: application::rate_limits::Rule::FailedLogins,
+        quota: application::rate_limits::RateLimit::per_secs(5, 900),
+        retry_after: std::time::Duration::from_secs(7),
+    };
+    let (status, json, head) = body(LoginError::Throttled(limited).into()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(json["error"], "rate_limited");
+    assert_eq!(head.headers().get(header::RETRY_AFTER).unwrap(), "7");
 }

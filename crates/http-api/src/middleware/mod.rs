@@ -7,4 +7,4 @@ mod security_headers;
 
 pub use json_errors::json_errors;
 pub use request_id::{RequestId, RequestIdRootSpan, request_id};
-pub use security_headers::{NO_STORE_ROUTES, security_headers};
+pub use security_headers::security_headers;

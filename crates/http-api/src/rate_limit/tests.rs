@@ -1,6 +1,11 @@
+use std::time::Duration;
+
 use actix_web::body::to_bytes;
 use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderMap;
+use application::{Allowance, RateLimited};
 
+use super::headers::*;
 use super::*;
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Vec<&'a str> {
@@ -12,7 +17,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Vec<&'a str> {
 
 #[actix_web::test]
 async fn a_refusal_is_the_contract_429_with_the_draft_headers() {
-    let refusal = ApiError::RateLimited(RateLimited {
+    let refusal = ApiError::from(RateLimited {
         rule: Rule::LoginPerIp,
         quota: RateLimit::per_secs(30, 60),
         retry_after: Duration::from_millis(41_200),

@@ -1,12 +1,11 @@
 //! `POST /users/me/email`, `POST /users/me/email/confirm` and
 //! `POST /email-change/undo`.
 
-use actix_web::HttpResponse;
 use actix_web::web::Data;
 use application::rate_limits::Rule;
 use domain::EmailAddress;
 use paperclip::actix::web::Json;
-use paperclip::actix::{Apiv2Schema, api_v2_operation};
+use paperclip::actix::{AcceptedJson, Apiv2Schema, api_v2_operation};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +14,7 @@ use super::email_verification::{AcceptedBody, secret_proof};
 use super::users::UserBody;
 use crate::error::{ApiError, FieldErrors};
 use crate::extract::{Device, Field, FreshLiveAccessToken, JsonBody};
-use crate::rate_limit::counted;
+use crate::rate_limit::{Counted, counted};
 use crate::state::AppState;
 
 /// The address to move the account to, and the current password
@@ -45,7 +44,7 @@ pub async fn request_email_change(
     token: FreshLiveAccessToken,
     device: Device,
     body: JsonBody<EmailChangeRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Counted<AcceptedJson<AcceptedBody>>, ApiError> {
     let subject = token.0.user_id.get().to_string();
     // Counted before anything is checked: every answer costs one.
     counted(&state, Rule::EmailChangePerUser, &subject, async {
@@ -63,7 +62,7 @@ pub async fn request_email_change(
             .email_change
             .request(&token.0, &device.0, new_email, current)
             .await?;
-        Ok(AcceptedBody::response(
+        Ok(AcceptedBody::new(
             "Confirm the change from the new address.",
         ))
     })

@@ -1,10 +1,9 @@
 //! `POST /verify-email` and `POST /verify-email/resend`.
 
-use actix_web::HttpResponse;
 use actix_web::web::Data;
 use domain::SecretProof;
 use paperclip::actix::web::Json;
-use paperclip::actix::{Apiv2Schema, api_v2_operation};
+use paperclip::actix::{AcceptedJson, Apiv2Schema, api_v2_operation};
 use serde::{Deserialize, Serialize};
 
 use super::users::UserBody;
@@ -101,8 +100,8 @@ pub struct AcceptedBody {
 impl AcceptedBody {
     /// `202` with `{"message"}`: the answer of the routes that must not
     /// tell whether an account exists.
-    pub fn response(message: &'static str) -> HttpResponse {
-        HttpResponse::Accepted().json(Self { message })
+    pub fn new(message: &'static str) -> AcceptedJson<Self> {
+        AcceptedJson(Self { message })
     }
 }
 
@@ -114,10 +113,10 @@ impl AcceptedBody {
 pub async fn resend_verification(
     state: Data<AppState>,
     body: JsonBody<ResendRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<AcceptedJson<AcceptedBody>, ApiError> {
     let email = body.0.email.or_invalid("email")?;
     state.verification.resend(&email).await?;
-    Ok(AcceptedBody::response(
+    Ok(AcceptedBody::new(
         "If an unverified account uses that address, a new email is on its way.",
     ))
 }

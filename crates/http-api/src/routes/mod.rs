@@ -1,4 +1,5 @@
-//! One module per group of routes; `configure` mounts them all.
+//! The route table: one module per group of handlers, one [`Route`] per
+//! operation in [`ROUTES`], and [`configure`] mounting them all.
 
 mod auth;
 mod demo;
@@ -6,6 +7,7 @@ mod email_change;
 mod email_verification;
 mod health;
 mod password;
+mod route;
 mod sessions;
 mod users;
 
@@ -13,100 +15,220 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use application::rate_limits::Rule;
 use paperclip::actix::web;
 
-use crate::error::ApiError;
-use crate::rate_limit::{limited, limited_by};
+pub use route::{Answer, Caller, Route, Verb};
 
-/// A resource that answers other methods with `405` and an `Allow` header.
-fn resource(path: &str, allow: &'static str) -> web::Resource {
-    web::resource(path).default_service(actix_web::web::to(move |_: HttpRequest| async move {
-        ApiError::MethodNotAllowed { allow }.error_response()
-    }))
+use crate::error::ApiError;
+use crate::rate_limit::limited_by;
+use Answer::*;
+
+/// Every route of the API, in matching order (`/users/me` before
+/// `/users/{id}`); the routes of one path are adjacent. A new route is one
+/// entry here plus its handler.
+pub const ROUTES: &[Route] = &[
+    Route::post("/register", |route| route.to(auth::register))
+        .limited(&[Rule::RegisterPerIp])
+        .answers(&[JsonBody, Dependency, EmailTaken]),
+    Route::post("/login", |route| route.to(auth::login))
+        .limited(&[Rule::LoginPerIp])
+        .no_store()
+        .answers(&[JsonBody, Dependency, Credentials, VerifiedEmail]),
+    Route::post("/refresh", |route| route.to(auth::refresh))
+        .bearer()
+        .limited(&[Rule::RefreshPerIp])
+        .no_store()
+        .answers(&[Dependency]),
+    Route::post("/logout", |route| route.to(auth::logout))
+        .bearer()
+        .no_store()
+        .answers(&[JsonBody, Dependency]),
+    Route::post("/verify-email", |route| {
+        route.to(email_verification::verify_email)
+    })
+    .limited(&Rule::SECRET_ATTEMPTS)
+    .no_store()
+    .answers(&[JsonBody, Dependency, OneTimeSecret]),
+    Route::post("/verify-email/resend", |route| {
+        route.to(email_verification::resend_verification)
+    })
+    .limited(&[Rule::EmailRequestsPerIp])
+    .no_store()
+    .answers(&[JsonBody, Dependency]),
+    Route::post("/password/forgot", |route| {
+        route.to(password::forgot_password)
+    })
+    .limited(&[Rule::EmailRequestsPerIp])
+    .no_store()
+    .answers(&[JsonBody, Dependency]),
+    Route::post("/password/reset", |route| {
+        route.to(password::reset_password)
+    })
+    .limited(&Rule::SECRET_ATTEMPTS)
+    .no_store()
+    .answers(&[JsonBody, Dependency, OneTimeSecret]),
+    Route::get("/guest", |route| route.to(demo::guest)),
+    Route::get("/protected", |route| route.to(demo::protected)).bearer(),
+    Route::get("/fresh-protected", |route| route.to(demo::fresh_protected)).bearer(),
+    Route::get("/users/me", |route| route.to(users::me))
+        .bearer()
+        .no_store()
+        .answers(&[Dependency]),
+    Route::post("/users/me/password", |route| {
+        route.to(password::change_password)
+    })
+    .bearer()
+    .no_store()
+    .answers(&[JsonBody, Dependency, CurrentPassword]),
+    Route::post("/users/me/email", |route| {
+        route.to(email_change::request_email_change)
+    })
+    .bearer()
+    .no_store()
+    .answers(&[JsonBody, Dependency, CurrentPassword]),
+    Route::post("/users/me/email/confirm", |route| {
+        route.to(email_change::confirm_email_change)
+    })
+    .limited(&Rule::SECRET_ATTEMPTS)
+    .no_store()
+    .answers(&[JsonBody, Dependency, OneTimeSecret, EmailTaken]),
+    Route::post("/email-change/undo", |route| {
+        route.to(email_change::undo_email_change)
+    })
+    .limited(&Rule::SECRET_ATTEMPTS)
+    .no_store()
+    .answers(&[JsonBody, Dependency, OneTimeSecret, EmailTaken]),
+    Route::get("/users/me/sessions", |route| {
+        route.to(sessions::my_sessions)
+    })
+    .bearer()
+    .no_store()
+    .answers(&[Dependency]),
+    Route::delete("/users/me/sessions/{id}", |route| {
+        route.to(sessions::revoke_my_session)
+    })
+    .bearer()
+    .no_store()
+    .answers(&[Dependency, SessionInPath]),
+    Route::get("/users/{id}/sessions", |route| {
+        route.to(sessions::user_sessions)
+    })
+    .bearer()
+    .no_store()
+    .answers(&[Dependency, UserInPath]),
+    Route::delete("/users/{id}/sessions", |route| {
+        route.to(sessions::revoke_user_sessions)
+    })
+    .bearer()
+    .no_store()
+    .answers(&[Dependency, UserInPath]),
+    Route::get("/users/{id}", |route| route.to(users::get_user))
+        .bearer()
+        .no_store()
+        .answers(&[Dependency, UserInPath]),
+    Route::delete("/users/{id}", |route| route.to(users::delete_user))
+        .bearer()
+        .no_store()
+        .answers(&[Dependency, UserInPath]),
+    // The singular spelling of the original service.
+    Route::get("/user/{id}", |route| route.to(users::get_user))
+        .bearer()
+        .no_store()
+        .answers(&[Dependency, UserInPath]),
+    Route::delete("/user/{id}", |route| route.to(users::delete_user))
+        .bearer()
+        .no_store()
+        .answers(&[Dependency, UserInPath]),
+    Route::get("/health/live", |route| route.to(health::live)),
+    Route::get("/health/ready", |route| route.to(health::ready)).answers(&[Readiness]),
+];
+
+/// Mounts [`ROUTES`]: one resource per path, answering its other methods
+/// with `405` and an `Allow` header, under the path's rate limits.
+pub fn configure(config: &mut web::ServiceConfig) {
+    for routes in ROUTES.chunk_by(|a, b| a.path == b.path) {
+        let path = routes[0].path;
+        let allow = routes
+            .iter()
+            .map(|route| route.verb.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut resource =
+            web::resource(path).default_service(actix_web::web::to(move |_: HttpRequest| {
+                let allow = allow.clone();
+                async move { ApiError::MethodNotAllowed { allow }.error_response() }
+            }));
+        for route in routes {
+            resource = resource.route((route.handler)(web::method(route.verb.method())));
+        }
+        // A limited path has one route (the tests check it).
+        match routes[0].limits {
+            [] => config.service(resource),
+            limits => config.service(resource.wrap(limited_by(limits))),
+        };
+    }
 }
 
-pub fn configure(config: &mut web::ServiceConfig) {
-    config
-        .service(
-            resource("/register", "POST")
-                .route(web::post().to(auth::register))
-                .wrap(limited(Rule::RegisterPerIp)),
-        )
-        .service(
-            resource("/login", "POST")
-                .route(web::post().to(auth::login))
-                .wrap(limited(Rule::LoginPerIp)),
-        )
-        .service(
-            resource("/refresh", "POST")
-                .route(web::post().to(auth::refresh))
-                .wrap(limited(Rule::RefreshPerIp)),
-        )
-        .service(resource("/logout", "POST").route(web::post().to(auth::logout)))
-        .service(
-            resource("/verify-email", "POST")
-                .route(web::post().to(email_verification::verify_email))
-                .wrap(limited_by(&Rule::SECRET_ATTEMPTS)),
-        )
-        .service(
-            resource("/verify-email/resend", "POST")
-                .route(web::post().to(email_verification::resend_verification))
-                .wrap(limited(Rule::EmailRequestsPerIp)),
-        )
-        .service(
-            resource("/password/forgot", "POST")
-                .route(web::post().to(password::forgot_password))
-                .wrap(limited(Rule::EmailRequestsPerIp)),
-        )
-        .service(
-            resource("/password/reset", "POST")
-                .route(web::post().to(password::reset_password))
-                .wrap(limited_by(&Rule::SECRET_ATTEMPTS)),
-        )
-        .service(resource("/guest", "GET").route(web::get().to(demo::guest)))
-        .service(resource("/protected", "GET").route(web::get().to(demo::protected)))
-        .service(resource("/fresh-protected", "GET").route(web::get().to(demo::fresh_protected)))
-        .service(resource("/users/me", "GET").route(web::get().to(users::me)))
-        .service(
-            resource("/users/me/password", "POST").route(web::post().to(password::change_password)),
-        )
-        .service(
-            resource("/users/me/email", "POST")
-                .route(web::post().to(email_change::request_email_change)),
-        )
-        .service(
-            resource("/users/me/email/confirm", "POST")
-                .route(web::post().to(email_change::confirm_email_change))
-                .wrap(limited_by(&Rule::SECRET_ATTEMPTS)),
-        )
-        .service(
-            resource("/email-change/undo", "POST")
-                .route(web::post().to(email_change::undo_email_change))
-                .wrap(limited_by(&Rule::SECRET_ATTEMPTS)),
-        )
-        .service(resource("/users/me/sessions", "GET").route(web::get().to(sessions::my_sessions)))
-        .service(
-            resource("/users/me/sessions/{id}", "DELETE")
-                .route(web::delete().to(sessions::revoke_my_session)),
-        )
-        .service(
-            resource("/users/{id}/sessions", "GET, DELETE")
-                .route(web::get().to(sessions::user_sessions))
-                .route(web::delete().to(sessions::revoke_user_sessions)),
-        );
-    // Both spellings of the user routes, as in the original service.
-    for path in ["/users/{id}", "/user/{id}"] {
-        config.service(
-            resource(path, "GET, DELETE")
-                .route(web::get().to(users::get_user))
-                .route(web::delete().to(users::delete_user)),
-        );
-    }
-    config
-        .service(resource("/health/live", "GET").route(web::get().to(health::live)))
-        .service(resource("/health/ready", "GET").route(web::get().to(health::ready)));
+/// Whether the response to a request on `path` must not be cached: some
+/// `no_store` route covers it.
+pub fn is_no_store(path: &str) -> bool {
+    ROUTES
+        .iter()
+        .any(|route| route.no_store && route.covers(path))
 }
 
 /// Unknown paths, whatever the method (`OPTIONS` included: there is no
 /// CORS here, and an unknown path has nothing to offer).
 pub async fn not_found() -> HttpResponse {
     ApiError::NotFound.error_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn the_routes_of_a_path_are_adjacent_and_a_limited_path_has_one() {
+        let mut seen = HashSet::new();
+        for routes in ROUTES.chunk_by(|a, b| a.path == b.path) {
+            assert!(seen.insert(routes[0].path), "{:?} is split", routes[0]);
+            let verbs: HashSet<_> = routes.iter().map(|route| route.verb).collect();
+            assert_eq!(verbs.len(), routes.len(), "{routes:?}");
+            if routes.iter().any(|route| !route.limits.is_empty()) {
+                assert_eq!(routes.len(), 1, "{routes:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn account_data_and_tokens_are_never_cached() {
+        for path in [
+            "/login",
+            "/refresh",
+            "/logout",
+            "/users/me",
+            "/users/me/sessions",
+            "/users/me/sessions/0123",
+            "/email-change/undo",
+            "/users/42/sessions",
+            "/users/42",
+            "/user/42",
+            "/verify-email",
+            "/verify-email/resend",
+            "/password/forgot",
+        ] {
+            assert!(is_no_store(path), "{path}");
+        }
+        for path in [
+            "/loginx",
+            "/userx/1",
+            "/users//sessions",
+            "/guest",
+            "/register",
+            "/health/ready",
+            "/",
+        ] {
+            assert!(!is_no_store(path), "{path}");
+        }
+    }
 }

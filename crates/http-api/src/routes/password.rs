@@ -1,11 +1,10 @@
 //! `POST /password/forgot`, `POST /password/reset` and
 //! `POST /users/me/password`.
 
-use actix_web::HttpResponse;
 use actix_web::web::Data;
 use domain::{Password, PasswordPolicy, SecretProof};
 use paperclip::actix::web::Json;
-use paperclip::actix::{Apiv2Schema, api_v2_operation};
+use paperclip::actix::{AcceptedJson, Apiv2Schema, api_v2_operation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -47,10 +46,10 @@ pub struct ForgotPasswordRequest {
 pub async fn forgot_password(
     state: Data<AppState>,
     body: JsonBody<ForgotPasswordRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<AcceptedJson<AcceptedBody>, ApiError> {
     let email = body.0.email.or_invalid("email")?;
     state.password_reset.forgot(&email).await?;
-    Ok(AcceptedBody::response(
+    Ok(AcceptedBody::new(
         "If an account uses that address, a password reset email is on its way.",
     ))
 }

@@ -7,56 +7,42 @@
 //! for the next `t` seconds). A refusal also carries `Retry-After`, equal
 //! to `t`, as the draft asks.
 //!
-//! Attaching a rule to a route is one call in `routes::configure`:
-//! `resource("/password/forgot", "POST").route(...).wrap(limited(Rule::EmailRequestsPerIp))`;
-//! several rules at once (a route taking a one-time secret or a code):
-//! `.wrap(limited_by(&Rule::SECRET_ATTEMPTS))`.
+//! Putting a route under rules is its `.limited(&[Rule::...])` in
+//! `routes::ROUTES`; a route taking a one-time secret or a code uses
+//! `.limited(&Rule::SECRET_ATTEMPTS)`.
+
+mod counted;
+pub mod headers;
+
+pub(crate) use counted::{Counted, counted};
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::Method;
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::web::Data;
-use actix_web::{Error, HttpResponse, ResponseError};
+use actix_web::{Error, ResponseError};
 use application::ports::{AttemptDecision, RateDecision, RateLimitError, RateLimiter};
 use application::rate_limits::{RateLimit, Rule, ThrottlePolicy};
-use application::{Allowance, RateLimited};
 use async_trait::async_trait;
 
+use self::headers::allowance_headers;
 use crate::client_ip::{ClientIp, network_group, rate_limit_group};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
-const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
-
 /// The metric counting refused requests (and dropped emails) by rule.
 pub const RATE_LIMITED_TOTAL: &str = "rate_limited_total";
 
-/// Middleware counting each `POST` under `rule` per client IP group (IPv6
+/// Middleware counting each `POST` under `rules` per client IP group (IPv6
 /// by /64; per network for a per-network rule), before the handler and
 /// before the body is read. Every limited route is a `POST`; other methods
 /// only get their `405`, uncounted, so a stray `GET` spends nobody's budget.
-pub fn limited<S, B>(
-    rule: Rule,
-) -> impl Transform<S, ServiceRequest, Response = ServiceResponse<BoxBody>, Error = Error, InitError = ()>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: MessageBody + 'static,
-{
-    from_fn(move |request: ServiceRequest, next: Next<B>| async move {
-        enforce(&[rule], request, next).await
-    })
-}
-
-/// [`limited`] under several rules, checked in order: each counts the
-/// request, and the first that refuses answers the `429` (the later ones
-/// then count nothing).
+/// The rules are checked in order: each counts the request, and the first
+/// that refuses answers the `429` (the later ones then count nothing).
 pub fn limited_by<S, B>(
     rules: &'static [Rule],
 ) -> impl Transform<S, ServiceRequest, Response = ServiceResponse<BoxBody>, Error = Error, InitError = ()>
@@ -91,7 +77,7 @@ async fn enforce<B: MessageBody + 'static>(
         let key = client.map(|ip| client_key(rule, ip)).unwrap_or_default();
         match state.request_limits.check(rule, &key).await {
             Err(limited) => {
-                let response = ApiError::RateLimited(limited).error_response();
+                let response = ApiError::from(limited).error_response();
                 return Ok(request.into_response(response));
             }
             Ok(allowance) => allowances.extend(allowance),
@@ -102,78 +88,6 @@ async fn enforce<B: MessageBody + 'static>(
         allowance_headers(allowance, response.headers_mut());
     }
     Ok(response)
-}
-
-/// Counts a request of `subject` under `rule` from inside a handler, for
-/// limits keyed by what only an authenticated request knows (a user id),
-/// then runs `handler`: its answer, success or error, carries the
-/// `RateLimit` headers. Over the limit, `handler` does not run.
-pub(crate) async fn counted(
-    state: &AppState,
-    rule: Rule,
-    subject: &str,
-    handler: impl Future<Output = Result<HttpResponse, ApiError>>,
-) -> Result<HttpResponse, ApiError> {
-    let allowance = state.request_limits.check(rule, subject).await?;
-    let mut response = handler.await.unwrap_or_else(|error| error.error_response());
-    if let Some(allowance) = allowance {
-        allowance_headers(&allowance, response.headers_mut());
-    }
-    Ok(response)
-}
-
-/// Whole seconds, rounded up: a client waiting this long is not early.
-fn secs_ceil(duration: Duration) -> u64 {
-    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
-}
-
-fn policy_item(rule: Rule, quota: RateLimit) -> String {
-    // The draft wants a non-zero window.
-    let window = secs_ceil(quota.period).max(1);
-    format!("\"{}\";q={};w={window}", rule.name(), quota.limit)
-}
-
-fn limit_item(rule: Rule, remaining: u32, reset: Duration) -> String {
-    format!("\"{}\";r={remaining};t={}", rule.name(), secs_ceil(reset))
-}
-
-/// Appends (several rules may apply to one response: the draft's fields
-/// are lists) and never fails: the values are plain ASCII.
-fn append(headers: &mut HeaderMap, name: HeaderName, value: String) {
-    if let Ok(value) = HeaderValue::try_from(value) {
-        headers.append(name, value);
-    }
-}
-
-/// `RateLimit-Policy` and `RateLimit` of a counted request.
-fn allowance_headers(allowance: &Allowance, headers: &mut HeaderMap) {
-    append(
-        headers,
-        RATELIMIT_POLICY,
-        policy_item(allowance.rule, allowance.quota),
-    );
-    append(
-        headers,
-        RATELIMIT,
-        limit_item(allowance.rule, allowance.remaining, allowance.reset),
-    );
-}
-
-/// `Retry-After` (at least a second), `RateLimit-Policy` and `RateLimit`
-/// of a refusal.
-pub(crate) fn refusal_headers(limited: &RateLimited, headers: &mut HeaderMap) {
-    let wait = secs_ceil(limited.retry_after).max(1);
-    headers.insert(RETRY_AFTER, HeaderValue::from(wait));
-    append(
-        headers,
-        RATELIMIT_POLICY,
-        policy_item(limited.rule, limited.quota),
-    );
-    append(
-        headers,
-        RATELIMIT,
-        limit_item(limited.rule, 0, Duration::from_secs(wait)),
-    );
 }
 
 /// Counts every refusal of the limiter it wraps in

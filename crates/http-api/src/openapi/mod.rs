@@ -1,229 +1,15 @@
 //! Makes the generated OpenAPI document tell the truth. paperclip records
 //! operations and schemas; it cannot say which errors an operation really
 //! answers, nor the length and format rules of a field. This module sets
-//! both, from one table per concern, so the document matches what the
-//! handlers, extractors and middleware do.
+//! both: the statuses from each route's declaration in
+//! [`crate::routes::ROUTES`], the field rules from the domain's own limits.
+
+mod answers;
 
 use domain::{EmailAddress, PasswordPolicy, Username};
 use serde_json::{Map, Value, json};
 
-/// What an operation involves, each bringing the statuses it can cause.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Trait {
-    /// A JSON body: 400, 408, 413, 415, 422.
-    JsonBody,
-    /// A bearer token: 401; its revocation check can be 503.
-    Token,
-    /// PostgreSQL or Redis: 503.
-    Dependency,
-    /// Anything beyond the process itself can fail unexpectedly: 500.
-    Fallible,
-    /// A user in the path: 403 (not yours), 404 (no such user, or an id
-    /// that is not an integer).
-    UserInPath,
-    /// The email is taken: 409.
-    Conflict,
-    /// Wrong credentials: 401.
-    Credentials,
-    /// A session id in the path: 404 when it is not one of the caller's
-    /// live sessions.
-    SessionInPath,
-    /// A one-time secret: 400 for every failure of it.
-    OneTimeSecret,
-    /// REQUIRE_VERIFIED_EMAIL: 403 for an unverified account.
-    VerifiedEmail,
-    /// A rate-limited route: 429 with Retry-After and RateLimit headers.
-    Limited,
-    /// The caller's current password: 403 when it is wrong.
-    CurrentPassword,
-}
-
-use Trait::*;
-
-/// Every operation and what it involves.
-const OPERATIONS: &[(&str, &str, &[Trait])] = &[
-    (
-        "/register",
-        "post",
-        &[JsonBody, Dependency, Conflict, Limited, Fallible],
-    ),
-    (
-        "/login",
-        "post",
-        &[
-            JsonBody,
-            Dependency,
-            Credentials,
-            VerifiedEmail,
-            Limited,
-            Fallible,
-        ],
-    ),
-    (
-        "/verify-email",
-        "post",
-        &[JsonBody, Dependency, OneTimeSecret, Limited, Fallible],
-    ),
-    (
-        "/verify-email/resend",
-        "post",
-        &[JsonBody, Dependency, Limited, Fallible],
-    ),
-    (
-        "/password/forgot",
-        "post",
-        &[JsonBody, Dependency, Limited, Fallible],
-    ),
-    (
-        "/password/reset",
-        "post",
-        &[JsonBody, Dependency, OneTimeSecret, Limited, Fallible],
-    ),
-    (
-        "/users/me/password",
-        "post",
-        &[
-            Token,
-            JsonBody,
-            Dependency,
-            CurrentPassword,
-            Limited,
-            Fallible,
-        ],
-    ),
-    (
-        "/users/me/email",
-        "post",
-        &[
-            Token,
-            JsonBody,
-            Dependency,
-            CurrentPassword,
-            Limited,
-            Fallible,
-        ],
-    ),
-    (
-        "/users/me/email/confirm",
-        "post",
-        &[
-            JsonBody,
-            Dependency,
-            OneTimeSecret,
-            Conflict,
-            Limited,
-            Fallible,
-        ],
-    ),
-    (
-        "/email-change/undo",
-        "post",
-        &[
-            JsonBody,
-            Dependency,
-            OneTimeSecret,
-            Conflict,
-            Limited,
-            Fallible,
-        ],
-    ),
-    ("/refresh", "post", &[Token, Dependency, Limited, Fallible]),
-    ("/logout", "post", &[Token, JsonBody, Dependency, Fallible]),
-    ("/guest", "get", &[]),
-    ("/protected", "get", &[Token, Fallible]),
-    ("/fresh-protected", "get", &[Token, Fallible]),
-    ("/users/me", "get", &[Token, Dependency, Fallible]),
-    ("/users/me/sessions", "get", &[Token, Dependency, Fallible]),
-    (
-        "/users/me/sessions/{id}",
-        "delete",
-        &[Token, Dependency, SessionInPath, Fallible],
-    ),
-    (
-        "/users/{id}/sessions",
-        "get",
-        &[Token, Dependency, UserInPath, Fallible],
-    ),
-    (
-        "/users/{id}/sessions",
-        "delete",
-        &[Token, Dependency, UserInPath, Fallible],
-    ),
-    (
-        "/users/{id}",
-        "get",
-        &[Token, Dependency, UserInPath, Fallible],
-    ),
-    (
-        "/users/{id}",
-        "delete",
-        &[Token, Dependency, UserInPath, Fallible],
-    ),
-    (
-        "/user/{id}",
-        "get",
-        &[Token, Dependency, UserInPath, Fallible],
-    ),
-    (
-        "/user/{id}",
-        "delete",
-        &[Token, Dependency, UserInPath, Fallible],
-    ),
-    ("/health/live", "get", &[]),
-    ("/health/ready", "get", &[]),
-];
-
-fn statuses(traits: &[Trait]) -> Vec<(u16, &'static str)> {
-    let mut statuses = Vec::new();
-    for item in traits {
-        statuses.extend_from_slice(match item {
-            JsonBody => &[
-                (400, "The body is not valid JSON (or not UTF-8)"),
-                (408, "The body arrived too slowly"),
-                (413, "The body is over 16 KiB"),
-                (415, "The body is not application/json"),
-                (
-                    422,
-                    "A field is missing, of the wrong type or breaks a rule",
-                ),
-            ][..],
-            Token | Credentials => &[(
-                401,
-                "Missing, invalid, expired or revoked token; or bad credentials",
-            )],
-            Dependency => &[],
-            Fallible => &[(500, "Internal server error")],
-            UserInPath => &[
-                (403, "The caller may act only on itself unless an admin"),
-                (404, "No such user, or an id that is not an integer"),
-            ],
-            Conflict => &[(409, "A user with that email already exists")],
-            SessionInPath => &[(404, "Not one of the caller's live sessions")],
-            OneTimeSecret => &[(
-                400,
-                "The link or code is invalid or has expired (invalid_or_expired_token); or the body is not valid JSON",
-            )],
-            Limited => &[(
-                429,
-                "Too many requests (rate_limited); see Retry-After and the RateLimit headers",
-            )],
-            VerifiedEmail => &[(
-                403,
-                "REQUIRE_VERIFIED_EMAIL: the address is not verified (a new email is on its way)",
-            )],
-            CurrentPassword => &[(
-                403,
-                "The current password is incorrect (invalid_current_password)",
-            )],
-        });
-        if matches!(item, Token | Dependency) {
-            statuses.push((503, "A dependency is unavailable; retry after Retry-After"));
-        }
-    }
-    statuses.sort_unstable();
-    statuses.dedup_by_key(|(status, _)| *status);
-    statuses
-}
+use crate::routes::{Answer, ROUTES, Route};
 
 fn envelope_response(description: &str) -> Value {
     json!({
@@ -325,12 +111,12 @@ fn merge(target: Option<&mut Value>, extra: Value) {
 /// The document paperclip built, made accurate: per-operation error
 /// responses, the bearer scheme, typed path ids and field rules.
 pub fn finish(mut spec: Value, policy: PasswordPolicy) -> Value {
-    for (path, method, traits) in OPERATIONS {
-        let pointer = format!("/paths/{}/{method}", path.replace('/', "~1"));
-        let Some(Value::Object(operation)) = spec.pointer_mut(&pointer) else {
-            continue;
-        };
-        document_operation(operation, path, traits);
+    for route in ROUTES {
+        // Every route is an `api_v2_operation`, so paperclip lists it; the
+        // tests check that none is missing.
+        if let Some(Value::Object(operation)) = spec.pointer_mut(&operation_pointer(route)) {
+            document_operation(operation, route);
+        }
     }
     merge(
         spec.pointer_mut("/components/securitySchemes"),
@@ -360,17 +146,23 @@ pub fn finish(mut spec: Value, policy: PasswordPolicy) -> Value {
     spec
 }
 
-/// Operations that answer `202 Accepted` with `{"message"}` (the handler
-/// builds the response itself, so paperclip cannot see it).
-const ACCEPTED: &[&str] = &[
-    "/verify-email/resend",
-    "/password/forgot",
-    "/users/me/email",
-];
+/// The extension listing [`answers::refusals_of_valid_input`]; read by
+/// `scripts/schemathesis.sh`.
+pub const REFUSES_VALID_INPUT: &str = "x-refuses-valid-input";
 
-fn document_operation(operation: &mut Map<String, Value>, path: &str, traits: &[Trait]) {
-    let accepted = ACCEPTED.contains(&path);
-    let responses = if path == "/health/ready" {
+pub use answers::statuses as error_statuses;
+
+/// Where `route`'s operation sits in the document.
+pub fn operation_pointer(route: &Route) -> String {
+    format!(
+        "/paths/{}/{}",
+        route.path.replace('/', "~1"),
+        route.verb.openapi_key()
+    )
+}
+
+fn document_operation(operation: &mut Map<String, Value>, route: &Route) {
+    let responses = if route.answers.contains(&Answer::Readiness) {
         readiness_responses()
     } else {
         let mut responses = match operation.remove("responses") {
@@ -381,30 +173,20 @@ fn document_operation(operation: &mut Map<String, Value>, path: &str, traits: &[
                 .collect(),
             _ => Map::new(),
         };
-        if accepted {
-            responses.remove("200");
-            responses.insert(
-                "202".to_owned(),
-                json!({
-                    "description": "Accepted: the same answer whether or not an email is sent",
-                    "content": {"application/json": {"schema": {
-                        "type": "object",
-                        "required": ["message"],
-                        "properties": {"message": {"type": "string"}},
-                    }}},
-                }),
-            );
-        }
-        for (status, description) in statuses(traits) {
+        for (status, description) in answers::statuses(route) {
             responses.insert(status.to_string(), envelope_response(description));
         }
         Value::Object(responses)
     };
     operation.insert("responses".to_owned(), responses);
+    let refusals = answers::refusals_of_valid_input(route);
+    if !refusals.is_empty() {
+        operation.insert(REFUSES_VALID_INPUT.to_owned(), json!(refusals));
+    }
     if let Some(Value::Array(parameters)) = operation.get_mut("parameters") {
         for parameter in parameters.iter_mut() {
             if parameter["in"] == "path" && parameter["name"] == "id" {
-                parameter["schema"] = if path.starts_with("/users/me/sessions/") {
+                parameter["schema"] = if route.answers.contains(&Answer::SessionInPath) {
                     json!({"type": "string", "description": "A session id (the `sid` claim)"})
                 } else {
                     json!({"type": "integer", "format": "int64"})
