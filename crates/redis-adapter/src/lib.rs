@@ -9,6 +9,7 @@
 mod email_stream;
 mod error;
 pub mod keys;
+mod lua;
 mod pool;
 mod probe;
 mod rate_limiter;

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use deadpool_redis::redis::{Cmd, FromRedisValue, Pipeline};
+use deadpool_redis::redis::{Cmd, FromRedisValue, Pipeline, ScriptInvocation};
 use deadpool_redis::{Manager, Pool, Runtime};
 
 use crate::error::{CommandError, RedisError};
@@ -133,4 +133,32 @@ async fn bounded<T>(
     tokio::time::timeout(timeout, work)
         .await
         .unwrap_or(Err(CommandError::Timeout(timeout)))
+}
+
+/// Runs a Lua script on the shared connection (`EVALSHA`, the source sent
+/// again on NOSCRIPT); `timeout` covers every round trip that takes.
+pub(crate) async fn script_shared<T: FromRedisValue>(
+    connection: &SharedConnection,
+    timeout: Duration,
+    invocation: &ScriptInvocation<'_>,
+) -> Result<T, CommandError> {
+    let mut connection = connection.clone();
+    bounded(timeout, async move {
+        Ok(invocation.invoke_async(&mut connection).await?)
+    })
+    .await
+}
+
+/// Runs a Lua script on a pooled connection, as [`script_shared`] does;
+/// `timeout` covers the wait for the connection as well.
+pub(crate) async fn script_pooled<T: FromRedisValue>(
+    pool: &RedisPool,
+    timeout: Duration,
+    invocation: &ScriptInvocation<'_>,
+) -> Result<T, CommandError> {
+    bounded(timeout, async {
+        let mut connection = pool.get().await?;
+        Ok(invocation.invoke_async(&mut connection).await?)
+    })
+    .await
 }

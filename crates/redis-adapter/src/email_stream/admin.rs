@@ -10,7 +10,7 @@ use super::RedisDeliveryQueue;
 use super::consumer::unix_ms;
 use super::scripts;
 use crate::keys;
-use crate::pool::{query_cmd, query_pipeline};
+use crate::pool::{query_cmd, query_pipeline, script_pooled};
 
 impl RedisDeliveryQueue {
     /// Adds to `pipeline` the dead-letter trim as of `now`: letters past
@@ -21,16 +21,15 @@ impl RedisDeliveryQueue {
         let cutoff = now
             .checked_sub_signed(retention)
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        pipeline
-            .cmd("EVAL")
-            .arg(scripts::TRIM_DEAD_LETTERS)
-            .arg(2)
-            .arg(&self.dead)
-            .arg(&self.dead_by_time)
-            .arg(unix_ms(cutoff))
-            .arg(self.settings.dead_letter_max)
-            .arg(unix_ms(now))
-            .ignore();
+        scripts::TRIM_DEAD_LETTERS.queue(
+            pipeline,
+            scripts::TRIM_DEAD_LETTERS
+                .key(&self.dead)
+                .key(&self.dead_by_time)
+                .arg(unix_ms(cutoff))
+                .arg(self.settings.dead_letter_max)
+                .arg(unix_ms(now)),
+        );
     }
 
     /// How many jobs wait in the retry set.
@@ -46,13 +45,15 @@ impl RedisDeliveryQueue {
     /// so restarts do not pile up dead consumer names.
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn leave_group_if_idle(&self) -> Result<bool, DeliveryQueueError> {
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(scripts::LEAVE)
-            .arg(1)
-            .arg(&self.stream)
-            .arg(&self.settings.group)
-            .arg(&self.settings.consumer);
-        let left: i64 = query_cmd(&self.pool, self.settings.command_timeout, &cmd).await?;
+        let left: i64 = script_pooled(
+            &self.pool,
+            self.settings.command_timeout,
+            scripts::LEAVE
+                .key(&self.stream)
+                .arg(&self.settings.group)
+                .arg(&self.settings.consumer),
+        )
+        .await?;
         Ok(left == 1)
     }
 }
@@ -105,15 +106,17 @@ impl QueueAdmin for RedisDeliveryQueue {
     /// count reset) and removes it, atomically.
     #[tracing::instrument(level = "debug", skip(self))]
     async fn requeue_dead_letter(&self, id: &str) -> Result<bool, DeliveryQueueError> {
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(scripts::REQUEUE)
-            .arg(3)
-            .arg(&self.dead)
-            .arg(&self.stream)
-            .arg(&self.dead_by_time)
-            .arg(id)
-            .arg(keys::EMAIL_JOB_FIELD);
-        let moved: i64 = query_cmd(&self.pool, self.settings.command_timeout, &cmd).await?;
+        let moved: i64 = script_pooled(
+            &self.pool,
+            self.settings.command_timeout,
+            scripts::REQUEUE
+                .key(&self.dead)
+                .key(&self.stream)
+                .key(&self.dead_by_time)
+                .arg(id)
+                .arg(keys::EMAIL_JOB_FIELD),
+        )
+        .await?;
         Ok(moved == 1)
     }
 

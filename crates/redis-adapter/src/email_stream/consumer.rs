@@ -21,7 +21,7 @@ use super::scripts;
 use super::settings::EmailStreamSettings;
 use crate::error::CommandError;
 use crate::keys;
-use crate::pool::{RedisPool, query_cmd, query_pipeline};
+use crate::pool::{RedisPool, query_cmd, query_pipeline, script_pooled};
 
 pub struct RedisDeliveryQueue {
     pub(super) pool: RedisPool,
@@ -160,15 +160,14 @@ impl RedisDeliveryQueue {
                 .ignore();
             return;
         };
-        pipeline
-            .cmd("EVAL")
-            .arg(scripts::FINISH)
-            .arg(2)
-            .arg(&self.stream)
-            .arg(keys::email_claim(&self.prefix, job_id))
-            .arg(&self.settings.group)
-            .arg(receipt)
-            .ignore();
+        scripts::FINISH.queue(
+            pipeline,
+            scripts::FINISH
+                .key(&self.stream)
+                .key(keys::email_claim(&self.prefix, job_id))
+                .arg(&self.settings.group)
+                .arg(receipt),
+        );
     }
 
     async fn run_atomic(&self, pipeline: &mut redis::Pipeline) -> Result<(), DeliveryQueueError> {
@@ -275,14 +274,16 @@ impl DeliveryQueue for RedisDeliveryQueue {
 
     #[tracing::instrument(level = "debug", skip(self))]
     async fn claim(&self, job_id: Uuid, receipt: &str) -> Result<Claim, DeliveryQueueError> {
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(scripts::CLAIM)
-            .arg(2)
-            .arg(keys::email_delivered(&self.prefix, job_id))
-            .arg(keys::email_claim(&self.prefix, job_id))
-            .arg(receipt)
-            .arg(millis(self.settings.visibility_timeout).max(1));
-        let answer: String = query_cmd(&self.pool, self.settings.command_timeout, &cmd).await?;
+        let answer: String = script_pooled(
+            &self.pool,
+            self.settings.command_timeout,
+            scripts::CLAIM
+                .key(keys::email_delivered(&self.prefix, job_id))
+                .key(keys::email_claim(&self.prefix, job_id))
+                .arg(receipt)
+                .arg(millis(self.settings.visibility_timeout).max(1)),
+        )
+        .await?;
         Ok(match answer.as_str() {
             "acquired" => Claim::Acquired,
             "delivered" => Claim::AlreadyDelivered,
@@ -355,15 +356,17 @@ impl DeliveryQueue for RedisDeliveryQueue {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<usize, DeliveryQueueError> {
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(scripts::PROMOTE)
-            .arg(2)
-            .arg(&self.retry)
-            .arg(&self.stream)
-            .arg(unix_ms(now))
-            .arg(limit)
-            .arg(keys::EMAIL_ENVELOPE_FIELD);
-        let moved: i64 = query_cmd(&self.pool, self.settings.command_timeout, &cmd).await?;
+        let moved: i64 = script_pooled(
+            &self.pool,
+            self.settings.command_timeout,
+            scripts::PROMOTE
+                .key(&self.retry)
+                .key(&self.stream)
+                .arg(unix_ms(now))
+                .arg(limit)
+                .arg(keys::EMAIL_ENVELOPE_FIELD),
+        )
+        .await?;
         Ok(usize::try_from(moved).unwrap_or(0))
     }
 }

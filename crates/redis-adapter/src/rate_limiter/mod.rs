@@ -2,7 +2,6 @@
 //! script (`EVALSHA`, one round trip), so parallel requests on several
 //! instances cannot slip past a limit between a read and a write.
 
-mod lua_script;
 mod scripts;
 
 use std::sync::Arc;
@@ -16,12 +15,8 @@ use uuid::Uuid;
 
 use crate::error::CommandError;
 use crate::keys;
-use crate::pool::{SharedConnection, query_shared};
-use lua_script::LuaScript;
-
-static SLIDING_LOG: LuaScript = LuaScript::new(scripts::SLIDING_LOG);
-static BEGIN_ATTEMPT: LuaScript = LuaScript::new(scripts::BEGIN_ATTEMPT);
-static FORGIVE_ATTEMPT: LuaScript = LuaScript::new(scripts::FORGIVE_ATTEMPT);
+use crate::pool::{SharedConnection, query_shared, script_shared};
+use scripts::{BEGIN_ATTEMPT, FORGIVE_ATTEMPT, SLIDING_LOG};
 
 pub struct RedisRateLimiter {
     connection: SharedConnection,
@@ -80,9 +75,12 @@ impl RedisRateLimiter {
             id,
             once.to_owned(),
         ];
-        let (allowed, remaining, wait): (i64, i64, i64) = SLIDING_LOG
-            .run(&self.connection, self.command_timeout, &[&key], &args)
-            .await?;
+        let (allowed, remaining, wait): (i64, i64, i64) = script_shared(
+            &self.connection,
+            self.command_timeout,
+            SLIDING_LOG.key(&key).arg(&args[..]),
+        )
+        .await?;
         let wait = duration(wait);
         Ok(if allowed == 1 {
             RateDecision::Allowed {
@@ -141,9 +139,12 @@ impl RateLimiter for RedisRateLimiter {
             millis(policy.base).to_string(),
             millis(policy.max).to_string(),
         ];
-        let (allowed, wait): (i64, i64) = BEGIN_ATTEMPT
-            .run(&self.connection, self.command_timeout, &[&key], &args)
-            .await?;
+        let (allowed, wait): (i64, i64) = script_shared(
+            &self.connection,
+            self.command_timeout,
+            BEGIN_ATTEMPT.key(&key).arg(&args[..]),
+        )
+        .await?;
         Ok(if allowed == 1 {
             AttemptDecision::Allowed
         } else {
@@ -156,9 +157,12 @@ impl RateLimiter for RedisRateLimiter {
     #[tracing::instrument(level = "debug", name = "redis.forgive_attempt", skip_all)]
     async fn forgive_attempt(&self, account: &str) -> Result<(), RateLimitError> {
         let key = keys::failed_logins(&self.prefix, account);
-        let _: i64 = FORGIVE_ATTEMPT
-            .run(&self.connection, self.command_timeout, &[&key], &[])
-            .await?;
+        let _: i64 = script_shared(
+            &self.connection,
+            self.command_timeout,
+            &FORGIVE_ATTEMPT.key(&key),
+        )
+        .await?;
         Ok(())
     }
 

@@ -4,6 +4,8 @@
 //! The time is Redis's own (`TIME`), shared by every instance, unless a
 //! test passes one.
 
+use crate::lua::Lua;
+
 /// The time argument (`ARGV[1]`): unix ms, or empty for the server's clock.
 macro_rules! now_from_argv1 {
     () => {
@@ -21,7 +23,7 @@ macro_rules! now_from_argv1 {
 /// member = event id, score = unix ms). ARGV: now, window (ms), limit,
 /// event id, `1` if the id is an item counted once (an email job).
 /// Replies `{allowed (1|0), remaining, wait (ms until a slot frees)}`.
-pub(super) const SLIDING_LOG: &str = concat!(
+pub(super) static SLIDING_LOG: Lua = Lua::new(concat!(
     now_from_argv1!(),
     r"
     local window = tonumber(ARGV[2])
@@ -43,12 +45,12 @@ pub(super) const SLIDING_LOG: &str = concat!(
     if oldest[2] then wait = tonumber(oldest[2]) + window - now end
     return {allowed, limit - count, wait}
 "
-);
+));
 
 /// A password check about to begin. KEYS: the account's failures (hash:
 /// `n`, `last`). ARGV: now, threshold, window, base, max (ms). Replies
 /// `{1, 0}` and counts the attempt, or `{0, wait ms}` while throttled.
-pub(super) const BEGIN_ATTEMPT: &str = concat!(
+pub(super) static BEGIN_ATTEMPT: Lua = Lua::new(concat!(
     now_from_argv1!(),
     r"
     local threshold = tonumber(ARGV[2])
@@ -71,11 +73,13 @@ pub(super) const BEGIN_ATTEMPT: &str = concat!(
     redis.call('PEXPIRE', KEYS[1], delay(failures) + window)
     return {1, 0}
 "
-);
+));
 
 /// Takes back one counted failure. KEYS: the account's failures.
-pub(super) const FORGIVE_ATTEMPT: &str = r"
+pub(super) static FORGIVE_ATTEMPT: Lua = Lua::new(
+    r"
     local failures = tonumber(redis.call('HGET', KEYS[1], 'n'))
     if failures and failures > 0 then redis.call('HSET', KEYS[1], 'n', failures - 1) end
     return 1
-";
+",
+);

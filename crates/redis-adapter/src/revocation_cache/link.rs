@@ -10,12 +10,13 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deadpool_redis::redis::{ConnectionAddr, IntoConnectionInfo};
+use backon::{BackoffBuilder, ExponentialBuilder};
+use deadpool_redis::redis::{self, ConnectionAddr, IntoConnectionInfo};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
-use super::resp::{self, Frame};
-use super::{LinkDown, ReadMode, Shared, encode_command};
+use super::protocol::{self, Incoming};
+use super::state::{LinkDown, ReadMode, Shared};
 use crate::error::RedisError;
 
 /// Where and how to connect. Not `Debug`: it holds the password.
@@ -53,24 +54,29 @@ impl Endpoint {
     /// `CLIENT TRACKING ON`, pipelined: their replies are checked in order.
     fn handshake(&self) -> (Vec<u8>, usize) {
         let mut out = Vec::new();
-        let mut hello: Vec<&[u8]> = vec![b"HELLO", b"3"];
+        let mut hello = redis::cmd("HELLO");
+        hello.arg(3);
         if let Some(password) = &self.password {
             let username = self.username.as_deref().unwrap_or("default");
-            hello.extend([b"AUTH".as_slice(), username.as_bytes(), password.as_bytes()]);
+            hello.arg("AUTH").arg(username).arg(password);
         }
-        hello.extend([b"SETNAME".as_slice(), b"revocation-cache"]);
-        encode_command(&mut out, &hello);
+        hello.arg("SETNAME").arg("revocation-cache");
+        hello.write_packed_command(&mut out);
         let mut replies = 1;
-        let db = self.db.to_string();
         if self.db != 0 {
-            encode_command(&mut out, &[b"SELECT", db.as_bytes()]);
+            redis::cmd("SELECT")
+                .arg(self.db)
+                .write_packed_command(&mut out);
             replies += 1;
         }
         // Default mode: Redis remembers the keys this connection read and
         // pushes an invalidation when one changes (expiry, eviction and
         // flush included). It sends it while executing the write, which
         // orders it before the writer's reply in practice (see mod.rs).
-        encode_command(&mut out, &[b"CLIENT", b"TRACKING", b"ON"]);
+        redis::cmd("CLIENT")
+            .arg("TRACKING")
+            .arg("ON")
+            .write_packed_command(&mut out);
         replies += 1;
         (out, replies)
     }
@@ -105,9 +111,20 @@ pub(super) fn spawn(
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LAST_RETRY: Duration = Duration::from_secs(2);
 
+/// The pause before each new attempt: doubling from the first to the last
+/// retry, then the last for as long as it takes.
+fn retries() -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::new()
+        .with_min_delay(FIRST_RETRY)
+        .with_max_delay(LAST_RETRY)
+        .with_factor(2.0)
+        .without_max_times()
+        .build()
+}
+
 /// Connects, serves the connection until it fails, and again, forever.
 async fn supervise(shared: &Shared, endpoint: &Endpoint) {
-    let mut retry = FIRST_RETRY;
+    let mut retry = retries();
     let mut failures = 0_u32;
     loop {
         let connected =
@@ -118,7 +135,7 @@ async fn supervise(shared: &Shared, endpoint: &Endpoint) {
                     tracing::info!(failures, "revocation cache: tracking connection restored");
                 }
                 failures = 0;
-                retry = FIRST_RETRY;
+                retry = retries();
                 let socket = Arc::new(socket);
                 let id = shared
                     .lock()
@@ -136,8 +153,7 @@ async fn supervise(shared: &Shared, endpoint: &Endpoint) {
                 failures += 1;
             }
         }
-        tokio::time::sleep(retry).await;
-        retry = (retry * 2).min(LAST_RETRY);
+        tokio::time::sleep(retry.next().unwrap_or(LAST_RETRY)).await;
     }
 }
 
@@ -168,20 +184,20 @@ async fn connect(endpoint: &Endpoint) -> io::Result<(TcpStream, Vec<u8>)> {
             Err(error) => return Err(error),
         }
         while replies > 0 {
-            let parsed = resp::parse(&inbound).map_err(io::Error::other)?;
+            let parsed = protocol::next_frame(&inbound).map_err(io::Error::other)?;
             let Some((frame, used)) = parsed else { break };
             inbound.drain(..used);
             match frame {
-                // Nothing is tracked yet, but a flush announcement is sent
-                // to every tracking client: the cache is empty anyway.
-                Frame::Push(_) => {}
                 // Not the text: it may quote the command, credentials too.
-                Frame::Error(_) => {
+                Incoming::Reply(reply) if protocol::server_error(&reply).is_some() => {
                     return Err(io::Error::other(
                         "Redis refused the handshake (HELLO 3, AUTH, SELECT or CLIENT TRACKING)",
                     ));
                 }
-                _ => replies -= 1,
+                Incoming::Reply(_) => replies -= 1,
+                // Nothing is tracked yet, but a flush announcement is sent
+                // to every tracking client: the cache is empty anyway.
+                Incoming::Invalidate(_) | Incoming::InvalidateAll | Incoming::OtherPush => {}
             }
         }
     }
@@ -248,12 +264,9 @@ async fn serve(shared: &Shared, socket: &TcpStream, id: u64) -> LinkDown {
                 if silence >= shared.settings.silence_limit {
                     return LinkDown::Silent(silence);
                 }
-                if link.ping_in_flight {
+                if !link.ping() {
                     continue;
                 }
-                link.ping_in_flight = true;
-                encode_command(&mut link.outbound, &[b"PING"]);
-                link.pending.push_back(super::Pending::Ping);
             }
             shared.wake_writer.notify_one();
         }
@@ -262,5 +275,47 @@ async fn serve(shared: &Shared, socket: &TcpStream, id: u64) -> LinkDown {
         down = reader => down,
         down = writer => down,
         down = heartbeat => down,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+    use super::*;
+
+    #[test]
+    fn the_handshake_carries_the_urls_credentials_and_database() {
+        let endpoint = Endpoint::parse("redis://reader:secret@127.0.0.1:6380/2").unwrap();
+        let (bytes, replies) = endpoint.handshake();
+        assert_eq!(replies, 3);
+        let expected: &[u8] = b"*7\r\n$5\r\nHELLO\r\n$1\r\n3\r\n$4\r\nAUTH\r\n$6\r\nreader\r\n\
+            $6\r\nsecret\r\n$7\r\nSETNAME\r\n$16\r\nrevocation-cache\r\n\
+            *2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n\
+            *3\r\n$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n$2\r\nON\r\n";
+        assert_eq!(bytes, expected);
+    }
+
+    #[test]
+    fn a_password_alone_authenticates_the_default_user() {
+        let endpoint = Endpoint::parse("redis://:secret@127.0.0.1").unwrap();
+        let (bytes, replies) = endpoint.handshake();
+        assert_eq!(replies, 2);
+        let expected: &[u8] = b"*7\r\n$5\r\nHELLO\r\n$1\r\n3\r\n$4\r\nAUTH\r\n$7\r\ndefault\r\n\
+            $6\r\nsecret\r\n$7\r\nSETNAME\r\n$16\r\nrevocation-cache\r\n\
+            *3\r\n$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n$2\r\nON\r\n";
+        assert_eq!(bytes, expected);
+    }
+
+    #[test]
+    fn only_a_plain_tcp_url_is_accepted() {
+        assert!(Endpoint::parse("redis+unix:///tmp/redis.sock").is_err());
+        assert!(Endpoint::parse("not a url").is_err());
+    }
+
+    #[test]
+    fn retries_double_from_the_first_to_the_last_then_stay() {
+        let delays: Vec<u128> = retries().take(8).map(|delay| delay.as_millis()).collect();
+        assert_eq!(delays, [100, 200, 400, 800, 1600, 2000, 2000, 2000]);
     }
 }
