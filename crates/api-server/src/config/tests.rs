@@ -195,6 +195,19 @@ fn debug_hides_the_database_password() {
 }
 
 #[test]
+fn debug_of_the_database_config_hides_the_password() {
+    let map: HashMap<&str, &str> = BASE.iter().copied().collect();
+    let settings =
+        Settings::from_lookup(|name| map.get(name).map(|value| (*value).to_owned())).unwrap();
+    let debug = format!("{:?}", DatabaseConfig::load(&settings).unwrap());
+    assert!(!debug.contains(":pw@"), "{debug}");
+    assert!(
+        debug.contains("postgres:********@127.0.0.1:5432/auth"),
+        "{debug}"
+    );
+}
+
+#[test]
 fn debug_of_the_config_hides_the_redis_password() {
     let config = load(&[("REDIS_URL", "redis://:hunter2@127.0.0.1:6379/0")]).unwrap();
     let debug = format!("{config:?}");
