@@ -341,6 +341,21 @@ pub enum UserAccessError {
 
 dependency_failures!(UserAccessError: RepositoryError, RevocationError);
 
+/// `Administration::promote_to_admin`.
+#[derive(Debug, thiserror::Error)]
+pub enum PromoteToAdminError {
+    /// The address as given (trimmed): no account has it.
+    #[error("no user has the email {0}")]
+    NoSuchUser(String),
+    /// Anyone can register any address: an unverified one proves nothing.
+    #[error("{0} has not verified its email address")]
+    Unverified(String),
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+}
+
+dependency_failures!(PromoteToAdminError: RepositoryError);
+
 /// `SessionManagement`: listing and revoking sessions.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionAccessError {

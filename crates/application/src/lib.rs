@@ -15,16 +15,17 @@ pub mod use_cases;
 pub use email::{Email, EmailJob};
 pub use error::{
     AuthenticateError, BoxError, ChangePasswordError, ConfirmEmailChangeError, Dependency,
-    DependencyError, ForgotPasswordError, LoginError, LogoutError, RefreshError, RegisterError,
-    RelayError, ReplayError, RequestEmailChangeError, ResendError, ResetPasswordError,
-    SessionAccessError, UndoEmailChangeError, UserAccessError, VerifyEmailError,
+    DependencyError, ForgotPasswordError, LoginError, LogoutError, PromoteToAdminError,
+    RefreshError, RegisterError, RelayError, ReplayError, RequestEmailChangeError, ResendError,
+    ResetPasswordError, SessionAccessError, UndoEmailChangeError, UserAccessError,
+    VerifyEmailError,
 };
 pub use outbox_relay::{OutboxRelay, RelaySettings};
 pub use use_cases::{
-    AccountEmailSettings, AccountPorts, Authentication, AuthenticationPorts, EmailChange,
-    EmailVerification, LoginRequest, LoginTokens, PasswordChange, PasswordReset, RefreshedTokens,
-    Registration, ReplaySettings, RevocationMarks, RevocationReplay, SecretMail, SessionManagement,
-    SessionSettings, TokenLifetimes, TokenRequirement, UserAccounts,
+    AccountEmailSettings, AccountPorts, Administration, Authentication, AuthenticationPorts,
+    EmailChange, EmailVerification, LoginRequest, LoginTokens, PasswordChange, PasswordReset,
+    RefreshedTokens, Registration, ReplaySettings, RevocationMarks, RevocationReplay, SecretMail,
+    SessionManagement, SessionSettings, TokenLifetimes, TokenRequirement, UserAccounts,
 };
 // Rate limits.
 pub use rate_limits::RateLimited;

@@ -1,18 +1,14 @@
-//! The command line and environment of `email-worker`. Every default is
-//! written once, here (or in `RetryPolicy` for the retry budget), and
-//! `--help` shows it; the README's configuration table repeats it.
+//! The command line and environment of `email-worker`, as given. Every
+//! default is written once, here (or in `RetryPolicy` for the retry
+//! budget), and `--help` shows it; the README's configuration table
+//! repeats it. [`crate::config`] checks these [`Settings`] into a `Config`.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use application::delivery::{Mailer, RetryPolicy};
+use application::delivery::RetryPolicy;
 use clap::{Args, Parser, Subcommand};
-use mailgun_adapter::{MailgunConfig, MailgunMailer};
-use redis_adapter::{EmailStreamSettings, RedisDeliveryQueue, RedisSettings, RedisUrl};
 use secrecy::SecretString;
-use worker::FileMailer;
 
 /// Default of `EMAIL_VISIBILITY_TIMEOUT_SECS`.
 pub const DEFAULT_VISIBILITY_TIMEOUT_SECS: u64 = 30;
@@ -35,7 +31,7 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
-    pub config: Config,
+    pub settings: Settings,
 }
 
 #[derive(Subcommand)]
@@ -69,23 +65,28 @@ pub enum DeadLetterCommand {
     },
 }
 
-#[derive(Args)]
-pub struct Config {
+/// Every setting, as given: each flag falls back to the environment
+/// variable of the same name. Its `Debug` shows no secret: the values that
+/// may hold one (the Mailgun key, a Redis URL with a password) are
+/// [`SecretString`]s, checked after clap, which would echo a value it
+/// refused.
+#[derive(Debug, Args)]
+pub struct Settings {
     /// Redis holding the queue, e.g. redis://127.0.0.1:6379 (required).
     #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
-    redis_url: Option<String>,
+    pub(crate) redis_url: Option<SecretString>,
     /// Prefix of every Redis key; must match the API's.
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = redis_adapter::DEFAULT_PREFIX, global = true)]
-    redis_key_prefix: String,
+    pub(crate) redis_key_prefix: String,
     /// Mailgun API key; without it emails are written to EMAIL_OUTBOX_DIR.
     #[arg(long, env = "MAILGUN_API_KEY", global = true, hide_env_values = true)]
-    mailgun_api_key: Option<String>,
+    pub(crate) mailgun_api_key: Option<SecretString>,
     /// The Mailgun sending domain (required with MAILGUN_API_KEY).
     #[arg(long, env = "MAILGUN_DOMAIN", global = true)]
-    mailgun_domain: Option<String>,
+    pub(crate) mailgun_domain: Option<String>,
     /// https://api.mailgun.net (US), https://api.eu.mailgun.net (EU) or a fake.
     #[arg(long, env = "MAILGUN_BASE_URL", default_value = mailgun_adapter::DEFAULT_BASE_URL, global = true)]
-    mailgun_base_url: String,
+    pub(crate) mailgun_base_url: String,
     /// The From of every email.
     #[arg(
         long,
@@ -93,7 +94,7 @@ pub struct Config {
         default_value = "Auth Service <no-reply@example.com>",
         global = true
     )]
-    mail_from: String,
+    pub(crate) mail_from: String,
     /// Development mode's folder for written emails.
     #[arg(
         long,
@@ -101,7 +102,7 @@ pub struct Config {
         default_value = "var/mail",
         global = true
     )]
-    pub email_outbox_dir: String,
+    pub(crate) email_outbox_dir: String,
     /// Folder holding email/<kind>.html and email/<kind>.txt.
     #[arg(
         long,
@@ -109,37 +110,37 @@ pub struct Config {
         default_value = "templates",
         global = true
     )]
-    pub templates_dir: String,
+    pub(crate) templates_dir: String,
     /// Jobs in flight at once.
     #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024), global = true)]
-    pub worker_concurrency: u16,
+    pub(crate) worker_concurrency: u16,
     /// Attempts per job before it is dead-lettered; also how often one
     /// queue entry may be handed out without an outcome (a crash or panic).
     #[arg(long, env = "EMAIL_MAX_ATTEMPTS", default_value_t = RetryPolicy::DEFAULT_MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
-    email_max_attempts: u32,
+    pub(crate) email_max_attempts: u32,
     /// A job held this long by a worker without an outcome is taken over.
     #[arg(long, env = "EMAIL_VISIBILITY_TIMEOUT_SECS", default_value_t = DEFAULT_VISIBILITY_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(2..=3600), global = true)]
-    pub email_visibility_timeout_secs: u64,
+    pub(crate) email_visibility_timeout_secs: u64,
     /// Wait ceiling after a job's first failure, doubled after each; the
     /// wait is drawn from the ceiling's upper half.
     #[arg(long, env = "EMAIL_BACKOFF_BASE_MS", default_value_t = RetryPolicy::DEFAULT_BACKOFF_BASE_MS, value_parser = clap::value_parser!(u64).range(1..=3_600_000), global = true)]
-    email_backoff_base_ms: u64,
+    pub(crate) email_backoff_base_ms: u64,
     /// The wait ceiling never grows past this.
     #[arg(long, env = "EMAIL_BACKOFF_MAX_SECS", default_value_t = RetryPolicy::DEFAULT_BACKOFF_MAX_SECS, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
-    email_backoff_max_secs: u64,
+    pub(crate) email_backoff_max_secs: u64,
     /// Dead letters older than this are dropped (e.g. 30d, 12h; 1h to 3650d).
     #[arg(long, env = "EMAIL_DEAD_LETTER_RETENTION", default_value = DEFAULT_DEAD_LETTER_RETENTION, value_parser = retention, global = true)]
-    email_dead_letter_retention: Duration,
+    pub(crate) email_dead_letter_retention: Duration,
     /// At most this many dead letters are kept; the oldest go first.
     #[arg(long, env = "EMAIL_DEAD_LETTER_MAX", default_value_t = DEFAULT_DEAD_LETTER_MAX, value_parser = clap::value_parser!(u64).range(1..=1_000_000), global = true)]
-    email_dead_letter_max: u64,
+    pub(crate) email_dead_letter_max: u64,
     /// Address of the operator listener (/health/live, /health/ready,
     /// /metrics), e.g. 127.0.0.1:9100; unset: no listener.
     #[arg(long, env = "WORKER_HTTP_ADDR", global = true)]
     pub worker_http_addr: Option<SocketAddr>,
     /// How long in-flight jobs may take to finish on SIGTERM / SIGINT.
     #[arg(long, env = "EMAIL_SHUTDOWN_GRACE_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=3600), global = true)]
-    pub email_shutdown_grace_secs: u64,
+    pub(crate) email_shutdown_grace_secs: u64,
     /// Log lines as human-readable text or JSON.
     #[arg(
         long,
@@ -163,94 +164,6 @@ fn retention(raw: &str) -> Result<Duration, String> {
     }
 }
 
-impl Config {
-    /// Checks REDIS_URL without echoing it: it may carry a password.
-    pub fn redis_url(&self) -> anyhow::Result<RedisUrl> {
-        let raw = self.redis_url.as_deref().unwrap_or_default();
-        if raw.trim().is_empty() {
-            bail!("REDIS_URL is required (e.g. redis://127.0.0.1:6379)");
-        }
-        raw.parse()
-            .map_err(|error| anyhow::anyhow!("REDIS_URL is malformed: {error}"))
-    }
-
-    fn api_key(&self) -> Option<SecretString> {
-        self.mailgun_api_key
-            .as_deref()
-            .map(str::trim)
-            .filter(|key| !key.is_empty())
-            .map(SecretString::from)
-    }
-
-    pub fn visibility_timeout(&self) -> Duration {
-        Duration::from_secs(self.email_visibility_timeout_secs)
-    }
-
-    pub fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: self.email_max_attempts,
-            base_delay: Duration::from_millis(self.email_backoff_base_ms),
-            max_delay: Duration::from_secs(self.email_backoff_max_secs),
-            ..RetryPolicy::default()
-        }
-    }
-
-    pub fn queue(&self) -> anyhow::Result<RedisDeliveryQueue> {
-        let pool = redis_adapter::connect(self.redis_url()?.expose(), &RedisSettings::default())
-            .context("REDIS_URL is malformed")?;
-        let mut settings = EmailStreamSettings::new(worker::consumer_name());
-        settings.visibility_timeout = self.visibility_timeout();
-        settings.dead_letter_retention = self.email_dead_letter_retention;
-        settings.dead_letter_max =
-            usize::try_from(self.email_dead_letter_max).unwrap_or(usize::MAX);
-        Ok(RedisDeliveryQueue::new(
-            pool,
-            self.redis_key_prefix.clone(),
-            settings,
-        ))
-    }
-
-    /// The Mailgun mailer, or the file mailer in development mode; logs
-    /// which as the worker's first line.
-    pub fn mailer(&self) -> anyhow::Result<Arc<dyn Mailer>> {
-        let Some(api_key) = self.api_key() else {
-            tracing::warn!(
-                outbox_dir = %self.email_outbox_dir,
-                "development mode: MAILGUN_API_KEY is not set, so emails are written to {} instead of being sent",
-                self.email_outbox_dir
-            );
-            return Ok(Arc::new(FileMailer::new(
-                &self.email_outbox_dir,
-                &self.mail_from,
-            )));
-        };
-        let Some(domain) = self
-            .mailgun_domain
-            .as_deref()
-            .map(str::trim)
-            .filter(|domain| !domain.is_empty())
-        else {
-            bail!("MAILGUN_DOMAIN is required when MAILGUN_API_KEY is set");
-        };
-        let base =
-            url::Url::parse(&self.mailgun_base_url).context("MAILGUN_BASE_URL is malformed")?;
-        if !matches!(base.scheme(), "http" | "https") {
-            bail!("MAILGUN_BASE_URL is malformed: it must be an http(s) URL");
-        }
-        let mut config = MailgunConfig::new(domain.to_owned(), api_key, self.mail_from.clone());
-        config.base_url = self.mailgun_base_url.clone();
-        // A send must end well before the job can be taken over by another
-        // worker, or the same email could go out twice.
-        config.timeout = config.timeout.min(self.visibility_timeout() / 2);
-        let mailer = MailgunMailer::new(config).context("cannot set up the Mailgun client")?;
-        tracing::info!(
-            endpoint = mailer.endpoint(),
-            "sending emails through Mailgun"
-        );
-        Ok(Arc::new(mailer))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -263,8 +176,8 @@ mod tests {
         Cli::try_parse_from(argv)
     }
 
-    fn config(args: &[&str]) -> Config {
-        parse(args).unwrap().config
+    fn settings(args: &[&str]) -> Settings {
+        parse(args).unwrap().settings
     }
 
     #[test]
@@ -273,48 +186,11 @@ mod tests {
     }
 
     #[test]
-    fn redis_url_problems_are_named_without_echoing_the_url() {
-        for raw in ["redis//:secret@host", "http://:secret@host"] {
-            let error = config(&["--redis-url", raw]).redis_url().unwrap_err();
-            let error = format!("{error:#}");
-            assert!(error.starts_with("REDIS_URL is malformed"), "{error}");
-            assert!(!error.contains("secret"), "{error}");
-        }
-        let ok = config(&["--redis-url", "redis://:pw@127.0.0.1:6379/0"]);
-        assert_eq!(
-            ok.redis_url().unwrap().expose(),
-            "redis://:pw@127.0.0.1:6379/0"
-        );
-    }
-
-    #[test]
-    fn an_empty_api_key_means_development_mode() {
-        assert!(config(&["--mailgun-api-key", "  "]).api_key().is_none());
-        assert!(config(&["--mailgun-api-key", "key-1"]).api_key().is_some());
-    }
-
-    #[test]
-    fn an_api_key_needs_a_domain() {
-        let mut config = config(&["--mailgun-api-key", "key-1"]);
-        config.mailgun_domain = None;
-        let error = config.mailer().err().unwrap().to_string();
-        assert_eq!(
-            error,
-            "MAILGUN_DOMAIN is required when MAILGUN_API_KEY is set"
-        );
-    }
-
-    #[test]
     fn requeue_needs_an_id_or_all() {
         assert!(parse(&["dead-letters", "requeue"]).is_err());
         assert!(parse(&["dead-letters", "requeue", "x", "--all"]).is_err());
         assert!(parse(&["dead-letters", "requeue", "--all"]).is_ok());
         assert!(parse(&["dead-letters", "list", "--json"]).is_ok());
-    }
-
-    #[test]
-    fn the_defaults_are_the_retry_policy_defaults() {
-        assert_eq!(config(&[]).retry_policy(), RetryPolicy::default());
     }
 
     #[test]
@@ -333,29 +209,14 @@ mod tests {
     }
 
     #[test]
-    fn the_largest_accepted_values_keep_the_policy_finite() {
-        let config = config(&[
-            "--email-backoff-base-ms",
-            "3600000",
-            "--email-backoff-max-secs",
-            "86400",
-            "--email-max-attempts",
-            "1000",
-        ]);
-        let policy = config.retry_policy();
-        assert_eq!(policy.backoff_ceiling(1000), Duration::from_secs(86_400));
-        assert!(policy.min_total_wait() < Duration::from_secs(1000 * 86_400));
-    }
-
-    #[test]
     fn dead_letter_retention_reads_human_durations_within_bounds() {
-        let default = config(&[]);
+        let default = settings(&[]);
         assert_eq!(
             default.email_dead_letter_retention,
             Duration::from_secs(30 * 24 * 3600)
         );
         assert_eq!(default.email_dead_letter_max, DEFAULT_DEAD_LETTER_MAX);
-        let hours = config(&["--email-dead-letter-retention", "12h"]);
+        let hours = settings(&["--email-dead-letter-retention", "12h"]);
         assert_eq!(
             hours.email_dead_letter_retention,
             Duration::from_secs(12 * 3600)
@@ -370,11 +231,26 @@ mod tests {
 
     #[test]
     fn the_log_format_is_a_shared_value() {
-        assert_eq!(config(&[]).log_format, telemetry::LogFormat::Text);
+        assert_eq!(settings(&[]).log_format, telemetry::LogFormat::Text);
         assert_eq!(
-            config(&["--log-format", "JSON"]).log_format,
+            settings(&["--log-format", "JSON"]).log_format,
             telemetry::LogFormat::Json
         );
         assert!(parse(&["--log-format", "xml"]).is_err());
+    }
+
+    #[test]
+    fn debug_of_the_settings_hides_the_api_key_and_the_redis_password() {
+        let settings = settings(&[
+            "--redis-url",
+            "redis://:hunter2@127.0.0.1:6379/0",
+            "--mailgun-api-key",
+            "key-0123456789abcdef",
+        ]);
+        let debug = format!("{settings:?}");
+        for secret in ["hunter2", "key-0123456789abcdef"] {
+            assert!(!debug.contains(secret), "{secret}: {debug}");
+        }
+        assert!(debug.contains("mail_from"), "{debug}");
     }
 }

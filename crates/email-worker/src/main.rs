@@ -1,27 +1,30 @@
 //! `email-worker`: consumes the email job queue and delivers through
 //! Mailgun (or, with no `MAILGUN_API_KEY`, writes emails to files), and
-//! manages dead letters. Wiring only: the configuration is in `cli`, the
-//! rest in the `worker` library.
+//! manages dead letters. Wiring only: the flags are in `cli`, their
+//! checking in `config`, the adapters' building in `adapters`, the rest in
+//! the `worker` library.
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use application::delivery::EmailDelivery;
 use application::ports::SystemClock;
 use clap::Parser;
-use cli::{Cli, Command, Config, DeadLetterCommand};
+use cli::{Cli, Command, DeadLetterCommand, Settings};
+use config::{Config, QueueConfig};
 use worker::dead_letter_commands::{self, Requeue};
-use worker::{CompletionRetries, Runner, RunnerSettings, TeraRenderer, operator_listener};
+use worker::{CompletionRetries, Runner, TeraRenderer, operator_listener};
 
+mod adapters;
 mod cli;
+mod config;
 
 fn main() -> ExitCode {
     // A missing .env is normal; a broken one is worth knowing about.
     let dotenv = dotenvy::dotenv();
     let cli = Cli::parse();
-    telemetry::init_logs(cli.config.log_format);
+    telemetry::init_logs(cli.settings.log_format);
     if let Err(error) = &dotenv
         && !error.not_found()
     {
@@ -48,19 +51,20 @@ fn main() -> ExitCode {
 }
 
 async fn execute(cli: Cli) -> anyhow::Result<()> {
-    let config = &cli.config;
+    let settings = &cli.settings;
     let mut out = std::io::stdout();
     match cli.command.unwrap_or(Command::Run) {
-        Command::Run => run(config).await,
+        Command::Run => run(settings).await,
         Command::Healthcheck => {
-            let Some(address) = config.worker_http_addr else {
+            let Some(address) = settings.worker_http_addr else {
                 bail!("WORKER_HTTP_ADDR is not set: the worker has no listener to ask");
             };
             let url = telemetry::loopback_url(address, "/health/ready");
             Ok(telemetry::healthcheck(&url).await?)
         }
         Command::DeadLetters(DeadLetterCommand::List { json }) => {
-            let count = dead_letter_commands::list(&config.queue()?, json, &mut out).await?;
+            let queue = adapters::queue(&QueueConfig::load(settings)?)?;
+            let count = dead_letter_commands::list(&queue, json, &mut out).await?;
             if !json {
                 eprintln!("{count} dead letter(s)");
             }
@@ -71,19 +75,20 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 Some(id) if !all => Requeue::One(id),
                 _ => Requeue::All,
             };
-            Ok(dead_letter_commands::requeue(&config.queue()?, which, &mut out).await?)
+            let queue = adapters::queue(&QueueConfig::load(settings)?)?;
+            Ok(dead_letter_commands::requeue(&queue, which, &mut out).await?)
         }
     }
 }
 
-async fn run(config: &Config) -> anyhow::Result<()> {
+async fn run(settings: &Settings) -> anyhow::Result<()> {
     let stop = worker::shutdown_signal();
     // Configuration errors first, so the mode line is the first log line.
-    config.redis_url()?;
-    let mailer = config.mailer()?;
-    let queue = Arc::new(config.queue()?);
+    let config = Config::load(settings)?;
+    let mailer = adapters::mailer(&config.mailer)?;
+    let queue = Arc::new(adapters::queue(&config.queue)?);
     let renderer = TeraRenderer::load(&config.templates_dir)?;
-    let policy = config.retry_policy();
+    let policy = config.retry;
     let delivery = EmailDelivery::new(
         Arc::new(CompletionRetries::new(queue.clone())),
         Arc::new(renderer),
@@ -92,25 +97,18 @@ async fn run(config: &Config) -> anyhow::Result<()> {
         worker::random_jitter(),
         policy,
     );
-    let settings = RunnerSettings {
-        concurrency: usize::from(config.worker_concurrency),
-        // Look for abandoned jobs a few times per visibility timeout.
-        claim_interval: (config.visibility_timeout() / 4).max(Duration::from_secs(1)),
-        shutdown_grace: Duration::from_secs(config.email_shutdown_grace_secs),
-        ..RunnerSettings::default()
-    };
     tracing::info!(
         consumer = %queue.settings().consumer,
-        concurrency = settings.concurrency,
+        concurrency = config.runner.concurrency,
         max_attempts = policy.max_attempts,
-        visibility_timeout_secs = config.email_visibility_timeout_secs,
+        visibility_timeout_secs = config.queue.visibility_timeout.as_secs(),
         "email worker started"
     );
     let runner = Runner::new(
         queue.clone(),
         Arc::new(delivery),
         Arc::new(SystemClock),
-        settings,
+        config.runner,
     );
     let listener = match config.worker_http_addr {
         Some(address) => {

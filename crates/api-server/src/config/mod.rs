@@ -5,11 +5,17 @@
 //! line ever echoes them; every other problem is one line naming the
 //! variable.
 
+mod database;
+mod jwt_key;
 mod rate_limits;
+mod use_case_settings;
 
-use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
+use application::{
+    AccountEmailSettings, ReplaySettings, SessionSettings, TokenLifetimes,
+    rate_limits::RateLimitConfig,
+};
 use clap::builder::TypedValueParser;
 use clap::{CommandFactory, FromArgMatches};
 use domain::PasswordPolicy;
@@ -18,13 +24,12 @@ use http_api::crypto::{JwtAlgorithm, JwtSettings};
 use redis_adapter::RedisUrl;
 use secrecy::{ExposeSecret, SecretString};
 
+pub use database::{DatabaseConfig, DatabaseUrl};
+pub use jwt_key::{MIN_SECRET_DISTINCT_CHARS, SAMPLE_JWT_SECRET_KEY};
+
 /// The longest token lifetime accepted: ten years. Anything longer is a
 /// typo, and bounding it keeps every expiry computation in range.
 pub const MAX_TOKEN_LIFETIME_SECS: i64 = 10 * 365 * 24 * 3600;
-
-/// The key `.env.example` ships with. It is public, so `serve` refuses it;
-/// `scripts/dev.sh` writes a random key into `.env` instead.
-pub const SAMPLE_JWT_SECRET_KEY: &str = "dev-only-secret-change-me-0123456789abcdef";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -36,6 +41,12 @@ pub enum ConfigError {
     /// the text is clap's first line, which names the variable.
     #[error("{0}")]
     Rejected(String),
+    /// Past what the calendar can hold once added to now.
+    #[error("{variable}: {seconds} seconds is too long a token lifetime")]
+    TokenLifetime {
+        variable: &'static str,
+        seconds: i64,
+    },
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -55,21 +66,24 @@ impl From<clap::Error> for ConfigError {
 
 /// Every setting of the API server, as given: each flag falls back to the
 /// environment variable of the same name. Checked into a [`Config`] (for
-/// `serve`) or a [`DatabaseConfig`] (for `migrate`, `make-admin`).
+/// `serve`) or a [`DatabaseConfig`] (for `migrate`, `make-admin`). Its
+/// `Debug` shows no secret: the values that may hold one (the JWT key,
+/// URLs with a password) are [`SecretString`]s. They are checked after
+/// clap, never by it, as clap would echo a value it refused.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
     /// postgres://user:password@host:5432/name
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
-    database_url: Option<String>,
+    database_url: Option<SecretString>,
     /// redis://host:6379 (rediss:// for TLS)
     #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
-    redis_url: Option<String>,
+    redis_url: Option<SecretString>,
     /// Prefix of every Redis key; the email worker must use the same
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = redis_adapter::keys::DEFAULT_PREFIX, global = true)]
     redis_key_prefix: String,
     /// HMAC key: at least 32 bytes for HS256, 48 for HS384, 64 for HS512
     #[arg(long, env = "JWT_SECRET_KEY", hide_env_values = true, global = true)]
-    jwt_secret_key: Option<String>,
+    jwt_secret_key: Option<SecretString>,
     /// HS256, HS384 or HS512; tokens signed otherwise are refused
     #[arg(long, env = "JWT_ALGORITHM", default_value = "HS256", global = true)]
     jwt_algorithm: JwtAlgorithm,
@@ -215,98 +229,16 @@ impl Settings {
         self.port
     }
 
-    fn required(value: &Option<String>, name: &'static str) -> Result<String, ConfigError> {
+    /// The value, trimmed; an empty one counts as unset.
+    fn required<'a>(
+        value: Option<&'a SecretString>,
+        name: &'static str,
+    ) -> Result<&'a str, ConfigError> {
         value
-            .as_deref()
-            .map(str::trim)
+            .map(|value| value.expose_secret().trim())
             .filter(|value| !value.is_empty())
-            .map(str::to_owned)
             .ok_or(ConfigError::Missing(name))
     }
-}
-
-/// Checks a URL's scheme and host. The parser's messages never include
-/// the URL itself, which may hold a password.
-fn checked_url(name: &'static str, raw: &str, schemes: &[&str]) -> Result<url::Url, ConfigError> {
-    let parsed = url::Url::parse(raw).map_err(|error| invalid(name, error.to_string()))?;
-    if !schemes.contains(&parsed.scheme()) {
-        return Err(invalid(
-            name,
-            format!("scheme must be one of {}", schemes.join(", ")),
-        ));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(invalid(name, "no host"));
-    }
-    Ok(parsed)
-}
-
-/// A PostgreSQL URL. It reads as the `&str` the adapters take; its `Debug`
-/// hides the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct DatabaseUrl(String);
-
-impl DatabaseUrl {
-    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
-        checked_url("DATABASE_URL", raw, &["postgres", "postgresql"])?;
-        Ok(Self(raw.to_owned()))
-    }
-}
-
-impl std::ops::Deref for DatabaseUrl {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match url::Url::parse(&self.0) {
-            Ok(mut url) if url.password().is_some() => {
-                // Only fails for URLs that cannot have a password at all.
-                let _ = url.set_password(Some("********"));
-                write!(f, "DatabaseUrl({url})")
-            }
-            Ok(url) => write!(f, "DatabaseUrl({url})"),
-            Err(_) => f.write_str("DatabaseUrl(<unparsable>)"),
-        }
-    }
-}
-
-/// What the database subcommands need.
-#[derive(Debug, Clone)]
-pub struct DatabaseConfig {
-    pub database_url: DatabaseUrl,
-}
-
-impl DatabaseConfig {
-    pub fn load(settings: &Settings) -> Result<Self, ConfigError> {
-        let raw = Settings::required(&settings.database_url, "DATABASE_URL")?;
-        Ok(Self {
-            database_url: DatabaseUrl::parse(&raw)?,
-        })
-    }
-}
-
-/// How login sessions behave, in seconds as configured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionConfig {
-    pub rotation: bool,
-    pub reuse_interval_secs: i64,
-    pub max_lifetime_secs: i64,
-    pub notify_new_device: bool,
-}
-
-/// Account emails: where links point, how long secrets live.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountEmailConfig {
-    /// Without a trailing slash.
-    pub public_app_url: String,
-    pub verification_ttl_secs: i64,
-    pub password_reset_ttl_secs: i64,
-    pub require_verified_email: bool,
 }
 
 /// Everything `serve` needs, checked.
@@ -319,12 +251,12 @@ pub struct Config {
     pub jwt_secret: SecretString,
     /// Algorithm, issuer and audience of every token.
     pub jwt: JwtSettings,
-    pub access_ttl_secs: i64,
-    pub refresh_ttl_secs: i64,
+    /// How long access and refresh tokens live.
+    pub lifetimes: TokenLifetimes,
     /// Rotation, reuse interval, maximum session life, new-device email.
-    pub sessions: SessionConfig,
+    pub sessions: SessionSettings,
     /// Links, lifetimes and rules of the account emails.
-    pub account_emails: AccountEmailConfig,
+    pub account_emails: AccountEmailSettings,
     pub password_policy: PasswordPolicy,
     pub host: IpAddr,
     pub port: u16,
@@ -335,76 +267,24 @@ pub struct Config {
     /// Peers whose X-Forwarded-For is believed.
     pub trusted_proxies: TrustedProxies,
     /// Every rate limit; `None`: `RATE_LIMITS=off`.
-    pub rate_limits: Option<application::rate_limits::RateLimitConfig>,
+    pub rate_limits: Option<RateLimitConfig>,
     /// Revocation marks cached per instance; 0: no cache.
     pub revocation_cache_size: usize,
     /// How often each instance writes the queued revocation marks.
-    pub revocation_replay_interval: std::time::Duration,
-}
-
-/// Fewest distinct characters a `JWT_SECRET_KEY` may have. A long key
-/// of few characters (`aaaa...`, `abab...`, a placeholder) is long only on
-/// paper; any generated key has far more.
-pub const MIN_SECRET_DISTINCT_CHARS: usize = 10;
-
-/// Refuses a key with fewer than [`MIN_SECRET_DISTINCT_CHARS`] distinct
-/// characters, without showing it.
-fn check_secret_variety(secret: &str) -> Result<(), ConfigError> {
-    let distinct = secret
-        .chars()
-        .collect::<std::collections::HashSet<char>>()
-        .len();
-    if distinct < MIN_SECRET_DISTINCT_CHARS {
-        return Err(invalid(
-            "JWT_SECRET_KEY",
-            format!(
-                "must have at least {MIN_SECRET_DISTINCT_CHARS} distinct characters; \
-                 generate one (e.g. openssl rand -base64 48)"
-            ),
-        ));
-    }
-    Ok(())
+    pub revocation_replay: ReplaySettings,
 }
 
 impl Config {
     pub fn load(settings: &Settings) -> Result<Self, ConfigError> {
         let database_url = DatabaseConfig::load(settings)?.database_url;
-        let redis_url = Settings::required(&settings.redis_url, "REDIS_URL")?
+        let redis_url = Settings::required(settings.redis_url.as_ref(), "REDIS_URL")?
             .parse::<RedisUrl>()
             .map_err(|error| invalid("REDIS_URL", error.to_string()))?;
-        let jwt_secret = SecretString::from(Settings::required(
-            &settings.jwt_secret_key,
-            "JWT_SECRET_KEY",
-        )?);
-        if jwt_secret.expose_secret() == SAMPLE_JWT_SECRET_KEY {
-            return Err(invalid(
-                "JWT_SECRET_KEY",
-                "is the public sample key of .env.example; generate your own \
-                 (e.g. openssl rand -base64 48)",
-            ));
-        }
-        let min_bytes = settings.jwt_algorithm.min_secret_bytes();
-        if jwt_secret.expose_secret().len() < min_bytes {
-            return Err(invalid(
-                "JWT_SECRET_KEY",
-                format!(
-                    "must be at least {min_bytes} bytes long for {}",
-                    settings.jwt_algorithm
-                ),
-            ));
-        }
-        check_secret_variety(jwt_secret.expose_secret())?;
-        let public_app_url = checked_url(
-            "PUBLIC_APP_URL",
-            settings.public_app_url.trim(),
-            &["http", "https"],
+        let jwt_secret = jwt_key::checked_key(
+            Settings::required(settings.jwt_secret_key.as_ref(), "JWT_SECRET_KEY")?,
+            settings.jwt_algorithm,
         )?;
-        if public_app_url.query().is_some() || public_app_url.fragment().is_some() {
-            return Err(invalid(
-                "PUBLIC_APP_URL",
-                "must not have a query or a fragment",
-            ));
-        }
+        let account_emails = settings.account_email_settings()?;
         let password_policy = PasswordPolicy::new(settings.password_min_length)
             .ok_or_else(|| invalid("PASSWORD_MIN_LENGTH", "out of range"))?;
         Ok(Self {
@@ -417,20 +297,9 @@ impl Config {
                 issuer: settings.jwt_issuer.trim().to_owned(),
                 audience: settings.jwt_audience.trim().to_owned(),
             },
-            access_ttl_secs: settings.jwt_access_token_expires,
-            refresh_ttl_secs: settings.jwt_refresh_token_expires,
-            sessions: SessionConfig {
-                rotation: settings.refresh_token_rotation,
-                reuse_interval_secs: settings.refresh_reuse_interval,
-                max_lifetime_secs: settings.session_max_lifetime,
-                notify_new_device: settings.notify_new_device_login,
-            },
-            account_emails: AccountEmailConfig {
-                public_app_url: public_app_url.as_str().trim_end_matches('/').to_owned(),
-                verification_ttl_secs: settings.email_verification_ttl,
-                password_reset_ttl_secs: settings.password_reset_ttl,
-                require_verified_email: settings.require_verified_email,
-            },
+            lifetimes: settings.token_lifetimes()?,
+            sessions: settings.session_settings()?,
+            account_emails,
             password_policy,
             host: settings.host,
             port: settings.port,
@@ -439,9 +308,10 @@ impl Config {
             trusted_proxies: settings.trusted_proxies.clone(),
             rate_limits: settings.rate_limits.load()?,
             revocation_cache_size: settings.revocation_cache_size as usize,
-            revocation_replay_interval: std::time::Duration::from_secs(
-                settings.revocation_replay_interval,
-            ),
+            revocation_replay: ReplaySettings {
+                interval: std::time::Duration::from_secs(settings.revocation_replay_interval),
+                ..ReplaySettings::default()
+            },
         })
     }
 

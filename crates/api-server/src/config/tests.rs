@@ -1,5 +1,7 @@
 use std::collections::HashMap;
 
+use chrono::TimeDelta;
+
 use super::*;
 
 const BASE: &[(&str, &str)] = &[
@@ -17,8 +19,8 @@ fn load(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
 #[test]
 fn defaults_follow_the_contract() {
     let config = load(&[]).unwrap();
-    assert_eq!(config.access_ttl_secs, 300);
-    assert_eq!(config.refresh_ttl_secs, 2_592_000);
+    assert_eq!(config.lifetimes.access, TimeDelta::seconds(300));
+    assert_eq!(config.lifetimes.refresh, TimeDelta::seconds(2_592_000));
     assert_eq!(config.password_policy.min_chars(), 8);
     assert_eq!(config.host.to_string(), "127.0.0.1");
     assert_eq!(config.port, 5000);
@@ -32,12 +34,20 @@ fn defaults_follow_the_contract() {
     assert!(config.trusted_proxies.is_empty());
     assert_eq!(
         config.sessions,
-        SessionConfig {
+        SessionSettings {
             rotation: true,
-            reuse_interval_secs: 10,
-            max_lifetime_secs: 7_776_000,
+            reuse_interval: TimeDelta::seconds(10),
+            max_lifetime: TimeDelta::seconds(7_776_000),
             notify_new_device: true,
         }
+    );
+    assert_eq!(
+        config.revocation_cache_size,
+        redis_adapter::RevocationCacheSettings::DEFAULT_CAPACITY
+    );
+    assert_eq!(
+        config.revocation_replay.interval,
+        std::time::Duration::from_secs(5)
     );
 }
 
@@ -46,10 +56,10 @@ fn account_emails_are_configurable() {
     let defaults = load(&[]).unwrap().account_emails;
     assert_eq!(
         defaults,
-        AccountEmailConfig {
+        AccountEmailSettings {
             public_app_url: "http://127.0.0.1:5000".into(),
-            verification_ttl_secs: 86_400,
-            password_reset_ttl_secs: 3_600,
+            verification_ttl: TimeDelta::seconds(86_400),
+            password_reset_ttl: TimeDelta::seconds(3_600),
             require_verified_email: false,
         }
     );
@@ -61,7 +71,7 @@ fn account_emails_are_configurable() {
     .unwrap()
     .account_emails;
     assert_eq!(config.public_app_url, "https://app.example/portal");
-    assert_eq!(config.verification_ttl_secs, 600);
+    assert_eq!(config.verification_ttl, TimeDelta::seconds(600));
     assert!(config.require_verified_email);
 }
 
@@ -76,10 +86,10 @@ fn session_behaviour_is_configurable() {
     .unwrap();
     assert_eq!(
         config.sessions,
-        SessionConfig {
+        SessionSettings {
             rotation: false,
-            reuse_interval_secs: 0,
-            max_lifetime_secs: 3600,
+            reuse_interval: TimeDelta::zero(),
+            max_lifetime: TimeDelta::seconds(3600),
             notify_new_device: false,
         }
     );
@@ -182,6 +192,44 @@ fn debug_hides_the_database_password() {
     assert!(!debug.contains(":pw@"), "{debug}");
     assert!(debug.contains("127.0.0.1:5432/auth"), "{debug}");
     assert!(!debug.contains("0123456789abcdef"), "{debug}");
+}
+
+#[test]
+fn debug_of_the_database_config_hides_the_password() {
+    let map: HashMap<&str, &str> = BASE.iter().copied().collect();
+    let settings =
+        Settings::from_lookup(|name| map.get(name).map(|value| (*value).to_owned())).unwrap();
+    let debug = format!("{:?}", DatabaseConfig::load(&settings).unwrap());
+    assert!(!debug.contains(":pw@"), "{debug}");
+    assert!(
+        debug.contains("postgres:********@127.0.0.1:5432/auth"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn debug_of_the_config_hides_the_redis_password() {
+    let config = load(&[("REDIS_URL", "redis://:hunter2@127.0.0.1:6379/0")]).unwrap();
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+    assert!(debug.contains("127.0.0.1:6379"), "{debug}");
+}
+
+#[test]
+fn debug_of_the_settings_hides_every_secret() {
+    let map: HashMap<&str, &str> = BASE
+        .iter()
+        .copied()
+        .chain([("REDIS_URL", "redis://:hunter2@127.0.0.1:6379/0")])
+        .collect();
+    let settings =
+        Settings::from_lookup(|name| map.get(name).map(|value| (*value).to_owned())).unwrap();
+    let debug = format!("{settings:?}");
+    for secret in ["0123456789abcdef", ":pw@", "hunter2"] {
+        assert!(!debug.contains(secret), "{secret}: {debug}");
+    }
+    // The rest is still there to read.
+    assert!(debug.contains("redis_key_prefix: \"auth:\""), "{debug}");
 }
 
 #[test]

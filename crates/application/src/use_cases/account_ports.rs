@@ -1,5 +1,8 @@
-//! The ports the account-lifecycle use cases share ([`super::PasswordReset`],
-//! [`super::PasswordChange`], [`super::EmailChange`]).
+//! The ports every use case but [`super::Authentication`] is built from
+//! ([`super::UserAccounts`], [`super::SessionManagement`],
+//! [`super::EmailVerification`], [`super::PasswordReset`],
+//! [`super::PasswordChange`], [`super::EmailChange`]): one struct, so a new
+//! use case takes it and the wiring gains one line.
 
 use std::sync::Arc;
 
@@ -12,7 +15,7 @@ use crate::ports::{
     SessionRepository, TokenRevocations, UserRepository,
 };
 
-/// What the account flows work with.
+/// What the account use cases work with; each takes the ports it needs.
 #[derive(Clone)]
 pub struct AccountPorts {
     pub users: Arc<dyn UserRepository>,
@@ -35,11 +38,15 @@ impl AccountPorts {
     pub(crate) fn revoker(&self) -> SessionRevocation {
         SessionRevocation {
             sessions: self.sessions.clone(),
-            marks: RevocationMarks {
-                revocations: self.revocations.clone(),
-                queue: self.marks.clone(),
-                lifetimes: self.lifetimes,
-            },
+            marks: self.revocation_marks(),
+        }
+    }
+
+    pub(crate) fn revocation_marks(&self) -> RevocationMarks {
+        RevocationMarks {
+            revocations: self.revocations.clone(),
+            queue: self.marks.clone(),
+            lifetimes: self.lifetimes,
         }
     }
 }

@@ -3,10 +3,11 @@
 //! management of existing accounts), [`SessionManagement`] (listing and
 //! revoking login sessions), and the account lifecycle by email:
 //! [`EmailVerification`], [`PasswordReset`], [`PasswordChange`],
-//! [`EmailChange`].
+//! [`EmailChange`], and the operator's [`Administration`].
 
 mod account_emails;
 mod account_ports;
+mod administration;
 mod authentication;
 mod email_change;
 mod email_verification;
@@ -37,6 +38,7 @@ use crate::ports::{TokenCodec, TokenEncodeError};
 
 pub use account_emails::{AccountEmailSettings, SecretMail};
 pub use account_ports::AccountPorts;
+pub use administration::Administration;
 pub use authentication::{Authentication, AuthenticationPorts, LoginRequest};
 pub use email_change::EmailChange;
 pub use email_verification::EmailVerification;

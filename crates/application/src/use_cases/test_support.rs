@@ -124,9 +124,10 @@ pub(crate) fn no_secret_mail() -> crate::SecretMail {
     crate::SecretMail::new(std::sync::Arc::new(generator), app_email_settings())
 }
 
-/// The ports of the account flows as mocks with no expectations: any call
-/// fails the test, so each test states exactly which ports the use case
-/// may touch. Each test module adds the method that builds its use case.
+/// [`crate::use_cases::AccountPorts`] as mocks with no expectations: any
+/// call fails the test, so each test states exactly which ports the use
+/// case may touch. Each test module adds the method that builds its use
+/// case (`accounts()`, `management()`, ...).
 pub(crate) struct MockAccountPorts {
     pub users: crate::ports::MockUserRepository,
     pub sessions: crate::ports::MockSessionRepository,

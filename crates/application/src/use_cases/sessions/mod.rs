@@ -4,13 +4,10 @@ use std::sync::Arc;
 
 use domain::{Session, SessionId, TokenClaims, TokenRejection, UserId};
 
-use super::TokenLifetimes;
-use super::revocation_marks::RevocationMarks;
+use super::account_ports::AccountPorts;
 use super::session_revocation::SessionRevocation;
 use crate::error::SessionAccessError;
-use crate::ports::{
-    Clock, RevocationMarkQueue, SessionRepository, TokenRevocations, UserRepository,
-};
+use crate::ports::{Clock, SessionRepository, UserRepository};
 
 /// Listing and revoking sessions, for their user or an admin.
 #[derive(Clone)]
@@ -22,26 +19,12 @@ pub struct SessionManagement {
 }
 
 impl SessionManagement {
-    pub fn new(
-        users: Arc<dyn UserRepository>,
-        sessions: Arc<dyn SessionRepository>,
-        revocations: Arc<dyn TokenRevocations>,
-        marks: Arc<dyn RevocationMarkQueue>,
-        clock: Arc<dyn Clock>,
-        lifetimes: TokenLifetimes,
-    ) -> Self {
+    pub fn new(ports: AccountPorts) -> Self {
         Self {
-            users,
-            revoker: SessionRevocation {
-                sessions: sessions.clone(),
-                marks: RevocationMarks {
-                    revocations,
-                    queue: marks,
-                    lifetimes,
-                },
-            },
-            sessions,
-            clock,
+            revoker: ports.revoker(),
+            users: ports.users,
+            sessions: ports.sessions,
+            clock: ports.clock,
         }
     }
 

@@ -1,35 +1,13 @@
-use std::sync::Arc;
-
 use chrono::Duration;
 use domain::{Role, SessionId, TokenKind, TokenRejection, UserId};
 use mockall::predicate::eq;
 
 use super::*;
 use crate::error::{Dependency, DependencyError};
-use crate::ports::{
-    EndedSession, MockRevocationMarkQueue, MockSessionRepository, MockTokenRevocations,
-    MockUserRepository, Revocation, SessionStoreError,
-};
-use crate::use_cases::test_support::{claims, clock, forgetting, now, session, user};
+use crate::ports::{EndedSession, Revocation, SessionStoreError};
+use crate::use_cases::test_support::{MockAccountPorts, claims, now, session, user};
 
-struct Ports {
-    users: MockUserRepository,
-    sessions: MockSessionRepository,
-    revocations: MockTokenRevocations,
-    /// Completed with [`forgetting`] when the use case is built.
-    marks: MockRevocationMarkQueue,
-}
-
-impl Ports {
-    fn new() -> Self {
-        Self {
-            users: MockUserRepository::new(),
-            sessions: MockSessionRepository::new(),
-            revocations: MockTokenRevocations::new(),
-            marks: MockRevocationMarkQueue::new(),
-        }
-    }
-
+impl MockAccountPorts {
     fn with_user(mut self, id: i64, role: Role) -> Self {
         self.users
             .expect_find_by_id()
@@ -39,14 +17,7 @@ impl Ports {
     }
 
     fn management(self) -> SessionManagement {
-        SessionManagement::new(
-            Arc::new(self.users),
-            Arc::new(self.sessions),
-            Arc::new(self.revocations),
-            Arc::new(forgetting(self.marks)),
-            Arc::new(clock()),
-            TokenLifetimes::default(),
-        )
+        SessionManagement::new(self.into_ports())
     }
 }
 
@@ -64,7 +35,7 @@ fn access(user_id: i64, fresh: bool) -> domain::TokenClaims {
 
 #[tokio::test]
 async fn a_user_lists_its_own_live_sessions() {
-    let mut ports = Ports::new().with_user(1, Role::User);
+    let mut ports = MockAccountPorts::new().with_user(1, Role::User);
     ports
         .sessions
         .expect_list_live()
@@ -81,7 +52,7 @@ async fn a_user_lists_its_own_live_sessions() {
 
 #[tokio::test]
 async fn another_users_sessions_are_forbidden_to_a_user() {
-    let mut ports = Ports::new().with_user(1, Role::User);
+    let mut ports = MockAccountPorts::new().with_user(1, Role::User);
     ports.sessions.expect_list_live().never();
     let error = ports
         .management()
@@ -93,7 +64,7 @@ async fn another_users_sessions_are_forbidden_to_a_user() {
 
 #[tokio::test]
 async fn an_admin_lists_anyones_sessions_and_learns_of_missing_users() {
-    let mut ports = Ports::new()
+    let mut ports = MockAccountPorts::new()
         .with_user(9, Role::Admin)
         .with_user(2, Role::User);
     ports
@@ -123,7 +94,7 @@ async fn an_admin_lists_anyones_sessions_and_learns_of_missing_users() {
 
 #[tokio::test]
 async fn revoking_one_session_ends_and_marks_it() {
-    let mut ports = Ports::new();
+    let mut ports = MockAccountPorts::new();
     ports
         .sessions
         .expect_end()
@@ -149,7 +120,7 @@ async fn revoking_one_session_ends_and_marks_it() {
 #[tokio::test]
 async fn an_unknown_ended_or_foreign_session_is_not_found() {
     for found in [None, Some(ended("s2", false))] {
-        let mut ports = Ports::new();
+        let mut ports = MockAccountPorts::new();
         ports
             .sessions
             .expect_end()
@@ -166,7 +137,7 @@ async fn an_unknown_ended_or_foreign_session_is_not_found() {
 
 #[tokio::test]
 async fn revoking_needs_a_fresh_token() {
-    let mut ports = Ports::new();
+    let mut ports = MockAccountPorts::new();
     ports.sessions.expect_end().never();
     ports.sessions.expect_end_all().never();
     let management = ports.management();
@@ -190,7 +161,7 @@ async fn revoking_needs_a_fresh_token() {
 
 #[tokio::test]
 async fn revoking_all_counts_only_the_sessions_that_were_live() {
-    let mut ports = Ports::new()
+    let mut ports = MockAccountPorts::new()
         .with_user(9, Role::Admin)
         .with_user(2, Role::User);
     ports
@@ -215,7 +186,7 @@ async fn revoking_all_counts_only_the_sessions_that_were_live() {
 
 #[tokio::test]
 async fn a_session_store_outage_is_unavailable() {
-    let mut ports = Ports::new().with_user(1, Role::User);
+    let mut ports = MockAccountPorts::new().with_user(1, Role::User);
     ports
         .sessions
         .expect_list_live()

@@ -6,6 +6,7 @@ use domain::{NewUser, TokenClaims, TokenRejection, User, UserId};
 
 use super::Registration;
 use super::account_emails::SecretMail;
+use super::account_ports::AccountPorts;
 use super::revocation_marks::RevocationMarks;
 use crate::error::{RegisterError, UserAccessError};
 use crate::ports::{Clock, OutboxSignal, PasswordHasher, QueuedMark, UserRepository};
@@ -22,21 +23,14 @@ pub struct UserAccounts {
 }
 
 impl UserAccounts {
-    pub fn new(
-        users: Arc<dyn UserRepository>,
-        marks: RevocationMarks,
-        hasher: Arc<dyn PasswordHasher>,
-        clock: Arc<dyn Clock>,
-        outbox: Arc<dyn OutboxSignal>,
-        mail: SecretMail,
-    ) -> Self {
+    pub fn new(ports: AccountPorts) -> Self {
         Self {
-            users,
-            marks,
-            hasher,
-            clock,
-            outbox,
-            mail,
+            marks: ports.revocation_marks(),
+            users: ports.users,
+            hasher: ports.hasher,
+            clock: ports.clock,
+            outbox: ports.outbox,
+            mail: ports.mail,
         }
     }
 

@@ -1,5 +1,3 @@
-use std::sync::Arc;
-
 use domain::{
     EmailAddress, Password, PasswordHash, PasswordPolicy, Role, TokenKind, TokenRejection, User,
     UserId, Username,
@@ -8,48 +6,12 @@ use mockall::predicate::{always, eq};
 
 use super::*;
 use crate::error::{Dependency, DependencyError};
-use crate::ports::{
-    HashError, MockOutboxSignal, MockPasswordHasher, MockRevocationMarkQueue, MockTokenRevocations,
-    MockUserRepository, QueuedMark, RepositoryError, Revocation, RevocationError,
-};
-use crate::use_cases::test_support::{
-    app_email_settings, claims, clock, fixed_secret, now, secret_mail, user,
-};
+use crate::ports::{HashError, QueuedMark, RepositoryError, Revocation, RevocationError};
+use crate::use_cases::test_support::{MockAccountPorts, claims, fixed_secret, now, user};
 
-/// Mocks with no expectations: any call fails the test, so each test
-/// states exactly which ports its use case may touch.
-struct Ports {
-    users: MockUserRepository,
-    revocations: MockTokenRevocations,
-    marks: MockRevocationMarkQueue,
-    hasher: MockPasswordHasher,
-    outbox: MockOutboxSignal,
-}
-
-impl Ports {
-    fn new() -> Self {
-        Self {
-            users: MockUserRepository::new(),
-            revocations: MockTokenRevocations::new(),
-            marks: MockRevocationMarkQueue::new(),
-            hasher: MockPasswordHasher::new(),
-            outbox: MockOutboxSignal::new(),
-        }
-    }
-
+impl MockAccountPorts {
     fn accounts(self) -> UserAccounts {
-        UserAccounts::new(
-            Arc::new(self.users),
-            RevocationMarks {
-                revocations: Arc::new(self.revocations),
-                queue: Arc::new(self.marks),
-                lifetimes: crate::TokenLifetimes::default(),
-            },
-            Arc::new(self.hasher),
-            Arc::new(clock()),
-            Arc::new(self.outbox),
-            secret_mail(app_email_settings()),
-        )
+        UserAccounts::new(self.into_ports())
     }
 }
 
@@ -61,7 +23,7 @@ fn registration() -> Registration {
     }
 }
 
-fn hashing(ports: &mut Ports) {
+fn hashing(ports: &mut MockAccountPorts) {
     ports
         .hasher
         .expect_hash()
@@ -72,7 +34,7 @@ fn hashing(ports: &mut Ports) {
 
 #[tokio::test]
 async fn register_stores_the_hash_and_a_welcome_job_together_then_wakes_the_relay() {
-    let mut ports = Ports::new();
+    let mut ports = MockAccountPorts::new();
     ports
         .hasher
         .expect_hash()
@@ -121,7 +83,7 @@ async fn register_stores_the_hash_and_a_welcome_job_together_then_wakes_the_rela
 
 #[tokio::test]
 async fn register_reports_a_duplicate_email() {
-    let mut ports = Ports::new();
+    let mut ports = MockAccountPorts::new();
     hashing(&mut ports);
     ports
         .users
@@ -134,7 +96,7 @@ async fn register_reports_a_duplicate_email() {
 
 #[tokio::test]
 async fn register_reports_input_the_store_refuses() {
-    let mut ports = Ports::new();
+    let mut ports = MockAccountPorts::new();
     hashing(&mut ports);
     ports
         .users
@@ -146,7 +108,7 @@ async fn register_reports_input_the_store_refuses() {
 
 #[tokio::test]
 async fn register_reports_a_database_outage_as_unavailable() {
-    let mut ports = Ports::new();
+    let mut ports = MockAccountPorts::new();
     hashing(&mut ports);
     ports
         .users
@@ -161,7 +123,7 @@ async fn register_reports_a_database_outage_as_unavailable() {
 
 #[tokio::test]
 async fn register_does_not_touch_the_store_when_hashing_is_saturated() {
-    let mut ports = Ports::new();
+    let mut ports = MockAccountPorts::new();
     ports
         .hasher
         .expect_hash()
@@ -178,7 +140,7 @@ async fn register_does_not_touch_the_store_when_hashing_is_saturated() {
 
 #[tokio::test]
 async fn current_user_of_a_deleted_account_is_a_revoked_token() {
-    let mut ports = Ports::new();
+    let mut ports = MockAccountPorts::new();
     ports.users.expect_find_by_id().returning(|_| Ok(None));
     let error = ports
         .accounts()
@@ -193,7 +155,7 @@ async fn current_user_of_a_deleted_account_is_a_revoked_token() {
 
 #[tokio::test]
 async fn a_user_reads_itself_with_one_lookup() {
-    let mut ports = Ports::new();
+    let mut ports = MockAccountPorts::new();
     ports
         .users
         .expect_find_by_id()
@@ -210,7 +172,7 @@ async fn a_user_reads_itself_with_one_lookup() {
 
 #[tokio::test]
 async fn a_user_may_not_read_someone_else_even_if_it_does_not_exist() {
-    let mut ports = Ports::new();
+    let mut ports = MockAccountPorts::new();
     ports
         .users
         .expect_find_by_id()
@@ -228,7 +190,7 @@ async fn a_user_may_not_read_someone_else_even_if_it_does_not_exist() {
 
 #[tokio::test]
 async fn an_admin_reads_anyone_and_learns_when_they_do_not_exist() {
-    let mut ports = Ports::new();
+    let mut ports = MockAccountPorts::new();
     ports.users.expect_find_by_id().returning(|id| {
         Ok(match id.get() {
             1 => Some(user(1, Role::Admin)),
@@ -250,7 +212,7 @@ async fn an_admin_reads_anyone_and_learns_when_they_do_not_exist() {
 
 #[tokio::test]
 async fn delete_needs_a_fresh_token() {
-    let mut ports = Ports::new();
+    let mut ports = MockAccountPorts::new();
     ports.users.expect_delete().never();
     let error = ports
         .accounts()
@@ -265,7 +227,7 @@ async fn delete_needs_a_fresh_token() {
 
 #[tokio::test]
 async fn delete_of_someone_else_is_forbidden() {
-    let mut ports = Ports::new();
+    let mut ports = MockAccountPorts::new();
     ports
         .users
         .expect_find_by_id()
@@ -287,7 +249,7 @@ async fn delete_of_someone_else_is_forbidden() {
 /// could.
 #[tokio::test]
 async fn delete_removes_the_user_then_marks_it_revoked_and_forgets_the_queued_mark() {
-    let mut ports = Ports::new();
+    let mut ports = MockAccountPorts::new();
     let mut sequence = mockall::Sequence::new();
     ports
         .users
@@ -329,7 +291,7 @@ async fn delete_removes_the_user_then_marks_it_revoked_and_forgets_the_queued_ma
 
 #[tokio::test]
 async fn an_admin_deleting_a_missing_user_gets_not_found() {
-    let mut ports = Ports::new();
+    let mut ports = MockAccountPorts::new();
     ports
         .users
         .expect_find_by_id()
@@ -348,7 +310,7 @@ async fn an_admin_deleting_a_missing_user_gets_not_found() {
 /// queued mark stays for the replay (nothing forgets it).
 #[tokio::test]
 async fn delete_succeeds_and_leaves_the_mark_queued_when_revocation_fails() {
-    let mut ports = Ports::new();
+    let mut ports = MockAccountPorts::new();
     ports
         .users
         .expect_find_by_id()
@@ -373,7 +335,7 @@ async fn delete_succeeds_and_leaves_the_mark_queued_when_revocation_fails() {
 
 #[tokio::test]
 async fn delete_of_a_user_gone_meanwhile_writes_no_mark() {
-    let mut ports = Ports::new();
+    let mut ports = MockAccountPorts::new();
     ports
         .users
         .expect_find_by_id()

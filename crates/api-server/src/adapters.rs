@@ -1,0 +1,103 @@
+//! The adapters behind the ports, built from the configuration. Nothing
+//! connects yet: pools open connections on first use, so the server starts
+//! (and `/health/live` answers) while a dependency is down.
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
+use application::ports::{SystemClock, TokenCodec};
+use application::{AccountPorts, SecretMail};
+use http_api::crypto::{Argon2Hasher, HasherSettings, JwtCodec, RandomSecrets};
+use postgres_adapter::{
+    PgOneTimeSecretStore, PgPool, PgRevocationMarkQueue, PgSessionRepository, PgSettings,
+    PgUserRepository,
+};
+use redis_adapter::{RedisPool, RedisSettings, RedisTokenRevocations, RevocationCacheSettings};
+
+use crate::background_tasks::TokioBackgroundTasks;
+use crate::outbox_relay_loop::OutboxWakeup;
+use crate::{Config, StartupError};
+
+/// Account emails queued after their answer, at most this many at once
+/// (see `TokioBackgroundTasks`).
+const BACKGROUND_TASK_LIMIT: usize = 256;
+
+/// How long an account email's task waits before it starts, so that its
+/// work never competes with the answer being written (see
+/// `TokioBackgroundTasks`). Short against an email's delivery time.
+const BACKGROUND_TASK_START_DELAY: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Every adapter the use cases, the probes and the metrics read.
+pub(crate) struct Adapters {
+    pub pg: PgPool,
+    pub pg_settings: PgSettings,
+    pub redis: RedisPool,
+    pub redis_settings: RedisSettings,
+    /// The revocation store as itself, for its cache's counters.
+    pub token_revocations: Arc<RedisTokenRevocations>,
+    /// Signs and checks tokens; only `Authentication` needs it.
+    pub tokens: Arc<dyn TokenCodec>,
+    /// What every use case but `Authentication` is built from.
+    pub account: AccountPorts,
+}
+
+impl Adapters {
+    /// `outbox` is woken whenever a use case queued an email.
+    pub(crate) fn build(config: &Config, outbox: &OutboxWakeup) -> Result<Self, StartupError> {
+        let pg_settings = PgSettings::default();
+        let pg = postgres_adapter::connect(&config.database_url, &pg_settings)?;
+        let redis_settings = RedisSettings::default();
+        let redis = redis_adapter::connect(config.redis_url.expose(), &redis_settings)?;
+        let token_revocations = Arc::new(token_revocations(config, &redis_settings)?);
+        let hasher = Argon2Hasher::new(HasherSettings::default())?;
+        let tokens = JwtCodec::new(&config.jwt_secret, config.jwt.clone())?;
+        let account = AccountPorts {
+            users: Arc::new(PgUserRepository::new(pg.clone(), pg_settings)),
+            sessions: Arc::new(PgSessionRepository::new(pg.clone(), pg_settings)),
+            secrets: Arc::new(PgOneTimeSecretStore::new(pg.clone(), pg_settings)),
+            revocations: token_revocations.clone(),
+            marks: Arc::new(PgRevocationMarkQueue::new(pg.clone(), pg_settings)),
+            hasher: Arc::new(hasher),
+            clock: Arc::new(SystemClock),
+            outbox: Arc::new(outbox.clone()),
+            mail: SecretMail::new(Arc::new(RandomSecrets), config.account_emails.clone()),
+            lifetimes: config.lifetimes,
+            // The runtime building the server (`main`'s), not an actix
+            // worker's: see `TokioBackgroundTasks`.
+            tasks: Arc::new(TokioBackgroundTasks::new(
+                BACKGROUND_TASK_LIMIT,
+                BACKGROUND_TASK_START_DELAY,
+                tokio::runtime::Handle::try_current().map_err(StartupError::NoRuntime)?,
+            )),
+        };
+        Ok(Self {
+            pg,
+            pg_settings,
+            redis,
+            redis_settings,
+            token_revocations,
+            tokens: Arc::new(tokens),
+            account,
+        })
+    }
+}
+
+/// The revocation store on a connection of its own, with this instance's
+/// cache of marks unless `REVOCATION_CACHE_SIZE` is 0.
+fn token_revocations(
+    config: &Config,
+    redis_settings: &RedisSettings,
+) -> Result<RedisTokenRevocations, StartupError> {
+    let revocations = RedisTokenRevocations::new(
+        redis_adapter::connect_shared(config.redis_url.expose(), redis_settings)?,
+        config.redis_key_prefix.clone(),
+        redis_settings.command_timeout,
+    );
+    Ok(match NonZeroUsize::new(config.revocation_cache_size) {
+        Some(capacity) => revocations.with_cache(
+            config.redis_url.expose(),
+            RevocationCacheSettings::new(capacity, redis_settings),
+        )?,
+        None => revocations,
+    })
+}

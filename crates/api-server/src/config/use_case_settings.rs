@@ -1,0 +1,62 @@
+//! The settings the use cases take, built from the flags once: token
+//! lifetimes, session behaviour and account emails. Clap has already
+//! checked each number's range; what is left is making durations of them.
+
+use application::{AccountEmailSettings, SessionSettings, TokenLifetimes};
+use chrono::TimeDelta;
+
+use super::database::checked_url;
+use super::{ConfigError, Settings, invalid};
+
+/// `seconds` as a duration that a token or secret issued now can carry. A
+/// value too large for the calendar stops the start with a line naming
+/// it, never a panic at the first login.
+fn lifetime(variable: &'static str, seconds: i64) -> Result<TimeDelta, ConfigError> {
+    TimeDelta::try_seconds(seconds)
+        .filter(|lifetime| chrono::Utc::now().checked_add_signed(*lifetime).is_some())
+        .ok_or(ConfigError::TokenLifetime { variable, seconds })
+}
+
+impl Settings {
+    /// `JWT_ACCESS_TOKEN_EXPIRES`, `JWT_REFRESH_TOKEN_EXPIRES`.
+    pub(super) fn token_lifetimes(&self) -> Result<TokenLifetimes, ConfigError> {
+        Ok(TokenLifetimes {
+            access: lifetime("JWT_ACCESS_TOKEN_EXPIRES", self.jwt_access_token_expires)?,
+            refresh: lifetime("JWT_REFRESH_TOKEN_EXPIRES", self.jwt_refresh_token_expires)?,
+        })
+    }
+
+    /// `REFRESH_TOKEN_ROTATION`, `REFRESH_REUSE_INTERVAL`,
+    /// `SESSION_MAX_LIFETIME`, `NOTIFY_NEW_DEVICE_LOGIN`.
+    pub(super) fn session_settings(&self) -> Result<SessionSettings, ConfigError> {
+        Ok(SessionSettings {
+            rotation: self.refresh_token_rotation,
+            reuse_interval: lifetime("REFRESH_REUSE_INTERVAL", self.refresh_reuse_interval)?,
+            max_lifetime: lifetime("SESSION_MAX_LIFETIME", self.session_max_lifetime)?,
+            notify_new_device: self.notify_new_device_login,
+        })
+    }
+
+    /// `PUBLIC_APP_URL` (kept without a trailing slash),
+    /// `EMAIL_VERIFICATION_TTL`, `PASSWORD_RESET_TTL`,
+    /// `REQUIRE_VERIFIED_EMAIL`.
+    pub(super) fn account_email_settings(&self) -> Result<AccountEmailSettings, ConfigError> {
+        let public_app_url = checked_url(
+            "PUBLIC_APP_URL",
+            self.public_app_url.trim(),
+            &["http", "https"],
+        )?;
+        if public_app_url.query().is_some() || public_app_url.fragment().is_some() {
+            return Err(invalid(
+                "PUBLIC_APP_URL",
+                "must not have a query or a fragment",
+            ));
+        }
+        Ok(AccountEmailSettings {
+            public_app_url: public_app_url.as_str().trim_end_matches('/').to_owned(),
+            verification_ttl: lifetime("EMAIL_VERIFICATION_TTL", self.email_verification_ttl)?,
+            password_reset_ttl: lifetime("PASSWORD_RESET_TTL", self.password_reset_ttl)?,
+            require_verified_email: self.require_verified_email,
+        })
+    }
+}

@@ -1,0 +1,94 @@
+//! The use cases, each built from the adapters, and the HTTP state that
+//! holds them.
+
+use std::sync::Arc;
+
+use application::{
+    Authentication, AuthenticationPorts, EmailChange, EmailVerification, OutboxRelay,
+    PasswordChange, PasswordReset, RelaySettings, RevocationReplay, SessionManagement,
+    UserAccounts,
+};
+use http_api::AppState;
+use postgres_adapter::{PgEmailOutbox, PgProbe};
+use redis_adapter::{RedisEmailQueue, RedisProbe};
+
+use crate::Config;
+use crate::adapters::Adapters;
+use crate::rate_limiting::RateLimiting;
+
+/// What the server and its two background loops run.
+pub(crate) struct UseCases {
+    pub state: AppState,
+    /// Moves committed emails from the outbox to the queue.
+    pub relay: OutboxRelay,
+    /// Writes the revocation marks Redis could not take at the time.
+    pub replay: RevocationReplay,
+}
+
+impl UseCases {
+    pub(crate) fn build(config: &Config, adapters: &Adapters, limits: RateLimiting) -> Self {
+        let ports = &adapters.account;
+        let attempts = limits.login_attempts.clone();
+        let authentication = Authentication::new(
+            AuthenticationPorts {
+                users: ports.users.clone(),
+                sessions: ports.sessions.clone(),
+                revocations: ports.revocations.clone(),
+                marks: ports.marks.clone(),
+                hasher: ports.hasher.clone(),
+                tokens: adapters.tokens.clone(),
+                clock: ports.clock.clone(),
+                outbox: ports.outbox.clone(),
+                secrets: ports.secrets.clone(),
+                mail: ports.mail.clone(),
+                attempts: attempts.clone(),
+            },
+            config.lifetimes,
+            config.sessions,
+        );
+        let redis_timeout = adapters.redis_settings.command_timeout;
+        let replay = RevocationReplay::new(
+            ports.marks.clone(),
+            ports.revocations.clone(),
+            ports.clock.clone(),
+            config.lifetimes,
+            config.revocation_replay,
+        )
+        .with_store_probe(Arc::new(RedisProbe::new(
+            adapters.redis.clone(),
+            redis_timeout,
+        )));
+        let relay = limits.limit_recipients(OutboxRelay::new(
+            Arc::new(PgEmailOutbox::new(
+                adapters.pg.clone(),
+                adapters.pg_settings,
+            )),
+            Arc::new(RedisEmailQueue::new(
+                adapters.redis.clone(),
+                config.redis_key_prefix.clone(),
+                redis_timeout,
+            )),
+            RelaySettings::default(),
+        ));
+        let state = AppState {
+            authentication,
+            accounts: UserAccounts::new(ports.clone()),
+            sessions: SessionManagement::new(ports.clone()),
+            verification: EmailVerification::new(ports.clone()),
+            password_reset: PasswordReset::new(ports.clone()),
+            password_change: PasswordChange::new(ports.clone(), attempts.clone()),
+            email_change: EmailChange::new(ports.clone(), attempts),
+            password_policy: config.password_policy,
+            probes: vec![
+                Arc::new(PgProbe::new(adapters.pg.clone(), adapters.pg_settings)),
+                Arc::new(RedisProbe::new(adapters.redis.clone(), redis_timeout)),
+            ],
+            request_limits: limits.request_limits,
+        };
+        Self {
+            state,
+            relay,
+            replay,
+        }
+    }
+}
