@@ -22,7 +22,7 @@ use application::{
     TokenLifetimes, UserAccounts,
 };
 use chrono::TimeDelta;
-use http_api::crypto::{Argon2Hasher, HasherSettings, JwtCodec, RandomSecrets};
+use crypto_adapter::{Argon2Hasher, HasherSettings, JwtCodec, RandomSecrets};
 use http_api::metrics::{PoolGauge, PoolStatus, RevocationCacheGauge, RevocationCacheStatus};
 use http_api::{AppState, ServerSettings};
 use postgres_adapter::{
@@ -47,7 +47,7 @@ pub enum StartupError {
     Redis(#[from] redis_adapter::RedisError),
     /// Names the variable itself (`JWT_SECRET_KEY`, `JWT_ISSUER`, ...).
     #[error(transparent)]
-    Jwt(#[from] http_api::crypto::JwtKeyError),
+    Jwt(#[from] crypto_adapter::JwtKeyError),
     #[error(transparent)]
     Hasher(#[from] application::ports::HashError),
     #[error("{variable}: {seconds} seconds is too long a token lifetime")]

@@ -12,9 +12,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use clap::builder::TypedValueParser;
 use clap::{CommandFactory, FromArgMatches};
+use crypto_adapter::{JwtAlgorithm, JwtSettings};
 use domain::PasswordPolicy;
 use http_api::client_ip::TrustedProxies;
-use http_api::crypto::{JwtAlgorithm, JwtSettings};
 use redis_adapter::RedisUrl;
 use secrecy::{ExposeSecret, SecretString};
 
