@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::error::BoxError;
+use super::BoxError;
 use crate::rate_limits::{RateLimit, Rule, ThrottlePolicy};
 
 #[derive(Debug, thiserror::Error)]
