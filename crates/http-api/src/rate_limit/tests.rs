@@ -1,5 +1,6 @@
 use actix_web::body::to_bytes;
 use actix_web::http::StatusCode;
+use application::rate_limits::ThrottlePolicy;
 
 use super::*;
 
