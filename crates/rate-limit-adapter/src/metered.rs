@@ -65,3 +65,6 @@ impl RateLimiter for MeteredRateLimiter {
         self.0.clear_failures(account).await
     }
 }
+
+#[cfg(test)]
+mod tests;
