@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use application::ports::{SystemClock, TokenCodec};
 use application::{AccountPorts, SecretMail};
-use http_api::crypto::{Argon2Hasher, HasherSettings, JwtCodec, RandomSecrets};
+use crypto_adapter::{Argon2Hasher, HasherSettings, JwtCodec, RandomSecrets};
 use postgres_adapter::{
     PgOneTimeSecretStore, PgPool, PgRevocationMarkQueue, PgSessionRepository, PgSettings,
     PgUserRepository,

@@ -35,7 +35,7 @@ pub enum StartupError {
     Redis(#[from] redis_adapter::RedisError),
     /// Names the variable itself (`JWT_SECRET_KEY`, `JWT_ISSUER`, ...).
     #[error(transparent)]
-    Jwt(#[from] http_api::crypto::JwtKeyError),
+    Jwt(#[from] crypto_adapter::JwtKeyError),
     #[error(transparent)]
     Hasher(#[from] application::ports::HashError),
     /// The background tasks run on the runtime that builds the server.

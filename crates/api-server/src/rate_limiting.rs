@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use application::ports::{RateLimiter, SystemClock};
-use application::rate_limits::{FallbackRateLimiter, InMemoryRateLimiter, RateLimit};
+use application::rate_limits::RateLimit;
 use application::{LoginAttempts, LoginThrottles, OutboxRelay, RequestLimits};
-use http_api::rate_limit::MeteredRateLimiter;
+use rate_limit_adapter::{FallbackRateLimiter, InMemoryRateLimiter, MeteredRateLimiter};
 use redis_adapter::{RedisRateLimiter, RedisSettings};
 
 use crate::{Config, StartupError};

@@ -12,9 +12,9 @@ use crate::ports::{
 };
 use crate::rate_limits::RateLimited;
 
-/// Any error, boxed, as the source of a port error. Adapters put their
-/// own error (a driver's, a pool's) here so nothing of the cause is lost.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+// Defined beside the ports, whose errors hold it; re-exported here, where
+// it has always been exported from.
+pub use crate::ports::BoxError;
 
 /// The role of the outside dependency that failed, for logs and for the
 /// decision between `503` and `500`. Names the role, not the technology.

@@ -1,8 +1,7 @@
 //! The HTTP edge: actix-web routes, extractors, the error envelope and the
-//! OpenAPI document, plus the password hashing and JWT adapters it uses.
+//! OpenAPI document.
 
 pub mod client_ip;
-pub mod crypto;
 pub mod error;
 pub mod extract;
 pub mod metrics;

@@ -5,6 +5,7 @@
 //! one, and running the statement each have a timeout ([`PgSettings`]), and
 //! an outage surfaces as the port's `Unavailable` variant.
 
+mod account_steps;
 mod code_budget;
 mod database_setup;
 mod error;

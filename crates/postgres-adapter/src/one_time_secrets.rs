@@ -13,13 +13,13 @@ use domain::{
     UserId, code_digest, token_digest,
 };
 
+use crate::account_steps::{EMAIL_UNIQUE, UserRow, storable, void_secrets};
 use crate::code_budget;
 use crate::error::Failure;
 use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
 use crate::schema::{email_change_undos, one_time_secrets, users};
 use crate::sessions::{end_device_tokens, end_sessions};
-use crate::users::{EMAIL_UNIQUE, UserRow, storable};
 
 /// [`OneTimeSecretStore`] on the `one_time_secrets` table. Consuming is one
 /// conditional `UPDATE ... WHERE used_at IS NULL AND expires_at > now
@@ -134,30 +134,6 @@ async fn consume(
             Ok(consumed)
         }
     }
-}
-
-/// Kills `user`'s live secrets of these purposes, inside the caller's
-/// transaction. A change of password or address must not leave behind a
-/// link that undoes it: a pending email change an intruder asked for
-/// outliving the reset that threw them out, or a reset link sent to the
-/// address the account just left.
-pub(crate) async fn void_secrets(
-    conn: &mut AsyncPgConnection,
-    user: UserId,
-    purposes: &[SecretPurpose],
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
-    let purposes: Vec<&str> = purposes.iter().map(|purpose| purpose.as_str()).collect();
-    diesel::update(
-        one_time_secrets::table
-            .filter(one_time_secrets::user_id.eq(user.get()))
-            .filter(one_time_secrets::purpose.eq_any(purposes))
-            .filter(one_time_secrets::used_at.is_null()),
-    )
-    .set(one_time_secrets::used_at.eq(now))
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Moves `user` to `address`, verified, inside the caller's transaction.

@@ -6,20 +6,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use domain::{
-    EmailAddress, NewUser, PasswordHash, Role, SecretPurpose, SessionId, User, UserId, Username,
-};
+use domain::{NewUser, PasswordHash, Role, SecretPurpose, SessionId, User, UserId};
 
+use crate::account_steps::{EMAIL_UNIQUE, UserRow, storable, void_secrets};
 use crate::error::Failure;
-use crate::one_time_secrets::void_secrets;
 use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
 use crate::revocation_marks::queue_user_mark;
 use crate::schema::{one_time_secrets, users};
 use crate::sessions::end_sessions;
-
-/// The name of the unique constraint behind "email taken" (migration 1).
-pub(crate) const EMAIL_UNIQUE: &str = "users_email_normalized_key";
 
 /// [`UserRepository`] on the `users` table; registration also writes the
 /// welcome email to `email_outbox` in the same transaction.
@@ -36,59 +31,6 @@ impl PgUserRepository {
     }
 }
 
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
-pub(crate) struct UserRow {
-    id: i64,
-    username: String,
-    email: String,
-    role: String,
-    email_verified: bool,
-    created_at: DateTime<Utc>,
-}
-
-impl UserRow {
-    pub(crate) fn user(self) -> Result<User, RepositoryError> {
-        self.into_user()
-    }
-
-    /// Stored text is re-validated with the rules it was written under
-    /// (`from_storage`: a rule added later does not lock an account out); a
-    /// row that breaks even those is a bug or a manual edit, reported as
-    /// Unexpected.
-    fn into_user(self) -> Result<User, RepositoryError> {
-        let id = self.id;
-        let corrupt = move |field: &'static str| {
-            move |error: Box<dyn std::error::Error + Send + Sync>| {
-                RepositoryError::Unexpected(Box::new(CorruptRow { id, field, error }))
-            }
-        };
-        Ok(User {
-            id: UserId::new(self.id),
-            username: Username::from_storage(&self.username)
-                .map_err(|e| corrupt("username")(e.into()))?,
-            email: EmailAddress::from_storage(&self.email)
-                .map_err(|e| corrupt("email")(e.into()))?,
-            role: self
-                .role
-                .parse::<Role>()
-                .map_err(|e| corrupt("role")(e.into()))?,
-            email_verified: self.email_verified,
-            created_at: self.created_at,
-        })
-    }
-}
-
-/// A stored row that no longer satisfies the domain rules.
-#[derive(Debug, thiserror::Error)]
-#[error("user {id} has an invalid {field}")]
-struct CorruptRow {
-    id: i64,
-    field: &'static str,
-    #[source]
-    error: Box<dyn std::error::Error + Send + Sync>,
-}
-
 fn repository_error(failure: Failure) -> RepositoryError {
     match failure {
         Failure::UniqueViolation(Some(ref constraint)) if constraint == EMAIL_UNIQUE => {
@@ -98,12 +40,6 @@ fn repository_error(failure: Failure) -> RepositoryError {
         Failure::InvalidInput(_) => RepositoryError::InvalidInput(failure.into()),
         _ => RepositoryError::Unexpected(failure.into()),
     }
-}
-
-/// PostgreSQL text cannot hold a NUL character: no stored value contains
-/// one, so a lookup key with one matches nothing and is not sent at all.
-pub(crate) fn storable(text: &str) -> bool {
-    !text.contains('\0')
 }
 
 #[async_trait]

@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 //! The Lua scripts against the real Redis at 127.0.0.1:6379 (each test
 //! with its own prefix), on a hand-moved clock: they must agree with the
-//! application's in-memory arithmetic step for step, and stay exact under
+//! in-memory limiter (rate-limit-adapter) step for step, and stay exact under
 //! parallel calls.
 
 use std::sync::Arc;
@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use application::ports::{AttemptDecision, Clock, RateDecision, RateLimiter};
-use application::rate_limits::{InMemoryRateLimiter, RateLimit, Rule, ThrottlePolicy};
+use application::rate_limits::{RateLimit, Rule, ThrottlePolicy};
 use chrono::{DateTime, Utc};
+use rate_limit_adapter::InMemoryRateLimiter;
 use redis_adapter::{RedisRateLimiter, RedisSettings, connect_shared, keys, redis};
 
 const REDIS_URL: &str = "redis://127.0.0.1:6379";

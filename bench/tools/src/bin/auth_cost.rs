@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use application::ports::{TokenCodec, TokenRevocations};
 use chrono::Utc;
+use crypto_adapter::{JwtCodec, JwtSettings};
 use domain::{SessionId, TokenClaims, TokenId, TokenKind, UserId};
-use http_api::crypto::{JwtCodec, JwtSettings};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use redis_adapter::{
     RedisSettings, RedisTokenRevocations, RevocationCacheSettings, connect_shared,

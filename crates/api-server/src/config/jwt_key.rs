@@ -2,7 +2,7 @@
 //! the algorithm's hash output, or made of few characters. No message
 //! shows the key.
 
-use http_api::crypto::JwtAlgorithm;
+use crypto_adapter::JwtAlgorithm;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{ConfigError, invalid};

@@ -18,9 +18,9 @@ use application::{
 };
 use clap::builder::TypedValueParser;
 use clap::{CommandFactory, FromArgMatches};
+use crypto_adapter::{JwtAlgorithm, JwtSettings};
 use domain::PasswordPolicy;
 use http_api::client_ip::TrustedProxies;
-use http_api::crypto::{JwtAlgorithm, JwtSettings};
 use redis_adapter::RedisUrl;
 use secrecy::{ExposeSecret, SecretString};
 

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use crate::error::BoxError;
+use super::BoxError;
 
 /// Why a dependency did not answer: the adapter's own error, whose
 /// message and sources this shows as they are.

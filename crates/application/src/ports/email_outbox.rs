@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::EmailJob;
 
-use crate::error::BoxError;
+use super::BoxError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 
 use crate::EmailJob;
 
-use crate::error::BoxError;
+use super::BoxError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {

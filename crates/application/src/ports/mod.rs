@@ -38,6 +38,10 @@ pub use token_codec::{TokenCodec, TokenEncodeError};
 pub use token_revocations::{Revocation, RevocationError, TokenRevocations};
 pub use user_repository::{RepositoryError, StoredCredentials, UserRepository};
 
+/// Any error, boxed, as the source of a port error. Adapters put their
+/// own error (a driver's, a pool's) here so nothing of the cause is lost.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 #[cfg(any(test, feature = "mocks"))]
 pub use clock::MockClock;
 #[cfg(any(test, feature = "mocks"))]

@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use domain::{OneTimeSecret, PasswordHash, SecretProof, SecretPurpose, SessionId, User, UserId};
 
+use super::BoxError;
 use crate::EmailJob;
-use crate::error::BoxError;
 use crate::ports::EndedSession;
 
 #[derive(Debug, thiserror::Error)]

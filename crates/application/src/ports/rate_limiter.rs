@@ -1,8 +1,9 @@
-use std::time::Duration;
-
 use async_trait::async_trait;
 
-use crate::error::BoxError;
+use super::BoxError;
+// The decisions are values of the rate limit arithmetic; the port hands
+// them on, and they stay reachable here, where callers meet them.
+pub use crate::rate_limits::{AttemptDecision, RateDecision};
 use crate::rate_limits::{RateLimit, Rule, ThrottlePolicy};
 
 #[derive(Debug, thiserror::Error)]
@@ -11,32 +12,6 @@ pub enum RateLimitError {
     Unavailable(#[source] BoxError),
     #[error("the rate limit store failed")]
     Unexpected(#[source] BoxError),
-}
-
-/// The answer to one counted request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateDecision {
-    /// Counted. `remaining` more are allowed right now; the whole quota is
-    /// back after `reset`.
-    Allowed { remaining: u32, reset: Duration },
-    /// Over the limit, not counted; one more is allowed after `retry_after`.
-    Limited { retry_after: Duration },
-}
-
-impl RateDecision {
-    pub fn is_allowed(&self) -> bool {
-        matches!(self, RateDecision::Allowed { .. })
-    }
-}
-
-/// The answer to a password check about to start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttemptDecision {
-    /// The attempt may go ahead; it already counts as a failure until
-    /// [`RateLimiter::clear_failures`] or [`RateLimiter::forgive_attempt`].
-    Allowed,
-    /// The account is throttled: no password is checked before `retry_after`.
-    Throttled { retry_after: Duration },
 }
 
 /// Counters shared by every instance of the service (one atomic step per

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{SessionId, UserId};
 
-use crate::error::BoxError;
+use super::BoxError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MarkQueueError {

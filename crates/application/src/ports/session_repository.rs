@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use domain::{ClientDevice, Session, SessionId, UserId};
 
+use super::BoxError;
 use crate::EmailJob;
-use crate::error::BoxError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionStoreError {

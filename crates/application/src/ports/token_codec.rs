@@ -1,6 +1,6 @@
 use domain::{TokenClaims, TokenRejection};
 
-use crate::error::BoxError;
+use super::BoxError;
 
 #[derive(Debug, thiserror::Error)]
 #[error("could not sign the token")]

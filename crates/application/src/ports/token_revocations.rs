@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use domain::{SessionId, TokenClaims, UserId};
 
-use crate::error::BoxError;
+use super::BoxError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RevocationError {

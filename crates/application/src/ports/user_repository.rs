@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{NewUser, PasswordHash, Role, SessionId, User, UserId};
 
+use super::BoxError;
 use crate::EmailJob;
-use crate::error::BoxError;
 use crate::ports::{EndedSession, NewSecret, SessionEpoch};
 
 #[derive(Debug, thiserror::Error)]

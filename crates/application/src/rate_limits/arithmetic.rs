@@ -6,8 +6,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::{RateLimit, ThrottlePolicy};
-use crate::ports::{AttemptDecision, RateDecision};
+use super::{AttemptDecision, RateDecision, RateLimit, ThrottlePolicy};
 
 /// A duration as whole milliseconds (saturating; negative is zero).
 pub fn millis(duration: Duration) -> i64 {

@@ -6,14 +6,14 @@ use chrono::{DateTime, Utc};
 
 use crate::ports::Clock;
 
-pub(crate) struct ManualClock(AtomicI64);
+pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
-    pub(crate) fn at(ms: i64) -> Self {
+    pub fn at(ms: i64) -> Self {
         Self(AtomicI64::new(ms))
     }
 
-    pub(crate) fn advance_ms(&self, ms: i64) {
+    pub fn advance_ms(&self, ms: i64) {
         self.0.fetch_add(ms, Ordering::SeqCst);
     }
 }

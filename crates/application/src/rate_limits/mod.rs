@@ -1,6 +1,7 @@
 //! Rate limits: the rules of the contract's table, their arithmetic, and
-//! the in-memory counters each instance falls back to when the shared
-//! store (Redis) is down.
+//! what a limiter answers. The `RateLimiter` port is in [`crate::ports`];
+//! its implementations are adapters (the in-memory and fallback limiters
+//! in rate-limit-adapter, the Redis one in redis-adapter).
 //!
 //! Two kinds of counter, each updated in one atomic step:
 //! - events per subject ([`SlidingLog`]): requests per client IP (or
@@ -12,20 +13,23 @@
 //!   `max`; never a permanent lockout.
 //!
 //! The Redis adapter runs the same arithmetic in Lua; its tests compare
-//! both on a hand-moved clock.
+//! it with the in-memory limiter on a hand-moved clock.
 
 mod arithmetic;
-mod fallback;
-mod in_memory;
-#[cfg(test)]
-pub(crate) mod manual_clock;
+mod decisions;
+// A clock tests move by hand, for this crate's tests and the limiters'.
+#[cfg(any(test, feature = "mocks"))]
+pub mod manual_clock;
 
 use std::fmt;
 use std::time::Duration;
 
 pub use arithmetic::{FailureRecord, LogEntry, SlidingLog, millis};
-pub use fallback::FallbackRateLimiter;
-pub use in_memory::InMemoryRateLimiter;
+pub use decisions::{AttemptDecision, RateDecision};
+
+/// The metric counting refused requests (and dropped emails) by rule
+/// (label `rule`: [`Rule::name`]).
+pub const RATE_LIMITED_TOTAL: &str = "rate_limited_total";
 
 /// One row of the contract's rate limit table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

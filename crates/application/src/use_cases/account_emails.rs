@@ -5,9 +5,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use domain::{EmailAddress, SecretPurpose, User, UserId};
+use domain::{EmailAddress, SecretPurpose, User};
 
-use super::account_ports::AccountPorts;
 use crate::ports::{NewSecret, NewUndo, SecretGenerator};
 use crate::{Email, EmailJob};
 
@@ -225,67 +224,4 @@ pub(crate) fn password_changed(user: &User, now: DateTime<Utc>) -> EmailJob {
         },
         now,
     )
-}
-
-/// Makes the secret and its email for the account a lookup found, or
-/// nothing when that account gets none (a verified one asking for a new
-/// verification email).
-pub(crate) type MakeSecretMail =
-    fn(&SecretMail, &User, DateTime<Utc>) -> Option<(NewSecret, EmailJob)>;
-
-/// Hands exactly one job to `tasks` after the lookup every address gets,
-/// for the routes whose answer must take the same time whether or not the
-/// account exists. The request does the same work either way (it moves
-/// the lookup's result into the job and hands it over); only the job
-/// looks at the result: for an account it makes the secret and its email
-/// with `make` and issues them in one transaction, for an unknown address
-/// it ends at once. A failure is logged (the user can ask again), never
-/// answered: the answer has already gone.
-pub(crate) async fn issue_detached(
-    ports: &AccountPorts,
-    user: Option<UserId>,
-    make: MakeSecretMail,
-    min_interval: Duration,
-) {
-    let users = ports.users.clone();
-    let secrets = ports.secrets.clone();
-    let outbox = ports.outbox.clone();
-    let clock = ports.clock.clone();
-    let mail = ports.mail.clone();
-    ports
-        .tasks
-        .detach(Box::pin(async move {
-            let Some(id) = user else { return };
-            let user = match users.find_by_id(id).await {
-                Ok(Some(user)) => user,
-                // Deleted since the lookup: nothing to send.
-                Ok(None) => return,
-                Err(error) => {
-                    tracing::error!(
-                        error = &error as &dyn std::error::Error,
-                        user_id = id.get(),
-                        "an account email could not be made; the user can ask again"
-                    );
-                    return;
-                }
-            };
-            let Some((secret, email)) = make(&mail, &user, clock.now()) else {
-                return;
-            };
-            let purpose = secret.purpose;
-            match secrets
-                .issue(user.id, secret, vec![email], min_interval)
-                .await
-            {
-                Ok(true) => outbox.job_committed(),
-                Ok(false) => {}
-                Err(error) => tracing::error!(
-                    error = &error as &dyn std::error::Error,
-                    user_id = user.id.get(),
-                    purpose = purpose.as_str(),
-                    "an account email could not be queued; the user can ask again"
-                ),
-            }
-        }))
-        .await;
 }

@@ -17,7 +17,6 @@ pub mod headers;
 pub(crate) use counted::{Counted, counted};
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
@@ -25,17 +24,12 @@ use actix_web::http::Method;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::web::Data;
 use actix_web::{Error, ResponseError};
-use application::ports::{AttemptDecision, RateDecision, RateLimitError, RateLimiter};
-use application::rate_limits::{RateLimit, Rule, ThrottlePolicy};
-use async_trait::async_trait;
+use application::rate_limits::Rule;
 
 use self::headers::allowance_headers;
 use crate::client_ip::{ClientIp, network_group, rate_limit_group};
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// The metric counting refused requests (and dropped emails) by rule.
-pub const RATE_LIMITED_TOTAL: &str = "rate_limited_total";
 
 /// Middleware counting each `POST` under `rules` per client IP group (IPv6
 /// by /64; per network for a per-network rule), before the handler and
@@ -88,64 +82,6 @@ async fn enforce<B: MessageBody + 'static>(
         allowance_headers(allowance, response.headers_mut());
     }
     Ok(response)
-}
-
-/// Counts every refusal of the limiter it wraps in
-/// `rate_limited_total{rule}`: requests over a limit, throttled logins,
-/// dropped emails.
-pub struct MeteredRateLimiter(pub Arc<dyn RateLimiter>);
-
-fn count_if_limited(rule: Rule, decision: &Result<RateDecision, RateLimitError>) {
-    if let Ok(RateDecision::Limited { .. }) = decision {
-        metrics::counter!(RATE_LIMITED_TOTAL, "rule" => rule.name()).increment(1);
-    }
-}
-
-#[async_trait]
-impl RateLimiter for MeteredRateLimiter {
-    async fn hit(
-        &self,
-        rule: Rule,
-        subject: &str,
-        limit: RateLimit,
-    ) -> Result<RateDecision, RateLimitError> {
-        let decision = self.0.hit(rule, subject, limit).await;
-        count_if_limited(rule, &decision);
-        decision
-    }
-
-    async fn admit(
-        &self,
-        rule: Rule,
-        subject: &str,
-        item: &str,
-        limit: RateLimit,
-    ) -> Result<RateDecision, RateLimitError> {
-        let decision = self.0.admit(rule, subject, item, limit).await;
-        count_if_limited(rule, &decision);
-        decision
-    }
-
-    async fn begin_attempt(
-        &self,
-        account: &str,
-        policy: ThrottlePolicy,
-    ) -> Result<AttemptDecision, RateLimitError> {
-        let decision = self.0.begin_attempt(account, policy).await;
-        if let Ok(AttemptDecision::Throttled { .. }) = decision {
-            let rule = Rule::FailedLogins.name();
-            metrics::counter!(RATE_LIMITED_TOTAL, "rule" => rule).increment(1);
-        }
-        decision
-    }
-
-    async fn forgive_attempt(&self, account: &str) -> Result<(), RateLimitError> {
-        self.0.forgive_attempt(account).await
-    }
-
-    async fn clear_failures(&self, account: &str) -> Result<(), RateLimitError> {
-        self.0.clear_failures(account).await
-    }
 }
 
 #[cfg(test)]

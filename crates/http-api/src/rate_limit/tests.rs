@@ -3,6 +3,7 @@ use std::time::Duration;
 use actix_web::body::to_bytes;
 use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderMap;
+use application::rate_limits::{RateLimit, ThrottlePolicy};
 use application::{Allowance, RateLimited};
 
 use super::headers::*;

@@ -4,8 +4,9 @@
 use chrono::{DateTime, Utc};
 use domain::{EmailAddress, SecretProof, User};
 
-use super::account_emails::{AccountEmailSettings, SecretMail, issue_detached};
+use super::account_emails::{AccountEmailSettings, SecretMail};
 use super::account_ports::AccountPorts;
+use super::account_ports::issue_detached;
 use crate::error::{DependencyError, ResendError, VerifyEmailError};
 use crate::ports::{OneTimeSecretStore, OutboxSignal};
 

@@ -3,8 +3,9 @@
 
 use domain::{EmailAddress, Password, SecretProof};
 
-use super::account_emails::{AccountEmailSettings, issue_detached, password_changed};
+use super::account_emails::{AccountEmailSettings, password_changed};
 use super::account_ports::AccountPorts;
+use super::account_ports::issue_detached;
 use crate::error::{ForgotPasswordError, ResetPasswordError};
 use crate::ports::NoticeFor;
 

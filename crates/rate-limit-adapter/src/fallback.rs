@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{RateLimit, Rule, ThrottlePolicy, millis};
-use crate::ports::{AttemptDecision, Clock, RateDecision, RateLimitError, RateLimiter};
+use application::ports::{AttemptDecision, Clock, RateDecision, RateLimitError, RateLimiter};
+use application::rate_limits::{RateLimit, Rule, ThrottlePolicy, millis};
 
 /// `next_probe_ms` while the shared store answers.
 const HEALTHY: i64 = i64::MIN;

@@ -1,8 +1,8 @@
 use std::sync::atomic::AtomicUsize;
 
 use super::*;
-use crate::ports::MockRateLimiter;
-use crate::rate_limits::manual_clock::ManualClock;
+use application::ports::MockRateLimiter;
+use application::rate_limits::manual_clock::ManualClock;
 
 const LIMIT: RateLimit = RateLimit::per_secs(10, 60);
 

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::arithmetic::{FailureRecord, LogEntry, SlidingLog};
-use super::{RateLimit, Rule, ThrottlePolicy};
-use crate::ports::{AttemptDecision, Clock, RateDecision, RateLimitError, RateLimiter};
+use application::ports::{AttemptDecision, Clock, RateDecision, RateLimitError, RateLimiter};
+use application::rate_limits::{
+    FailureRecord, LogEntry, RateLimit, Rule, SlidingLog, ThrottlePolicy,
+};
 
 /// Keys kept per table unless they expired: bounds memory whatever an
 /// attacker sends while Redis is down (a few tens of MB at worst).
