@@ -141,6 +141,8 @@ pub enum TokenRequirement {
 /// The tokens of a new login session. Its `Debug` hides the tokens.
 #[derive(Clone, PartialEq, Eq)]
 pub struct LoginTokens {
+    /// Whose session it is: the request's logs name the user.
+    pub user_id: domain::UserId,
     pub access_token: String,
     pub refresh_token: String,
     pub expires_in: u64,
@@ -161,6 +163,7 @@ pub struct RefreshedTokens {
 impl fmt::Debug for LoginTokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoginTokens")
+            .field("user_id", &self.user_id)
             .field("access_token", &"********")
             .field("refresh_token", &"********")
             .field("expires_in", &self.expires_in)

@@ -1,10 +1,12 @@
+use actix_web::HttpMessage;
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 use application::TokenRequirement;
-use domain::{TokenClaims, TokenRejection};
+use domain::{TokenClaims, TokenRejection, UserId};
 use futures_util::future::LocalBoxFuture;
 use paperclip::actix::Apiv2Security;
+use tracing_actix_web::RootSpan;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -16,6 +18,14 @@ fn bearer_token(request: &HttpRequest) -> Option<&str> {
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
         .then_some(token)
+}
+
+/// Names the caller on the request's root span, so every log line of the
+/// request carries its `user_id`.
+pub(crate) fn record_user(request: &HttpRequest, user: UserId) {
+    if let Some(span) = request.extensions().get::<RootSpan>() {
+        span.record("user_id", user.get());
+    }
 }
 
 /// Which check a route's token passes.
@@ -41,10 +51,12 @@ fn authenticate(
             .app_data::<web::Data<AppState>>()
             .ok_or_else(|| ApiError::internal("application state missing"))?;
         let authentication = &state.authentication;
-        Ok(match check {
+        let claims = match check {
             Check::Token => authentication.authenticate(token, requirement).await?,
             Check::LiveSession => authentication.authenticate_live(token, requirement).await?,
-        })
+        };
+        record_user(&request, claims.user_id);
+        Ok(claims)
     })
 }
 

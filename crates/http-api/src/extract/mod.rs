@@ -6,6 +6,7 @@ mod client_device;
 pub(crate) mod field;
 mod json_body;
 
+pub(crate) use bearer::record_user;
 pub use bearer::{
     AccessToken, FreshAccessToken, FreshLiveAccessToken, LiveAccessToken, RefreshToken,
 };

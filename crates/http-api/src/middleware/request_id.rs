@@ -61,6 +61,8 @@ impl RootSpanBuilder for RequestIdRootSpan {
             http.route = %route,
             http.target = %request.path(),
             request_id = %id,
+            // Recorded once the caller is known (token check, login).
+            user_id = tracing::field::Empty,
             http.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
             exception.message = tracing::field::Empty,
@@ -75,7 +77,59 @@ impl RootSpanBuilder for RequestIdRootSpan {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::test::{TestRequest, call_service, init_service};
+    use actix_web::{App, HttpRequest, HttpResponse, web};
+    use domain::UserId;
+    use tracing_actix_web::TracingLogger;
+
     use super::*;
+    use crate::extract::record_user;
+
+    /// Log output kept in memory.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[actix_web::test]
+    async fn every_line_of_a_request_names_its_user_once_known() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let app = init_service(
+            App::new()
+                .wrap(TracingLogger::<RequestIdRootSpan>::new())
+                .route(
+                    "/me",
+                    web::get().to(|request: HttpRequest| async move {
+                        record_user(&request, UserId::new(42));
+                        tracing::info!("handled");
+                        HttpResponse::Ok().finish()
+                    }),
+                ),
+        )
+        .await;
+        call_service(&app, TestRequest::get().uri("/me").to_request()).await;
+        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line = logs.lines().find(|line| line.contains("handled")).unwrap();
+        assert!(line.contains("user_id=42"), "{line}");
+    }
 
     #[test]
     fn accepts_only_short_plain_ids() {

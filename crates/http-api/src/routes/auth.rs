@@ -1,3 +1,4 @@
+use actix_web::HttpRequest;
 use actix_web::web::Data;
 use application::Registration;
 use domain::{
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::users::UserBody;
 use crate::error::{ApiError, FieldErrors};
-use crate::extract::{Device, Field, JsonBody, OptionalJsonBody, RefreshToken};
+use crate::extract::{Device, Field, JsonBody, OptionalJsonBody, RefreshToken, record_user};
 use crate::state::AppState;
 
 /// Records a domain parser's error under `name`.
@@ -166,6 +167,7 @@ impl std::fmt::Debug for LoginResponse {
 /// "New sign-in to your account" email (never on the first login).
 #[api_v2_operation(tags(Auth))]
 pub async fn login(
+    request: HttpRequest,
     state: Data<AppState>,
     device: Device,
     body: JsonBody<LoginRequest>,
@@ -173,6 +175,7 @@ pub async fn login(
     let login = body.0.into_login(device.0)?;
     // A throttled client gets 429 whatever the password.
     let tokens = state.authentication.login(login).await?;
+    record_user(&request, tokens.user_id);
     Ok(Json(LoginResponse {
         access_token: tokens.access_token,
         refresh_token: tokens.refresh_token,
@@ -182,7 +185,7 @@ pub async fn login(
     }))
 }
 
-#[derive(Debug, Serialize, Apiv2Schema)]
+#[derive(Serialize, Apiv2Schema)]
 pub struct RefreshResponse {
     pub access_token: String,
     /// The session's next refresh token (absent when
@@ -191,6 +194,14 @@ pub struct RefreshResponse {
     pub refresh_token: Option<String>,
     pub token_type: &'static str,
     pub expires_in: u64,
+}
+
+impl std::fmt::Debug for RefreshResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshResponse")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Rotate a refresh token: a new (non-fresh) access token and refresh token

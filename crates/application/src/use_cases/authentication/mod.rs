@@ -248,6 +248,7 @@ impl Authentication {
             expires_at: Some(expires_at),
         })?;
         Ok(LoginTokens {
+            user_id: user.id,
             access_token: access,
             refresh_token: refresh,
             expires_in: self.lifetimes.access_secs(),
