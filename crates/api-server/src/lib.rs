@@ -8,13 +8,13 @@ mod adapters;
 mod admin;
 mod background_tasks;
 pub mod config;
+mod listener;
 mod metrics;
 pub mod outbox_relay_loop;
 mod rate_limiting;
 pub mod revocation_replay_loop;
+mod startup_error;
 mod use_cases;
-
-use std::net::{TcpListener, ToSocketAddrs};
 
 use application::{OutboxRelay, RevocationReplay};
 use http_api::ServerSettings;
@@ -23,30 +23,11 @@ use tokio::sync::oneshot;
 use adapters::Adapters;
 pub use admin::{AdminError, make_admin};
 pub use config::{Config, ConfigError, DatabaseConfig};
+use listener::bind;
 use outbox_relay_loop::OutboxWakeup;
 use rate_limiting::RateLimiting;
+pub use startup_error::StartupError;
 use use_cases::UseCases;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error(transparent)]
-    Postgres(#[from] postgres_adapter::PgError),
-    #[error("Redis: {0}")]
-    Redis(#[from] redis_adapter::RedisError),
-    /// Names the variable itself (`JWT_SECRET_KEY`, `JWT_ISSUER`, ...).
-    #[error(transparent)]
-    Jwt(#[from] crypto_adapter::JwtKeyError),
-    #[error(transparent)]
-    Hasher(#[from] application::ports::HashError),
-    /// The background tasks run on the runtime that builds the server.
-    #[error("the API server must be built inside a tokio runtime")]
-    NoRuntime(#[source] tokio::runtime::TryCurrentError),
-    #[error("cannot listen on {address}")]
-    Bind {
-        address: String,
-        source: std::io::Error,
-    },
-}
 
 /// The API server, bound and ready to run.
 pub struct Application {
@@ -133,16 +114,4 @@ impl Application {
         let _ = replay.await;
         served
     }
-}
-
-/// A listener on `address` and the port it got (`shown` names the
-/// address in the error).
-fn bind(address: impl ToSocketAddrs, shown: String) -> Result<(TcpListener, u16), StartupError> {
-    let bind_error = |source| StartupError::Bind {
-        address: shown.clone(),
-        source,
-    };
-    let listener = TcpListener::bind(address).map_err(bind_error)?;
-    let port = listener.local_addr().map_err(bind_error)?.port();
-    Ok((listener, port))
 }

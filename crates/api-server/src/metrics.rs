@@ -7,7 +7,8 @@ use std::sync::Arc;
 use http_api::metrics::{PoolGauge, PoolStatus, RevocationCacheGauge, RevocationCacheStatus};
 
 use crate::adapters::Adapters;
-use crate::{StartupError, bind};
+use crate::listener::bind;
+use crate::startup_error::StartupError;
 
 /// A gauge that reads a deadpool pool's status at each scrape. A macro,
 /// not a function: the Postgres and Redis pools come from two deadpool

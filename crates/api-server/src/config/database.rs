@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use super::{ConfigError, Settings, invalid};
+use super::error::{ConfigError, invalid};
+use super::settings::Settings;
 
 /// Checks a URL's scheme and host. The parser's messages never include
 /// the URL itself, which may hold a password.

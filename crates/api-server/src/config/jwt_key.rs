@@ -5,7 +5,7 @@
 use crypto_adapter::JwtAlgorithm;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{ConfigError, invalid};
+use super::error::{ConfigError, invalid};
 
 /// The key `.env.example` ships with. It is public, so `serve` refuses it;
 /// `scripts/dev.sh` writes a random key into `.env` instead.

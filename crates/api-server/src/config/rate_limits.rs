@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use application::rate_limits::{RateLimit, RateLimitConfig, ThrottlePolicy};
 
-use super::{ConfigError, invalid};
+use super::error::{ConfigError, invalid};
 
 /// Windows and waits are whole seconds or more, at most this.
 const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);

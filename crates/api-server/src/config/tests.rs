@@ -1,6 +1,8 @@
 use std::collections::HashMap;
 
 use chrono::TimeDelta;
+use crypto_adapter::JwtAlgorithm;
+use secrecy::ExposeSecret;
 
 use super::*;
 

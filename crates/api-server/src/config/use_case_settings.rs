@@ -6,7 +6,8 @@ use application::{AccountEmailSettings, SessionSettings, TokenLifetimes};
 use chrono::TimeDelta;
 
 use super::database::checked_url;
-use super::{ConfigError, Settings, invalid};
+use super::error::{ConfigError, invalid};
+use super::settings::Settings;
 
 /// `seconds` as a duration that a token or secret issued now can carry. A
 /// value too large for the calendar stops the start with a line naming

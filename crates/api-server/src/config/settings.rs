@@ -1,0 +1,194 @@
+//! The flags and variables as given, before any check.
+
+use std::net::{IpAddr, SocketAddr};
+
+use clap::builder::TypedValueParser;
+use clap::{CommandFactory, FromArgMatches};
+use crypto_adapter::{JwtAlgorithm, JwtSettings};
+use domain::PasswordPolicy;
+use http_api::client_ip::TrustedProxies;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::error::ConfigError;
+use super::rate_limits;
+
+/// The longest token lifetime accepted: ten years. Anything longer is a
+/// typo, and bounding it keeps every expiry computation in range.
+pub const MAX_TOKEN_LIFETIME_SECS: i64 = 10 * 365 * 24 * 3600;
+
+/// Every setting of the API server, as given: each flag falls back to the
+/// environment variable of the same name. Checked into a [`Config`] (for
+/// `serve`) or a [`DatabaseConfig`] (for `migrate`, `make-admin`). Its
+/// `Debug` shows no secret: the values that may hold one (the JWT key,
+/// URLs with a password) are [`SecretString`]s. They are checked after
+/// clap, never by it, as clap would echo a value it refused.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// postgres://user:password@host:5432/name
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub(super) database_url: Option<SecretString>,
+    /// redis://host:6379 (rediss:// for TLS)
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
+    pub(super) redis_url: Option<SecretString>,
+    /// Prefix of every Redis key; the email worker must use the same
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = redis_adapter::keys::DEFAULT_PREFIX, global = true)]
+    pub(super) redis_key_prefix: String,
+    /// HMAC key: at least 32 bytes for HS256, 48 for HS384, 64 for HS512
+    #[arg(long, env = "JWT_SECRET_KEY", hide_env_values = true, global = true)]
+    pub(super) jwt_secret_key: Option<SecretString>,
+    /// HS256, HS384 or HS512; tokens signed otherwise are refused
+    #[arg(long, env = "JWT_ALGORITHM", default_value = "HS256", global = true)]
+    pub(super) jwt_algorithm: JwtAlgorithm,
+    /// The `iss` claim of every token; tokens naming another are refused
+    #[arg(long, env = "JWT_ISSUER", default_value = JwtSettings::DEFAULT_ISSUER, global = true)]
+    pub(super) jwt_issuer: String,
+    /// The `aud` claim of every token; tokens for another audience are refused
+    #[arg(long, env = "JWT_AUDIENCE", default_value = JwtSettings::DEFAULT_AUDIENCE, global = true)]
+    pub(super) jwt_audience: String,
+    /// Access token lifetime, seconds
+    #[arg(long, env = "JWT_ACCESS_TOKEN_EXPIRES", default_value_t = 300,
+          value_parser = clap::value_parser!(i64).range(1..=MAX_TOKEN_LIFETIME_SECS), global = true)]
+    pub(super) jwt_access_token_expires: i64,
+    /// Refresh token lifetime, seconds
+    #[arg(long, env = "JWT_REFRESH_TOKEN_EXPIRES", default_value_t = 2_592_000,
+          value_parser = clap::value_parser!(i64).range(1..=MAX_TOKEN_LIFETIME_SECS), global = true)]
+    pub(super) jwt_refresh_token_expires: i64,
+    /// Each refresh hands out a new refresh token and retires the old one;
+    /// false: v1 behaviour (one refresh token per session)
+    #[arg(long, env = "REFRESH_TOKEN_ROTATION", default_value_t = true,
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(),
+          global = true)]
+    pub(super) refresh_token_rotation: bool,
+    /// Seconds the refresh token just superseded is still honoured (its
+    /// reuse after that revokes the session)
+    #[arg(long, env = "REFRESH_REUSE_INTERVAL", default_value_t = 10,
+          value_parser = clap::value_parser!(i64).range(0..=3600), global = true)]
+    pub(super) refresh_reuse_interval: i64,
+    /// Seconds after its login that a session dies however active it is
+    #[arg(long, env = "SESSION_MAX_LIFETIME", default_value_t = 7_776_000,
+          value_parser = clap::value_parser!(i64).range(1..=MAX_TOKEN_LIFETIME_SECS), global = true)]
+    pub(super) session_max_lifetime: i64,
+    /// Email the user when a login comes from a device (user agent and IP
+    /// /24 or /64) none of its sessions of the last 90 days used
+    #[arg(long, env = "NOTIFY_NEW_DEVICE_LOGIN", default_value_t = true,
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(),
+          global = true)]
+    pub(super) notify_new_device_login: bool,
+    /// The front end links in emails point at (`/verify-email#token=...`)
+    #[arg(
+        long,
+        env = "PUBLIC_APP_URL",
+        default_value = "http://127.0.0.1:5000",
+        global = true
+    )]
+    pub(super) public_app_url: String,
+    /// Seconds an email-verification link and code live
+    #[arg(long, env = "EMAIL_VERIFICATION_TTL", default_value_t = 86_400,
+          value_parser = clap::value_parser!(i64).range(60..=MAX_TOKEN_LIFETIME_SECS), global = true)]
+    pub(super) email_verification_ttl: i64,
+    /// Seconds a password-reset link and code live
+    #[arg(long, env = "PASSWORD_RESET_TTL", default_value_t = 3_600,
+          value_parser = clap::value_parser!(i64).range(60..=MAX_TOKEN_LIFETIME_SECS), global = true)]
+    pub(super) password_reset_ttl: i64,
+    /// Refuse logins of accounts whose email address is not verified
+    #[arg(long, env = "REQUIRE_VERIFIED_EMAIL", default_value_t = false,
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(),
+          global = true)]
+    pub(super) require_verified_email: bool,
+    /// Minimum password length in characters (the maximum is 128)
+    #[arg(long, env = "PASSWORD_MIN_LENGTH", default_value_t = PasswordPolicy::DEFAULT_MIN_CHARS,
+          value_parser = clap::value_parser!(u8).range(1..=PasswordPolicy::MAX_CHARS as i64).map(usize::from),
+          global = true)]
+    pub(super) password_min_length: usize,
+    /// Address the API listens on
+    #[arg(long, env = "HOST", default_value = "127.0.0.1", global = true)]
+    pub(super) host: IpAddr,
+    /// Port the API listens on (0: any free port)
+    #[arg(long, env = "PORT", default_value_t = 5000, global = true)]
+    pub(super) port: u16,
+    /// actix worker threads; unset: one per core
+    #[arg(long, env = "HTTP_WORKERS", value_parser = clap::value_parser!(u16).range(1..).map(usize::from), global = true)]
+    pub(super) http_workers: Option<usize>,
+    /// Address of the Prometheus listener (/metrics), e.g. 127.0.0.1:9000;
+    /// unset: no metrics listener. Never the public port.
+    #[arg(long, env = "METRICS_ADDR", global = true)]
+    pub(super) metrics_addr: Option<SocketAddr>,
+    /// Our own reverse proxies: comma-separated CIDRs. Only from these is
+    /// X-Forwarded-For believed; empty: the TCP peer is the client
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", global = true)]
+    pub(super) trusted_proxies: TrustedProxies,
+    /// Log lines as human-readable text or JSON
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t, global = true)]
+    pub log_format: telemetry::LogFormat,
+    #[command(flatten)]
+    pub(super) rate_limits: rate_limits::RateLimitSettings,
+    /// Revocation marks each instance caches (Redis invalidates them as
+    /// they change; ~150 bytes each); 0 turns the cache off
+    #[arg(long, env = "REVOCATION_CACHE_SIZE",
+          default_value_t = redis_adapter::RevocationCacheSettings::DEFAULT_CAPACITY as u32,
+          value_parser = clap::value_parser!(u32).range(..=MAX_REVOCATION_CACHE_SIZE),
+          global = true)]
+    pub(super) revocation_cache_size: u32,
+    /// Seconds between two looks at the queue of revocation marks that
+    /// Redis could not take when a session ended (at most 10, so a mark
+    /// reaches Redis within 15 s of it answering again)
+    #[arg(long, env = "REVOCATION_REPLAY_INTERVAL", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=10), global = true)]
+    pub(super) revocation_replay_interval: u64,
+}
+
+/// The largest revocation cache accepted (~2.7 GiB when full): anything
+/// larger is a typo.
+pub const MAX_REVOCATION_CACHE_SIZE: i64 = 1 << 24;
+
+/// A clap parser around [`Settings`] alone, for [`Settings::from_lookup`].
+#[derive(Debug, clap::Parser)]
+#[command(name = "api-server")]
+struct SettingsOnly {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+impl Settings {
+    /// Settings from `lookup` (a variable name to its value) instead of the
+    /// process environment, exactly as the binary would read them: what
+    /// tests use to configure an app without touching global state.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let command = SettingsOnly::command();
+        let mut argv = vec!["api-server".to_owned()];
+        for arg in command.get_arguments() {
+            let (Some(env), Some(long)) = (arg.get_env(), arg.get_long()) else {
+                continue;
+            };
+            let value = env.to_str().and_then(&lookup);
+            // As with the real environment, an empty value is unset.
+            if let Some(value) = value.filter(|value| !value.is_empty()) {
+                argv.push(format!("--{long}={value}"));
+            }
+        }
+        // Only the variables given count, not the test process's own.
+        let command = command.mut_args(|arg| arg.env(None));
+        let matches = command.try_get_matches_from(argv)?;
+        Ok(SettingsOnly::from_arg_matches(&matches)?.settings)
+    }
+
+    /// The address `serve` listens on, for the `healthcheck` command.
+    pub fn host(&self) -> IpAddr {
+        self.host
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The value, trimmed; an empty one counts as unset.
+    pub(super) fn required<'a>(
+        value: Option<&'a SecretString>,
+        name: &'static str,
+    ) -> Result<&'a str, ConfigError> {
+        value
+            .map(|value| value.expose_secret().trim())
+            .filter(|value| !value.is_empty())
+            .ok_or(ConfigError::Missing(name))
+    }
+}

@@ -1,0 +1,23 @@
+//! Why the API server could not start: each names the dependency or the
+//! variable at fault.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Postgres(#[from] postgres_adapter::PgError),
+    #[error("Redis: {0}")]
+    Redis(#[from] redis_adapter::RedisError),
+    /// Names the variable itself (`JWT_SECRET_KEY`, `JWT_ISSUER`, ...).
+    #[error(transparent)]
+    Jwt(#[from] crypto_adapter::JwtKeyError),
+    #[error(transparent)]
+    Hasher(#[from] application::ports::HashError),
+    /// The background tasks run on the runtime that builds the server.
+    #[error("the API server must be built inside a tokio runtime")]
+    NoRuntime(#[source] tokio::runtime::TryCurrentError),
+    #[error("cannot listen on {address}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
