@@ -33,7 +33,7 @@ pub async fn run(replay: RevocationReplay, shutdown: impl Future<Output = ()>) {
 }
 
 /// `interval` minus up to a tenth of it, never more than the interval
-/// itself: the bound the contract's "within 15 s" relies on.
+/// itself: the bound behind "within 15 s" (`docs/http-api.md#revocation`).
 fn with_jitter(interval: Duration) -> Duration {
     let tenth = interval / 10;
     let nanos = u64::try_from(tenth.as_nanos()).unwrap_or(u64::MAX);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::ports::{RateDecision, RateLimiter};
 use crate::rate_limits::{RateLimit, RateLimitConfig, RateLimited, Rule};
 
-/// Counts requests per client against the rules of the contract's table.
+/// Counts requests per client against the rules of `docs/http-api.md#rate-limit-rules`.
 #[derive(Clone)]
 pub struct RequestLimits {
     /// `None`: rate limits are off.
