@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use application::ErrorChain;
 use application::RevocationReplay;
 
 /// Replays until `shutdown` completes: a round every interval (at once
@@ -20,7 +21,7 @@ pub async fn run(replay: RevocationReplay, shutdown: impl Future<Output = ()>) {
             Ok(_) => {}
             Err(error) => {
                 tracing::warn!(
-                    error = &error as &dyn std::error::Error,
+                    error.chain = %ErrorChain(&error),
                     "revocation mark replay failed; will retry"
                 );
             }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::error_chain::ErrorChain;
 use crate::ports::{RateDecision, RateLimiter};
 use crate::rate_limits::{RateLimit, RateLimitConfig, RateLimited, Rule};
 
@@ -58,7 +59,7 @@ impl RequestLimits {
             // Only a limiter without a fallback gets here: let it pass.
             Err(error) => {
                 tracing::error!(
-                    error = &error as &dyn std::error::Error,
+                    error.chain = %ErrorChain(&error),
                     %rule,
                     "a request could not be counted"
                 );
