@@ -1,5 +1,5 @@
 //! Assertions on responses: the headers every response carries, the error
-//! envelope, the contract's token errors, `503`s.
+//! envelope, the token errors of `docs/http-api.md#error-codes`, `503`s.
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use reqwest::{Response, StatusCode};
@@ -39,7 +39,7 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
     body
 }
 
-/// Asserts a token error: `401` with exactly the contract's body.
+/// Asserts a token error: `401` with exactly the body `docs/http-api.md#error-codes` gives.
 pub async fn assert_token_error(response: Response, code: &str, message: &str) {
     let status = response.status();
     let body = json_body(response).await;
@@ -47,7 +47,7 @@ pub async fn assert_token_error(response: Response, code: &str, message: &str) {
     assert_eq!(body, json!({"message": message, "error": code}));
 }
 
-/// The contract's token error bodies.
+/// The token error bodies (`docs/http-api.md#error-codes`).
 pub mod token_errors {
     pub const MISSING: (&str, &str) = (
         "authorization_required",

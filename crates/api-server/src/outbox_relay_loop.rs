@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use application::ErrorChain;
 use application::OutboxRelay;
 use application::ports::OutboxSignal;
 use tokio::sync::Notify;
@@ -29,7 +30,7 @@ pub async fn run(relay: OutboxRelay, wakeup: OutboxWakeup, shutdown: impl Future
             Ok(_) => None,
             Err(error) => {
                 tracing::warn!(
-                    error = &error as &dyn std::error::Error,
+                    error.chain = %ErrorChain(&error),
                     "email outbox relay failed; will retry"
                 );
                 Some(settings.poll_interval)

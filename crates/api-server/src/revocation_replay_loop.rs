@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use application::ErrorChain;
 use application::RevocationReplay;
 
 /// Replays until `shutdown` completes: a round every interval (at once
@@ -20,7 +21,7 @@ pub async fn run(replay: RevocationReplay, shutdown: impl Future<Output = ()>) {
             Ok(_) => {}
             Err(error) => {
                 tracing::warn!(
-                    error = &error as &dyn std::error::Error,
+                    error.chain = %ErrorChain(&error),
                     "revocation mark replay failed; will retry"
                 );
             }
@@ -33,7 +34,7 @@ pub async fn run(replay: RevocationReplay, shutdown: impl Future<Output = ()>) {
 }
 
 /// `interval` minus up to a tenth of it, never more than the interval
-/// itself: the bound the contract's "within 15 s" relies on.
+/// itself: the bound behind "within 15 s" (`docs/http-api.md#revocation`).
 fn with_jitter(interval: Duration) -> Duration {
     let tenth = interval / 10;
     let nanos = u64::try_from(tenth.as_nanos()).unwrap_or(u64::MAX);

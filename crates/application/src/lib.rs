@@ -7,6 +7,7 @@
 pub mod delivery;
 pub mod email;
 pub mod error;
+pub mod error_chain;
 pub mod outbox_relay;
 pub mod ports;
 pub mod rate_limits;
@@ -20,6 +21,7 @@ pub use error::{
     ResetPasswordError, SessionAccessError, UndoEmailChangeError, UserAccessError,
     VerifyEmailError,
 };
+pub use error_chain::ErrorChain;
 pub use outbox_relay::{OutboxRelay, RelaySettings};
 pub use use_cases::{
     AccountEmailSettings, AccountPorts, Administration, Authentication, AuthenticationPorts,

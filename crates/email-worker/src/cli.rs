@@ -1,6 +1,6 @@
 //! The command line and environment of `email-worker`, as given. Every
 //! default is written once, here (or in `RetryPolicy` for the retry
-//! budget), and `--help` shows it; the README's configuration table
+//! budget), and `--help` shows it; `docs/configuration.md#email-worker`
 //! repeats it. [`crate::config`] checks these [`Settings`] into a `Config`.
 
 use std::net::SocketAddr;

@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     if let Err(error) = &dotenv
         && !error.not_found()
     {
-        tracing::warn!(%error, "ignoring an unreadable .env file");
+        tracing::warn!(error.chain = %application::ErrorChain(&error), "ignoring an unreadable .env file");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -126,7 +126,7 @@ async fn run(settings: &Settings) -> anyhow::Result<()> {
         listener.stop(true).await;
     }
     if let Err(error) = queue.leave_group_if_idle().await {
-        tracing::debug!(error = %application::delivery::error_chain(&error), "could not leave the consumer group");
+        tracing::debug!(error.chain = %application::ErrorChain(&error), "could not leave the consumer group");
     }
     tracing::info!(?summary, "email worker stopped");
     Ok(())

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use application::delivery::{MailError, Mailer, RenderedEmail, error_chain};
+use application::ErrorChain;
+use application::delivery::{MailError, Mailer, RenderedEmail};
 use mailgun_adapter::{MailgunConfig, MailgunMailer};
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -108,7 +109,7 @@ async fn a_500_is_retryable() {
         "{error:?}"
     );
     assert_eq!(
-        error_chain(&error),
+        ErrorChain(&error).to_string(),
         "temporary failure: mailgun answered 500: oops"
     );
 }
@@ -143,7 +144,7 @@ async fn a_400_is_permanent() {
         .await
         .unwrap_err();
     assert!(matches!(error, MailError::Permanent { .. }), "{error:?}");
-    let reason = error_chain(&error);
+    let reason = ErrorChain(&error).to_string();
     assert!(
         reason.starts_with("permanent failure: mailgun answered 400"),
         "{reason}"
@@ -178,7 +179,7 @@ async fn a_slow_answer_times_out_as_retryable() {
         ),
         "{error:?}"
     );
-    let reason = error_chain(&error);
+    let reason = ErrorChain(&error).to_string();
     assert!(reason.contains("mailgun timed out"), "{reason}");
     assert!(!reason.contains(KEY), "{reason}");
 }

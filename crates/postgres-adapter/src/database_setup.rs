@@ -97,7 +97,10 @@ pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, PgError> 
         diesel::sql_query("SELECT pg_advisory_unlock($1)").bind::<BigInt, _>(MIGRATION_LOCK_KEY);
     // Closing the connection releases the lock anyway.
     if let Err(error) = bounded(STATEMENT_TIMEOUT, unlock.execute(&mut conn)).await {
-        tracing::warn!(%error, "could not release the migration lock");
+        tracing::warn!(
+            error.chain = %application::ErrorChain(&error),
+            "could not release the migration lock"
+        );
     }
     let applied = applied?;
     for name in &applied {

@@ -103,7 +103,7 @@ impl EmailOutbox for PgEmailOutbox {
                 // One bad row must not block the others; it stays in the
                 // table for an operator and reappears after each lease.
                 Err(error) => {
-                    tracing::error!(outbox_id = %row.id, %error, "unreadable email job in the outbox, skipped");
+                    tracing::error!(outbox_id = %row.id, error.chain = %application::ErrorChain(&error), "unreadable email job in the outbox, skipped");
                     None
                 }
             })

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 mod support;
 
+use application::ErrorChain;
 use application::ports::{
     DependencyProbe, EmailOutbox, OutboxError, RepositoryError, UserRepository,
 };
@@ -86,12 +87,12 @@ async fn odd_database_names_are_quoted() {
 async fn set_up_against_a_closed_port_fails_without_leaking_the_password() {
     let ensure = ensure_database(CLOSED_PORT).await;
     assert!(matches!(ensure, Err(PgError::Connect(_))), "{ensure:?}");
-    let chain = error_chain(&ensure.unwrap_err());
+    let chain = ErrorChain(&ensure.unwrap_err()).to_string();
     assert!(!chain.contains("s3cr3t"), "{chain}");
 
     let migrate = run_migrations(CLOSED_PORT).await;
     assert!(matches!(migrate, Err(PgError::Connect(_))), "{migrate:?}");
-    let chain = error_chain(&migrate.unwrap_err());
+    let chain = ErrorChain(&migrate.unwrap_err()).to_string();
     assert!(!chain.contains("s3cr3t"), "{chain}");
 }
 
@@ -115,7 +116,7 @@ async fn a_dead_server_makes_every_call_unavailable() {
         .await;
     match created {
         Err(error @ RepositoryError::Unavailable(_)) => {
-            let chain = error_chain(&error);
+            let chain = ErrorChain(&error).to_string();
             assert!(!chain.contains("s3cr3t"), "{chain}");
         }
         other => panic!("expected Unavailable, got {other:?}"),
@@ -160,16 +161,4 @@ async fn the_probe_answers_for_a_live_server() {
     let db = fresh_database().await;
     let probe = PgProbe::new(pool(&db.url), settings());
     probe.ping().await.unwrap();
-}
-
-/// The error's message and every source's, as a log line would show them.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut chain = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        chain.push_str(": ");
-        chain.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    chain
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use application::ErrorChain;
 use application::ports::{AttemptDecision, Clock, RateDecision, RateLimitError, RateLimiter};
 use application::rate_limits::{RateLimit, Rule, ThrottlePolicy, millis};
 
@@ -81,7 +82,7 @@ impl FallbackRateLimiter {
         let later = self.now().saturating_add(self.retry_interval_ms);
         if self.next_probe_ms.swap(later, Ordering::AcqRel) == HEALTHY {
             tracing::warn!(
-                error = error as &dyn std::error::Error,
+                error.chain = %ErrorChain(error),
                 "rate limits: the shared store failed; this instance counts on its own until it answers"
             );
         }

@@ -114,7 +114,11 @@ mod tests {
         }
         let error = "redis//:hunter2@host".parse::<RedisUrl>().unwrap_err();
         assert!(matches!(error, RedisUrlError::Malformed(_)), "{error:?}");
-        assert!(!application::delivery::error_chain(&error).contains("hunter2"));
+        assert!(
+            !application::ErrorChain(&error)
+                .to_string()
+                .contains("hunter2")
+        );
     }
 
     #[test]

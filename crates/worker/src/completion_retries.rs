@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use application::ErrorChain;
 use application::delivery::{
-    Claim, DeadLetter, Delivery, DeliveryQueue, DeliveryQueueError, Retry, error_chain,
+    Claim, DeadLetter, Delivery, DeliveryQueue, DeliveryQueueError, Retry,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -59,7 +60,7 @@ impl DeliveryQueue for CompletionRetries {
                 Err(error) => {
                     tracing::warn!(
                         %job_id,
-                        error = %error_chain(&error),
+                        error.chain = %ErrorChain(&error),
                         "sent, but recording the delivery failed; trying again"
                     );
                     tokio::time::sleep(self.pause.saturating_mul(tries)).await;

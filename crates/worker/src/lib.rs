@@ -40,7 +40,10 @@ pub fn shutdown_signal() -> impl Future<Output = ()> {
                 }
             }
             (Err(error), _) | (_, Err(error)) => {
-                tracing::warn!(%error, "cannot listen for signals; only Ctrl-C stops the worker");
+                tracing::warn!(
+                    error.chain = %application::ErrorChain(&error),
+                    "cannot listen for signals; only Ctrl-C stops the worker"
+                );
                 let _ = tokio::signal::ctrl_c().await;
             }
         }

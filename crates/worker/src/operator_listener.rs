@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use actix_web::{App, HttpResponse, HttpServer, web};
-use application::delivery::{QueueAdmin, error_chain};
+use application::ErrorChain;
+use application::delivery::QueueAdmin;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -43,10 +44,10 @@ async fn ready(queue: Admin) -> HttpResponse {
         })),
         outcome => {
             let error = match outcome {
-                Ok(Err(error)) => error_chain(&error),
+                Ok(Err(error)) => ErrorChain(&error).to_string(),
                 _ => "no answer within 1 s".to_owned(),
             };
-            tracing::warn!(%error, "readiness probe failed");
+            tracing::warn!(error.chain = %error, "readiness probe failed");
             HttpResponse::ServiceUnavailable()
                 .insert_header((RETRY_AFTER, "5"))
                 .json(serde_json::json!({

@@ -7,9 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use application::EmailJob;
-use application::delivery::{
-    Delivery, DeliveryQueue, DeliveryQueueError, EmailDelivery, Outcome, error_chain,
-};
+use application::ErrorChain;
+use application::delivery::{Delivery, DeliveryQueue, DeliveryQueueError, EmailDelivery, Outcome};
 use application::ports::Clock;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinError, JoinSet};
@@ -73,7 +72,7 @@ impl RunSummary {
                 // again after the visibility timeout, until its hand-out
                 // count passes the attempt limit and it is dead-lettered.
                 self.unrecorded += 1;
-                tracing::error!(%error, "an email job task failed");
+                tracing::error!(error.chain = %ErrorChain(&error), "an email job task failed");
             }
         }
     }
@@ -138,7 +137,7 @@ impl Runner {
                 Ok(()) => error_pause = FIRST_ERROR_PAUSE,
                 Err(error) => {
                     tracing::warn!(
-                        error = %error_chain(&error),
+                        error.chain = %ErrorChain(&error),
                         retry_in_ms = u64::try_from(error_pause.as_millis()).unwrap_or(u64::MAX),
                         "cannot read email jobs; retrying"
                     );
@@ -180,7 +179,7 @@ impl Runner {
             tasks.shutdown().await;
         }
         if let Err(error) = promoter.await {
-            tracing::error!(%error, "the retry mover failed");
+            tracing::error!(error.chain = %ErrorChain(&error), "the retry mover failed");
         }
         summary
     }
@@ -290,7 +289,7 @@ async fn promote_loop(
             Err(error) => {
                 if !failing {
                     tracing::warn!(
-                        error = %error_chain(&error),
+                        error.chain = %ErrorChain(&error),
                         "cannot move due email retries; will keep trying"
                     );
                     failing = true;

@@ -386,7 +386,7 @@ mod tests {
         std::fs::write(dir.join("email/welcome.txt"), "Hello {{ to }}").unwrap();
         std::fs::write(dir.join("email/welcome.html"), "<p>{{ to }}</p>").unwrap();
         let error = TeraRenderer::load(&dir).err().unwrap();
-        let chain = application::delivery::error_chain(&error);
+        let chain = application::ErrorChain(&error).to_string();
         assert!(chain.contains("Subject"), "{chain}");
     }
 

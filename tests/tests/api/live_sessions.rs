@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
-/// The contract's bound for a queued mark to reach Redis once it answers.
+/// The bound (`docs/http-api.md#revocation`) for a queued mark to reach Redis once it answers.
 const REPLAY_BOUND: Duration = Duration::from_secs(15);
 
 fn sid(tokens: &Tokens) -> String {

@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
-//! Black-box tests of the HTTP contract (`API-CONTRACT.md`), one module per
+//! Black-box tests of the HTTP behaviour (`docs/http-api.md`), one module per
 //! section, and `edge_*` for the hardening of the HTTP edge. One
 //! test binary: it links once and its tests run in parallel.
 

@@ -52,7 +52,7 @@ fn headers(response: &Response, name: &str) -> Vec<String> {
         .collect()
 }
 
-/// Asserts the contract's 429 under `policy` (`"login";q=30;w=60`):
+/// Asserts the 429 of `docs/http-api.md#rate-limit-headers` under `policy` (`"login";q=30;w=60`):
 /// the exact body, `Retry-After` and the draft's headers agreeing with it.
 /// Returns the wait in seconds.
 async fn assert_rate_limited(response: Response, policy: &str) -> u64 {

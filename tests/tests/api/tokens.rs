@@ -1,4 +1,4 @@
-//! The token errors of the contract, on the routes that take tokens.
+//! The token errors of `docs/http-api.md#error-codes`, on the routes that take tokens.
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Configuration: command-line flags that default to environment variables
 //! (clap `env`), so `--help` shows every variable with its default and the
-//! README's table repeats them. Values that can hold a secret (URLs with a
+//! `docs/configuration.md#api-server` lists them. Values that can hold a secret (URLs with a
 //! password, the JWT key) are read as text and checked here, so no error
 //! line ever echoes them; every other problem is one line naming the
 //! variable.

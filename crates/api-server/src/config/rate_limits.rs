@@ -1,6 +1,6 @@
 //! The rate limit variables (`RATE_LIMITS`, `RATE_LIMIT_*`): one per row
-//! of the contract's table, `<count>/<window>` such as `30/60s`, with the
-//! contract's defaults.
+//! of `docs/http-api.md#rate-limit-rules`, `<count>/<window>` such as `30/60s`, with the
+//! defaults of `docs/configuration.md#rate-limit-variables`.
 
 use std::time::Duration;
 

@@ -1,4 +1,3 @@
-use std::error::Error;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -8,6 +7,7 @@ use super::policy::{Jitter, RetryPolicy};
 use super::ports::{Claim, DeliveryQueue, DeliveryQueueError, EmailRenderer, MailError, Mailer};
 use super::types::{DeadLetter, Delivery, FailedAttempt, Retry};
 use crate::EmailJob;
+use crate::error_chain::ErrorChain;
 use crate::ports::Clock;
 
 /// What became of one delivery.
@@ -38,18 +38,6 @@ impl Outcome {
             Outcome::DeadLettered { .. } => "dead_lettered",
         }
     }
-}
-
-/// An error and its causes on one line: `outer: cause: root cause`.
-pub fn error_chain(error: &(dyn Error + 'static)) -> String {
-    let mut line = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    line
 }
 
 /// Handles one delivery from start to finish.
@@ -148,7 +136,7 @@ impl EmailDelivery {
         let rendered = match self.renderer.render(job.id, &job.email) {
             Ok(rendered) => rendered,
             Err(error) => {
-                let reason = error_chain(&error);
+                let reason = ErrorChain(&error).to_string();
                 return self
                     .give_up(delivery, job.id.to_string(), kind, attempt, reason)
                     .await;
@@ -161,7 +149,7 @@ impl EmailDelivery {
             }
             Err(error) => error,
         };
-        let reason = error_chain(&error);
+        let reason = ErrorChain(&error).to_string();
         let MailError::Retryable { retry_after, .. } = error else {
             return self
                 .give_up(delivery, job.id.to_string(), kind, attempt, reason)
@@ -302,7 +290,7 @@ fn log(
                 attempt,
                 outcome = "queue_error",
                 latency_ms,
-                error = %error_chain(error),
+                error.chain = %ErrorChain(error),
                 "email job outcome not recorded; it stays pending and will be handed out again"
             );
         }

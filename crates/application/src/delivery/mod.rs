@@ -11,7 +11,7 @@ mod types;
 #[cfg(test)]
 mod tests;
 
-pub use handler::{EmailDelivery, Outcome, error_chain};
+pub use handler::{EmailDelivery, Outcome};
 pub use policy::{Jitter, RetryPolicy, uniform_jitter_with};
 pub use ports::{
     Cause, Claim, DeliveryQueue, DeliveryQueueError, EmailRenderer, MailError, Mailer, QueueAdmin,

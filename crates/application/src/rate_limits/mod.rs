@@ -1,4 +1,4 @@
-//! Rate limits: the rules of the contract's table, their arithmetic, and
+//! Rate limits: the rules of `docs/http-api.md#rate-limit-rules`, their arithmetic, and
 //! what a limiter answers. The `RateLimiter` port is in [`crate::ports`];
 //! its implementations are adapters (the in-memory and fallback limiters
 //! in rate-limit-adapter, the Redis one in redis-adapter).
@@ -31,7 +31,7 @@ pub use decisions::{AttemptDecision, RateDecision};
 /// (label `rule`: [`Rule::name`]).
 pub const RATE_LIMITED_TOTAL: &str = "rate_limited_total";
 
-/// One row of the contract's rate limit table.
+/// One row of the rate limit table (`docs/http-api.md#rate-limit-rules`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Rule {
     /// `POST /login`, per client IP.
@@ -137,7 +137,7 @@ pub struct ThrottlePolicy {
 }
 
 impl Default for ThrottlePolicy {
-    /// The contract's: after 5 failures in 15 minutes, 1 s doubling up to
+    /// As `docs/http-api.md#login-throttling` states: after 5 failures in 15 minutes, 1 s doubling up to
     /// 15 minutes.
     fn default() -> Self {
         Self {
@@ -167,7 +167,7 @@ impl ThrottlePolicy {
     }
 }
 
-/// Every limit of the contract's table, with its defaults.
+/// Every limit of `docs/http-api.md#rate-limit-rules`, with its defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitConfig {
     pub login_per_ip: RateLimit,

@@ -15,6 +15,7 @@ use super::account_emails::SecretMail;
 use super::revocation_marks::RevocationMarks;
 use super::session_revocation::SessionRevocation;
 use crate::EmailJob;
+use crate::error_chain::ErrorChain;
 use crate::ports::{
     BackgroundTasks, Clock, NewSecret, OneTimeSecretStore, OutboxSignal, PasswordHasher,
     RevocationMarkQueue, SessionRepository, TokenRevocations, UserRepository,
@@ -91,7 +92,7 @@ pub(crate) async fn issue_detached(
                 Ok(None) => return,
                 Err(error) => {
                     tracing::error!(
-                        error = &error as &dyn std::error::Error,
+                        error.chain = %ErrorChain(&error),
                         user_id = id.get(),
                         "an account email could not be made; the user can ask again"
                     );
@@ -109,7 +110,7 @@ pub(crate) async fn issue_detached(
                 Ok(true) => outbox.job_committed(),
                 Ok(false) => {}
                 Err(error) => tracing::error!(
-                    error = &error as &dyn std::error::Error,
+                    error.chain = %ErrorChain(&error),
                     user_id = user.id.get(),
                     purpose = purpose.as_str(),
                     "an account email could not be queued; the user can ask again"

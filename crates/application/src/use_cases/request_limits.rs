@@ -3,10 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::error_chain::ErrorChain;
 use crate::ports::{RateDecision, RateLimiter};
 use crate::rate_limits::{RateLimit, RateLimitConfig, RateLimited, Rule};
 
-/// Counts requests per client against the rules of the contract's table.
+/// Counts requests per client against the rules of `docs/http-api.md#rate-limit-rules`.
 #[derive(Clone)]
 pub struct RequestLimits {
     /// `None`: rate limits are off.
@@ -58,7 +59,7 @@ impl RequestLimits {
             // Only a limiter without a fallback gets here: let it pass.
             Err(error) => {
                 tracing::error!(
-                    error = &error as &dyn std::error::Error,
+                    error.chain = %ErrorChain(&error),
                     %rule,
                     "a request could not be counted"
                 );

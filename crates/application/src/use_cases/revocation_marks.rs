@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use super::TokenLifetimes;
+use crate::error_chain::ErrorChain;
 use crate::ports::{QueuedMark, Revocation, RevocationMarkQueue, TokenRevocations};
 
 /// The mark a queued one becomes when it is written at `now`, or `None`
@@ -71,7 +72,7 @@ impl RevocationMarks {
             .collect();
         if let Err(error) = self.revocations.revoke(revocations).await {
             tracing::warn!(
-                error = &error as &dyn std::error::Error,
+                error.chain = %ErrorChain(&error),
                 marks = marks.len(),
                 "revocation marks not written; they stay queued for the replay"
             );
@@ -81,7 +82,7 @@ impl RevocationMarks {
         if let Err(error) = self.queue.forget(marks).await {
             // Harmless: the replay writes them once more and forgets them.
             tracing::warn!(
-                error = &error as &dyn std::error::Error,
+                error.chain = %ErrorChain(&error),
                 marks = count,
                 "written revocation marks not taken off the queue"
             );

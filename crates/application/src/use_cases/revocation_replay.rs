@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::TokenLifetimes;
 use super::revocation_marks::revocation_of;
 use crate::error::ReplayError;
+use crate::error_chain::ErrorChain;
 use crate::ports::{Clock, DependencyProbe, RevocationMarkQueue, TokenRevocations};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +106,7 @@ impl RevocationReplay {
             if let Err(release) = self.queue.release(marks).await {
                 // The lease runs out on its own; only the retry is later.
                 tracing::warn!(
-                    error = &release as &dyn std::error::Error,
+                    error.chain = %ErrorChain(&release),
                     "could not hand back revocation marks after a failed write"
                 );
             }

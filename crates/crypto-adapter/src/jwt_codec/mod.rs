@@ -112,7 +112,7 @@ pub enum JwtKeyError {
     Unusable(JwtAlgorithm),
 }
 
-/// The wire format of the claims (see the contract's Tokens section). `S`
+/// The wire format of the claims (`docs/http-api.md#claims`). `S`
 /// is `&str` when encoding and when reading our own tokens (borrowed from
 /// the payload, no allocation), `String` on the general path.
 #[derive(Debug, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use application::BoxError;
+use application::{BoxError, ErrorChain};
 use paperclip::actix::api_v2_errors;
 use serde::Serialize;
 
@@ -163,22 +163,6 @@ impl ApiError {
             )])),
             _ => None,
         }
-    }
-}
-
-/// Shows an error and each of its sources, `outer: inner: root`, for the
-/// one log line an error gets.
-pub struct ErrorChain<'a>(pub &'a dyn std::error::Error);
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
     }
 }
 

@@ -17,7 +17,7 @@ pub const MISSING: &str = "Missing data for required field.";
 /// value itself (a password sent as a number, say) is never echoed.
 pub const NOT_A_STRING: &str = "Expected a string.";
 
-/// A JSON string field the contract requires.
+/// A JSON string field a request requires (`docs/http-api.md#request-bodies`).
 #[derive(Default)]
 pub enum Field<T> {
     #[default]

@@ -25,7 +25,7 @@ impl Default for BodyReadTimeout {
     }
 }
 
-/// A JSON request body with the contract's errors: 415 for another media
+/// A JSON request body with the errors of `docs/http-api.md#request-bodies`: 415 for another media
 /// type, 413 over 16 KiB, 408 when it arrives too slowly, 400 for broken
 /// JSON (invalid UTF-8 anywhere included), and 422 for a JSON value that is
 /// not an object. Field types are the body type's business: see
@@ -82,11 +82,11 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     use serde_json::error::Category;
 
     // serde_json checks UTF-8 only in the strings it keeps: a field the
-    // body type ignores could carry any bytes. The contract wants UTF-8.
+    // body type ignores could carry any bytes. Bodies are UTF-8 (`docs/http-api.md#request-bodies`).
     if std::str::from_utf8(body).is_err() {
         return Err(ApiError::InvalidJson);
     }
-    // Structs also deserialize from arrays; the contract wants objects.
+    // Structs also deserialize from arrays; a body is an object (`docs/http-api.md#request-bodies`).
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(
             match serde_json::from_slice::<serde::de::IgnoredAny>(body) {

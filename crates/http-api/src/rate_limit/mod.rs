@@ -1,5 +1,5 @@
 //! Rate limits at the HTTP edge: [`limited`] puts a route under a rule of
-//! the contract's table, counted per client IP group, and the headers of
+//! the rule table of `docs/http-api.md#rate-limit-rules`, counted per client IP group, and the headers of
 //! the IETF draft "RateLimit header fields for HTTP",
 //! draft-ietf-httpapi-ratelimit-headers-11 (May 2026): a `RateLimit-Policy`
 //! item (`"login";q=30;w=60`: quota `q` per window `w` seconds) and a

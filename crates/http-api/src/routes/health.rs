@@ -8,6 +8,8 @@ use futures_util::future::join_all;
 use paperclip::actix::{Apiv2Schema, api_v2_operation, web::Json};
 use serde::Serialize;
 
+use application::ErrorChain;
+
 use crate::error::RETRY_AFTER_SECS;
 use crate::state::AppState;
 
@@ -40,7 +42,7 @@ pub async fn ready(state: Data<AppState>) -> HttpResponse {
     let results = join_all(state.probes.iter().map(|probe| async move {
         let outcome = match tokio::time::timeout(PROBE_TIMEOUT, probe.ping()).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(error.to_string()),
+            Ok(Err(error)) => Err(ErrorChain(&error).to_string()),
             Err(_) => Err("no answer within 1 s".to_owned()),
         };
         (probe.name(), outcome)
@@ -53,7 +55,7 @@ pub async fn ready(state: Data<AppState>) -> HttpResponse {
         let verdict = match outcome {
             Ok(()) => "ok",
             Err(error) => {
-                tracing::warn!(dependency = name, %error, "readiness probe failed");
+                tracing::warn!(dependency = name, error.chain = %error, "readiness probe failed");
                 failing.push(name);
                 "unavailable"
             }

@@ -93,7 +93,10 @@ impl QueueAdmin for RedisDeliveryQueue {
             .filter_map(|raw| match serde_json::from_str::<DeadLetter>(raw) {
                 Ok(letter) => Some(letter),
                 Err(error) => {
-                    tracing::warn!(%error, "skipping an unreadable dead letter");
+                    tracing::warn!(
+                        error.chain = %application::ErrorChain(&error),
+                        "skipping an unreadable dead letter"
+                    );
                     None
                 }
             })

@@ -160,9 +160,9 @@ async fn supervise(shared: &Shared, endpoint: &Endpoint) {
 /// The first failure in a row is a warning; the rest would repeat it.
 fn log_failure(failures: u32, error: &io::Error) {
     if failures == 0 {
-        tracing::warn!(%error, "revocation cache: cannot set up the tracking connection; reading Redis directly");
+        tracing::warn!(error.chain = %application::ErrorChain(&error), "revocation cache: cannot set up the tracking connection; reading Redis directly");
     } else {
-        tracing::debug!(%error, failures, "revocation cache: still no tracking connection");
+        tracing::debug!(error.chain = %application::ErrorChain(&error), failures, "revocation cache: still no tracking connection");
     }
 }
 

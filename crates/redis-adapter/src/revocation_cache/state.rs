@@ -230,7 +230,10 @@ impl State {
         let Some(link) = self.link.take() else {
             return;
         };
-        tracing::warn!(error = %why, "revocation cache: tracking connection lost; cache emptied");
+        tracing::warn!(
+            error.chain = %application::ErrorChain(why),
+            "revocation cache: tracking connection lost; cache emptied"
+        );
         self.tracker.reset();
         for pending in link.pending {
             if let Pending::Lookup { reply, .. } = pending {

@@ -451,7 +451,7 @@ impl Authentication {
         if let Err(error) = self.revoker.mark(&[ended], now).await {
             tracing::warn!(
                 session_id = %session.id,
-                error = %crate::delivery::error_chain(&error),
+                error.chain = %crate::ErrorChain(&error),
                 "could not restore the revocation mark of an ended session"
             );
         }

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use domain::DeviceToken;
 
 use crate::error::LoginError;
+use crate::error_chain::ErrorChain;
 use crate::ports::{AttemptDecision, RateLimiter, SessionEpoch};
 use crate::rate_limits::{RateLimited, Rule, ThrottlePolicy, email_subject};
 
@@ -199,7 +200,7 @@ impl LoginAttempts {
 /// count is let through rather than refused.
 fn uncountable(error: &crate::ports::RateLimitError) {
     tracing::error!(
-        error = error as &dyn std::error::Error,
+        error.chain = %ErrorChain(error),
         "failed logins cannot be counted"
     );
 }
@@ -235,7 +236,7 @@ impl Attempt<'_> {
 
 fn unsettled(error: &crate::ports::RateLimitError, outcome: AttemptOutcome) {
     tracing::warn!(
-        error = error as &dyn std::error::Error,
+        error.chain = %ErrorChain(error),
         ?outcome,
         "could not settle a login attempt"
     );
