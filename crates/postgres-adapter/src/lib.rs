@@ -15,6 +15,7 @@ mod pool;
 mod probe;
 mod revocation_marks;
 mod schema;
+mod session_steps;
 mod sessions;
 mod users;
 

@@ -1,5 +1,5 @@
 //! [`RevocationMarkQueue`] on the `pending_revocation_marks` table. The
-//! statements that end sessions ([`crate::sessions`]) or delete a user
+//! statements that end sessions ([`crate::session_steps`]) or delete a user
 //! ([`crate::users`]) insert into it in their own transaction; this module
 //! takes marks out.
 

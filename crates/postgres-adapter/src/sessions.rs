@@ -1,3 +1,7 @@
+//! [`PgSessionRepository`], the login sessions on the `sessions` table,
+//! and the device tokens a login hands out. The statements that end
+//! sessions are shared with other stores, in `session_steps.rs`.
+
 use std::net::IpAddr;
 
 use application::ports::{
@@ -7,15 +11,15 @@ use application::ports::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Bytea, Int8, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Bytea, Int8, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use domain::{MAX_DEVICE_TOKENS_PER_USER, Session, SessionId, UserId};
 
 use crate::error::Failure;
 use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
-use crate::revocation_marks::queue_again;
 use crate::schema::{device_tokens, sessions, users};
+use crate::session_steps::{END_ONE, EndedRow, end_sessions};
 
 /// The most sessions a listing returns, newest first: an answer stays
 /// bounded however often an account logs in.
@@ -70,88 +74,6 @@ impl SessionRow {
             revoked_at: self.revoked_at,
         }
     }
-}
-
-/// The rows an ending statement covered, and whether each was live until it.
-#[derive(QueryableByName)]
-struct EndedRow {
-    #[diesel(sql_type = Text)]
-    id: String,
-    #[diesel(sql_type = Timestamptz)]
-    expires_at: DateTime<Utc>,
-    #[diesel(sql_type = Bool)]
-    was_live: bool,
-}
-
-impl From<EndedRow> for EndedSession {
-    fn from(row: EndedRow) -> Self {
-        Self {
-            id: SessionId::new(row.id),
-            expires_at: row.expires_at,
-            was_live: row.was_live,
-        }
-    }
-}
-
-/// Ends one unexpired session of a user and queues its revocation mark
-/// (see [`crate::revocation_marks`]) in the same statement. The CTE locks
-/// the row first, so `was_live` is read from the version this statement
-/// ends: of two concurrent calls, exactly one sees it live.
-const END_ONE: &str = concat!(
-    "WITH target AS ( \
-        SELECT id, revoked_at IS NULL AS was_live FROM sessions \
-        WHERE id = $1 AND user_id = $2 AND expires_at > $3 FOR UPDATE \
-    ), ended AS ( \
-        UPDATE sessions s SET revoked_at = COALESCE(s.revoked_at, $3) \
-        FROM target WHERE s.id = target.id \
-        RETURNING s.id, s.expires_at, target.was_live \
-    ), queued AS ( \
-        INSERT INTO pending_revocation_marks AS p (kind, subject, expires_at, ended_at) \
-        SELECT 'session', id, expires_at, $3 FROM ended ",
-    queue_again!(),
-    ") SELECT id, expires_at, was_live FROM ended"
-);
-
-/// Ends every unexpired session of a user but one (`$3`, may be NULL),
-/// and queues their revocation marks, in one statement.
-const END_ALL: &str = concat!(
-    "WITH target AS ( \
-        SELECT id, revoked_at IS NULL AS was_live FROM sessions \
-        WHERE user_id = $1 AND expires_at > $2 AND ($3::text IS NULL OR id <> $3) FOR UPDATE \
-    ), ended AS ( \
-        UPDATE sessions s SET revoked_at = COALESCE(s.revoked_at, $2) \
-        FROM target WHERE s.id = target.id \
-        RETURNING s.id, s.expires_at, target.was_live \
-    ), queued AS ( \
-        INSERT INTO pending_revocation_marks AS p (kind, subject, expires_at, ended_at) \
-        SELECT 'session', id, expires_at, $2 FROM ended ",
-    queue_again!(),
-    ") SELECT id, expires_at, was_live FROM ended"
-);
-
-/// Ends every unexpired session of `user` but `except` and moves its
-/// session counter on, inside the caller's transaction (logout everywhere,
-/// a password reset or change). Returns every session covered, ended now
-/// or before.
-pub(crate) async fn end_sessions(
-    conn: &mut diesel_async::AsyncPgConnection,
-    user: UserId,
-    except: Option<&str>,
-    now: DateTime<Utc>,
-) -> QueryResult<Vec<EndedSession>> {
-    // First, so that a login holding the user row FOR SHARE commits its
-    // session before the statement below looks.
-    diesel::update(users::table.find(user.get()))
-        .set(users::session_epoch.eq(users::session_epoch + 1))
-        .execute(conn)
-        .await?;
-    let rows = diesel::sql_query(END_ALL)
-        .bind::<diesel::sql_types::BigInt, _>(user.get())
-        .bind::<Timestamptz, _>(now)
-        .bind::<Nullable<Text>, _>(except)
-        .load::<EndedRow>(conn)
-        .await?;
-    Ok(rows.into_iter().map(EndedSession::from).collect())
 }
 
 fn store_error(failure: Failure) -> SessionStoreError {
@@ -414,17 +336,5 @@ async fn keep_device_token(
     .bind::<Int8, _>(MAX_DEVICE_TOKENS_PER_USER)
     .execute(conn)
     .await?;
-    Ok(())
-}
-
-/// Ends every device token of `user` (a password reset: whoever held one
-/// must prove themselves again), inside the caller's transaction.
-pub(crate) async fn end_device_tokens(
-    conn: &mut diesel_async::AsyncPgConnection,
-    user: UserId,
-) -> QueryResult<()> {
-    diesel::delete(device_tokens::table.filter(device_tokens::user_id.eq(user.get())))
-        .execute(conn)
-        .await?;
     Ok(())
 }

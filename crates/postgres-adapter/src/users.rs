@@ -14,7 +14,7 @@ use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
 use crate::revocation_marks::queue_user_mark;
 use crate::schema::{one_time_secrets, users};
-use crate::sessions::end_sessions;
+use crate::session_steps::end_sessions;
 
 /// [`UserRepository`] on the `users` table; registration also writes the
 /// welcome email to `email_outbox` in the same transaction.

@@ -5,17 +5,24 @@ mod refresh;
 use std::sync::Arc;
 
 use chrono::Duration;
-use domain::{PasswordHash, Role, TokenClaims, TokenKind, TokenRejection, UserId};
+use domain::{
+    ClientDevice, DeviceToken, LogoutScope, PasswordHash, Role, Session, SessionId, TokenClaims,
+    TokenKind, TokenRejection, UserId,
+};
 use mockall::predicate::eq;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::*;
-use crate::error::{Dependency, DependencyError};
+use crate::Email;
+use crate::error::{
+    AuthenticateError, Dependency, DependencyError, LoginError, LogoutError, RefreshError,
+};
 use crate::ports::{
     MockOneTimeSecretStore, MockOutboxSignal, MockPasswordHasher, MockRevocationMarkQueue,
-    MockSessionRepository, MockTokenCodec, MockTokenRevocations, MockUserRepository,
-    RepositoryError, RevocationError, SessionEpoch,
+    MockSessionRepository, MockTokenCodec, MockTokenRevocations, MockUserRepository, OpenedSession,
+    RepositoryError, RevocationError, SessionEpoch, StoredCredentials,
 };
+use crate::use_cases::TokenRequirement;
 use crate::use_cases::test_support::{
     app_email_settings, claims, clock, forgetting, now, secret_mail, user,
 };
