@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::EmailJob;
 use crate::error::RelayError;
+use crate::error_chain::ErrorChain;
 use crate::ports::{EmailOutbox, EmailQueue, RateDecision, RateLimiter};
 use crate::rate_limits::{RateLimit, Rule, email_subject};
 
@@ -93,7 +94,7 @@ impl OutboxRelay {
             // Best effort: if this fails too, the lease runs out instead.
             if let Err(release) = self.outbox.release(ids).await {
                 tracing::warn!(
-                    error = &release as &dyn std::error::Error,
+                    error.chain = %ErrorChain(&release),
                     "could not release leased email jobs"
                 );
             }
@@ -140,7 +141,7 @@ impl OutboxRelay {
                 // Only a limiter without a fallback gets here: send.
                 Err(error) => {
                     tracing::error!(
-                        error = &error as &dyn std::error::Error,
+                        error.chain = %ErrorChain(&error),
                         job_id = %job.id,
                         "the recipient limit could not be checked"
                     );

@@ -172,6 +172,22 @@ impl<T> Apiv2Schema for Field<T> {
     }
 }
 
+/// Records a domain parser's error under `name`.
+pub fn parsed<T, E: std::fmt::Display>(
+    result: Result<T, E>,
+    name: &str,
+    errors: &mut FieldErrors,
+) -> Option<T> {
+    result
+        .map_err(|error| {
+            errors
+                .entry(name.to_owned())
+                .or_default()
+                .push(error.to_string());
+        })
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use secrecy::ExposeSecret;

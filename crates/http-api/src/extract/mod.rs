@@ -11,5 +11,5 @@ pub use bearer::{
     AccessToken, FreshAccessToken, FreshLiveAccessToken, LiveAccessToken, RefreshToken,
 };
 pub use client_device::Device;
-pub use field::Field;
+pub use field::{Field, parsed};
 pub use json_body::{BodyReadTimeout, JsonBody, MAX_BODY_BYTES, OptionalJsonBody};

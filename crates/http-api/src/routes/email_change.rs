@@ -9,11 +9,10 @@ use paperclip::actix::{AcceptedJson, Apiv2Schema, api_v2_operation};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::auth::parsed;
 use super::email_verification::{AcceptedBody, secret_proof};
 use super::users::UserBody;
 use crate::error::{ApiError, FieldErrors};
-use crate::extract::{Device, Field, FreshLiveAccessToken, JsonBody};
+use crate::extract::{Device, Field, FreshLiveAccessToken, JsonBody, parsed};
 use crate::rate_limit::{Counted, counted};
 use crate::state::AppState;
 

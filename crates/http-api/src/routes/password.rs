@@ -8,10 +8,9 @@ use paperclip::actix::{AcceptedJson, Apiv2Schema, api_v2_operation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::auth::parsed;
 use super::email_verification::{AcceptedBody, secret_proof};
 use crate::error::{ApiError, FieldErrors};
-use crate::extract::{Device, Field, JsonBody, LiveAccessToken};
+use crate::extract::{Device, Field, JsonBody, LiveAccessToken, parsed};
 use crate::state::AppState;
 
 /// The message of every successful password change.
