@@ -14,7 +14,9 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::{PASSWORD, POSTGRES_SERVER, REDIS_URL, REQUEST_TIMEOUT, json_body};
+use test_support::TestDatabase;
+
+use crate::{PASSWORD, REDIS_URL, REQUEST_TIMEOUT, json_body};
 
 /// The environment the app is configured from, before it starts. Tests
 /// change it through [`spawn_app_with`].
@@ -81,7 +83,7 @@ pub struct TestApp {
     /// The metrics listener's port, when `METRICS_ADDR` was set.
     pub metrics_port: Option<u16>,
     /// Set when this harness created the database and so drops it.
-    owned_database: Option<String>,
+    owned_database: Option<TestDatabase>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -127,9 +129,10 @@ pub async fn spawn_peer(app: &TestApp, configure: impl FnOnce(&mut TestSettings)
 /// database is created and migrated first unless `create_database` is off.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut TestSettings)) -> TestApp {
     let id = Uuid::new_v4().simple().to_string();
-    let database_name = format!("it_{id}");
-    let database_url = format!("{POSTGRES_SERVER}/{database_name}");
-    let redis_prefix = format!("it:{id}:");
+    let database = TestDatabase::named("it_", "");
+    let database_name = database.name().to_owned();
+    let database_url = database.url.clone();
+    let redis_prefix = test_support::redis_prefix_for("it");
     let jwt_secret = format!("integration-test-secret-{id}");
 
     let mut settings = TestSettings {
@@ -150,14 +153,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut TestSettings)) -> TestAp
     configure(&mut settings);
 
     let owned_database = if settings.create_database {
-        postgres_adapter::ensure_database(&database_url)
-            .await
-            .expect("create the test database");
-        postgres_adapter::run_migrations(&database_url)
-            .await
-            .expect("migrate the test database");
-        Some(database_name)
+        database.create().await;
+        Some(database)
     } else {
+        database.disown();
         None
     };
 
@@ -431,14 +430,16 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
-        clean_up(self.owned_database.take(), self.redis_prefix.clone());
+        forget_redis_keys(self.redis_prefix.clone());
+        // Then the database, if this harness made it.
+        self.owned_database.take();
     }
 }
 
-/// Drops a test's database (when it owns one) and deletes its Redis keys.
-/// Drop runs inside the test's runtime, which cannot block on async work,
-/// so this runs on a thread with a runtime of its own, and waits for it.
-pub(crate) fn clean_up(database: Option<String>, prefix: String) {
+/// Deletes the Redis keys under `prefix`. Drop runs inside the test's
+/// runtime, which cannot block on async work, so this runs on a thread with
+/// a runtime of its own, and waits for it.
+pub(crate) fn forget_redis_keys(prefix: String) {
     let cleanup = std::thread::spawn(move || {
         let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -448,16 +449,13 @@ pub(crate) fn clean_up(database: Option<String>, prefix: String) {
         };
         runtime.block_on(async move {
             let limit = Duration::from_secs(10);
-            let _ = tokio::time::timeout(limit, forget_redis_keys(&prefix)).await;
-            if let Some(name) = database {
-                let _ = tokio::time::timeout(limit, drop_database(&name)).await;
-            }
+            let _ = tokio::time::timeout(limit, delete_keys(&prefix)).await;
         });
     });
     let _ = cleanup.join();
 }
 
-async fn forget_redis_keys(prefix: &str) {
+async fn delete_keys(prefix: &str) {
     let Ok(pool) = deadpool_redis::Config::from_url(REDIS_URL)
         .create_pool(Some(deadpool_redis::Runtime::Tokio1))
     else {
@@ -474,14 +472,4 @@ async fn forget_redis_keys(prefix: &str) {
     if !keys.is_empty() {
         let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
     }
-}
-
-async fn drop_database(name: &str) {
-    let Ok(mut conn) = AsyncPgConnection::establish(&format!("{POSTGRES_SERVER}/postgres")).await
-    else {
-        return;
-    };
-    // The server's workers still hold pooled connections: FORCE ends them.
-    let statement = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-    let _ = diesel::sql_query(statement).execute(&mut conn).await;
 }

@@ -13,11 +13,12 @@ use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::json;
+use test_support::TestDatabase;
 use uuid::Uuid;
 
 use crate::fake_mailgun::{FakeMailgun, MAILGUN_API_KEY, MAILGUN_DOMAIN};
 use crate::processes::{Finished, Process, Vars, binary, run_to_completion, workspace_root};
-use crate::{PASSWORD, POSTGRES_SERVER, REDIS_URL, REQUEST_TIMEOUT, Tokens, json_body};
+use crate::{PASSWORD, REDIS_URL, REQUEST_TIMEOUT, Tokens, json_body};
 
 /// How long a process may take to start answering.
 const STARTUP_LIMIT: Duration = Duration::from_secs(30);
@@ -70,7 +71,8 @@ pub struct Deployment {
     pub jwt_secret: String,
     /// The processes' working folder (their logs are there).
     pub dir: PathBuf,
-    database_name: String,
+    /// Created by `api-server migrate`; dropped with the deployment.
+    _database: TestDatabase,
     redis: deadpool_redis::Pool,
 }
 
@@ -79,8 +81,8 @@ impl Deployment {
     /// fresh Redis prefix and a fresh working folder.
     pub async fn new() -> Self {
         let id = Uuid::new_v4().simple().to_string();
-        let database_name = format!("e2e_{id}");
-        let database_url = format!("{POSTGRES_SERVER}/{database_name}");
+        let database = TestDatabase::named("e2e_", "");
+        let database_url = database.url.clone();
         let dir = std::env::temp_dir().join(format!("e2e-{id}"));
         std::fs::create_dir_all(&dir).expect("create the working folder");
         let redis = deadpool_redis::Config::from_url(REDIS_URL)
@@ -91,7 +93,7 @@ impl Deployment {
             redis_prefix: format!("e2e:{id}:"),
             jwt_secret: format!("end-to-end-test-secret-{id}"),
             dir,
-            database_name,
+            _database: database,
             redis,
         };
         let vars = Vars::from([("DATABASE_URL", deployment.database_url.clone())]);
@@ -289,7 +291,8 @@ impl Deployment {
 
 impl Drop for Deployment {
     fn drop(&mut self) {
-        crate::clean_up(Some(self.database_name.clone()), self.redis_prefix.clone());
+        // The database goes with the `_database` field, after this.
+        crate::forget_redis_keys(self.redis_prefix.clone());
         if std::thread::panicking() {
             eprintln!("process logs kept in {}", self.dir.display());
         } else {

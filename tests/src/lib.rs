@@ -16,7 +16,7 @@ mod proxy;
 
 use std::time::Duration;
 
-pub(crate) use app::clean_up;
+pub(crate) use app::forget_redis_keys;
 pub use app::{
     CLOSED_POSTGRES_URL, CLOSED_REDIS_URL, TestApp, TestSettings, TestUser, Tokens, spawn_app,
     spawn_app_with, spawn_peer,
@@ -30,11 +30,9 @@ pub use fake_mailgun::{DeliveryTally, FakeMailgun};
 pub use processes::Process;
 pub use proxy::TcpProxy;
 
-/// The PostgreSQL server the tests use, without a database name.
-pub const POSTGRES_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 /// The real Redis; tests inspect it directly even when the app goes
-/// through a proxy.
-pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+/// through a proxy. The PostgreSQL server is `test_support::postgres_server`.
+pub use test_support::REDIS_URL;
 /// The password [`TestApp::register_user`] gives every user.
 pub const PASSWORD: &str = "correct horse battery";
 /// Upper bound of any single request: an outage must give an answer, not

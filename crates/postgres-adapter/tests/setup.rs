@@ -16,7 +16,7 @@ const CLOSED_PORT: &str = "postgres://postgres:s3cr3t-pw@127.0.0.1:1/nowhere";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ensure_database_creates_once_and_migrations_apply_once() {
-    let db = TestDatabase::named("");
+    let db = named("");
     let url = db.url.clone();
     assert!(ensure_database(&url).await.unwrap());
     assert!(!ensure_database(&url).await.unwrap());
@@ -35,7 +35,7 @@ async fn ensure_database_creates_once_and_migrations_apply_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_creators_and_migrators_take_turns() {
-    let db = TestDatabase::named("");
+    let db = named("");
     let url = db.url.clone();
     let created = futures_join((0..4).map(|_| {
         let url = url.clone();
@@ -74,7 +74,7 @@ async fn futures_join<T: Send + 'static>(
 #[tokio::test(flavor = "multi_thread")]
 async fn odd_database_names_are_quoted() {
     // A name that would be an injection if pasted into SQL unquoted.
-    let db = TestDatabase::named("\"; x");
+    let db = named("\"; x");
     assert!(ensure_database(&db.url).await.unwrap());
     assert!(!ensure_database(&db.url).await.unwrap());
     assert_eq!(

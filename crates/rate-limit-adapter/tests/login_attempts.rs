@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use application::ports::SessionEpoch;
-use application::rate_limits::manual_clock::ManualClock;
 use application::rate_limits::{RateLimit, Rule, ThrottlePolicy};
 use application::{
     AttemptClient, AttemptOutcome, AttemptSubject, LoginAttempts, LoginThrottles, RateLimited,
 };
 use domain::{DeviceToken, OneTimeSecret};
 use rate_limit_adapter::InMemoryRateLimiter;
+use test_support::ManualClock;
 
 const T0: i64 = 1_800_000_000_000;
 

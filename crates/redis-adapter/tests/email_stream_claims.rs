@@ -9,8 +9,9 @@ use std::time::Duration;
 use application::EmailJob;
 use application::delivery::{Claim, DeadLetter, Delivery, DeliveryQueue, QueueAdmin, Retry};
 use chrono::{DateTime, Utc};
-use common::{consumer, job, pool, prefix, push, query, receive_n};
+use common::{consumer, job, pool, push, query, receive_n};
 use redis_adapter::{EmailStreamSettings, RedisDeliveryQueue, RedisPool, keys, redis};
+use test_support::redis_prefix;
 
 fn letter(job: &EmailJob, delivery: &Delivery, dead_at: DateTime<Utc>) -> DeadLetter {
     DeadLetter {
@@ -40,7 +41,7 @@ async fn duplicated(
 
 #[tokio::test]
 async fn a_claimed_job_is_refused_to_its_duplicate_entry() {
-    let (pool, prefix) = (pool(), prefix());
+    let (pool, prefix) = (pool(), redis_prefix());
     let (job, queue, deliveries) = duplicated(&pool, &prefix).await;
     let (first, second) = (&deliveries[0].receipt, &deliveries[1].receipt);
 
@@ -55,7 +56,7 @@ async fn a_claimed_job_is_refused_to_its_duplicate_entry() {
 
 #[tokio::test]
 async fn completing_a_job_releases_its_claim_and_marks_it_delivered() {
-    let (pool, prefix) = (pool(), prefix());
+    let (pool, prefix) = (pool(), redis_prefix());
     let (job, queue, deliveries) = duplicated(&pool, &prefix).await;
     let (first, second) = (&deliveries[0].receipt, &deliveries[1].receipt);
     assert_eq!(queue.claim(job.id, first).await.unwrap(), Claim::Acquired);
@@ -75,7 +76,7 @@ async fn completing_a_job_releases_its_claim_and_marks_it_delivered() {
 
 #[tokio::test]
 async fn scheduling_a_retry_releases_the_claim() {
-    let (pool, prefix) = (pool(), prefix());
+    let (pool, prefix) = (pool(), redis_prefix());
     let (job, queue, deliveries) = duplicated(&pool, &prefix).await;
     let (first, second) = (&deliveries[0], &deliveries[1].receipt);
     assert_eq!(
@@ -96,7 +97,7 @@ async fn scheduling_a_retry_releases_the_claim() {
 #[tokio::test]
 async fn a_claim_lapses_after_the_visibility_timeout() {
     // A holder that died mid-send does not block the job forever.
-    let (pool, prefix) = (pool(), prefix());
+    let (pool, prefix) = (pool(), redis_prefix());
     let (job, queue, deliveries) = duplicated(&pool, &prefix).await;
     assert_eq!(
         queue.claim(job.id, &deliveries[0].receipt).await.unwrap(),
@@ -117,7 +118,7 @@ async fn a_claim_lapses_after_the_visibility_timeout() {
 
 #[tokio::test]
 async fn each_takeover_of_an_entry_counts_as_one_more_hand_out() {
-    let (pool, prefix) = (pool(), prefix());
+    let (pool, prefix) = (pool(), redis_prefix());
     push(&pool, &prefix, vec![job(4)]).await;
     let queue = consumer(&pool, &prefix, "w1");
     let first = receive_n(&queue, 1).await.remove(0);
@@ -143,7 +144,7 @@ fn queue_keeping(pool: &RedisPool, prefix: &str, max: usize) -> RedisDeliveryQue
 
 #[tokio::test]
 async fn dead_letters_past_their_retention_are_dropped_when_another_is_written() {
-    let (pool, prefix) = (pool(), prefix());
+    let (pool, prefix) = (pool(), redis_prefix());
     let (old, new) = (job(1), job(2));
     push(&pool, &prefix, vec![old.clone(), new.clone()]).await;
     let queue = queue_keeping(&pool, &prefix, 100);
@@ -180,7 +181,7 @@ async fn dead_letters_past_their_retention_are_dropped_when_another_is_written()
 
 #[tokio::test]
 async fn beyond_the_cap_the_oldest_dead_letters_go_first() {
-    let (pool, prefix) = (pool(), prefix());
+    let (pool, prefix) = (pool(), redis_prefix());
     let jobs = vec![job(1), job(2), job(3)];
     push(&pool, &prefix, jobs.clone()).await;
     let queue = queue_keeping(&pool, &prefix, 2);
@@ -204,7 +205,7 @@ async fn beyond_the_cap_the_oldest_dead_letters_go_first() {
 
 #[tokio::test]
 async fn dead_letters_from_before_the_time_index_are_kept_and_indexed() {
-    let (pool, prefix) = (pool(), prefix());
+    let (pool, prefix) = (pool(), redis_prefix());
     let legacy = job(5);
     let json = serde_json::json!({
         "id": legacy.id.to_string(), "kind": "welcome", "payload": legacy.to_json(),

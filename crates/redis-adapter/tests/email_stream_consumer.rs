@@ -9,14 +9,15 @@ use application::delivery::{
     Claim, DeadLetter, DeliveryQueue, FailedAttempt, QueueAdmin, QueueDepths, Retry,
 };
 use chrono::Utc;
-use common::{consumer, job, pending, pool, prefix, push, query, receive_n, stream_len};
+use common::{consumer, job, pending, pool, push, query, receive_n, stream_len};
 use redis_adapter::{RedisSettings, connect, keys, redis};
 use std::time::Duration;
+use test_support::redis_prefix;
 
 #[tokio::test]
 async fn jobs_queued_before_any_worker_are_received_and_completed() {
     let pool = pool();
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let jobs = vec![job(1), job(2), job(3)];
     push(&pool, &prefix, jobs.clone()).await;
     let queue = consumer(&pool, &prefix, "w1");
@@ -65,7 +66,7 @@ async fn jobs_queued_before_any_worker_are_received_and_completed() {
 #[tokio::test]
 async fn a_dead_consumers_job_is_taken_over_after_the_visibility_timeout() {
     let pool = pool();
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let job = job(7);
     push(&pool, &prefix, vec![job.clone()]).await;
 
@@ -96,7 +97,7 @@ async fn a_dead_consumers_job_is_taken_over_after_the_visibility_timeout() {
 #[tokio::test]
 async fn a_scheduled_retry_comes_back_with_its_history_when_due() {
     let pool = pool();
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let job = job(3);
     push(&pool, &prefix, vec![job.clone()]).await;
     let queue = consumer(&pool, &prefix, "w1");
@@ -136,7 +137,7 @@ async fn a_scheduled_retry_comes_back_with_its_history_when_due() {
 #[tokio::test]
 async fn dead_letters_are_listed_and_requeued_as_fresh_jobs() {
     let pool = pool();
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let (a, b) = (job(1), job(2));
     push(&pool, &prefix, vec![a.clone(), b.clone()]).await;
     let queue = consumer(&pool, &prefix, "w1");
@@ -179,7 +180,7 @@ async fn dead_letters_are_listed_and_requeued_as_fresh_jobs() {
 #[tokio::test]
 async fn unreadable_entries_are_handed_out_raw() {
     let pool = pool();
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let stream = keys::email_stream(&prefix);
     let _: String = query(
         &pool,
@@ -221,7 +222,7 @@ async fn unreadable_entries_are_handed_out_raw() {
 #[tokio::test]
 async fn the_group_comes_back_when_the_stream_is_lost() {
     let pool = pool();
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let queue = consumer(&pool, &prefix, "w1");
     assert!(queue.receive(1).await.unwrap().is_empty());
 
@@ -235,7 +236,7 @@ async fn the_group_comes_back_when_the_stream_is_lost() {
 #[tokio::test]
 async fn a_clean_consumer_leaves_the_group_but_not_with_pending_jobs() {
     let pool = pool();
-    let prefix = prefix();
+    let prefix = redis_prefix();
     push(&pool, &prefix, vec![job(1)]).await;
     let queue = consumer(&pool, &prefix, "w1");
     let delivery = receive_n(&queue, 1).await.remove(0);
@@ -248,7 +249,7 @@ async fn a_clean_consumer_leaves_the_group_but_not_with_pending_jobs() {
 async fn redis_down_is_reported_as_unavailable() {
     // Nothing listens on port 1.
     let pool = connect("redis://127.0.0.1:1", &RedisSettings::default()).unwrap();
-    let queue = consumer(&pool, &prefix(), "w1");
+    let queue = consumer(&pool, &redis_prefix(), "w1");
     let error = queue.receive(1).await.unwrap_err();
     assert!(
         matches!(
@@ -262,7 +263,7 @@ async fn redis_down_is_reported_as_unavailable() {
 #[tokio::test]
 async fn depths_count_each_part_of_the_queue() {
     let pool = pool();
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let queue = consumer(&pool, &prefix, "w1");
     assert_eq!(queue.depths().await.unwrap(), QueueDepths::default());
 

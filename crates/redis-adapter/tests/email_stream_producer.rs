@@ -8,12 +8,9 @@ use application::{Email, EmailJob};
 use chrono::{TimeZone, Utc};
 use redis_adapter::redis::streams::StreamRangeReply;
 use redis_adapter::{RedisEmailQueue, RedisPool, RedisSettings, connect, keys, redis};
+use test_support::{REDIS_URL, redis_prefix};
 
 const TIMEOUT: Duration = Duration::from_secs(2);
-
-fn prefix() -> String {
-    format!("test:{}:", uuid::Uuid::new_v4())
-}
 
 fn job(n: u8) -> EmailJob {
     EmailJob::new(
@@ -39,8 +36,8 @@ async fn stream_entries(pool: &RedisPool, prefix: &str) -> StreamRangeReply {
 
 #[tokio::test]
 async fn pushed_jobs_land_in_the_stream_in_order() {
-    let pool = connect("redis://127.0.0.1:6379", &RedisSettings::default()).unwrap();
-    let prefix = prefix();
+    let pool = connect(REDIS_URL, &RedisSettings::default()).unwrap();
+    let prefix = redis_prefix();
     let queue = RedisEmailQueue::new(pool.clone(), &prefix, TIMEOUT);
     let jobs = vec![job(1), job(2), job(3)];
 
@@ -62,8 +59,8 @@ async fn pushed_jobs_land_in_the_stream_in_order() {
 
 #[tokio::test]
 async fn later_pushes_append_after_earlier_ones() {
-    let pool = connect("redis://127.0.0.1:6379", &RedisSettings::default()).unwrap();
-    let prefix = prefix();
+    let pool = connect(REDIS_URL, &RedisSettings::default()).unwrap();
+    let prefix = redis_prefix();
     let queue = RedisEmailQueue::new(pool.clone(), &prefix, TIMEOUT);
 
     queue.push(vec![job(1)]).await.unwrap();
@@ -98,7 +95,7 @@ async fn an_unreachable_redis_is_reported_unavailable() {
     };
     // Port 1: nothing listens there, the connection is refused.
     let pool = connect("redis://127.0.0.1:1", &settings).unwrap();
-    let queue = RedisEmailQueue::new(pool, prefix(), TIMEOUT);
+    let queue = RedisEmailQueue::new(pool, redis_prefix(), TIMEOUT);
 
     let result = queue.push(vec![job(1)]).await;
     assert!(

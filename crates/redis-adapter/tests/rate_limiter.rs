@@ -5,39 +5,19 @@
 //! parallel calls.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use application::ports::{AttemptDecision, Clock, RateDecision, RateLimiter};
+use application::ports::{AttemptDecision, RateDecision, RateLimiter};
 use application::rate_limits::{RateLimit, Rule, ThrottlePolicy};
-use chrono::{DateTime, Utc};
 use rate_limit_adapter::InMemoryRateLimiter;
 use redis_adapter::{RedisRateLimiter, RedisSettings, connect_shared, keys, redis};
+use test_support::{ManualClock, REDIS_URL, redis_prefix};
 
-const REDIS_URL: &str = "redis://127.0.0.1:6379";
 const T0: i64 = 1_800_000_000_000;
-
-struct ManualClock(AtomicI64);
-
-impl ManualClock {
-    fn advance_ms(&self, ms: i64) {
-        self.0.fetch_add(ms, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp_millis(self.0.load(Ordering::SeqCst)).unwrap()
-    }
-}
-
-fn prefix() -> String {
-    format!("test:{}:", uuid::Uuid::new_v4())
-}
 
 /// The Redis limiter and the in-memory one, on one hand-moved clock.
 fn pair(prefix: &str) -> (Arc<ManualClock>, RedisRateLimiter, InMemoryRateLimiter) {
-    let clock = Arc::new(ManualClock(AtomicI64::new(T0)));
+    let clock = Arc::new(ManualClock::at(T0));
     let shared = connect_shared(REDIS_URL, &RedisSettings::default()).unwrap();
     let redis =
         RedisRateLimiter::new(shared, prefix, Duration::from_secs(2)).with_clock(clock.clone());
@@ -82,7 +62,7 @@ fn irregular_steps() -> Vec<i64> {
 
 #[tokio::test]
 async fn the_sliding_log_script_matches_the_in_memory_arithmetic() {
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let (clock, redis, memory) = pair(&prefix);
     let limit = RateLimit::per_secs(5, 10);
     let mut limited = 0;
@@ -108,7 +88,7 @@ async fn the_sliding_log_script_matches_the_in_memory_arithmetic() {
 
 #[tokio::test]
 async fn the_log_admits_an_item_once_like_the_in_memory_one() {
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let (clock, redis, memory) = pair(&prefix);
     let limit = RateLimit::per_secs(2, 3600);
     let rule = Rule::EmailsPerRecipient;
@@ -136,7 +116,7 @@ async fn the_log_admits_an_item_once_like_the_in_memory_one() {
 
 #[tokio::test]
 async fn the_throttle_script_matches_the_in_memory_arithmetic() {
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let (clock, redis, memory) = pair(&prefix);
     let policy = ThrottlePolicy::default();
     let account = "ada@example.io";
@@ -172,7 +152,7 @@ async fn the_throttle_script_matches_the_in_memory_arithmetic() {
 
 #[tokio::test]
 async fn the_throttle_reaches_its_maximum_and_the_record_expires() {
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let (clock, redis, _) = pair(&prefix);
     let policy = ThrottlePolicy::default();
     for _ in 0..4 {
@@ -210,7 +190,7 @@ async fn the_throttle_reaches_its_maximum_and_the_record_expires() {
 
 #[tokio::test]
 async fn parallel_requests_never_pass_the_limit() {
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let shared = connect_shared(REDIS_URL, &RedisSettings::default()).unwrap();
     // The server's own clock, as in production.
     let redis = Arc::new(RedisRateLimiter::new(

@@ -7,18 +7,14 @@ use std::time::Duration;
 
 use application::ports::{Revocation, TokenRevocations};
 use chrono::Utc;
-use domain::{SessionId, TokenClaims, TokenId, TokenKind, UserId};
+use domain::TokenClaims;
 use redis_adapter::{
     RedisSettings, RedisTokenRevocations, RevocationCacheSettings, connect, connect_shared, keys,
     redis,
 };
+use test_support::{REDIS_URL, fixtures::access_claims, redis_prefix};
 
-const REDIS_URL: &str = "redis://127.0.0.1:6379";
 const TIMEOUT: Duration = Duration::from_secs(2);
-
-fn prefix() -> String {
-    format!("test:{}:", uuid::Uuid::new_v4())
-}
 
 fn plain(prefix: &str) -> RedisTokenRevocations {
     let shared = connect_shared(REDIS_URL, &RedisSettings::default()).unwrap();
@@ -34,17 +30,13 @@ fn cached(prefix: &str, capacity: usize) -> RedisTokenRevocations {
 }
 
 fn claims(user: i64, token: &str, session: &str) -> TokenClaims {
-    let now = Utc::now();
-    TokenClaims {
-        user_id: UserId::new(user),
-        token_id: TokenId::new(token),
-        session_id: SessionId::new(session),
-        kind: TokenKind::Access,
-        fresh: false,
-        issued_at: now,
-        expires_at: now + chrono::Duration::seconds(300),
-        generation: None,
-    }
+    access_claims(
+        user,
+        token,
+        session,
+        Utc::now(),
+        chrono::Duration::seconds(300),
+    )
 }
 
 /// Checks until one is answered from the cache: its connection is up.
@@ -61,7 +53,7 @@ async fn warmed_up(store: &RedisTokenRevocations, claims: &TokenClaims) {
 
 #[tokio::test]
 async fn a_mark_written_elsewhere_is_seen_by_the_very_next_check() {
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let reader = cached(&prefix, 1024);
     let writer = plain(&prefix);
     warmed_up(&reader, &claims(1, "warm", "warm")).await;
@@ -94,7 +86,7 @@ async fn a_mark_written_elsewhere_is_seen_by_the_very_next_check() {
 
 #[tokio::test]
 async fn a_deleted_mark_stops_revoking_at_once() {
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let reader = cached(&prefix, 1024);
     let writer = plain(&prefix);
     let token = claims(3, "t", "s");
@@ -123,7 +115,7 @@ async fn a_deleted_mark_stops_revoking_at_once() {
 async fn a_cache_of_one_entry_still_answers_right() {
     // Two keys per check and room for one: every check misses, and
     // eviction never loses a revocation.
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let reader = cached(&prefix, 1);
     let writer = plain(&prefix);
     let token = claims(4, "t", "s");
@@ -146,7 +138,7 @@ async fn while_redis_is_unreachable_checks_fail_closed() {
     let settings =
         RevocationCacheSettings::new(NonZeroUsize::new(16).unwrap(), &RedisSettings::default());
     let shared = connect_shared("redis://127.0.0.1:1", &RedisSettings::default()).unwrap();
-    let store = RedisTokenRevocations::new(shared, prefix(), TIMEOUT)
+    let store = RedisTokenRevocations::new(shared, redis_prefix(), TIMEOUT)
         .with_cache("redis://127.0.0.1:1", settings)
         .unwrap();
     for _ in 0..3 {
@@ -166,6 +158,6 @@ async fn while_redis_is_unreachable_checks_fail_closed() {
 async fn only_a_plain_tcp_url_can_carry_the_cache() {
     let settings =
         RevocationCacheSettings::new(NonZeroUsize::new(16).unwrap(), &RedisSettings::default());
-    let result = plain(&prefix()).with_cache("redis+unix:///tmp/redis.sock", settings);
+    let result = plain(&redis_prefix()).with_cache("redis+unix:///tmp/redis.sock", settings);
     assert!(result.is_err());
 }

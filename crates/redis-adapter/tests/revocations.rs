@@ -5,18 +5,14 @@ use std::time::Duration;
 
 use application::ports::{DependencyProbe, Revocation, RevocationError, TokenRevocations};
 use chrono::{DateTime, TimeZone, Utc};
-use domain::{SessionId, TokenClaims, TokenId, TokenKind, UserId};
+use domain::{SessionId, TokenClaims, UserId};
 use redis_adapter::{
     RedisPool, RedisProbe, RedisSettings, RedisTokenRevocations, connect, connect_shared, keys,
     redis,
 };
+use test_support::{REDIS_URL, fixtures::access_claims, redis_prefix};
 
-const REDIS_URL: &str = "redis://127.0.0.1:6379";
 const TIMEOUT: Duration = Duration::from_secs(2);
-
-fn prefix() -> String {
-    format!("test:{}:", uuid::Uuid::new_v4())
-}
 
 fn pool() -> RedisPool {
     connect(REDIS_URL, &RedisSettings::default()).unwrap()
@@ -32,16 +28,13 @@ fn at(secs: i64) -> DateTime<Utc> {
 }
 
 fn claims(user: i64, token: &str, session: &str, issued_at: DateTime<Utc>) -> TokenClaims {
-    TokenClaims {
-        user_id: UserId::new(user),
-        token_id: TokenId::new(token),
-        session_id: SessionId::new(session),
-        kind: TokenKind::Access,
-        fresh: false,
-        generation: None,
+    access_claims(
+        user,
+        token,
+        session,
         issued_at,
-        expires_at: issued_at + chrono::Duration::seconds(900),
-    }
+        chrono::Duration::seconds(900),
+    )
 }
 
 async fn ttl(pool: &RedisPool, key: &str) -> i64 {
@@ -64,7 +57,7 @@ async fn get(pool: &RedisPool, key: &str) -> Option<String> {
 
 #[tokio::test]
 async fn nothing_is_revoked_in_a_fresh_store() {
-    let store = revocations(&prefix());
+    let store = revocations(&redis_prefix());
     assert!(
         !store
             .is_revoked(&claims(1, "t1", "s1", at(1_000)))
@@ -76,7 +69,7 @@ async fn nothing_is_revoked_in_a_fresh_store() {
 #[tokio::test]
 async fn a_revoked_user_is_the_only_one_revoked() {
     let pool = pool();
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let store = revocations(&prefix);
     store
         .revoke(vec![Revocation::User {
@@ -115,7 +108,7 @@ async fn a_revoked_user_is_the_only_one_revoked() {
 #[tokio::test]
 async fn a_revoked_session_revokes_all_its_tokens_and_no_other() {
     let pool = pool();
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let store = revocations(&prefix);
     store
         .revoke(vec![Revocation::Session {
@@ -157,7 +150,7 @@ async fn a_revoked_session_revokes_all_its_tokens_and_no_other() {
 #[tokio::test]
 async fn a_revoked_user_loses_every_token_even_one_issued_after_the_mark() {
     let pool = pool();
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let store = revocations(&prefix);
     let deleted_at = Utc::now().timestamp();
     store
@@ -197,7 +190,7 @@ async fn a_revoked_user_loses_every_token_even_one_issued_after_the_mark() {
 
 #[tokio::test]
 async fn revocations_in_one_call_are_all_recorded() {
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let store = revocations(&prefix);
     store
         .revoke(vec![
@@ -241,7 +234,7 @@ async fn revocations_in_one_call_are_all_recorded() {
 #[tokio::test]
 async fn a_later_shorter_revocation_never_shortens_an_earlier_one() {
     let pool = pool();
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let store = revocations(&prefix);
     let long = vec![
         Revocation::User {
@@ -281,7 +274,7 @@ async fn a_later_shorter_revocation_never_shortens_an_earlier_one() {
 #[tokio::test]
 async fn a_user_mark_of_any_value_revokes() {
     let pool = pool();
-    let prefix = prefix();
+    let prefix = redis_prefix();
     let store = revocations(&prefix);
     let key = keys::revoked_user(&prefix, UserId::new(9));
     {
@@ -305,7 +298,7 @@ async fn a_user_mark_of_any_value_revokes() {
 
 #[tokio::test]
 async fn an_empty_revocation_list_is_accepted() {
-    let store = revocations(&prefix());
+    let store = revocations(&redis_prefix());
     store.revoke(Vec::new()).await.unwrap();
 }
 
@@ -330,7 +323,7 @@ fn unreachable_pool() -> RedisPool {
 async fn an_unreachable_redis_is_reported_unavailable() {
     let pool = unreachable_pool();
     let shared = connect_shared("redis://127.0.0.1:1", &RedisSettings::default()).unwrap();
-    let store = RedisTokenRevocations::new(shared, prefix(), TIMEOUT);
+    let store = RedisTokenRevocations::new(shared, redis_prefix(), TIMEOUT);
 
     let revoke = store
         .revoke(vec![Revocation::Session {
@@ -388,7 +381,7 @@ async fn a_silent_redis_is_reported_unavailable_instead_of_hanging() {
     };
     let pool = connect(&format!("redis://{address}"), &settings).unwrap();
     let shared = connect_shared(&format!("redis://{address}"), &settings).unwrap();
-    let store = RedisTokenRevocations::new(shared, prefix(), settings.command_timeout);
+    let store = RedisTokenRevocations::new(shared, redis_prefix(), settings.command_timeout);
 
     let check = store.is_revoked(&claims(1, "t", "s", at(1_000))).await;
     assert!(

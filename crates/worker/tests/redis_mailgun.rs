@@ -21,6 +21,7 @@ use redis_adapter::{
     keys, redis,
 };
 use secrecy::SecretString;
+use test_support::{REDIS_URL, redis_prefix};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 use wiremock::matchers::{method, path};
@@ -73,7 +74,7 @@ fn welcome(i: usize) -> EmailJob {
 }
 
 fn pool() -> RedisPool {
-    connect("redis://127.0.0.1:6379", &RedisSettings::default()).unwrap()
+    connect(REDIS_URL, &RedisSettings::default()).unwrap()
 }
 
 async fn push(pool: &RedisPool, prefix: &str, jobs: Vec<EmailJob>) {
@@ -167,7 +168,7 @@ struct Delivered {
 async fn deliver_through_two_failures() -> Delivered {
     let server = fake_mailgun(2, Duration::ZERO).await;
     let pool = pool();
-    let prefix = format!("test:{}:", Uuid::new_v4());
+    let prefix = redis_prefix();
     push(&pool, &prefix, (0..JOBS).map(welcome).collect()).await;
     let queue = consumer(&pool, &prefix, Duration::from_secs(30));
     let delivery = delivery(queue.clone(), &server, templates(), policy(8));
@@ -252,7 +253,7 @@ async fn two_workers_racing_on_duplicate_entries_of_one_job_send_it_once() {
     // slow, so both sends would overlap without the claim.
     let server = fake_mailgun(0, Duration::from_millis(300)).await;
     let pool = pool();
-    let prefix = format!("test:{}:", Uuid::new_v4());
+    let prefix = redis_prefix();
     let job = welcome(1);
     push(&pool, &prefix, vec![job.clone()]).await;
     push(&pool, &prefix, vec![job.clone()]).await;
@@ -287,7 +288,7 @@ impl EmailRenderer for PanickingRenderer {
 async fn a_job_whose_handling_panics_is_dead_lettered_after_max_attempts_hand_outs() {
     let server = fake_mailgun(0, Duration::ZERO).await;
     let pool = pool();
-    let prefix = format!("test:{}:", Uuid::new_v4());
+    let prefix = redis_prefix();
     let job = welcome(1);
     push(&pool, &prefix, vec![job.clone()]).await;
     let queue = consumer(&pool, &prefix, Duration::from_millis(200));

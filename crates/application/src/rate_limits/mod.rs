@@ -17,9 +17,6 @@
 
 mod arithmetic;
 mod decisions;
-// A clock tests move by hand, for this crate's tests and the limiters'.
-#[cfg(any(test, feature = "mocks"))]
-pub mod manual_clock;
 
 use std::fmt;
 use std::time::Duration;

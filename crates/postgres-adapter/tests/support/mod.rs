@@ -5,62 +5,18 @@ use std::time::Duration;
 
 use application::{Email, EmailJob};
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use domain::{EmailAddress, NewUser, PasswordHash, Username};
-use postgres_adapter::{PgPool, PgSettings, connect, ensure_database, run_migrations};
-use uuid::Uuid;
+use postgres_adapter::{PgPool, PgSettings, connect};
+pub use test_support::TestDatabase;
 
-/// The server under test, without a database name.
-pub fn server() -> String {
-    std::env::var("TEST_POSTGRES_SERVER")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
-}
+/// Where this crate's test databases' names start.
+const PREFIX: &str = "pgadapter_test_";
 
-/// A test's own database, dropped when the test ends (a failing test may
-/// leave it behind; its name says where it came from).
-pub struct TestDatabase {
-    pub url: String,
-    name: String,
-}
-
-impl TestDatabase {
-    /// Names a database no other test uses, without creating it; `suffix`
-    /// is appended to the name literally (it is percent-encoded in the URL).
-    pub fn named(suffix: &str) -> Self {
-        let name = format!("pgadapter_test_{}{suffix}", Uuid::new_v4().simple());
-        let encoded: String = name
-            .bytes()
-            .map(|byte| match byte {
-                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => char::from(byte).to_string(),
-                other => format!("%{other:02X}"),
-            })
-            .collect();
-        Self {
-            url: format!("{}/{encoded}", server()),
-            name,
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let name = self.name.replace('"', "\"\"");
-        let admin = format!("{}/postgres", server());
-        // Drop runs inside the test's runtime: use a thread with its own.
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                if let Ok(mut conn) = AsyncPgConnection::establish(&admin).await {
-                    let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    let _ = diesel::sql_query(drop).execute(&mut conn).await;
-                }
-            });
-        });
-        let _ = cleanup.join();
-    }
+/// Names a database no other test uses, without creating it; `suffix` is
+/// appended to the name literally (it is percent-encoded in the URL).
+pub fn named(suffix: &str) -> TestDatabase {
+    TestDatabase::named(PREFIX, suffix)
 }
 
 /// The migrations of the repository's `migrations/` folder, in the order
@@ -79,10 +35,8 @@ pub fn migration_names() -> Vec<String> {
 
 /// Creates and migrates a database no other test uses.
 pub async fn fresh_database() -> TestDatabase {
-    let db = TestDatabase::named("");
-    assert!(ensure_database(&db.url).await.unwrap(), "database was new");
-    let applied = run_migrations(&db.url).await.unwrap();
-    assert_eq!(applied, migration_names());
+    let db = named("");
+    assert_eq!(db.create().await, migration_names());
     db
 }
 

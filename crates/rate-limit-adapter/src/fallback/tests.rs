@@ -2,7 +2,7 @@ use std::sync::atomic::AtomicUsize;
 
 use super::*;
 use application::ports::MockRateLimiter;
-use application::rate_limits::manual_clock::ManualClock;
+use test_support::ManualClock;
 
 const LIMIT: RateLimit = RateLimit::per_secs(10, 60);
 

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use super::*;
-use application::rate_limits::manual_clock::ManualClock;
+use test_support::ManualClock;
 
 const T0: i64 = 1_800_000_000_000;
 

@@ -12,12 +12,9 @@ use redis_adapter::{
     EmailStreamSettings, RedisDeliveryQueue, RedisEmailQueue, RedisPool, RedisSettings, connect,
     keys, redis,
 };
+use test_support::REDIS_URL;
 pub fn pool() -> RedisPool {
-    connect("redis://127.0.0.1:6379", &RedisSettings::default()).unwrap()
-}
-
-pub fn prefix() -> String {
-    format!("test:{}:", uuid::Uuid::new_v4())
+    connect(REDIS_URL, &RedisSettings::default()).unwrap()
 }
 
 pub fn consumer(pool: &RedisPool, prefix: &str, name: &str) -> RedisDeliveryQueue {
