@@ -30,11 +30,11 @@ pub enum Email {
     /// "Successfully signed up", with the verification link and code.
     /// Jobs queued before verification existed have neither.
     ///
-    /// This and the other emails to an address not proven yet carry no
-    /// text the requester chose (no username): anyone can sign up, ask for
-    /// a resend or name a new address, and must not be able to write to a
-    /// stranger through us. A job of an older version still reads (its
-    /// `username` is ignored).
+    /// No email carries text a requester chose (no username): anyone can
+    /// sign up with a stranger's address and then ask for a reset, change
+    /// the password or the address, or log in, and must not be able to
+    /// write to that stranger through us. A job of an older version still
+    /// reads (its `username` is ignored).
     Welcome {
         to: String,
         #[serde(default)]
@@ -51,7 +51,6 @@ pub enum Email {
     /// A login from a device the account has not used lately.
     NewDeviceLogin {
         to: String,
-        username: String,
         /// RFC 3339, UTC.
         signed_in_at: String,
         /// Empty when unknown.
@@ -63,14 +62,12 @@ pub enum Email {
     /// "Reset your password": the reset link and code.
     PasswordReset {
         to: String,
-        username: String,
         link: String,
         code: String,
     },
     /// "Your password was changed", after a reset or a change.
     PasswordChanged {
         to: String,
-        username: String,
         /// RFC 3339, UTC.
         changed_at: String,
     },
@@ -86,7 +83,6 @@ pub enum Email {
     /// existed have none.
     EmailChanging {
         to: String,
-        username: String,
         new_email: String,
         #[serde(default)]
         undo_link: String,
@@ -141,7 +137,6 @@ impl Email {
         };
         let new_device_login = Email::NewDeviceLogin {
             to: "someone@example.com".into(),
-            username: "someone".into(),
             signed_in_at: "2026-01-02T03:04:05Z".into(),
             ip: "203.0.113.7".into(),
             user_agent: "Mozilla/5.0".into(),
@@ -149,13 +144,11 @@ impl Email {
         };
         let password_reset = Email::PasswordReset {
             to: "someone@example.com".into(),
-            username: "someone".into(),
             link: "http://127.0.0.1:5000/reset-password#token=t".into(),
             code: "123456".into(),
         };
         let password_changed = Email::PasswordChanged {
             to: "someone@example.com".into(),
-            username: "someone".into(),
             changed_at: "2026-01-02T03:04:05Z".into(),
         };
         let confirm_email_change = Email::ConfirmEmailChange {
@@ -166,7 +159,6 @@ impl Email {
         };
         let email_changing = Email::EmailChanging {
             to: "someone@example.com".into(),
-            username: "someone".into(),
             new_email: "new@example.com".into(),
             undo_link: "http://127.0.0.1:5000/undo-email-change#token=t".into(),
         };
@@ -240,7 +232,6 @@ impl fmt::Debug for Email {
                 .finish(),
             Email::NewDeviceLogin {
                 to,
-                username,
                 signed_in_at,
                 ip,
                 user_agent,
@@ -248,32 +239,20 @@ impl fmt::Debug for Email {
             } => f
                 .debug_struct("NewDeviceLogin")
                 .field("to", to)
-                .field("username", username)
                 .field("signed_in_at", signed_in_at)
                 .field("ip", ip)
                 .field("user_agent", user_agent)
                 .field("session_id", session_id)
                 .finish(),
-            Email::PasswordReset {
-                to,
-                username,
-                link,
-                code,
-            } => f
+            Email::PasswordReset { to, link, code } => f
                 .debug_struct("PasswordReset")
                 .field("to", to)
-                .field("username", username)
                 .field("link", &Hidden(link))
                 .field("code", &Hidden(code))
                 .finish(),
-            Email::PasswordChanged {
-                to,
-                username,
-                changed_at,
-            } => f
+            Email::PasswordChanged { to, changed_at } => f
                 .debug_struct("PasswordChanged")
                 .field("to", to)
-                .field("username", username)
                 .field("changed_at", changed_at)
                 .finish(),
             Email::ConfirmEmailChange {
@@ -290,13 +269,11 @@ impl fmt::Debug for Email {
                 .finish(),
             Email::EmailChanging {
                 to,
-                username,
                 new_email,
                 undo_link,
             } => f
                 .debug_struct("EmailChanging")
                 .field("to", to)
-                .field("username", username)
                 .field("new_email", new_email)
                 .field("undo_link", &Hidden(undo_link))
                 .finish(),

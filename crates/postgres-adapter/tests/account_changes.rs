@@ -135,7 +135,6 @@ fn changed_notice(user: &User) -> EmailJob {
     EmailJob::new(
         Email::PasswordChanged {
             to: user.email.as_str().to_owned(),
-            username: user.username.as_str().to_owned(),
             changed_at: "t".into(),
         },
         now(),
@@ -502,7 +501,6 @@ async fn requested(f: &Fixture, user: &User, new_email: &str, session: &SessionI
     let notice = EmailJob::new(
         Email::EmailChanging {
             to: user.email.as_str().to_owned(),
-            username: user.username.as_str().to_owned(),
             new_email: new_email.to_owned(),
             undo_link: format!(
                 "https://app.example/undo-email-change#token={}",

@@ -519,7 +519,6 @@ async fn of_concurrent_first_sends_exactly_one_is_issued() {
                 let job = EmailJob::new(
                     Email::PasswordReset {
                         to: "ada-reset@example.io".into(),
-                        username: "ada".into(),
                         link: "l".into(),
                         code: "c".into(),
                     },

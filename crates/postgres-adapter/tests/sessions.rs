@@ -86,7 +86,6 @@ fn alert(user: &User) -> NewDeviceAlert {
         email: application::EmailJob::new(
             Email::NewDeviceLogin {
                 to: user.email.as_str().to_owned(),
-                username: user.username.as_str().to_owned(),
                 signed_in_at: "t".into(),
                 ip: String::new(),
                 user_agent: String::new(),

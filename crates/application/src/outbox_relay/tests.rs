@@ -179,7 +179,6 @@ async fn security_notices_go_out_past_the_limit_and_spend_none_of_it() {
         EmailJob::new(
             Email::NewDeviceLogin {
                 to: "user1@example.io".into(),
-                username: "user1".into(),
                 signed_in_at: "2026-01-02T03:04:05Z".into(),
                 ip: String::new(),
                 user_agent: String::new(),
@@ -190,7 +189,6 @@ async fn security_notices_go_out_past_the_limit_and_spend_none_of_it() {
         EmailJob::new(
             Email::PasswordChanged {
                 to: "user1@example.io".into(),
-                username: "user1".into(),
                 changed_at: "2026-01-02T03:04:05Z".into(),
             },
             DateTime::<Utc>::UNIX_EPOCH,
@@ -198,7 +196,6 @@ async fn security_notices_go_out_past_the_limit_and_spend_none_of_it() {
         EmailJob::new(
             Email::EmailChanging {
                 to: "user1@example.io".into(),
-                username: "user1".into(),
                 new_email: "new@example.io".into(),
                 undo_link: "https://app.example/undo-email-change#token=t".into(),
             },

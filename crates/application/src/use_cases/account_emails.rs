@@ -150,7 +150,6 @@ impl SecretMail {
         );
         let email = Email::PasswordReset {
             to: user.email.as_str().to_owned(),
-            username: user.username.as_str().to_owned(),
             link,
             code,
         };
@@ -200,7 +199,6 @@ impl SecretMail {
         emails.push(EmailJob::new(
             Email::EmailChanging {
                 to: user.email.as_str().to_owned(),
-                username: user.username.as_str().to_owned(),
                 new_email: new_email.as_str().to_owned(),
                 undo_link,
             },
@@ -219,7 +217,6 @@ pub(crate) fn password_changed(user: &User, now: DateTime<Utc>) -> EmailJob {
     EmailJob::new(
         Email::PasswordChanged {
             to: user.email.as_str().to_owned(),
-            username: user.username.as_str().to_owned(),
             changed_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
         },
         now,

@@ -178,7 +178,6 @@ fn new_device_alert(
         email: EmailJob::new(
             Email::NewDeviceLogin {
                 to: user.email.as_str().to_owned(),
-                username: user.username.as_str().to_owned(),
                 signed_in_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
                 ip: device.ip().map(|ip| ip.to_string()).unwrap_or_default(),
                 user_agent: device.user_agent().unwrap_or_default().to_owned(),

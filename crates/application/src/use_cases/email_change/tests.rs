@@ -276,7 +276,6 @@ async fn request_for_a_free_address_asks_it_to_confirm_and_tells_the_old_one_how
                     },
                     &Email::EmailChanging {
                         to: "user1@example.io".into(),
-                        username: "user1".into(),
                         new_email: NEW_EMAIL.into(),
                         undo_link: format!("https://app.example/undo-email-change#token={token}"),
                     },

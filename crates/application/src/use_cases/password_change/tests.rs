@@ -370,7 +370,6 @@ async fn change_stores_the_new_hash_keeps_this_session_and_ends_the_others() {
                 && notice.email
                     == Email::PasswordChanged {
                         to: "user1@example.io".into(),
-                        username: "user1".into(),
                         changed_at: now().to_rfc3339_opts(SecondsFormat::Secs, true),
                     }
         })

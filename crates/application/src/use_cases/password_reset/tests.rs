@@ -132,7 +132,6 @@ async fn forgot_issues_a_reset_secret_and_emails_its_link_and_code() {
                 && emails[0].email
                     == Email::PasswordReset {
                         to: "user1@example.io".into(),
-                        username: "user1".into(),
                         link: format!("https://app.example/reset-password#token={token}"),
                         code: "123456".into(),
                     }
@@ -366,7 +365,6 @@ async fn reset_stores_the_new_hash_queues_the_notice_and_marks_the_ended_session
         notice.email,
         Email::PasswordChanged {
             to: "user7@example.io".into(),
-            username: "user7".into(),
             changed_at: now().to_rfc3339_opts(SecondsFormat::Secs, true),
         }
     );
