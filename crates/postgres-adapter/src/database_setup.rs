@@ -188,6 +188,7 @@ mod tests {
                 "2026-12-03-000006_create_pending_revocation_marks",
                 "2026-12-03-000008_email_change_undo",
                 "2026-12-03-000009_create_device_tokens",
+                "2026-12-03-000010_index_secrets_by_user",
             ]
         );
     }

@@ -162,3 +162,32 @@ async fn the_probe_answers_for_a_live_server() {
     let probe = PgProbe::new(pool(&db.url), settings());
     probe.ping().await.unwrap();
 }
+
+/// A foreign key to `users` makes every user deletion look up its rows
+/// (`ON DELETE CASCADE`): without an index led by that column, each
+/// deletion scans the whole table.
+#[tokio::test]
+async fn every_foreign_key_to_users_is_indexed() {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Unindexed {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        table_name: String,
+    }
+    let db = fresh_database().await;
+    let mut conn = raw_connection(&db.url).await;
+    let unindexed: Vec<Unindexed> = diesel::sql_query(
+        "SELECT c.conrelid::regclass::text AS table_name FROM pg_constraint c \
+         WHERE c.contype = 'f' AND c.confrelid = 'users'::regclass \
+         AND NOT EXISTS (SELECT 1 FROM pg_index i \
+             WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1])",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let tables: Vec<String> = unindexed.into_iter().map(|row| row.table_name).collect();
+    assert!(
+        tables.is_empty(),
+        "unindexed references to users: {tables:?}"
+    );
+}
