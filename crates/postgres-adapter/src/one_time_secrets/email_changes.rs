@@ -116,13 +116,7 @@ pub(super) async fn change_email(
         let ended = end_sessions(conn, user.id, keep.as_deref(), now).await?;
         Ok(Some(CompletedEmailChange { user, ended }))
     });
-    match bounded_transaction(db, transaction).await? {
-        Ok(Some(done)) => Ok(EmailChangeOutcome::Changed(done)),
-        Ok(None) => Ok(EmailChangeOutcome::InvalidOrExpired),
-        Err(Abort::AddressTaken) => Ok(EmailChangeOutcome::AddressTaken),
-        Err(Abort::Corrupt(error)) => Err(SecretStoreError::Unexpected(Box::new(error))),
-        Err(abort @ Abort::Query(_)) => Err(unexpected_abort(abort)),
-    }
+    outcome(bounded_transaction(db, transaction).await?)
 }
 
 /// Undoes an email change: moves the account back to the address the undo
@@ -181,7 +175,18 @@ pub(super) async fn undo_email_change(
         let ended = end_sessions(conn, user.id, None, now).await?;
         Ok(Some(CompletedEmailChange { user, ended }))
     });
-    match bounded_transaction(db, transaction).await? {
+    outcome(bounded_transaction(db, transaction).await?)
+}
+
+/// Moves `user` to `address`, verified, inside the caller's transaction.
+/// `AddressTaken` when another account holds it (checked first, and again
+/// by the unique constraint should a registration race this update);
+/// `None` when the user is gone.
+/// What a change or an undo came to, from its transaction's result.
+fn outcome(
+    result: Result<Option<CompletedEmailChange>, Abort>,
+) -> Result<EmailChangeOutcome, SecretStoreError> {
+    match result {
         Ok(Some(done)) => Ok(EmailChangeOutcome::Changed(done)),
         Ok(None) => Ok(EmailChangeOutcome::InvalidOrExpired),
         Err(Abort::AddressTaken) => Ok(EmailChangeOutcome::AddressTaken),
@@ -190,10 +195,6 @@ pub(super) async fn undo_email_change(
     }
 }
 
-/// Moves `user` to `address`, verified, inside the caller's transaction.
-/// `AddressTaken` when another account holds it (checked first, and again
-/// by the unique constraint should a registration race this update);
-/// `None` when the user is gone.
 async fn move_to(
     conn: &mut AsyncPgConnection,
     user: UserId,
