@@ -2,6 +2,8 @@
 //! that dies and comes back without touching the real server.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
@@ -24,6 +26,24 @@ pub struct TcpProxy {
     address: SocketAddr,
     mode: watch::Sender<ProxyMode>,
     acceptor: JoinHandle<()>,
+    /// Client connections the proxy still holds open, forwarded or swallowed.
+    open: Arc<AtomicUsize>,
+}
+
+/// Counts one held client connection for as long as it lives.
+struct Held(Arc<AtomicUsize>);
+
+impl Held {
+    fn new(open: &Arc<AtomicUsize>) -> Self {
+        open.fetch_add(1, Ordering::SeqCst);
+        Self(open.clone())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl TcpProxy {
@@ -35,17 +55,27 @@ impl TcpProxy {
         let address = listener.local_addr().expect("proxy address");
         let (mode, _) = watch::channel(ProxyMode::Up);
         let modes = mode.clone();
+        let open = Arc::new(AtomicUsize::new(0));
+        let counter = open.clone();
         let acceptor = tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
                 let mode = modes.subscribe();
                 let current = *mode.borrow();
+                // The count drops only after the task has closed `inbound`.
+                let held = Held::new(&counter);
                 match current {
                     ProxyMode::Down => drop(inbound),
                     ProxyMode::Blackhole => {
-                        tokio::spawn(swallow(inbound, mode));
+                        tokio::spawn(async move {
+                            swallow(inbound, mode).await;
+                            drop(held);
+                        });
                     }
                     ProxyMode::Up => {
-                        tokio::spawn(forward(inbound, target, mode));
+                        tokio::spawn(async move {
+                            forward(inbound, target, mode).await;
+                            drop(held);
+                        });
                     }
                 }
             }
@@ -54,6 +84,7 @@ impl TcpProxy {
             address,
             mode,
             acceptor,
+            open,
         }
     }
 
@@ -80,8 +111,20 @@ impl TcpProxy {
         self.mode.send_replace(ProxyMode::Up);
     }
 
-    pub fn down(&self) {
+    /// Closes every connection and returns once they are closed, so the
+    /// clients' kernels already hold the FIN: a dead server, as seen by
+    /// the next request. (Switching the mode alone leaves the proxy's tasks
+    /// a moment to notice, during which a cache may rightly still answer.)
+    pub async fn down(&self) {
         self.mode.send_replace(ProxyMode::Down);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.open.load(Ordering::SeqCst) > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the proxy still holds connections 5 s after going down"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     pub fn blackhole(&self) {

@@ -248,7 +248,7 @@ async fn registrations_while_redis_is_down_are_each_delivered_once_after_it_retu
     let state = deployment.wait_until_settled(DELIVERY_LIMIT).await;
     assert!(state.settled(), "{state:?}");
 
-    redis.down();
+    redis.down().await;
     let during = emails("during", 10);
     for email in &during {
         api.register_ok(&format!("u-{email}"), email).await;

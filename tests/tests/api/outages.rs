@@ -43,7 +43,7 @@ async fn token_checks_fail_closed_while_redis_is_down_and_recover() {
     );
 
     // Redis dies: connections drop, new ones are closed at once.
-    redis.down();
+    redis.down().await;
     for path in ["/protected", "/fresh-protected", "/users/me"] {
         assert_unavailable(app.get(path, Some(&tokens.access)).await).await;
     }
@@ -163,7 +163,7 @@ async fn postgres_dying_and_coming_back() {
     .await;
     let user = app.register_user().await;
 
-    postgres.down();
+    postgres.down().await;
     assert_unavailable(app.register("bob", "bob@example.com", PASSWORD).await).await;
     assert_unavailable(app.login(&user.email, &user.password).await).await;
     let tokens_before = {
@@ -195,7 +195,7 @@ async fn welcome_job_survives_a_redis_outage(limit: Duration) {
         settings.set("REDIS_URL", redis.redis_url());
     })
     .await;
-    redis.down();
+    redis.down().await;
 
     let response = app.register("ada", "Ada@Example.com", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::CREATED);

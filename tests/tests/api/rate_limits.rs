@@ -482,7 +482,7 @@ async fn redis_cut_mid_run_switches_to_memory_and_back() {
     assert_eq!(login("198.51.100.1").await, StatusCode::TOO_MANY_REQUESTS);
 
     // Redis dies: login still works, and is still limited, in memory.
-    redis.down();
+    redis.down().await;
     for _ in 0..3 {
         assert_eq!(login("198.51.100.2").await, StatusCode::UNAUTHORIZED);
     }

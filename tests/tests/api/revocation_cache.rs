@@ -193,7 +193,7 @@ async fn a_dropped_connection_empties_the_cache_before_any_further_hit() {
     }
     assert!(metric(&b, "revocation_cache_hits_total").await >= 1);
 
-    redis.down();
+    redis.down().await;
     assert_eq!(a.logout(&tokens.refresh).await.status(), StatusCode::OK);
     let seen = statuses_until_answered(&b, &tokens.access, Duration::from_secs(1)).await;
     assert!(!seen.contains(&StatusCode::OK), "{seen:?}");

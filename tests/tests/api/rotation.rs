@@ -133,7 +133,7 @@ async fn postgres_down_during_refresh_rotates_nothing_and_a_retry_works() {
     let user = app.register_user().await;
     let login = app.login_tokens(&user).await;
 
-    postgres.down();
+    postgres.down().await;
     assert_unavailable(app.refresh(&login.refresh).await).await;
     postgres.up();
     let mut rotated = None;
