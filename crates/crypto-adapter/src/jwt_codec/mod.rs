@@ -1,5 +1,3 @@
-use std::fmt;
-use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use application::ports::{TokenCodec, TokenEncodeError};
@@ -7,61 +5,18 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use domain::{SessionId, TokenClaims, TokenId, TokenKind, TokenRejection, UserId};
-use hmac::{Hmac, Mac};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
-use sha2::{Sha256, Sha384, Sha512};
 use verified_tokens::VerifiedTokens;
 
+mod hmac_key;
 mod verified_tokens;
+mod wire;
 
-/// The HMAC algorithms a shared secret can sign with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum JwtAlgorithm {
-    #[default]
-    Hs256,
-    Hs384,
-    Hs512,
-}
-
-impl FromStr for JwtAlgorithm {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "HS256" => Ok(Self::Hs256),
-            "HS384" => Ok(Self::Hs384),
-            "HS512" => Ok(Self::Hs512),
-            other => Err(format!(
-                "unsupported algorithm {other:?} (use HS256, HS384 or HS512)"
-            )),
-        }
-    }
-}
-
-impl JwtAlgorithm {
-    /// The shortest key that gives the algorithm its full strength: the
-    /// size of its hash output (RFC 7518, section 3.2).
-    pub fn min_secret_bytes(self) -> usize {
-        match self {
-            JwtAlgorithm::Hs256 => 32,
-            JwtAlgorithm::Hs384 => 48,
-            JwtAlgorithm::Hs512 => 64,
-        }
-    }
-}
-
-impl fmt::Display for JwtAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            JwtAlgorithm::Hs256 => "HS256",
-            JwtAlgorithm::Hs384 => "HS384",
-            JwtAlgorithm::Hs512 => "HS512",
-        })
-    }
-}
+pub use hmac_key::JwtAlgorithm;
+use hmac_key::KeyedMac;
+use wire::{WireClaims, WireKind, claims_from};
 
 /// How tokens are signed and whom they are for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,16 +43,6 @@ impl Default for JwtSettings {
     }
 }
 
-impl From<JwtAlgorithm> for Algorithm {
-    fn from(value: JwtAlgorithm) -> Self {
-        match value {
-            JwtAlgorithm::Hs256 => Algorithm::HS256,
-            JwtAlgorithm::Hs384 => Algorithm::HS384,
-            JwtAlgorithm::Hs512 => Algorithm::HS512,
-        }
-    }
-}
-
 /// Why the codec refuses its settings; each message names the variable.
 #[derive(Debug, thiserror::Error)]
 pub enum JwtKeyError {
@@ -110,69 +55,6 @@ pub enum JwtKeyError {
     /// Cannot happen with HMAC, which takes keys of any length.
     #[error("JWT_SECRET_KEY cannot key {0}")]
     Unusable(JwtAlgorithm),
-}
-
-/// The wire format of the claims (`docs/http-api.md#claims`). `S`
-/// is `&str` when encoding and when reading our own tokens (borrowed from
-/// the payload, no allocation), `String` on the general path.
-#[derive(Debug, Serialize, Deserialize)]
-struct WireClaims<S> {
-    iss: S,
-    aud: S,
-    sub: S,
-    iat: i64,
-    nbf: i64,
-    exp: i64,
-    jti: S,
-    #[serde(rename = "type")]
-    kind: WireKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    fresh: Option<bool>,
-    sid: S,
-    /// The session's rotation counter, on refresh tokens only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    r#gen: Option<u64>,
-}
-
-/// The HMAC of the configured algorithm with the key already absorbed (its
-/// inner and outer pads hashed once, not per token), cloned per check.
-#[derive(Clone)]
-enum KeyedMac {
-    Hs256(Hmac<Sha256>),
-    Hs384(Hmac<Sha384>),
-    Hs512(Hmac<Sha512>),
-}
-
-impl KeyedMac {
-    fn new(algorithm: JwtAlgorithm, secret: &[u8]) -> Result<Self, JwtKeyError> {
-        let unusable = |_| JwtKeyError::Unusable(algorithm);
-        Ok(match algorithm {
-            JwtAlgorithm::Hs256 => Self::Hs256(Hmac::new_from_slice(secret).map_err(unusable)?),
-            JwtAlgorithm::Hs384 => Self::Hs384(Hmac::new_from_slice(secret).map_err(unusable)?),
-            JwtAlgorithm::Hs512 => Self::Hs512(Hmac::new_from_slice(secret).map_err(unusable)?),
-        })
-    }
-
-    /// Whether `tag` is the MAC of `message`, compared in constant time.
-    fn verifies(&self, message: &[u8], tag: &[u8]) -> bool {
-        fn check<M: Mac + Clone>(mac: &M, message: &[u8], tag: &[u8]) -> bool {
-            let mut mac = mac.clone();
-            mac.update(message);
-            mac.verify_slice(tag).is_ok()
-        }
-        match self {
-            Self::Hs256(mac) => check(mac, message, tag),
-            Self::Hs384(mac) => check(mac, message, tag),
-            Self::Hs512(mac) => check(mac, message, tag),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum WireKind {
-    Access,
-    Refresh,
 }
 
 /// HMAC-signed JWTs that accept only the configured algorithm, issuer and
@@ -311,37 +193,6 @@ fn unix_now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
     i64::try_from(now).unwrap_or(i64::MAX)
-}
-
-/// The domain's claims from checked wire claims.
-fn claims_from(wire: WireClaims<&str>) -> Result<TokenClaims, TokenRejection> {
-    let user_id = wire
-        .sub
-        .parse::<UserId>()
-        .map_err(|_| TokenRejection::Invalid)?;
-    let (kind, generation) = match wire.kind {
-        WireKind::Access => (TokenKind::Access, None),
-        // A refresh token without its generation (one issued before
-        // rotation existed, or forged) is not one of ours.
-        WireKind::Refresh => (
-            TokenKind::Refresh,
-            Some(wire.r#gen.ok_or(TokenRejection::Invalid)?),
-        ),
-    };
-    Ok(TokenClaims {
-        user_id,
-        token_id: TokenId::new(wire.jti),
-        session_id: SessionId::new(wire.sid),
-        kind,
-        fresh: wire.fresh.unwrap_or(false),
-        generation,
-        issued_at: timestamp(wire.iat)?,
-        expires_at: timestamp(wire.exp)?,
-    })
-}
-
-fn timestamp(secs: i64) -> Result<DateTime<Utc>, TokenRejection> {
-    DateTime::from_timestamp(secs, 0).ok_or(TokenRejection::Invalid)
 }
 
 impl TokenCodec for JwtCodec {
