@@ -13,6 +13,6 @@ mod random_secrets;
 mod signing_keys;
 
 pub use argon2_hasher::{Argon2Hasher, HasherSettings};
-pub use jwt_codec::{JwtAlgorithm, JwtCodec, JwtKeyError, JwtSettings};
+pub use jwt_codec::{JwtAlgorithm, JwtCodec, JwtKeyError, JwtSettings, SigningKeySet};
 pub use random_secrets::RandomSecrets;
 pub use signing_keys::{KeyMaterial, KeyMaterialError, KeyVault, SealedKey, VaultError};
