@@ -15,4 +15,6 @@ mod signing_keys;
 pub use argon2_hasher::{Argon2Hasher, HasherSettings};
 pub use jwt_codec::{JwtAlgorithm, JwtCodec, JwtKeyError, JwtSettings, SigningKeySet};
 pub use random_secrets::RandomSecrets;
-pub use signing_keys::{KeyMaterial, KeyMaterialError, KeyVault, SealedKey, VaultError};
+pub use signing_keys::{
+    CryptoKeyWorkshop, KeyMaterial, KeyMaterialError, KeyVault, SealedKey, VaultError,
+};

@@ -5,9 +5,11 @@
 
 mod material;
 mod vault;
+mod workshop;
 
 pub use material::{KeyMaterial, KeyMaterialError};
 pub use vault::{KeyVault, SealedKey, VaultError};
+pub use workshop::CryptoKeyWorkshop;
 
 #[cfg(test)]
 mod tests;

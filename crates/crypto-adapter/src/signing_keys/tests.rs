@@ -191,3 +191,123 @@ fn debug_output_never_shows_key_material() {
     assert!(format!("{key:?}").contains("redacted"));
     assert_eq!(format!("{:?}", vault(1)), "KeyVault([redacted])");
 }
+
+mod workshop {
+    use std::sync::Arc;
+
+    use application::ports::{KeyWorkshop, KeyWorkshopError, StoredSigningKey, TokenCodec};
+    use chrono::Utc;
+    use domain::{
+        KeyLifecycle, KeyState, SessionId, SigningAlgorithm, TokenClaims, TokenId, TokenKind,
+        UserId,
+    };
+
+    use super::{kid, vault};
+    use crate::JwtSettings;
+    use crate::jwt_codec::JwtCodec;
+    use crate::signing_keys::CryptoKeyWorkshop;
+
+    fn codec() -> Arc<JwtCodec> {
+        Arc::new(JwtCodec::asymmetric(None, JwtSettings::default()).expect("a codec"))
+    }
+
+    fn stored(
+        workshop: &CryptoKeyWorkshop,
+        name: &str,
+        algorithm: SigningAlgorithm,
+        state: KeyState,
+    ) -> StoredSigningKey {
+        let forged = workshop.generate(&kid(name), algorithm).expect("a key");
+        StoredSigningKey {
+            lifecycle: KeyLifecycle {
+                kid: kid(name),
+                algorithm,
+                state,
+                published_at: Utc::now(),
+                activated_at: (state == KeyState::Active).then(Utc::now),
+                retired_at: None,
+                revoked_at: None,
+            },
+            public_jwk: forged.public_jwk,
+            sealed: forged.sealed,
+        }
+    }
+
+    fn claims() -> TokenClaims {
+        let now = Utc::now().timestamp();
+        TokenClaims {
+            user_id: UserId::new(1),
+            token_id: TokenId::new("j"),
+            session_id: SessionId::new("s"),
+            kind: TokenKind::Access,
+            fresh: false,
+            generation: None,
+            issued_at: chrono::DateTime::from_timestamp(now, 0).expect("now"),
+            expires_at: chrono::DateTime::from_timestamp(now + 60, 0).expect("later"),
+        }
+    }
+
+    #[test]
+    fn kids_are_22_random_url_safe_characters() {
+        let workshop = CryptoKeyWorkshop::new(vault(1), codec());
+        let (a, b) = (workshop.new_kid(), workshop.new_kid());
+        assert_eq!(a.as_str().len(), 22);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn stored_keys_put_in_use_sign_with_the_active_one() {
+        let codec = codec();
+        let workshop = CryptoKeyWorkshop::new(vault(1), codec.clone());
+        let keys = vec![
+            stored(&workshop, "a", SigningAlgorithm::Es256, KeyState::Retired),
+            stored(&workshop, "b", SigningAlgorithm::Rs256, KeyState::Active),
+            stored(&workshop, "c", SigningAlgorithm::EdDsa, KeyState::Revoked),
+        ];
+        workshop.put_in_use(&keys).expect("opens");
+        assert_eq!(codec.keys().active_kid(), Some(&kid("b")));
+        assert_eq!(codec.keys().published_count(), 2);
+        let token = codec.encode(&claims()).expect("signs");
+        assert_eq!(
+            jsonwebtoken::decode_header(&token)
+                .expect("header")
+                .kid
+                .as_deref(),
+            Some("b")
+        );
+        assert_eq!(codec.decode(&token), Ok(claims()));
+    }
+
+    #[test]
+    fn keys_sealed_under_another_encryption_key_do_not_go_in_use() {
+        let codec = codec();
+        let made_by = CryptoKeyWorkshop::new(vault(1), codec.clone());
+        let keys = vec![stored(
+            &made_by,
+            "a",
+            SigningAlgorithm::Es256,
+            KeyState::Active,
+        )];
+        let other = CryptoKeyWorkshop::new(vault(2), codec.clone());
+        assert!(matches!(
+            other.put_in_use(&keys),
+            Err(KeyWorkshopError::DoesNotOpen(kid)) if kid.as_str() == "a"
+        ));
+        assert_eq!(codec.keys().active_kid(), None);
+    }
+
+    #[test]
+    fn an_imported_pem_of_the_wrong_algorithm_is_an_invalid_key() {
+        let workshop = CryptoKeyWorkshop::new(vault(1), codec());
+        let pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH\n-----END PRIVATE KEY-----\n";
+        assert!(
+            workshop
+                .import(&kid("i"), SigningAlgorithm::EdDsa, pem)
+                .is_ok()
+        );
+        assert!(matches!(
+            workshop.import(&kid("i"), SigningAlgorithm::Es256, pem),
+            Err(KeyWorkshopError::InvalidKey(_))
+        ));
+    }
+}
