@@ -17,6 +17,7 @@ mod revocation_marks;
 mod schema;
 mod session_steps;
 mod sessions;
+mod signing_keys;
 mod users;
 
 pub use database_setup::{ensure_database, run_migrations};
@@ -27,4 +28,5 @@ pub use pool::{PgPool, PgSettings, connect};
 pub use probe::PgProbe;
 pub use revocation_marks::PgRevocationMarkQueue;
 pub use sessions::PgSessionRepository;
+pub use signing_keys::PgSigningKeyStore;
 pub use users::PgUserRepository;
