@@ -22,6 +22,9 @@ pub enum ConfigError {
     /// The reason never contains the URL, which may hold a password.
     #[error("REDIS_URL is malformed: {0}")]
     RedisUrl(RedisUrlError),
+    /// Its braces would be the hash tag of every key (docs/redis.md#key-layout).
+    #[error("REDIS_KEY_PREFIX is invalid: it must not contain '{{'")]
+    RedisKeyPrefix,
     #[error("MAILGUN_DOMAIN is required when MAILGUN_API_KEY is set")]
     MissingMailgunDomain,
     #[error("MAILGUN_BASE_URL is malformed")]
@@ -51,6 +54,9 @@ impl QueueConfig {
             .unwrap_or_default();
         if raw.is_empty() {
             return Err(ConfigError::MissingRedisUrl);
+        }
+        if !redis_adapter::keys::valid_prefix(&settings.redis_key_prefix) {
+            return Err(ConfigError::RedisKeyPrefix);
         }
         Ok(Self {
             redis_url: raw.parse().map_err(ConfigError::RedisUrl)?,

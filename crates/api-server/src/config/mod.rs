@@ -69,6 +69,10 @@ impl Config {
         let redis_url = Settings::required(settings.redis_url.as_ref(), "REDIS_URL")?
             .parse::<RedisUrl>()
             .map_err(|error| invalid("REDIS_URL", error.to_string()))?;
+        if !redis_adapter::keys::valid_prefix(&settings.redis_key_prefix) {
+            // Its braces would be the hash tag of every key (docs/redis.md#key-layout).
+            return Err(invalid("REDIS_KEY_PREFIX", "it must not contain '{'"));
+        }
         let jwt_secret = jwt_key::checked_key(
             Settings::required(settings.jwt_secret_key.as_ref(), "JWT_SECRET_KEY")?,
             settings.jwt_algorithm,

@@ -107,6 +107,20 @@ fn names_each_missing_variable() {
 }
 
 #[test]
+fn a_key_prefix_with_a_brace_is_refused() {
+    let line = load(&[("REDIS_KEY_PREFIX", "app{1}:")])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(line, "REDIS_KEY_PREFIX is invalid: it must not contain '{'");
+    assert_eq!(
+        load(&[("REDIS_KEY_PREFIX", "app:")])
+            .unwrap()
+            .redis_key_prefix,
+        "app:"
+    );
+}
+
+#[test]
 fn an_empty_value_counts_as_unset() {
     assert_eq!(
         load(&[("JWT_SECRET_KEY", "")]).unwrap_err(),

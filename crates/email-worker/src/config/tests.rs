@@ -165,3 +165,17 @@ fn debug_of_the_config_hides_the_api_key_and_the_redis_password() {
     }
     assert!(debug.contains("mg.example"), "{debug}");
 }
+
+#[test]
+fn a_key_prefix_with_a_brace_is_refused() {
+    let error = load(&["--redis-key-prefix", "a{b}:"]).unwrap_err();
+    assert_eq!(error, ConfigError::RedisKeyPrefix);
+    assert!(error.to_string().starts_with("REDIS_KEY_PREFIX is invalid"));
+    assert_eq!(
+        load(&["--redis-key-prefix", "a}b:"])
+            .unwrap()
+            .queue
+            .key_prefix,
+        "a}b:"
+    );
+}

@@ -11,8 +11,8 @@ use super::state::{ReadMode, State};
 use super::*;
 use crate::pool::RedisSettings;
 
-const SID: &str = "p:revoked:sid:s1";
-const USER: &str = "p:revoked:user:7";
+const SID: &str = "p:revoked:{u:7}:sid:s1";
+const USER: &str = "p:revoked:{u:7}:user";
 
 /// A token's marks, as `MarkKeys` orders them: its session's, its user's.
 fn keys() -> [&'static str; 2] {
@@ -178,7 +178,8 @@ async fn a_closed_connection_empties_the_cache_before_the_next_hit() {
         .await
         .unwrap();
     // A read in flight when the connection goes is told to go around.
-    let Check::Sent(in_flight) = state.check(["p:revoked:sid:other", USER], Instant::now()) else {
+    let Check::Sent(in_flight) = state.check(["p:revoked:{u:7}:sid:other", USER], Instant::now())
+    else {
         panic!("expected a miss");
     };
     drop(redis);
@@ -215,7 +216,7 @@ async fn entries_age_out() {
 async fn the_cache_holds_at_most_its_capacity() {
     let (mut state, mut redis) = linked(4).await;
     for session in 0..10 {
-        let sid = format!("p:revoked:sid:{session}");
+        let sid = format!("p:revoked:{{u:7}}:sid:{session}");
         miss(&mut state, &mut redis, [&sid, USER], b"*2\r\n_\r\n_\r\n")
             .await
             .unwrap();
