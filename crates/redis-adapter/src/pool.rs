@@ -1,13 +1,14 @@
 use std::time::Duration;
 
-use deadpool_redis::redis::{Cmd, FromRedisValue, Pipeline, ScriptInvocation};
+use deadpool_redis::redis::aio::ConnectionManagerConfig;
+use deadpool_redis::redis::{Client, Cmd, FromRedisValue, Pipeline, ScriptInvocation};
 use deadpool_redis::{Manager, Pool, Runtime};
 
+use crate::connection::{ClusterManager, ClusterPool, LazyCluster};
+pub use crate::connection::{PooledConnection, RedisPool, SharedConnection};
+use crate::endpoint::RedisEndpoint;
 use crate::error::{CommandError, RedisError};
-
-/// The shared connection pool. Connections are multiplexed, so a few serve
-/// many concurrent requests.
-pub type RedisPool = Pool;
+use crate::redis_url::RedisUrl;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RedisSettings {
@@ -28,16 +29,59 @@ impl Default for RedisSettings {
     }
 }
 
+/// The client of one server, with the endpoint's private CA if it has one.
+fn single_client(endpoint: &RedisEndpoint, url: &RedisUrl) -> Result<Client, RedisError> {
+    // The client's parse errors are fixed texts that never echo the URL.
+    match endpoint.certificates() {
+        Some(certificates) => {
+            crate::tls::install_provider();
+            Client::build_with_tls(url.expose(), certificates).map_err(RedisError::InvalidUrl)
+        }
+        None => {
+            if url.expose().starts_with("rediss:") {
+                crate::tls::install_provider();
+            }
+            Client::open(url.expose()).map_err(RedisError::InvalidUrl)
+        }
+    }
+}
+
 /// Builds the pool without connecting: the first command connects, so the
 /// service starts (and reports not-ready) while Redis is down.
 pub fn connect(redis_url: &str, settings: &RedisSettings) -> Result<RedisPool, RedisError> {
+    let url = redis_url
+        .parse::<RedisUrl>()
+        .map_err(|_| RedisError::InvalidSettings("not a redis:// URL"))?;
+    connect_endpoint(&RedisEndpoint::single(url), settings)
+}
+
+/// [`connect`] for a server or a cluster.
+pub fn connect_endpoint(
+    endpoint: &RedisEndpoint,
+    settings: &RedisSettings,
+) -> Result<RedisPool, RedisError> {
     if settings.max_connections == 0 {
         return Err(RedisError::InvalidSettings(
             "max_connections must be at least 1",
         ));
     }
-    // The client's parse errors are fixed texts that never echo the URL.
-    let manager = Manager::new(redis_url).map_err(RedisError::InvalidUrl)?;
+    if endpoint.is_cluster() {
+        let manager =
+            ClusterManager::new(endpoint, settings.connect_timeout, settings.command_timeout)
+                .map_err(RedisError::InvalidUrl)?;
+        let pool = ClusterPool::builder(manager)
+            .max_size(settings.max_connections)
+            .wait_timeout(Some(settings.command_timeout))
+            .create_timeout(Some(settings.connect_timeout))
+            .recycle_timeout(Some(settings.command_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(RedisError::Pool)?;
+        return Ok(RedisPool::Cluster(pool));
+    }
+    let client = single_client(endpoint, &endpoint.urls()[0])?;
+    let manager =
+        Manager::new(client.get_connection_info().clone()).map_err(RedisError::InvalidUrl)?;
     Pool::builder(manager)
         .max_size(settings.max_connections)
         .wait_timeout(Some(settings.command_timeout))
@@ -46,14 +90,9 @@ pub fn connect(redis_url: &str, settings: &RedisSettings) -> Result<RedisPool, R
         .recycle_timeout(Some(settings.command_timeout))
         .runtime(Runtime::Tokio1)
         .build()
+        .map(RedisPool::Single)
         .map_err(RedisError::Pool)
 }
-
-/// One multiplexed connection shared by every caller, re-established by
-/// the redis crate after a failure. Unlike a pooled connection it is not
-/// PINGed before each use, so a command costs exactly one round trip: the
-/// token check on every authenticated request uses it.
-pub type SharedConnection = deadpool_redis::redis::aio::ConnectionManager;
 
 /// Prepares the shared connection without connecting (the first command
 /// does), so the service starts while Redis is down.
@@ -61,15 +100,35 @@ pub fn connect_shared(
     redis_url: &str,
     settings: &RedisSettings,
 ) -> Result<SharedConnection, RedisError> {
-    use deadpool_redis::redis::aio::ConnectionManagerConfig;
+    let url = redis_url
+        .parse::<RedisUrl>()
+        .map_err(|_| RedisError::InvalidSettings("not a redis:// URL"))?;
+    connect_shared_endpoint(&RedisEndpoint::single(url), settings)
+}
 
-    let client = deadpool_redis::redis::Client::open(redis_url).map_err(RedisError::InvalidUrl)?;
+/// [`connect_shared`] for a server or a cluster.
+pub fn connect_shared_endpoint(
+    endpoint: &RedisEndpoint,
+    settings: &RedisSettings,
+) -> Result<SharedConnection, RedisError> {
+    if endpoint.is_cluster() {
+        let manager =
+            ClusterManager::new(endpoint, settings.connect_timeout, settings.command_timeout)
+                .map_err(RedisError::InvalidUrl)?;
+        let client = manager
+            .client_with(settings.command_timeout)
+            .map_err(RedisError::InvalidUrl)?;
+        return Ok(SharedConnection::Cluster(LazyCluster::new(client)));
+    }
+    let client = single_client(endpoint, &endpoint.urls()[0])?;
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(settings.connect_timeout))
         .set_response_timeout(Some(settings.command_timeout))
         // Reconnect once per failed command; callers are bounded anyway.
         .set_number_of_retries(1);
-    SharedConnection::new_lazy_with_config(client, config).map_err(RedisError::InvalidUrl)
+    deadpool_redis::redis::aio::ConnectionManager::new_lazy_with_config(client, config)
+        .map(SharedConnection::Single)
+        .map_err(RedisError::InvalidUrl)
 }
 
 /// Runs one command on the shared connection, bounded by `timeout`.

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use deadpool_redis::redis::{self, Pipeline};
 use domain::{TokenClaims, UserId};
 
+use crate::endpoint::RedisEndpoint;
 use crate::error::RedisError;
 use crate::keys;
 use crate::pool::{SharedConnection, pipeline_shared, query_shared};
@@ -47,6 +48,25 @@ impl RedisTokenRevocations {
     ) -> Result<Self, RedisError> {
         self.cache = Some(RevocationCache::start(redis_url, settings)?);
         Ok(self)
+    }
+
+    /// [`Self::with_cache`] where the cache can run: one server over plain
+    /// TCP. On a Redis Cluster or over TLS the cache is not built yet and
+    /// every check reads Redis (correct, one round trip per check); the
+    /// start-up log says so.
+    pub fn with_cache_on(
+        self,
+        endpoint: &RedisEndpoint,
+        settings: RevocationCacheSettings,
+    ) -> Result<Self, RedisError> {
+        let url = endpoint.urls()[0].expose();
+        if endpoint.is_cluster() || !url.starts_with("redis:") {
+            tracing::warn!(
+                "revocation cache: not available on a Redis Cluster or over TLS; every token check reads Redis"
+            );
+            return Ok(self);
+        }
+        self.with_cache(url, settings)
     }
 
     /// The cache's counters, when it is on.

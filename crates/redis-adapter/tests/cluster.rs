@@ -1,0 +1,184 @@
+//! Every Redis feature on a Redis Cluster of three masters that this test
+//! starts (test-support's `RedisCluster`): token marks, rate limits, the
+//! email stream with its claims, retries and dead letters, and the probe.
+
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use application::delivery::{Claim, DeadLetter, DeliveryQueue, QueueAdmin, Retry};
+use application::ports::{
+    DependencyProbe, EmailQueue, RateDecision, RateLimiter, Revocation, TokenRevocations,
+};
+use application::rate_limits::{RateLimit, Rule};
+use chrono::Utc;
+use domain::{SessionId, UserId};
+use redis_adapter::{
+    EmailStreamSettings, RedisDeliveryQueue, RedisEmailQueue, RedisEndpoint, RedisProbe,
+    RedisRateLimiter, RedisSettings, RedisTokenRevocations, connect_endpoint,
+    connect_shared_endpoint, keys,
+};
+use test_support::redis_prefix;
+use test_support::redis_servers::RedisCluster;
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+fn claims(user: i64, session: &str) -> domain::TokenClaims {
+    test_support::fixtures::access_claims(
+        user,
+        "t",
+        session,
+        Utc::now(),
+        chrono::Duration::seconds(900),
+    )
+}
+
+fn endpoint(cluster: &RedisCluster) -> RedisEndpoint {
+    RedisEndpoint::cluster(RedisEndpoint::parse_cluster_nodes(&cluster.nodes()).unwrap())
+}
+
+#[tokio::test]
+async fn every_feature_runs_on_a_cluster() {
+    let cluster = RedisCluster::start(3);
+    let endpoint = endpoint(&cluster);
+    let settings = RedisSettings {
+        command_timeout: TIMEOUT,
+        ..RedisSettings::default()
+    };
+    let pool = connect_endpoint(&endpoint, &settings).unwrap();
+    let shared = connect_shared_endpoint(&endpoint, &settings).unwrap();
+    let prefix = redis_prefix();
+
+    // The probe PINGs every master.
+    RedisProbe::new(pool.clone(), TIMEOUT).ping().await.unwrap();
+
+    // Token marks: each user's two marks share a slot, users spread.
+    let revocations = RedisTokenRevocations::new(shared.clone(), prefix.clone(), TIMEOUT)
+        .with_cache_on(
+            &endpoint,
+            redis_adapter::RevocationCacheSettings::new(
+                std::num::NonZeroUsize::new(64).unwrap(),
+                &settings,
+            ),
+        )
+        .unwrap();
+    let users: Vec<UserId> = (1..=24).map(UserId::new).collect();
+    let marks: Vec<Revocation> = users
+        .iter()
+        .flat_map(|user| {
+            [
+                Revocation::Session {
+                    id: SessionId::new(format!("s{user}")),
+                    user: *user,
+                    ttl_secs: 60,
+                },
+                Revocation::User {
+                    id: *user,
+                    ttl_secs: 60,
+                },
+            ]
+        })
+        .filter(|mark| !matches!(mark, Revocation::User { id, .. } if id.get() % 2 == 0))
+        .collect();
+    revocations.revoke(marks).await.unwrap();
+    for user in &users {
+        let own = claims(user.get(), &format!("s{user}"));
+        let other = claims(user.get(), "other");
+        assert!(revocations.is_revoked(&own).await.unwrap(), "{user}");
+        assert_eq!(
+            revocations.is_revoked(&other).await.unwrap(),
+            user.get() % 2 == 1,
+            "{user}"
+        );
+    }
+    let shards: HashSet<u16> = users
+        .iter()
+        .map(|user| cluster.owner_of(&keys::revoked_user(&prefix, *user)))
+        .collect();
+    assert_eq!(shards.len(), 3, "users' marks land on every shard");
+    for user in &users {
+        let session = keys::revoked_session(&prefix, *user, &SessionId::new("s"));
+        assert_eq!(
+            cluster.owner_of(&session),
+            cluster.owner_of(&keys::revoked_user(&prefix, *user))
+        );
+    }
+
+    // Rate limits count on the cluster.
+    let limiter = RedisRateLimiter::new(shared.clone(), prefix.clone(), TIMEOUT);
+    let limit = RateLimit::new(2, Duration::from_secs(60));
+    for subject in ["192.0.2.1", "192.0.2.2", "192.0.2.3"] {
+        for _ in 0..2 {
+            let decision = limiter.hit(Rule::LoginPerIp, subject, limit).await.unwrap();
+            assert!(matches!(decision, RateDecision::Allowed { .. }));
+        }
+        let decision = limiter.hit(Rule::LoginPerIp, subject, limit).await.unwrap();
+        assert!(
+            matches!(decision, RateDecision::Limited { .. }),
+            "{decision:?}"
+        );
+    }
+
+    // The email stream: push, receive, claim, retry, dead letter, requeue.
+    RedisEmailQueue::new(pool.clone(), prefix.clone(), TIMEOUT)
+        .push(vec![common::job(1), common::job(2)])
+        .await
+        .unwrap();
+    let mut stream_settings = EmailStreamSettings::new("worker-1");
+    stream_settings.block = Duration::from_millis(200);
+    stream_settings.command_timeout = TIMEOUT;
+    let queue = RedisDeliveryQueue::new(pool.clone(), prefix.clone(), stream_settings);
+    let deliveries = queue.receive(10).await.unwrap();
+    assert_eq!(deliveries.len(), 2);
+    let jobs: Vec<application::EmailJob> = deliveries
+        .iter()
+        .map(|delivery| application::EmailJob::from_json(&delivery.payload).unwrap())
+        .collect();
+    assert_eq!(
+        queue
+            .claim(jobs[0].id, &deliveries[0].receipt)
+            .await
+            .unwrap(),
+        Claim::Acquired
+    );
+    queue
+        .complete(&deliveries[0].receipt, jobs[0].id)
+        .await
+        .unwrap();
+    assert_eq!(
+        queue.claim(jobs[0].id, "0-1").await.unwrap(),
+        Claim::AlreadyDelivered
+    );
+    let retry = Retry {
+        job_id: jobs[1].id,
+        payload: deliveries[1].payload.clone(),
+        history: Vec::new(),
+        due_at: Utc::now() - chrono::Duration::seconds(1),
+    };
+    queue
+        .schedule_retry(&deliveries[1].receipt, retry)
+        .await
+        .unwrap();
+    assert_eq!(queue.promote_due_retries(Utc::now(), 10).await.unwrap(), 1);
+    let again = queue.receive(10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    let letter = DeadLetter {
+        id: jobs[1].id.to_string(),
+        kind: Some("welcome".into()),
+        payload: again[0].payload.clone(),
+        reason: "permanent failure".into(),
+        history: Vec::new(),
+        dead_at: Utc::now(),
+    };
+    queue.dead_letter(&again[0].receipt, letter).await.unwrap();
+    let depths = queue.depths().await.unwrap();
+    assert_eq!((depths.stream, depths.retrying, depths.dead), (0, 0, 1));
+    assert_eq!(queue.dead_letters().await.unwrap().len(), 1);
+    assert_eq!(queue.requeue_all_dead_letters().await.unwrap(), 1);
+    assert_eq!(queue.receive(10).await.unwrap().len(), 1);
+    assert!(queue.claim_abandoned(10).await.unwrap().is_empty());
+    assert!(!queue.leave_group_if_idle().await.unwrap());
+}
