@@ -46,27 +46,28 @@ impl RedisTokenRevocations {
         redis_url: &str,
         settings: RevocationCacheSettings,
     ) -> Result<Self, RedisError> {
-        self.cache = Some(RevocationCache::start(redis_url, settings)?);
+        self.cache = Some(RevocationCache::start(redis_url, None, settings)?);
         Ok(self)
     }
 
-    /// [`Self::with_cache`] where the cache can run: one server over plain
-    /// TCP. On a Redis Cluster or over TLS the cache is not built yet and
-    /// every check reads Redis (correct, one round trip per check); the
-    /// start-up log says so.
+    /// [`Self::with_cache`] where the cache can run: one server, over TCP
+    /// or TLS (`rediss://`, with the endpoint's CA). On a Redis Cluster the
+    /// cache is not built yet and every check reads Redis (correct, one
+    /// round trip per check); the start-up log says so.
     pub fn with_cache_on(
-        self,
+        mut self,
         endpoint: &RedisEndpoint,
         settings: RevocationCacheSettings,
     ) -> Result<Self, RedisError> {
-        let url = endpoint.urls()[0].expose();
-        if endpoint.is_cluster() || !url.starts_with("redis:") {
+        if endpoint.is_cluster() {
             tracing::warn!(
-                "revocation cache: not available on a Redis Cluster or over TLS; every token check reads Redis"
+                "revocation cache: not available on a Redis Cluster; every token check reads Redis"
             );
             return Ok(self);
         }
-        self.with_cache(url, settings)
+        let url = endpoint.urls()[0].expose();
+        self.cache = Some(RevocationCache::start(url, endpoint.ca_cert(), settings)?);
+        Ok(self)
     }
 
     /// The cache's counters, when it is on.

@@ -162,7 +162,7 @@ async fn while_redis_is_unreachable_checks_fail_closed() {
 }
 
 #[tokio::test]
-async fn only_a_plain_tcp_url_can_carry_the_cache() {
+async fn only_a_tcp_url_can_carry_the_cache() {
     let settings =
         RevocationCacheSettings::new(NonZeroUsize::new(16).unwrap(), &RedisSettings::default());
     let result = plain(&redis_prefix()).with_cache("redis+unix:///tmp/redis.sock", settings);

@@ -34,6 +34,15 @@
 //! `try_read`: that one answers from the reactor's last readiness event,
 //! which may predate the push.
 //!
+//! # Over TLS
+//!
+//! For `rediss://` the same socket carries TLS records ([`transport`]):
+//! the drain feeds what it read to rustls's synchronous `ClientConnection`
+//! and parses the plaintext that comes out. A record only partly received
+//! may hold a push, and rustls keeps it until the rest arrives, so a hit
+//! also needs the received bytes to end at a record boundary (each
+//! record's header is in the clear): the rule above, one layer down.
+//!
 //! # When the connection is in doubt
 //!
 //! The connection is checked by a `PING` every [`RevocationCacheSettings::heartbeat`].
@@ -53,13 +62,14 @@
 //! the connection's buffers, the requests in flight, and how each frame
 //! is applied. [`link`] drives the connection (connect, read, write,
 //! PING, reconnect); [`protocol`] is its wire format, decoded by
-//! `redis-protocol` and packed by the redis crate.
+//! `redis-protocol` and packed by the redis crate; [`transport`] is TLS.
 
 mod link;
 mod protocol;
 mod settings;
 mod state;
 mod tracker;
+mod transport;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,13 +93,14 @@ pub(crate) struct RevocationCache {
 
 impl RevocationCache {
     /// Starts the connection thread; connecting happens there, so the
-    /// service starts while Redis is down. Only a plain `redis://` URL is
-    /// supported (the workspace builds the client without TLS).
+    /// service starts while Redis is down. A `rediss://` URL connects over
+    /// TLS, checked against `ca_pem` (else the system's roots).
     pub(crate) fn start(
         redis_url: &str,
+        ca_pem: Option<&[u8]>,
         settings: RevocationCacheSettings,
     ) -> Result<Self, RedisError> {
-        let endpoint = link::Endpoint::parse(redis_url)?;
+        let endpoint = link::Endpoint::parse(redis_url, ca_pem)?;
         let shared = Arc::new(Shared::new(settings));
         let (stop, stopped) = oneshot::channel();
         link::spawn(shared.clone(), endpoint, stopped).map_err(RedisError::CacheThread)?;

@@ -37,7 +37,12 @@ async fn linked(capacity: usize) -> (State, TcpStream) {
         .unwrap();
     let (server, _) = listener.accept().await.unwrap();
     let mut state = State::new(settings(capacity));
-    state.link_up(Arc::new(client), Vec::new(), Instant::now());
+    state.link_up(
+        Arc::new(client),
+        super::transport::Transport::Plain,
+        Vec::new(),
+        Instant::now(),
+    );
     (state, server)
 }
 
