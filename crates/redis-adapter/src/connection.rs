@@ -80,7 +80,7 @@ impl ClusterManager {
     }
 }
 
-fn cluster_client(
+pub(crate) fn cluster_client(
     endpoint: &RedisEndpoint,
     connect_timeout: Duration,
     response_timeout: Duration,

@@ -10,7 +10,8 @@ use crate::error::RedisError;
 use crate::keys;
 use crate::pool::{SharedConnection, pipeline_shared, query_shared};
 use crate::revocation_cache::{
-    CacheError, RevocationCache, RevocationCacheSettings, RevocationCacheStats,
+    AnyCache, CacheError, ClusterCache, RevocationCache, RevocationCacheSettings,
+    RevocationCacheStats,
 };
 
 /// Revocations kept as expiring presence flags: one per revoked session
@@ -20,7 +21,7 @@ pub struct RedisTokenRevocations {
     connection: SharedConnection,
     prefix: String,
     command_timeout: Duration,
-    cache: Option<RevocationCache>,
+    cache: Option<AnyCache>,
 }
 
 impl RedisTokenRevocations {
@@ -46,33 +47,32 @@ impl RedisTokenRevocations {
         redis_url: &str,
         settings: RevocationCacheSettings,
     ) -> Result<Self, RedisError> {
-        self.cache = Some(RevocationCache::start(redis_url, None, settings)?);
+        self.cache = Some(AnyCache::Single(RevocationCache::start(
+            redis_url, None, settings,
+        )?));
         Ok(self)
     }
 
-    /// [`Self::with_cache`] where the cache can run: one server, over TCP
-    /// or TLS (`rediss://`, with the endpoint's CA). On a Redis Cluster the
-    /// cache is not built yet and every check reads Redis (correct, one
-    /// round trip per check); the start-up log says so.
+    /// [`Self::with_cache`] on any endpoint: one server, over TCP or TLS
+    /// (`rediss://`, with the endpoint's CA), or a Redis Cluster (one
+    /// tracking connection per master, each of `settings.capacity`).
     pub fn with_cache_on(
         mut self,
         endpoint: &RedisEndpoint,
         settings: RevocationCacheSettings,
     ) -> Result<Self, RedisError> {
-        if endpoint.is_cluster() {
-            tracing::warn!(
-                "revocation cache: not available on a Redis Cluster; every token check reads Redis"
-            );
-            return Ok(self);
-        }
-        let url = endpoint.urls()[0].expose();
-        self.cache = Some(RevocationCache::start(url, endpoint.ca_cert(), settings)?);
+        self.cache = Some(if endpoint.is_cluster() {
+            AnyCache::Cluster(ClusterCache::start(endpoint, settings)?)
+        } else {
+            let url = endpoint.urls()[0].expose();
+            AnyCache::Single(RevocationCache::start(url, endpoint.ca_cert(), settings)?)
+        });
         Ok(self)
     }
 
     /// The cache's counters, when it is on.
     pub fn cache_stats(&self) -> Option<RevocationCacheStats> {
-        self.cache.as_ref().map(RevocationCache::stats)
+        self.cache.as_ref().map(AnyCache::stats)
     }
 
     fn mark_keys(&self, claims: &TokenClaims) -> keys::MarkKeys {

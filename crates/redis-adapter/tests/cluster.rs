@@ -182,3 +182,75 @@ async fn every_feature_runs_on_a_cluster() {
     assert!(queue.claim_abandoned(10).await.unwrap().is_empty());
     assert!(!queue.leave_group_if_idle().await.unwrap());
 }
+
+/// One tracking connection per master: a mark written through another
+/// client is seen by the very next check, whichever shard holds the user.
+#[tokio::test]
+async fn the_revocation_cache_runs_on_every_shard() {
+    let cluster = RedisCluster::start(3);
+    let endpoint = endpoint(&cluster);
+    let settings = RedisSettings::default();
+    let prefix = redis_prefix();
+    let store = |cache: bool| {
+        let shared = connect_shared_endpoint(&endpoint, &settings).unwrap();
+        let store = RedisTokenRevocations::new(shared, prefix.clone(), TIMEOUT);
+        if !cache {
+            return store;
+        }
+        let cache = redis_adapter::RevocationCacheSettings::new(
+            std::num::NonZeroUsize::new(1024).unwrap(),
+            &settings,
+        );
+        store.with_cache_on(&endpoint, cache).unwrap()
+    };
+    let (reader, writer) = (store(true), store(false));
+
+    // Until the slot map and every shard's connection are up, checks read
+    // Redis directly: wait for a hit on each shard.
+    let users: Vec<i64> = (1..=60).collect();
+    let mut warm: HashSet<u16> = HashSet::new();
+    for _ in 0..300 {
+        for user in &users {
+            let before = reader.cache_stats().unwrap().hits;
+            assert!(!reader.is_revoked(&claims(*user, "warm")).await.unwrap());
+            if reader.cache_stats().unwrap().hits > before {
+                warm.insert(cluster.owner_of(&keys::revoked_user(&prefix, UserId::new(*user))));
+            }
+        }
+        if warm.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(warm.len(), 3, "a hit on every shard");
+
+    let before = reader.cache_stats().unwrap();
+    for user in &users {
+        let token = claims(*user, &format!("s{user}"));
+        assert!(!reader.is_revoked(&token).await.unwrap());
+        assert!(!reader.is_revoked(&token).await.unwrap());
+        let revocation = if user % 2 == 0 {
+            Revocation::Session {
+                id: token.session_id.clone(),
+                user: token.user_id,
+                ttl_secs: 60,
+            }
+        } else {
+            Revocation::User {
+                id: token.user_id,
+                ttl_secs: 60,
+            }
+        };
+        writer.revoke(vec![revocation]).await.unwrap();
+        assert!(
+            reader.is_revoked(&token).await.unwrap(),
+            "user {user}: stale answer after the write"
+        );
+    }
+    let after = reader.cache_stats().unwrap();
+    assert!(after.hits - before.hits >= 60, "{after:?}");
+    assert!(
+        after.invalidations - before.invalidations >= 60,
+        "{after:?}"
+    );
+}

@@ -63,7 +63,9 @@
 //! is applied. [`link`] drives the connection (connect, read, write,
 //! PING, reconnect); [`protocol`] is its wire format, decoded by
 //! `redis-protocol` and packed by the redis crate; [`transport`] is TLS.
+//! [`cluster`] runs one cache per master of a Redis Cluster.
 
+mod cluster;
 mod link;
 mod protocol;
 mod settings;
@@ -79,9 +81,32 @@ use tokio::sync::oneshot;
 use crate::error::RedisError;
 use state::{Check, Shared};
 
+pub(crate) use cluster::ClusterCache;
 pub use settings::RevocationCacheSettings;
 pub(crate) use state::CacheError;
 pub use tracker::RevocationCacheStats;
+
+/// The cache of one server, or of every master of a cluster.
+pub(crate) enum AnyCache {
+    Single(RevocationCache),
+    Cluster(ClusterCache),
+}
+
+impl AnyCache {
+    pub(crate) async fn is_revoked(&self, keys: [&str; 2]) -> Result<bool, CacheError> {
+        match self {
+            Self::Single(cache) => cache.is_revoked(keys).await,
+            Self::Cluster(cache) => cache.is_revoked(keys).await,
+        }
+    }
+
+    pub(crate) fn stats(&self) -> RevocationCacheStats {
+        match self {
+            Self::Single(cache) => cache.stats(),
+            Self::Cluster(cache) => cache.stats(),
+        }
+    }
+}
 
 /// The cache's handle. Dropping it stops its connection thread.
 pub(crate) struct RevocationCache {
