@@ -4,11 +4,13 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use deadpool_redis::redis::TlsCertificates;
+use tokio::net::TcpStream;
 
 use crate::redis_url::{RedisUrl, RedisUrlError};
-use crate::tls::{self, TlsError};
+use crate::tls::{self, TlsError, client_config, server_name};
 
 /// Where Redis is and how its certificates are checked. `Debug` and
 /// `Display` hide passwords.
@@ -126,6 +128,56 @@ impl RedisEndpoint {
             client_tls: None,
             root_cert: Some(pem.to_vec()),
         })
+    }
+}
+
+impl RedisEndpoint {
+    /// For each `rediss://` URL: when its server accepts a connection
+    /// within `timeout`, runs a TLS handshake with it. An error means a
+    /// certificate that does not verify (or a server that speaks no TLS):
+    /// the binary should stop. A server that cannot be reached is no error
+    /// here: the service starts and reports not-ready until it answers.
+    pub async fn check_tls(&self, timeout: Duration) -> Result<(), TlsError> {
+        let mut config = None;
+        for url in self.urls() {
+            let Ok(parsed) = url::Url::parse(url.expose()) else {
+                continue;
+            };
+            if parsed.scheme() != "rediss" {
+                continue;
+            }
+            let host = parsed.host_str().unwrap_or_default().to_owned();
+            let port = parsed.port().unwrap_or(6379);
+            let config = match &config {
+                Some(config) => Arc::clone(config),
+                None => config.insert(client_config(self.ca_cert())?).clone(),
+            };
+            let connect =
+                TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port));
+            let Ok(Ok(socket)) = tokio::time::timeout(timeout, connect).await else {
+                tracing::warn!(%url, "Redis does not answer yet; its TLS certificate is checked on first use");
+                continue;
+            };
+            let connector = tokio_rustls::TlsConnector::from(config);
+            let handshake = connector.connect(server_name(&host)?, socket);
+            match tokio::time::timeout(timeout, handshake).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(source))
+                    if source
+                        .get_ref()
+                        .is_some_and(|inner| inner.is::<rustls::Error>()) =>
+                {
+                    return Err(TlsError::Handshake {
+                        address: format!("{host}:{port}"),
+                        source,
+                    });
+                }
+                Ok(Err(_)) | Err(_) => {
+                    tracing::warn!(%url, "Redis did not complete a TLS handshake; checked again on first use");
+                }
+            }
+        }
+        Ok(())
     }
 }
 

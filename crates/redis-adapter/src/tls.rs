@@ -1,18 +1,13 @@
 //! TLS to Redis (`rediss://`): the roots certificates are checked
-//! against, and the check each binary runs at start so that a certificate
-//! that does not verify stops it at once instead of failing every request.
+//! against (the start-up check is `RedisEndpoint::check_tls`).
 //! The redis crate does its own TLS (rustls, the same roots); the
 //! revocation cache's connection uses [`client_config`] directly.
 
 use std::sync::{Arc, Once};
-use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
-use tokio::net::TcpStream;
-
-use crate::endpoint::RedisEndpoint;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -85,54 +80,4 @@ pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {
     // The URL parser keeps an IPv6 address in brackets.
     let host = host.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(host.to_owned()).map_err(|_| TlsError::ServerName(host.to_owned()))
-}
-
-impl RedisEndpoint {
-    /// For each `rediss://` URL: when its server accepts a connection
-    /// within `timeout`, runs a TLS handshake with it. An error means a
-    /// certificate that does not verify (or a server that speaks no TLS):
-    /// the binary should stop. A server that cannot be reached is no error
-    /// here: the service starts and reports not-ready until it answers.
-    pub async fn check_tls(&self, timeout: Duration) -> Result<(), TlsError> {
-        let mut config = None;
-        for url in self.urls() {
-            let Ok(parsed) = url::Url::parse(url.expose()) else {
-                continue;
-            };
-            if parsed.scheme() != "rediss" {
-                continue;
-            }
-            let host = parsed.host_str().unwrap_or_default().to_owned();
-            let port = parsed.port().unwrap_or(6379);
-            let config = match &config {
-                Some(config) => Arc::clone(config),
-                None => config.insert(client_config(self.ca_cert())?).clone(),
-            };
-            let connect =
-                TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port));
-            let Ok(Ok(socket)) = tokio::time::timeout(timeout, connect).await else {
-                tracing::warn!(%url, "Redis does not answer yet; its TLS certificate is checked on first use");
-                continue;
-            };
-            let connector = tokio_rustls::TlsConnector::from(config);
-            let handshake = connector.connect(server_name(&host)?, socket);
-            match tokio::time::timeout(timeout, handshake).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(source))
-                    if source
-                        .get_ref()
-                        .is_some_and(|inner| inner.is::<rustls::Error>()) =>
-                {
-                    return Err(TlsError::Handshake {
-                        address: format!("{host}:{port}"),
-                        source,
-                    });
-                }
-                Ok(Err(_)) | Err(_) => {
-                    tracing::warn!(%url, "Redis did not complete a TLS handshake; checked again on first use");
-                }
-            }
-        }
-        Ok(())
-    }
 }

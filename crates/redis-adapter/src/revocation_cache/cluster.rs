@@ -21,7 +21,10 @@ use deadpool_redis::redis::cluster::ClusterClient;
 use deadpool_redis::redis::{self, Value};
 use tokio::sync::{Notify, oneshot};
 
-use super::{CacheError, RevocationCache, RevocationCacheSettings, RevocationCacheStats};
+use super::settings::RevocationCacheSettings;
+use super::single::RevocationCache;
+use super::state::CacheError;
+use super::tracker::RevocationCacheStats;
 use crate::endpoint::RedisEndpoint;
 use crate::error::RedisError;
 

@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 use super::protocol::{self, Incoming};
 use super::state::{LinkDown, ReadMode, Shared};
-use super::transport::Transport;
+use super::transport::{Transport, write_all};
 use crate::error::RedisError;
 
 /// Where and how to connect. Not `Debug`: it holds the password.
@@ -225,18 +225,6 @@ async fn connect(endpoint: &Endpoint) -> io::Result<(TcpStream, Transport, Vec<u
         }
     }
     Ok((socket, transport, inbound))
-}
-
-pub(super) async fn write_all(socket: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        socket.writable().await?;
-        match socket.try_write(bytes) {
-            Ok(count) => bytes = &bytes[count..],
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-            Err(error) => return Err(error),
-        }
-    }
-    Ok(())
 }
 
 /// Reads, writes and PINGs until the connection fails; says why.

@@ -63,26 +63,21 @@
 //! is applied. [`link`] drives the connection (connect, read, write,
 //! PING, reconnect); [`protocol`] is its wire format, decoded by
 //! `redis-protocol` and packed by the redis crate; [`transport`] is TLS.
-//! [`cluster`] runs one cache per master of a Redis Cluster.
+//! [`single`] is the handle of one server's cache; [`cluster`] runs one
+//! per master of a Redis Cluster.
 
 mod cluster;
 mod link;
 mod protocol;
 mod settings;
+mod single;
 mod state;
 mod tracker;
 mod transport;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use tokio::sync::oneshot;
-
-use crate::error::RedisError;
-use state::{Check, Shared};
-
 pub(crate) use cluster::ClusterCache;
 pub use settings::RevocationCacheSettings;
+pub(crate) use single::RevocationCache;
 pub(crate) use state::CacheError;
 pub use tracker::RevocationCacheStats;
 
@@ -104,57 +99,6 @@ impl AnyCache {
         match self {
             Self::Single(cache) => cache.stats(),
             Self::Cluster(cache) => cache.stats(),
-        }
-    }
-}
-
-/// The cache's handle. Dropping it stops its connection thread.
-pub(crate) struct RevocationCache {
-    shared: Arc<Shared>,
-    command_timeout: Duration,
-    /// Dropped with the handle, which tells the connection thread to end.
-    _stop: oneshot::Sender<()>,
-}
-
-impl RevocationCache {
-    /// Starts the connection thread; connecting happens there, so the
-    /// service starts while Redis is down. A `rediss://` URL connects over
-    /// TLS, checked against `ca_pem` (else the system's roots).
-    pub(crate) fn start(
-        redis_url: &str,
-        ca_pem: Option<&[u8]>,
-        settings: RevocationCacheSettings,
-    ) -> Result<Self, RedisError> {
-        let endpoint = link::Endpoint::parse(redis_url, ca_pem)?;
-        let shared = Arc::new(Shared::new(settings));
-        let (stop, stopped) = oneshot::channel();
-        link::spawn(shared.clone(), endpoint, stopped).map_err(RedisError::CacheThread)?;
-        Ok(Self {
-            shared,
-            command_timeout: settings.command_timeout,
-            _stop: stop,
-        })
-    }
-
-    pub(crate) fn stats(&self) -> RevocationCacheStats {
-        self.shared.lock().tracker.stats()
-    }
-
-    /// Whether any of `keys` is present: from the cache when all of them
-    /// are fresh there, else from one `MGET` on the tracking connection,
-    /// whose reply fills the cache.
-    pub(crate) async fn is_revoked(&self, keys: [&str; 2]) -> Result<bool, CacheError> {
-        let reply = match self.shared.lock().check(keys, Instant::now()) {
-            Check::Hit(revoked) => return Ok(revoked),
-            Check::Sent(reply) => reply,
-            Check::NoLink => return Err(CacheError::NoLink),
-        };
-        self.shared.wake_writer.notify_one();
-        match tokio::time::timeout(self.command_timeout, reply).await {
-            Ok(Ok(answer)) => answer,
-            // The connection was reset and the request dropped with it.
-            Ok(Err(_)) => Err(CacheError::NoLink),
-            Err(_) => Err(CacheError::Timeout(self.command_timeout)),
         }
     }
 }

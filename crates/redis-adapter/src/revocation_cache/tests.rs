@@ -3,11 +3,13 @@
 //! `write_all` returns, as a push from the real Redis is.
 
 use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
-use super::state::{ReadMode, State};
+use super::state::{Check, ReadMode, State};
 use super::*;
 use crate::pool::RedisSettings;
 

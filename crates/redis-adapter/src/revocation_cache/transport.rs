@@ -112,7 +112,7 @@ impl Transport {
             if tls.connection.wants_write() {
                 let mut raw = Vec::new();
                 self.seal(&[], &mut raw)?;
-                super::link::write_all(socket, &raw).await?;
+                write_all(socket, &raw).await?;
                 continue;
             }
             if !tls.connection.is_handshaking() {
@@ -131,6 +131,19 @@ impl Transport {
             }
         }
     }
+}
+
+/// Writes all of `bytes`, waiting for the socket as needed.
+pub(super) async fn write_all(socket: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        socket.writable().await?;
+        match socket.try_write(bytes) {
+            Ok(count) => bytes = &bytes[count..],
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
 }
 
 /// Where the TLS record stream stands: within a record's header, within
