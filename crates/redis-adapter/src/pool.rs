@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use deadpool_redis::redis::aio::ConnectionManagerConfig;
+use deadpool_redis::redis::aio::{ConnectionLike, ConnectionManagerConfig};
 use deadpool_redis::redis::{Client, Cmd, FromRedisValue, Pipeline, ScriptInvocation};
 use deadpool_redis::{Manager, Pool, Runtime};
 
@@ -152,9 +152,65 @@ pub(crate) async fn pipeline_shared<T: FromRedisValue>(
 ) -> Result<T, CommandError> {
     let mut connection = connection.clone();
     bounded(timeout, async move {
-        Ok(pipeline.query_async(&mut connection).await?)
+        Ok(following_moves(&mut connection, pipeline).await?)
     })
     .await
+}
+
+/// Runs `pipeline`; on a cluster, follows a slot that moved. A transaction
+/// sent to a master that no longer owns its slot fails whole, with MOVED
+/// inside, and the redis crate follows redirects of single commands only:
+/// one keyed command (`EXISTS` of the pipeline's first key) makes it
+/// follow the move and read the slot map again, then the pipeline runs
+/// once more. (During a migration, ASK fails it: callers retry later.)
+async fn following_moves<T: FromRedisValue>(
+    connection: &mut impl ConnectionLike,
+    pipeline: &Pipeline,
+) -> Result<T, deadpool_redis::redis::RedisError> {
+    match pipeline.query_async(connection).await {
+        Err(error) if moved(&error) => {
+            if let Some(key) = first_key(pipeline) {
+                let _: i64 = deadpool_redis::redis::cmd("EXISTS")
+                    .arg(key)
+                    .query_async(connection)
+                    .await?;
+            }
+            pipeline.query_async(connection).await
+        }
+        answer => answer,
+    }
+}
+
+fn moved(error: &deadpool_redis::redis::RedisError) -> bool {
+    use deadpool_redis::redis::ServerErrorKind;
+
+    error.clone().into_server_errors().is_some_and(|errors| {
+        errors
+            .iter()
+            .any(|(_, error)| error.kind() == Some(ServerErrorKind::Moved))
+    })
+}
+
+/// The key the first keyed command of `pipeline` names.
+fn first_key(pipeline: &Pipeline) -> Option<Vec<u8>> {
+    use deadpool_redis::redis::Arg;
+
+    pipeline.cmd_iter().find_map(|cmd| {
+        let args: Vec<&[u8]> = cmd
+            .args_iter()
+            .filter_map(|arg| match arg {
+                Arg::Simple(bytes) => Some(bytes),
+                _ => None,
+            })
+            .collect();
+        let key = match args.first()?.to_ascii_uppercase().as_slice() {
+            b"MULTI" | b"EXEC" | b"SCRIPT" => return None,
+            // EVALSHA sha numkeys key...
+            b"EVALSHA" | b"EVAL" => args.get(3),
+            _ => args.get(1),
+        };
+        key.map(|key| key.to_vec())
+    })
 }
 
 /// Runs one command on a pooled connection; `timeout` covers the wait for
@@ -180,7 +236,7 @@ pub(crate) async fn query_pipeline<T: FromRedisValue>(
 ) -> Result<T, CommandError> {
     bounded(timeout, async {
         let mut connection = pool.get().await?;
-        Ok(pipeline.query_async(&mut connection).await?)
+        Ok(following_moves(&mut connection, pipeline).await?)
     })
     .await
 }

@@ -254,3 +254,90 @@ async fn the_revocation_cache_runs_on_every_shard() {
         "{after:?}"
     );
 }
+
+/// A resharding moves a user's slot (and marks) to another master: once
+/// the cache has read the slot map again (within its refresh interval),
+/// the old master's cache is emptied and checks go to the new master,
+/// after a MOVED answered through the cluster client (which follows it).
+#[tokio::test]
+async fn a_moved_slot_is_followed() {
+    let cluster = RedisCluster::start(3);
+    let endpoint = endpoint(&cluster);
+    let settings = RedisSettings::default();
+    let prefix = redis_prefix();
+    let shared = connect_shared_endpoint(&endpoint, &settings).unwrap();
+    let cache = redis_adapter::RevocationCacheSettings::new(
+        std::num::NonZeroUsize::new(1024).unwrap(),
+        &settings,
+    );
+    let reader = RedisTokenRevocations::new(shared.clone(), prefix.clone(), TIMEOUT)
+        .with_cache_on(&endpoint, cache)
+        .unwrap();
+    let writer = RedisTokenRevocations::new(shared, prefix.clone(), TIMEOUT);
+    let user = UserId::new(7);
+    let revoked = claims(7, "old");
+    writer
+        .revoke(vec![Revocation::Session {
+            id: revoked.session_id.clone(),
+            user,
+            ttl_secs: 60,
+        }])
+        .await
+        .unwrap();
+    let live = claims(7, "live");
+    // Cached on the old master.
+    for _ in 0..300 {
+        assert!(reader.is_revoked(&revoked).await.unwrap());
+        assert!(!reader.is_revoked(&live).await.unwrap());
+        if reader.cache_stats().unwrap().hits >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let key = keys::revoked_user(&prefix, user);
+    let from = cluster.owner_of(&key);
+    let to = *cluster.ports.iter().find(|port| **port != from).unwrap();
+    cluster.move_slot_of(&key, to);
+    // The slot map is read again at least every second.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    for _ in 0..2 {
+        assert!(reader.is_revoked(&revoked).await.unwrap());
+        assert!(!reader.is_revoked(&live).await.unwrap());
+        writer
+            .revoke(vec![Revocation::Session {
+                id: live.session_id.clone(),
+                user,
+                ttl_secs: 60,
+            }])
+            .await
+            .unwrap();
+        assert!(reader.is_revoked(&live).await.unwrap());
+        // Undo, for the second round on the refreshed map.
+        let mut connection = connect_endpoint(&endpoint, &settings)
+            .unwrap()
+            .get()
+            .await
+            .unwrap();
+        let () = redis_adapter::redis::cmd("DEL")
+            .arg(keys::revoked_session(&prefix, user, &live.session_id))
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        tokio::time::sleep(redis_adapter_refresh()).await;
+    }
+    let hits = reader.cache_stats().unwrap().hits;
+    for _ in 0..2 {
+        assert!(reader.is_revoked(&revoked).await.unwrap());
+    }
+    assert!(
+        reader.cache_stats().unwrap().hits > hits,
+        "the new master's connection serves the user"
+    );
+}
+
+/// Longer than the slot map's read after a MOVED (100 ms).
+fn redis_adapter_refresh() -> Duration {
+    Duration::from_millis(500)
+}

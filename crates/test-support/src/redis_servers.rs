@@ -154,11 +154,78 @@ impl RedisCluster {
             .join(",")
     }
 
+    /// The slot of `key`, as the cluster computes it.
+    pub fn slot_of(&self, key: &str) -> u16 {
+        let port = self.ports[0].to_string();
+        redis_cli(&["-p", &port, "CLUSTER", "KEYSLOT", key])
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// Moves `key`'s slot, with its keys, to the master on port `to`, the
+    /// way a resharding does (IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE):
+    /// clients that still send its keys to the old master get MOVED.
+    pub fn move_slot_of(&self, key: &str, to: u16) {
+        let slot = self.slot_of(key).to_string();
+        let from = self.owner_of(key);
+        let id = |port: u16| {
+            redis_cli(&["-p", &port.to_string(), "CLUSTER", "MYID"])
+                .trim()
+                .to_owned()
+        };
+        let (from_id, to_id) = (id(from), id(to));
+        let (from_port, to_port) = (from.to_string(), to.to_string());
+        redis_cli(&[
+            "-p",
+            &to_port,
+            "CLUSTER",
+            "SETSLOT",
+            &slot,
+            "IMPORTING",
+            &from_id,
+        ]);
+        redis_cli(&[
+            "-p",
+            &from_port,
+            "CLUSTER",
+            "SETSLOT",
+            &slot,
+            "MIGRATING",
+            &to_id,
+        ]);
+        let keys = redis_cli(&["-p", &from_port, "CLUSTER", "GETKEYSINSLOT", &slot, "1000"]);
+        for key in keys.lines().map(str::trim).filter(|key| !key.is_empty()) {
+            let moved = redis_cli(&[
+                "-p",
+                &from_port,
+                "MIGRATE",
+                "127.0.0.1",
+                &to_port,
+                key,
+                "0",
+                "5000",
+            ]);
+            assert!(moved.contains("OK"), "MIGRATE {key}: {moved}");
+        }
+        for port in &self.ports {
+            redis_cli(&[
+                "-p",
+                &port.to_string(),
+                "CLUSTER",
+                "SETSLOT",
+                &slot,
+                "NODE",
+                &to_id,
+            ]);
+        }
+        wait_for("the slot's new owner", || self.owner_of(key) == to);
+    }
+
     /// The port of the master serving `key`'s slot.
     pub fn owner_of(&self, key: &str) -> u16 {
         let port = self.ports[0].to_string();
-        let slot = redis_cli(&["-p", &port, "CLUSTER", "KEYSLOT", key]);
-        let slot: u16 = slot.trim().parse().unwrap();
+        let slot = self.slot_of(key);
         let shards = redis_cli(&["-p", &port, "CLUSTER", "SLOTS"]);
         // Each range: start, end, then the master's ip and port (and id).
         let lines: Vec<&str> = shards.lines().map(str::trim).collect();

@@ -12,6 +12,14 @@
 //! While a shard's connection is down, checks of its users read Redis
 //! directly, as on one server; masters that left the map are dropped
 //! with their connections.
+//!
+//! The one gap: when a resharding moves a slot away from a master, that
+//! master announces the keys it deletes, but not the marks that were
+//! absent, which the new master may then get. Such an absent mark can be
+//! served from the old master's cache until the next map read notices the
+//! move and empties that cache: for at most [`REFRESH_INTERVAL`] after the
+//! move (a failover drops the old master's connection, which empties its
+//! cache at once).
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -29,7 +37,7 @@ use crate::endpoint::RedisEndpoint;
 use crate::error::RedisError;
 
 /// How often the slot map is read when nothing asks for it sooner.
-pub(super) const REFRESH_INTERVAL: Duration = Duration::from_secs(5);
+pub(super) const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The Redis Cluster hash slot of `key` (CRC16/XMODEM of its hash tag,
 /// or of the whole key without one, modulo 16384).
@@ -257,7 +265,8 @@ fn parse_slots(reply: &Value) -> Vec<(u16, u16, String)> {
 }
 
 /// Installs a new map: masters new to it get a cache (its connection
-/// thread starts), masters gone from it lose theirs.
+/// thread starts), masters gone from it lose theirs, and masters that lost
+/// slots are emptied (they hold marks of keys they no longer own).
 fn install(
     inner: &Inner,
     ranges: Vec<(u16, u16, String)>,
@@ -265,6 +274,13 @@ fn install(
     settings: RevocationCacheSettings,
 ) {
     let mut map = inner.map.write().unwrap_or_else(PoisonError::into_inner);
+    for old in &map.ranges {
+        if !ranges.contains(old)
+            && let Some(cache) = map.shards.get(&old.2)
+        {
+            cache.reset();
+        }
+    }
     let mut shards = HashMap::new();
     for (_, _, address) in &ranges {
         if shards.contains_key(address) {

@@ -40,6 +40,12 @@ impl RevocationCache {
         })
     }
 
+    /// Empties the cache (counted as a reset): its server stopped owning
+    /// some of the keys it holds.
+    pub(crate) fn reset(&self) {
+        self.shared.lock().tracker.reset();
+    }
+
     pub(crate) fn stats(&self) -> RevocationCacheStats {
         self.shared.lock().tracker.stats()
     }
