@@ -341,3 +341,23 @@ async fn a_moved_slot_is_followed() {
 fn redis_adapter_refresh() -> Duration {
     Duration::from_millis(500)
 }
+
+/// Readiness on a cluster: a master down (no replica) makes it not ready.
+#[tokio::test]
+async fn the_probe_needs_every_master() {
+    let mut cluster = RedisCluster::start(3);
+    let pool = connect_endpoint(&endpoint(&cluster), &RedisSettings::default()).unwrap();
+    let probe = RedisProbe::new(pool, TIMEOUT);
+    probe.ping().await.unwrap();
+    cluster.kill(cluster.ports[1]);
+    // The other masters mark it failed after their node timeout (2 s).
+    let mut ready = true;
+    for _ in 0..100 {
+        ready = probe.ping().await.is_ok();
+        if !ready {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!ready, "still ready with a master down");
+}

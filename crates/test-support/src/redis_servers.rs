@@ -145,6 +145,14 @@ impl RedisCluster {
         }
     }
 
+    /// Kills the master on `port` (a node that fails).
+    pub fn kill(&mut self, port: u16) {
+        let index = self.ports.iter().position(|own| *own == port).unwrap();
+        let child = &mut self._servers.children[index];
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     /// `REDIS_CLUSTER_NODES`: every node, `host:port,...`.
     pub fn nodes(&self) -> String {
         self.ports
