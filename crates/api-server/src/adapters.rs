@@ -46,8 +46,11 @@ impl Adapters {
     pub(crate) fn build(config: &Config, outbox: &OutboxWakeup) -> Result<Self, StartupError> {
         let pg_settings = PgSettings::default();
         let pg = postgres_adapter::connect(&config.database_url, &pg_settings)?;
-        let redis_settings = RedisSettings::default();
-        let redis = redis_adapter::connect(config.redis_url.expose(), &redis_settings)?;
+        let redis_settings = RedisSettings {
+            max_connections: config.redis_pool_size,
+            ..RedisSettings::default()
+        };
+        let redis = redis_adapter::connect_endpoint(&config.redis, &redis_settings)?;
         let token_revocations = Arc::new(token_revocations(config, &redis_settings)?);
         let hasher = Argon2Hasher::new(HasherSettings::default())?;
         let tokens = JwtCodec::new(&config.jwt_secret, config.jwt.clone())?;
@@ -89,13 +92,13 @@ fn token_revocations(
     redis_settings: &RedisSettings,
 ) -> Result<RedisTokenRevocations, StartupError> {
     let revocations = RedisTokenRevocations::new(
-        redis_adapter::connect_shared(config.redis_url.expose(), redis_settings)?,
+        redis_adapter::connect_shared_endpoint(&config.redis, redis_settings)?,
         config.redis_key_prefix.clone(),
         redis_settings.command_timeout,
     );
     Ok(match NonZeroUsize::new(config.revocation_cache_size) {
-        Some(capacity) => revocations.with_cache(
-            config.redis_url.expose(),
+        Some(capacity) => revocations.with_cache_on(
+            &config.redis,
             RevocationCacheSettings::new(capacity, redis_settings),
         )?,
         None => revocations,

@@ -27,6 +27,32 @@ use listener::bind;
 use outbox_relay_loop::OutboxWakeup;
 use rate_limiting::RateLimiting;
 pub use startup_error::StartupError;
+
+/// Stops the start when a `rediss://` server's certificate does not
+/// verify, rather than failing every request; a Redis that does not answer
+/// yet is no reason to stop (see `RedisEndpoint::check_tls`).
+pub async fn check_redis_tls(config: &Config) -> Result<(), StartupError> {
+    config
+        .redis
+        .check_tls(std::time::Duration::from_secs(2))
+        .await
+        .map_err(|source| StartupError::RedisTls {
+            variables: redis_tls_variables(&config.redis),
+            source,
+        })
+}
+
+/// The variables a TLS failure is about, for its message.
+pub fn redis_tls_variables(endpoint: &redis_adapter::RedisEndpoint) -> String {
+    if endpoint.has_private_ca() {
+        format!("{}, REDIS_CA_CERT", endpoint.variable())
+    } else {
+        format!(
+            "{} (no REDIS_CA_CERT: the system's roots)",
+            endpoint.variable()
+        )
+    }
+}
 use use_cases::UseCases;
 
 /// The API server, bound and ready to run.

@@ -78,6 +78,7 @@ async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => {
             let config = Config::load(settings)?;
+            api_server::check_redis_tls(&config).await?;
             let app = Application::build(&config)?;
             tracing::info!(host = %config.host, port = app.port(), "API listening");
             app.run_until_stopped()

@@ -43,7 +43,7 @@ impl RateLimiting {
             ..RedisSettings::default()
         };
         // A connection of its own: its short timeout is for limits only.
-        let connection = redis_adapter::connect_shared(config.redis_url.expose(), &settings)?;
+        let connection = redis_adapter::connect_shared_endpoint(&config.redis, &settings)?;
         let shared =
             RedisRateLimiter::new(connection, config.redis_key_prefix.clone(), COMMAND_TIMEOUT);
         let clock = Arc::new(SystemClock);

@@ -7,6 +7,14 @@ pub enum StartupError {
     Postgres(#[from] postgres_adapter::PgError),
     #[error("Redis: {0}")]
     Redis(#[from] redis_adapter::RedisError),
+    /// A certificate that does not verify: named by the variables that
+    /// choose the server and the CA.
+    #[error("{variables}: Redis's TLS certificate does not verify")]
+    RedisTls {
+        variables: String,
+        #[source]
+        source: redis_adapter::TlsError,
+    },
     /// Names the variable itself (`JWT_SECRET_KEY`, `JWT_ISSUER`, ...).
     #[error(transparent)]
     Jwt(#[from] crypto_adapter::JwtKeyError),

@@ -11,10 +11,30 @@ use worker::FileMailer;
 
 use crate::config::{MailerConfig, QueueConfig};
 
-/// The queue under a consumer name of this process's own.
-pub fn queue(config: &QueueConfig) -> anyhow::Result<RedisDeliveryQueue> {
-    let pool = redis_adapter::connect(config.redis_url.expose(), &RedisSettings::default())
-        .context("REDIS_URL is malformed")?;
+/// The queue under a consumer name of this process's own. A `rediss://`
+/// server whose certificate does not verify stops the worker here, with
+/// one line naming the variables.
+pub async fn queue(config: &QueueConfig) -> anyhow::Result<RedisDeliveryQueue> {
+    let redis = &config.redis;
+    if let Err(error) = redis.check_tls(std::time::Duration::from_secs(2)).await {
+        let variables = if redis.has_private_ca() {
+            format!("{}, REDIS_CA_CERT", redis.variable())
+        } else {
+            format!(
+                "{} (no REDIS_CA_CERT: the system's roots)",
+                redis.variable()
+            )
+        };
+        return Err(anyhow::Error::new(error).context(format!(
+            "{variables}: Redis's TLS certificate does not verify"
+        )));
+    }
+    let settings = RedisSettings {
+        max_connections: config.redis_pool_size,
+        ..RedisSettings::default()
+    };
+    let pool = redis_adapter::connect_endpoint(redis, &settings)
+        .with_context(|| format!("{} is malformed", redis.variable()))?;
     let mut settings = EmailStreamSettings::new(worker::consumer_name());
     settings.visibility_timeout = config.visibility_timeout;
     settings.dead_letter_retention = config.dead_letter_retention;

@@ -75,6 +75,21 @@ pub struct Settings {
     /// Redis holding the queue, e.g. redis://127.0.0.1:6379 (required).
     #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
     pub(crate) redis_url: Option<SecretString>,
+    /// host:port,host:port,... of a Redis Cluster, instead of REDIS_URL.
+    #[arg(
+        long,
+        env = "REDIS_CLUSTER_NODES",
+        global = true,
+        hide_env_values = true
+    )]
+    pub(crate) redis_cluster_nodes: Option<SecretString>,
+    /// PEM file of the CA that signs Redis's TLS certificate (default: the system's roots).
+    #[arg(long, env = "REDIS_CA_CERT", global = true)]
+    pub(crate) redis_ca_cert: Option<String>,
+    /// Pooled Redis connections (each multiplexed).
+    #[arg(long, env = "REDIS_POOL_SIZE", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=1024), global = true)]
+    pub(crate) redis_pool_size: u32,
     /// Prefix of every Redis key; must match the API's.
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = redis_adapter::DEFAULT_PREFIX, global = true)]
     pub(crate) redis_key_prefix: String,

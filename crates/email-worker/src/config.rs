@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use application::delivery::RetryPolicy;
 use mailgun_adapter::MailgunConfig;
-use redis_adapter::{RedisUrl, RedisUrlError};
+use redis_adapter::{ClusterNodesError, RedisEndpoint, RedisUrlError};
 use secrecy::{ExposeSecret, SecretString};
 use worker::RunnerSettings;
 
@@ -22,6 +22,14 @@ pub enum ConfigError {
     /// The reason never contains the URL, which may hold a password.
     #[error("REDIS_URL is malformed: {0}")]
     RedisUrl(RedisUrlError),
+    #[error("REDIS_CLUSTER_NODES is malformed: {0}")]
+    RedisClusterNodes(ClusterNodesError),
+    /// The path and what is wrong with the file.
+    #[error("REDIS_CA_CERT is invalid: {0}")]
+    RedisCaCert(String),
+    /// Its braces would be the hash tag of every key (docs/redis.md#key-layout).
+    #[error("REDIS_KEY_PREFIX is invalid: it must not contain '{{'")]
+    RedisKeyPrefix,
     #[error("MAILGUN_DOMAIN is required when MAILGUN_API_KEY is set")]
     MissingMailgunDomain,
     #[error("MAILGUN_BASE_URL is malformed")]
@@ -33,8 +41,10 @@ pub enum ConfigError {
 /// Where the queue lives and how it keeps jobs.
 #[derive(Debug, Clone)]
 pub struct QueueConfig {
-    /// Its `Debug` hides the password.
-    pub redis_url: RedisUrl,
+    /// `REDIS_URL`, or `REDIS_CLUSTER_NODES` when set, with `REDIS_CA_CERT`.
+    /// Its `Debug` hides passwords.
+    pub redis: RedisEndpoint,
+    pub redis_pool_size: usize,
     /// Must match the API's.
     pub key_prefix: String,
     pub visibility_timeout: Duration,
@@ -44,22 +54,48 @@ pub struct QueueConfig {
 
 impl QueueConfig {
     pub fn load(settings: &Settings) -> Result<Self, ConfigError> {
-        let raw = settings
-            .redis_url
-            .as_ref()
-            .map(|url| url.expose_secret().trim())
-            .unwrap_or_default();
-        if raw.is_empty() {
-            return Err(ConfigError::MissingRedisUrl);
+        let redis = redis_endpoint(settings)?;
+        if !redis_adapter::keys::valid_prefix(&settings.redis_key_prefix) {
+            return Err(ConfigError::RedisKeyPrefix);
         }
         Ok(Self {
-            redis_url: raw.parse().map_err(ConfigError::RedisUrl)?,
+            redis,
+            redis_pool_size: settings.redis_pool_size as usize,
             key_prefix: settings.redis_key_prefix.clone(),
             visibility_timeout: Duration::from_secs(settings.email_visibility_timeout_secs),
             dead_letter_retention: settings.email_dead_letter_retention,
             dead_letter_max: usize::try_from(settings.email_dead_letter_max).unwrap_or(usize::MAX),
         })
     }
+}
+
+/// `REDIS_CLUSTER_NODES` when set (then `REDIS_URL` is not read), else
+/// `REDIS_URL`; either with the CA of `REDIS_CA_CERT`.
+fn redis_endpoint(settings: &Settings) -> Result<RedisEndpoint, ConfigError> {
+    let secret = |value: &Option<SecretString>| {
+        value
+            .as_ref()
+            .map(|value| value.expose_secret().trim().to_owned())
+            .filter(|value| !value.is_empty())
+    };
+    let endpoint = match secret(&settings.redis_cluster_nodes) {
+        Some(nodes) => RedisEndpoint::cluster(
+            RedisEndpoint::parse_cluster_nodes(&nodes).map_err(ConfigError::RedisClusterNodes)?,
+        ),
+        None => {
+            let url = secret(&settings.redis_url).ok_or(ConfigError::MissingRedisUrl)?;
+            RedisEndpoint::single(url.parse().map_err(ConfigError::RedisUrl)?)
+        }
+    };
+    let path = settings.redis_ca_cert.as_deref().map(str::trim);
+    let Some(path) = path.filter(|path| !path.is_empty()) else {
+        return Ok(endpoint);
+    };
+    let pem = std::fs::read(path)
+        .map_err(|error| ConfigError::RedisCaCert(format!("cannot read {path}: {error}")))?;
+    endpoint
+        .with_ca_cert(pem)
+        .map_err(|error| ConfigError::RedisCaCert(format!("{path}: {error}")))
 }
 
 /// How emails leave the worker.

@@ -63,7 +63,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             Ok(telemetry::healthcheck(&url).await?)
         }
         Command::DeadLetters(DeadLetterCommand::List { json }) => {
-            let queue = adapters::queue(&QueueConfig::load(settings)?)?;
+            let queue = adapters::queue(&QueueConfig::load(settings)?).await?;
             let count = dead_letter_commands::list(&queue, json, &mut out).await?;
             if !json {
                 eprintln!("{count} dead letter(s)");
@@ -75,7 +75,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 Some(id) if !all => Requeue::One(id),
                 _ => Requeue::All,
             };
-            let queue = adapters::queue(&QueueConfig::load(settings)?)?;
+            let queue = adapters::queue(&QueueConfig::load(settings)?).await?;
             Ok(dead_letter_commands::requeue(&queue, which, &mut out).await?)
         }
     }
@@ -86,7 +86,7 @@ async fn run(settings: &Settings) -> anyhow::Result<()> {
     // Configuration errors first, so the mode line is the first log line.
     let config = Config::load(settings)?;
     let mailer = adapters::mailer(&config.mailer)?;
-    let queue = Arc::new(adapters::queue(&config.queue)?);
+    let queue = Arc::new(adapters::queue(&config.queue).await?);
     let renderer = TeraRenderer::load(&config.templates_dir)?;
     let policy = config.retry;
     let delivery = EmailDelivery::new(

@@ -51,13 +51,16 @@ pub(crate) async fn queue_user_mark(
 
 /// Takes the oldest marks nobody holds and hides them until the lease
 /// ends, in one statement: no window where two instances take the same.
+/// A session's mark comes with its user (the Redis mark is stored under
+/// the user), read from the session's row.
 const LEASE: &str = "\
-UPDATE pending_revocation_marks SET leased_until = now() + make_interval(secs => $2) \
+UPDATE pending_revocation_marks p SET leased_until = now() + make_interval(secs => $2) \
 WHERE (kind, subject) IN ( \
     SELECT kind, subject FROM pending_revocation_marks WHERE leased_until <= now() \
     ORDER BY ended_at LIMIT $1 FOR UPDATE SKIP LOCKED \
 ) \
-RETURNING kind, subject, expires_at, ended_at";
+RETURNING p.kind, p.subject, p.expires_at, p.ended_at, \
+    (SELECT s.user_id FROM sessions s WHERE p.kind = 'session' AND s.id = p.subject) AS owner";
 
 /// Removes the given marks unless they were queued again later.
 const FORGET: &str = "\
@@ -80,6 +83,10 @@ struct MarkRow {
     expires_at: Option<DateTime<Utc>>,
     #[diesel(sql_type = Timestamptz)]
     ended_at: DateTime<Utc>,
+    /// The session's user; `NULL` for a user's mark, or when the session's
+    /// row is gone.
+    #[diesel(sql_type = Nullable<BigInt>)]
+    owner: Option<i64>,
 }
 
 impl MarkRow {
@@ -87,6 +94,7 @@ impl MarkRow {
         match (self.kind.as_str(), self.expires_at) {
             ("session", Some(expires_at)) => Some(QueuedMark::Session {
                 id: SessionId::new(self.subject),
+                user: UserId::new(self.owner?),
                 expires_at,
                 ended_at: self.ended_at,
             }),
@@ -145,6 +153,29 @@ impl RevocationMarkQueue for PgRevocationMarkQueue {
             .load::<MarkRow>(&mut conn);
         let mut rows = self.db.bounded(query).await.map_err(queue_error)?;
         rows.sort_by_key(|row| row.ended_at);
+        // A session mark whose session row is gone: its user was deleted
+        // (the user's own mark covers every token) or it was purged long
+        // after its tokens expired. Nothing to write; it leaves the queue.
+        let (orphans, rows): (Vec<_>, Vec<_>) = rows
+            .into_iter()
+            .partition(|row| row.kind == "session" && row.owner.is_none());
+        if !orphans.is_empty() {
+            let (kinds, subjects, ended) = orphans.into_iter().fold(
+                (Vec::new(), Vec::new(), Vec::new()),
+                |(mut kinds, mut subjects, mut ended), row| {
+                    kinds.push(row.kind);
+                    subjects.push(row.subject);
+                    ended.push(row.ended_at);
+                    (kinds, subjects, ended)
+                },
+            );
+            let query = diesel::sql_query(FORGET)
+                .bind::<Array<Text>, _>(kinds)
+                .bind::<Array<Text>, _>(subjects)
+                .bind::<Array<Timestamptz>, _>(ended)
+                .execute(&mut conn);
+            self.db.bounded(query).await.map_err(queue_error)?;
+        }
         Ok(rows
             .into_iter()
             .filter_map(|row| {

@@ -95,11 +95,13 @@ async fn ending_sessions_queues_their_marks_until_forgotten() {
     let mut expected = vec![
         QueuedMark::Session {
             id: one,
+            user: ada.id,
             expires_at: one_expires,
             ended_at,
         },
         QueuedMark::Session {
             id: two,
+            user: ada.id,
             expires_at: two_expires,
             ended_at,
         },
@@ -138,6 +140,7 @@ async fn a_mark_queued_again_later_survives_forgetting_the_earlier_one() {
     f.marks
         .forget(vec![QueuedMark::Session {
             id: id.clone(),
+            user: ada.id,
             expires_at,
             ended_at: first,
         }])
@@ -147,6 +150,7 @@ async fn a_mark_queued_again_later_survives_forgetting_the_earlier_one() {
         f.marks.lease(10, LEASE).await.unwrap(),
         vec![QueuedMark::Session {
             id,
+            user: ada.id,
             expires_at,
             ended_at: later,
         }]
@@ -168,6 +172,27 @@ async fn deleting_a_user_queues_its_mark_and_a_missing_user_queues_none() {
             ended_at: at
         }]
     );
+}
+
+/// A session's mark is stored under its user, read from the session's
+/// row; once the user is deleted (its own mark covers every token) a
+/// pending session mark leaves the queue.
+#[tokio::test]
+async fn a_session_mark_whose_session_is_gone_leaves_the_queue() {
+    let f = fixture().await;
+    let ada = user(&f, "ada").await;
+    let (id, _) = session(&f, &ada).await;
+    let at = now();
+    f.sessions.end(id, ada.id, at).await.unwrap();
+    assert!(f.users.delete(ada.id, at).await.unwrap());
+    let user_mark = vec![QueuedMark::User {
+        id: ada.id,
+        ended_at: at,
+    }];
+    assert_eq!(f.marks.lease(10, LEASE).await.unwrap(), user_mark);
+    // Handed back, the user's mark is all the queue holds.
+    f.marks.release(user_mark.clone()).await.unwrap();
+    assert_eq!(f.marks.lease(10, LEASE).await.unwrap(), user_mark);
 }
 
 #[tokio::test]

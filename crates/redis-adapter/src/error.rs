@@ -16,6 +16,8 @@ pub enum RedisError {
     InvalidSettings(&'static str),
     #[error("could not build the Redis pool")]
     Pool(#[source] BuildError),
+    #[error("invalid TLS settings for Redis")]
+    Tls(#[source] crate::tls::TlsError),
     #[error("could not start the revocation cache's connection thread")]
     CacheThread(#[source] std::io::Error),
 }

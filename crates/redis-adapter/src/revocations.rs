@@ -3,13 +3,15 @@ use std::time::Duration;
 use application::ports::{Revocation, RevocationError, TokenRevocations};
 use async_trait::async_trait;
 use deadpool_redis::redis::{self, Pipeline};
-use domain::TokenClaims;
+use domain::{TokenClaims, UserId};
 
+use crate::endpoint::RedisEndpoint;
 use crate::error::RedisError;
 use crate::keys;
 use crate::pool::{SharedConnection, pipeline_shared, query_shared};
 use crate::revocation_cache::{
-    CacheError, RevocationCache, RevocationCacheSettings, RevocationCacheStats,
+    AnyCache, CacheError, ClusterCache, RevocationCache, RevocationCacheSettings,
+    RevocationCacheStats,
 };
 
 /// Revocations kept as expiring presence flags: one per revoked session
@@ -19,7 +21,7 @@ pub struct RedisTokenRevocations {
     connection: SharedConnection,
     prefix: String,
     command_timeout: Duration,
-    cache: Option<RevocationCache>,
+    cache: Option<AnyCache>,
 }
 
 impl RedisTokenRevocations {
@@ -45,42 +47,69 @@ impl RedisTokenRevocations {
         redis_url: &str,
         settings: RevocationCacheSettings,
     ) -> Result<Self, RedisError> {
-        self.cache = Some(RevocationCache::start(redis_url, settings)?);
+        self.cache = Some(AnyCache::Single(RevocationCache::start(
+            redis_url, None, settings,
+        )?));
+        Ok(self)
+    }
+
+    /// [`Self::with_cache`] on any endpoint: one server, over TCP or TLS
+    /// (`rediss://`, with the endpoint's CA), or a Redis Cluster (one
+    /// tracking connection per master, each of `settings.capacity`).
+    pub fn with_cache_on(
+        mut self,
+        endpoint: &RedisEndpoint,
+        settings: RevocationCacheSettings,
+    ) -> Result<Self, RedisError> {
+        self.cache = Some(if endpoint.is_cluster() {
+            AnyCache::Cluster(ClusterCache::start(endpoint, settings)?)
+        } else {
+            let url = endpoint.urls()[0].expose();
+            AnyCache::Single(RevocationCache::start(url, endpoint.ca_cert(), settings)?)
+        });
         Ok(self)
     }
 
     /// The cache's counters, when it is on.
     pub fn cache_stats(&self) -> Option<RevocationCacheStats> {
-        self.cache.as_ref().map(RevocationCache::stats)
+        self.cache.as_ref().map(AnyCache::stats)
     }
 
     fn mark_keys(&self, claims: &TokenClaims) -> keys::MarkKeys {
         keys::MarkKeys::new(&self.prefix, &claims.session_id, claims.user_id)
     }
 
-    fn revocation_pipeline(&self, revocations: &[Revocation]) -> Pipeline {
-        let mut pipeline = redis::pipe();
-        // MULTI/EXEC: all revocations are recorded or none is.
-        pipeline.atomic();
+    /// One MULTI/EXEC per user: a user's marks are recorded all or none;
+    /// marks of different users live in different slots of a cluster,
+    /// where one transaction cannot span them.
+    fn revocation_pipelines(&self, revocations: &[Revocation]) -> Vec<Pipeline> {
+        let mut pipelines: Vec<(UserId, Pipeline)> = Vec::new();
         for revocation in revocations {
-            match revocation {
-                Revocation::Session { id, ttl_secs } => {
-                    add_flag(
-                        &mut pipeline,
-                        keys::revoked_session(&self.prefix, id),
-                        *ttl_secs,
-                    );
-                }
+            let (user, key, ttl_secs) = match revocation {
+                Revocation::Session { id, user, ttl_secs } => (
+                    *user,
+                    keys::revoked_session(&self.prefix, *user, id),
+                    *ttl_secs,
+                ),
                 Revocation::User { id, ttl_secs } => {
-                    add_flag(
-                        &mut pipeline,
-                        keys::revoked_user(&self.prefix, *id),
-                        *ttl_secs,
-                    );
+                    (*id, keys::revoked_user(&self.prefix, *id), *ttl_secs)
                 }
-            }
+            };
+            let index = match pipelines.iter().position(|(owner, _)| *owner == user) {
+                Some(index) => index,
+                None => {
+                    let mut pipeline = redis::pipe();
+                    pipeline.atomic();
+                    pipelines.push((user, pipeline));
+                    pipelines.len() - 1
+                }
+            };
+            add_flag(&mut pipelines[index].1, key, ttl_secs);
         }
-        pipeline
+        pipelines
+            .into_iter()
+            .map(|(_, pipeline)| pipeline)
+            .collect()
     }
 }
 
@@ -120,8 +149,11 @@ impl TokenRevocations for RedisTokenRevocations {
         if revocations.is_empty() {
             return Ok(());
         }
-        let pipeline = self.revocation_pipeline(&revocations);
-        pipeline_shared::<()>(&self.connection, self.command_timeout, &pipeline).await?;
+        // A failure leaves the marks queued for the replay, which writes
+        // every one again (setting a mark twice is harmless).
+        for pipeline in self.revocation_pipelines(&revocations) {
+            pipeline_shared::<()>(&self.connection, self.command_timeout, &pipeline).await?;
+        }
         Ok(())
     }
 

@@ -66,6 +66,7 @@ async fn a_mark_written_elsewhere_is_seen_by_the_very_next_check() {
         let revocation = match round % 2 {
             0 => Revocation::Session {
                 id: token.session_id.clone(),
+                user: token.user_id,
                 ttl_secs: 60,
             },
             _ => Revocation::User {
@@ -94,6 +95,7 @@ async fn a_deleted_mark_stops_revoking_at_once() {
     writer
         .revoke(vec![Revocation::Session {
             id: token.session_id.clone(),
+            user: token.user_id,
             ttl_secs: 60,
         }])
         .await
@@ -104,7 +106,11 @@ async fn a_deleted_mark_stops_revoking_at_once() {
     let pool = connect(REDIS_URL, &RedisSettings::default()).unwrap();
     let mut connection = pool.get().await.unwrap();
     let () = redis::cmd("DEL")
-        .arg(keys::revoked_session(&prefix, &token.session_id))
+        .arg(keys::revoked_session(
+            &prefix,
+            token.user_id,
+            &token.session_id,
+        ))
         .query_async(&mut connection)
         .await
         .unwrap();
@@ -125,6 +131,7 @@ async fn a_cache_of_one_entry_still_answers_right() {
     writer
         .revoke(vec![Revocation::Session {
             id: token.session_id.clone(),
+            user: token.user_id,
             ttl_secs: 60,
         }])
         .await
@@ -155,7 +162,7 @@ async fn while_redis_is_unreachable_checks_fail_closed() {
 }
 
 #[tokio::test]
-async fn only_a_plain_tcp_url_can_carry_the_cache() {
+async fn only_a_tcp_url_can_carry_the_cache() {
     let settings =
         RevocationCacheSettings::new(NonZeroUsize::new(16).unwrap(), &RedisSettings::default());
     let result = plain(&redis_prefix()).with_cache("redis+unix:///tmp/redis.sock", settings);

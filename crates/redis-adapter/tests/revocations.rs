@@ -95,7 +95,7 @@ async fn a_revoked_user_is_the_only_one_revoked() {
     assert_eq!(
         get(
             &pool,
-            &keys::revoked_session(&prefix, &SessionId::new("s1"))
+            &keys::revoked_session(&prefix, UserId::new(1), &SessionId::new("s1"))
         )
         .await,
         None
@@ -113,6 +113,7 @@ async fn a_revoked_session_revokes_all_its_tokens_and_no_other() {
     store
         .revoke(vec![Revocation::Session {
             id: SessionId::new("s1"),
+            user: UserId::new(1),
             ttl_secs: 600,
         }])
         .await
@@ -139,7 +140,7 @@ async fn a_revoked_session_revokes_all_its_tokens_and_no_other() {
 
     let ttl = ttl(
         &pool,
-        &keys::revoked_session(&prefix, &SessionId::new("s1")),
+        &keys::revoked_session(&prefix, UserId::new(1), &SessionId::new("s1")),
     )
     .await;
     assert!(ttl > 0 && ttl <= 600, "ttl {ttl}");
@@ -196,10 +197,12 @@ async fn revocations_in_one_call_are_all_recorded() {
         .revoke(vec![
             Revocation::Session {
                 id: SessionId::new("s8"),
+                user: UserId::new(1),
                 ttl_secs: 100,
             },
             Revocation::Session {
                 id: SessionId::new("s9"),
+                user: UserId::new(1),
                 ttl_secs: 200,
             },
             Revocation::User {
@@ -243,6 +246,7 @@ async fn a_later_shorter_revocation_never_shortens_an_earlier_one() {
         },
         Revocation::Session {
             id: SessionId::new("s"),
+            user: UserId::new(5),
             ttl_secs: 900,
         },
     ];
@@ -254,6 +258,7 @@ async fn a_later_shorter_revocation_never_shortens_an_earlier_one() {
         },
         Revocation::Session {
             id: SessionId::new("s"),
+            user: UserId::new(5),
             ttl_secs: 10,
         },
     ];
@@ -266,11 +271,18 @@ async fn a_later_shorter_revocation_never_shortens_an_earlier_one() {
             .unwrap()
     );
     assert!(ttl(&pool, &keys::revoked_user(&prefix, UserId::new(5))).await > 10);
-    assert!(ttl(&pool, &keys::revoked_session(&prefix, &SessionId::new("s"))).await > 10);
+    assert!(
+        ttl(
+            &pool,
+            &keys::revoked_session(&prefix, UserId::new(5), &SessionId::new("s"))
+        )
+        .await
+            > 10
+    );
 }
 
-/// A mark written by the previous release holds unix seconds; it still
-/// revokes (fails closed) whatever its value.
+/// A mark revokes (fails closed) whatever its value: an older release
+/// stored unix seconds in the user's.
 #[tokio::test]
 async fn a_user_mark_of_any_value_revokes() {
     let pool = pool();
@@ -328,6 +340,7 @@ async fn an_unreachable_redis_is_reported_unavailable() {
     let revoke = store
         .revoke(vec![Revocation::Session {
             id: SessionId::new("s"),
+            user: UserId::new(1),
             ttl_secs: 60,
         }])
         .await;
@@ -391,6 +404,7 @@ async fn a_silent_redis_is_reported_unavailable_instead_of_hanging() {
     let revoke = store
         .revoke(vec![Revocation::Session {
             id: SessionId::new("s"),
+            user: UserId::new(1),
             ttl_secs: 5,
         }])
         .await;

@@ -14,6 +14,8 @@
 mod clock;
 mod database;
 pub mod fixtures;
+pub mod redis_servers;
+pub mod tls;
 
 pub use clock::ManualClock;
 pub use database::{TestDatabase, postgres_server};

@@ -333,7 +333,11 @@ async fn refresh_is_limited_per_ip_and_token_checks_never_are() {
         .collect();
     assert_eq!(
         counted,
-        [&format!("{}ratelimit:refresh:192.0.2.44", app.redis_prefix)],
+        [&redis_adapter::keys::rate_limit(
+            &app.redis_prefix,
+            "refresh",
+            "192.0.2.44"
+        )],
         "only /refresh counted this client"
     );
 }

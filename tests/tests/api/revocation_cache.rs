@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use deadpool_redis::redis;
-use domain::SessionId;
+use domain::{SessionId, UserId};
 use integration_tests::token_errors::REVOKED;
 use integration_tests::{TcpProxy, TestApp, assert_token_rejected, jwt, spawn_app, spawn_app_with};
 use redis_adapter::keys;
@@ -124,11 +124,10 @@ async fn a_mark_deleted_in_redis_stops_revoking_at_once() {
         assert_token_rejected(b.get("/protected", Some(&tokens.access)).await, REVOKED).await;
     }
 
-    let sid = jwt::claims(&tokens.access)["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mark = keys::revoked_session(&a.redis_prefix, &SessionId::new(sid));
+    let claims = jwt::claims(&tokens.access);
+    let sid = claims["sid"].as_str().unwrap().to_owned();
+    let user = UserId::new(claims["sub"].as_str().unwrap().parse().unwrap());
+    let mark = keys::revoked_session(&a.redis_prefix, user, &SessionId::new(sid));
     let mut connection = a.redis.get().await.unwrap();
     let deleted: i64 = redis::cmd("DEL")
         .arg(&mark)

@@ -21,7 +21,7 @@ use application::{
 use crypto_adapter::JwtSettings;
 use domain::PasswordPolicy;
 use http_api::client_ip::TrustedProxies;
-use redis_adapter::RedisUrl;
+use redis_adapter::{RedisEndpoint, RedisUrl};
 use secrecy::SecretString;
 
 pub use database::{DatabaseConfig, DatabaseUrl};
@@ -34,7 +34,9 @@ pub use settings::{MAX_REVOCATION_CACHE_SIZE, MAX_TOKEN_LIFETIME_SECS, Settings}
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: DatabaseUrl,
-    pub redis_url: RedisUrl,
+    /// `REDIS_URL`, or `REDIS_CLUSTER_NODES` when set, with `REDIS_CA_CERT`.
+    pub redis: RedisEndpoint,
+    pub redis_pool_size: usize,
     /// Every Redis key starts with it; the email worker must use the same.
     pub redis_key_prefix: String,
     pub jwt_secret: SecretString,
@@ -66,9 +68,11 @@ pub struct Config {
 impl Config {
     pub fn load(settings: &Settings) -> Result<Self, ConfigError> {
         let database_url = DatabaseConfig::load(settings)?.database_url;
-        let redis_url = Settings::required(settings.redis_url.as_ref(), "REDIS_URL")?
-            .parse::<RedisUrl>()
-            .map_err(|error| invalid("REDIS_URL", error.to_string()))?;
+        let redis = redis_endpoint(settings)?;
+        if !redis_adapter::keys::valid_prefix(&settings.redis_key_prefix) {
+            // Its braces would be the hash tag of every key (docs/redis.md#key-layout).
+            return Err(invalid("REDIS_KEY_PREFIX", "it must not contain '{'"));
+        }
         let jwt_secret = jwt_key::checked_key(
             Settings::required(settings.jwt_secret_key.as_ref(), "JWT_SECRET_KEY")?,
             settings.jwt_algorithm,
@@ -78,7 +82,8 @@ impl Config {
             .ok_or_else(|| invalid("PASSWORD_MIN_LENGTH", "out of range"))?;
         Ok(Self {
             database_url,
-            redis_url,
+            redis,
+            redis_pool_size: settings.redis_pool_size as usize,
             redis_key_prefix: settings.redis_key_prefix.clone(),
             jwt_secret,
             jwt: JwtSettings {
@@ -108,6 +113,42 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Self::load(&Settings::from_lookup(lookup)?)
     }
+}
+
+/// `REDIS_CLUSTER_NODES` when set (then `REDIS_URL` is not read), else
+/// `REDIS_URL`; either with the CA of `REDIS_CA_CERT`.
+fn redis_endpoint(settings: &Settings) -> Result<RedisEndpoint, ConfigError> {
+    use secrecy::ExposeSecret;
+
+    let nodes = settings
+        .redis_cluster_nodes
+        .as_ref()
+        .map(|nodes| nodes.expose_secret().trim())
+        .filter(|nodes| !nodes.is_empty());
+    let endpoint = match nodes {
+        Some(nodes) => RedisEndpoint::cluster(
+            RedisEndpoint::parse_cluster_nodes(nodes)
+                .map_err(|error| invalid("REDIS_CLUSTER_NODES", error.to_string()))?,
+        ),
+        None => RedisEndpoint::single(
+            Settings::required(settings.redis_url.as_ref(), "REDIS_URL")?
+                .parse::<RedisUrl>()
+                .map_err(|error| invalid("REDIS_URL", error.to_string()))?,
+        ),
+    };
+    let Some(path) = settings
+        .redis_ca_cert
+        .as_deref()
+        .map(str::trim)
+        .filter(|path| !path.is_empty())
+    else {
+        return Ok(endpoint);
+    };
+    let pem = std::fs::read(path)
+        .map_err(|error| invalid("REDIS_CA_CERT", format!("cannot read {path}: {error}")))?;
+    endpoint
+        .with_ca_cert(pem)
+        .map_err(|error| invalid("REDIS_CA_CERT", format!("{path}: {error}")))
 }
 
 #[cfg(test)]

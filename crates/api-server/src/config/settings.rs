@@ -30,6 +30,21 @@ pub struct Settings {
     /// redis://host:6379 (rediss:// for TLS)
     #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
     pub(super) redis_url: Option<SecretString>,
+    /// host:port,host:port,... of a Redis Cluster, instead of REDIS_URL
+    #[arg(
+        long,
+        env = "REDIS_CLUSTER_NODES",
+        hide_env_values = true,
+        global = true
+    )]
+    pub(super) redis_cluster_nodes: Option<SecretString>,
+    /// PEM file of the CA that signs Redis's TLS certificate (default: the system's roots)
+    #[arg(long, env = "REDIS_CA_CERT", global = true)]
+    pub(super) redis_ca_cert: Option<String>,
+    /// Pooled Redis connections per instance (each multiplexed)
+    #[arg(long, env = "REDIS_POOL_SIZE", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=1024), global = true)]
+    pub(super) redis_pool_size: u32,
     /// Prefix of every Redis key; the email worker must use the same
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = redis_adapter::keys::DEFAULT_PREFIX, global = true)]
     pub(super) redis_key_prefix: String,

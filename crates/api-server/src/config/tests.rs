@@ -107,6 +107,20 @@ fn names_each_missing_variable() {
 }
 
 #[test]
+fn a_key_prefix_with_a_brace_is_refused() {
+    let line = load(&[("REDIS_KEY_PREFIX", "app{1}:")])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(line, "REDIS_KEY_PREFIX is invalid: it must not contain '{'");
+    assert_eq!(
+        load(&[("REDIS_KEY_PREFIX", "app:")])
+            .unwrap()
+            .redis_key_prefix,
+        "app:"
+    );
+}
+
+#[test]
 fn an_empty_value_counts_as_unset() {
     assert_eq!(
         load(&[("JWT_SECRET_KEY", "")]).unwrap_err(),
@@ -291,4 +305,48 @@ fn reads_the_optional_listeners() {
     assert!(config.trusted_proxies.contains("10.2.3.4".parse().unwrap()));
     assert_eq!(config.metrics_addr, Some("127.0.0.1:9000".parse().unwrap()));
     assert_eq!(config.http_workers, Some(3));
+}
+
+#[test]
+fn redis_cluster_nodes_replace_redis_url() {
+    let config = load(&[("REDIS_CLUSTER_NODES", "10.0.0.1:7000, 10.0.0.2:7001")]).unwrap();
+    assert!(config.redis.is_cluster());
+    assert_eq!(
+        config.redis.to_string(),
+        "redis://10.0.0.1:7000,redis://10.0.0.2:7001"
+    );
+    assert!(!load(&[]).unwrap().redis.is_cluster());
+    let line = load(&[("REDIS_CLUSTER_NODES", "a:1,http://:hunter2@b:2")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        line.starts_with("REDIS_CLUSTER_NODES is invalid: node 2"),
+        "{line}"
+    );
+    assert!(!line.contains("hunter2"));
+}
+
+#[test]
+fn redis_pool_size_and_ca_cert_are_checked() {
+    assert_eq!(load(&[]).unwrap().redis_pool_size, 32);
+    assert_eq!(
+        load(&[("REDIS_POOL_SIZE", "4")]).unwrap().redis_pool_size,
+        4
+    );
+    let line = load(&[("REDIS_POOL_SIZE", "0")]).unwrap_err().to_string();
+    assert!(line.contains("REDIS_POOL_SIZE"), "{line}");
+    let line = load(&[("REDIS_CA_CERT", "/nonexistent/ca.pem")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        line.starts_with("REDIS_CA_CERT is invalid: cannot read"),
+        "{line}"
+    );
+    let file = std::env::temp_dir().join(format!("not-a-ca-{}.pem", std::process::id()));
+    std::fs::write(&file, "no certificate here").unwrap();
+    let path: &'static str = file.to_str().unwrap().to_owned().leak();
+    let line = load(&[("REDIS_CA_CERT", path)]).unwrap_err().to_string();
+    std::fs::remove_file(&file).unwrap();
+    assert!(line.starts_with("REDIS_CA_CERT is invalid"), "{line}");
+    assert!(line.contains("no certificate"), "{line}");
 }

@@ -24,6 +24,8 @@ pub enum QueuedMark {
     /// Every token of one ended session.
     Session {
         id: SessionId,
+        /// Whose session it is: the mark is stored under the user.
+        user: UserId,
         /// Its last refresh token's `exp`.
         expires_at: DateTime<Utc>,
         /// When it was ended: no access token of it is younger.

@@ -18,8 +18,13 @@ pub enum RevocationError {
 pub enum Revocation {
     /// Every token of one login (`sid`): the session was ended (logout,
     /// session management, a password change or reset, a replayed refresh
-    /// token).
-    Session { id: SessionId, ttl_secs: u64 },
+    /// token). `user` owns it: its mark is stored beside the user's (one
+    /// token check reads both, on one shard of a cluster).
+    Session {
+        id: SessionId,
+        user: UserId,
+        ttl_secs: u64,
+    },
     /// Every token of the user, whenever it was issued: the user is gone.
     /// Marking the user rather than a point in time also kills tokens of a
     /// login that was still in flight when the user was deleted.

@@ -39,8 +39,9 @@ pub(crate) fn revocation_of(
     }
     let ttl_secs = u64::try_from(left_ms).ok()?.div_ceil(1000);
     Some(match mark {
-        QueuedMark::Session { id, .. } => Revocation::Session {
+        QueuedMark::Session { id, user, .. } => Revocation::Session {
             id: id.clone(),
+            user: *user,
             ttl_secs,
         },
         QueuedMark::User { id, .. } => Revocation::User { id: *id, ttl_secs },
@@ -107,6 +108,7 @@ mod tests {
     fn session(expires_in: i64, ended_ago: i64) -> QueuedMark {
         QueuedMark::Session {
             id: SessionId::new("sid-1"),
+            user: UserId::new(7),
             expires_at: now() + Duration::seconds(expires_in),
             ended_at: now() - Duration::seconds(ended_ago),
         }

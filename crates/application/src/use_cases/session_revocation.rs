@@ -29,7 +29,8 @@ impl SessionRevocation {
     ) -> Result<Option<EndedSession>, DependencyError> {
         let ended = self.sessions.end(id.clone(), user, now).await?;
         if let Some(ended) = &ended {
-            self.mark_committed(std::slice::from_ref(ended), now).await;
+            self.mark_committed(user, std::slice::from_ref(ended), now)
+                .await;
         }
         Ok(ended)
     }
@@ -43,7 +44,7 @@ impl SessionRevocation {
         now: DateTime<Utc>,
     ) -> Result<usize, DependencyError> {
         let ended = self.sessions.end_all(user, except.cloned(), now).await?;
-        self.mark_committed(&ended, now).await;
+        self.mark_committed(user, &ended, now).await;
         Ok(ended.iter().filter(|session| session.was_live).count())
     }
 
@@ -52,10 +53,11 @@ impl SessionRevocation {
     /// were lost (no queued mark is left for them).
     pub async fn mark(
         &self,
+        user: UserId,
         ended: &[EndedSession],
         now: DateTime<Utc>,
     ) -> Result<(), DependencyError> {
-        let revocations: Vec<_> = queued(ended, now)
+        let revocations: Vec<_> = queued(user, ended, now)
             .iter()
             .filter_map(|mark| revocation_of(mark, &self.marks.lifetimes, now))
             .collect();
@@ -66,22 +68,24 @@ impl SessionRevocation {
         Ok(())
     }
 
-    /// Writes the marks of sessions that a committed change ended at `now`
+    /// Writes the marks of `user`'s sessions that a committed change ended at `now`
     /// in PostgreSQL, which queued their marks in the same transaction. The
     /// change stands whatever Redis says: `/refresh` and the routes that
     /// change an account already refuse those sessions, and a mark that
     /// cannot be written now is written by the replay of the queue.
-    pub async fn mark_committed(&self, ended: &[EndedSession], now: DateTime<Utc>) {
-        self.marks.write_queued(queued(ended, now), now).await;
+    pub async fn mark_committed(&self, user: UserId, ended: &[EndedSession], now: DateTime<Utc>) {
+        self.marks.write_queued(queued(user, ended, now), now).await;
     }
 }
 
-/// The marks the session store queued when it ended these sessions at `now`.
-fn queued(ended: &[EndedSession], now: DateTime<Utc>) -> Vec<QueuedMark> {
+/// The marks the session store queued when it ended these sessions of
+/// `user` at `now`.
+fn queued(user: UserId, ended: &[EndedSession], now: DateTime<Utc>) -> Vec<QueuedMark> {
     ended
         .iter()
         .map(|session| QueuedMark::Session {
             id: session.id.clone(),
+            user,
             expires_at: session.expires_at,
             ended_at: now,
         })

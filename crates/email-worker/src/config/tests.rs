@@ -28,7 +28,7 @@ fn redis_url_problems_are_named_without_echoing_the_url() {
     }
     let ok = QueueConfig::load(&settings(&["--redis-url", "redis://:pw@127.0.0.1:6379/0"]));
     assert_eq!(
-        ok.unwrap().redis_url.expose(),
+        ok.unwrap().redis.urls()[0].expose(),
         "redis://:pw@127.0.0.1:6379/0"
     );
 }
@@ -164,4 +164,44 @@ fn debug_of_the_config_hides_the_api_key_and_the_redis_password() {
         assert!(!debug.contains(secret), "{secret}: {debug}");
     }
     assert!(debug.contains("mg.example"), "{debug}");
+}
+
+#[test]
+fn a_key_prefix_with_a_brace_is_refused() {
+    let error = load(&["--redis-key-prefix", "a{b}:"]).unwrap_err();
+    assert_eq!(error, ConfigError::RedisKeyPrefix);
+    assert!(error.to_string().starts_with("REDIS_KEY_PREFIX is invalid"));
+    assert_eq!(
+        load(&["--redis-key-prefix", "a}b:"])
+            .unwrap()
+            .queue
+            .key_prefix,
+        "a}b:"
+    );
+}
+
+#[test]
+fn cluster_nodes_pool_size_and_ca_cert_are_read() {
+    let queue = QueueConfig::load(&settings(&[
+        "--redis-cluster-nodes",
+        "127.0.0.1:7000,127.0.0.1:7001",
+        "--redis-pool-size",
+        "3",
+    ]))
+    .unwrap();
+    assert!(queue.redis.is_cluster());
+    assert_eq!(queue.redis_pool_size, 3);
+    let error = load(&["--redis-ca-cert", "/nonexistent/ca.pem"]).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("REDIS_CA_CERT is invalid: cannot read"),
+        "{error}"
+    );
+    let error = QueueConfig::load(&settings(&["--redis-cluster-nodes", "http://x:1"])).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("REDIS_CLUSTER_NODES is malformed")
+    );
 }

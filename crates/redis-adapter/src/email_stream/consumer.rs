@@ -8,17 +8,17 @@ use application::delivery::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use deadpool_redis::redis::aio::MultiplexedConnection;
+use deadpool_redis::redis;
 use deadpool_redis::redis::streams::{
     StreamAutoClaimReply, StreamPendingCountReply, StreamReadReply,
 };
-use deadpool_redis::{Connection, redis};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::envelope::{delivery_from, envelope_json};
 use super::scripts;
 use super::settings::EmailStreamSettings;
+use crate::connection::OwnConnection;
 use crate::error::CommandError;
 use crate::keys;
 use crate::pool::{RedisPool, query_cmd, query_pipeline, script_pooled};
@@ -35,7 +35,7 @@ pub struct RedisDeliveryQueue {
     /// up on any reply after 500 ms (the client's default), and a blocked
     /// connection must not hold up other commands. `None` after an error,
     /// so the next read reconnects.
-    reader: Mutex<Option<MultiplexedConnection>>,
+    reader: Mutex<Option<OwnConnection>>,
     /// Whether the consumer group is known to exist.
     group_ready: AtomicBool,
 }
@@ -96,7 +96,7 @@ impl RedisDeliveryQueue {
 
     async fn read(
         &self,
-        connection: &mut MultiplexedConnection,
+        connection: &mut OwnConnection,
         cmd: &redis::Cmd,
     ) -> Result<Option<StreamReadReply>, CommandError> {
         let bound = self
@@ -109,18 +109,17 @@ impl RedisDeliveryQueue {
             .map_err(CommandError::Redis)
     }
 
-    async fn reader(&self) -> Result<MultiplexedConnection, CommandError> {
-        let pooled: Connection =
-            tokio::time::timeout(self.settings.command_timeout, self.pool.get())
-                .await
-                .map_err(|_| CommandError::Timeout(self.settings.command_timeout))??;
-        let mut connection = Connection::take(pooled);
-        connection.set_response_timeout(
-            self.settings
-                .block
-                .saturating_add(self.settings.command_timeout),
-        );
-        Ok(connection)
+    async fn reader(&self) -> Result<OwnConnection, CommandError> {
+        let response_timeout = self
+            .settings
+            .block
+            .saturating_add(self.settings.command_timeout);
+        tokio::time::timeout(
+            self.settings.command_timeout,
+            self.pool.own_connection(response_timeout),
+        )
+        .await
+        .map_err(|_| CommandError::Timeout(self.settings.command_timeout))?
     }
 
     /// How many times each claimed entry has been handed out (XAUTOCLAIM

@@ -2,17 +2,18 @@
 //! to ([`RedisEmailQueue`]) and the consumer side the email worker reads
 //! ([`RedisDeliveryQueue`]), side by side.
 //!
-//! Layout (every key under the configured prefix, named in [`crate::keys`]):
-//! - `{prefix}email:jobs`: the stream, read through one consumer group.
+//! Layout (every key under the configured prefix, named in [`crate::keys`];
+//! all share the hash tag `{email}`, so a cluster keeps them on one shard):
+//! - `{prefix}{email}:jobs`: the stream, read through one consumer group.
 //!   Producer entries have one field, `job` (the job JSON); entries put
 //!   back after a failure have one field, `envelope` (JSON: the job and
 //!   its failed attempts).
-//! - `{prefix}email:retry`: sorted set of envelopes scored by the unix
+//! - `{prefix}{email}:retry`: sorted set of envelopes scored by the unix
 //!   milliseconds they are due at.
-//! - `{prefix}email:dead`: hash of dead letters (JSON) by job id, indexed
-//!   by time in `{prefix}email:dead:by_time` for retention and the cap.
-//! - `{prefix}email:delivered:{job id}`: `1` for a while after a job was sent.
-//! - `{prefix}email:claim:{job id}`: the stream entry sending the job right
+//! - `{prefix}{email}:dead`: hash of dead letters (JSON) by job id, indexed
+//!   by time in `{prefix}{email}:dead:by_time` for retention and the cap.
+//! - `{prefix}{email}:delivered:{job id}`: `1` for a while after a job was sent.
+//! - `{prefix}{email}:claim:{job id}`: the stream entry sending the job right
 //!   now, for at most the visibility timeout.
 //!
 //! A delivery leaves the stream only in the same MULTI that records its

@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 
 use super::protocol::{self, Incoming};
 use super::state::{LinkDown, ReadMode, Shared};
+use super::transport::{Transport, write_all};
 use crate::error::RedisError;
 
 /// Where and how to connect. Not `Debug`: it holds the password.
@@ -26,22 +27,36 @@ pub(super) struct Endpoint {
     username: Option<String>,
     password: Option<String>,
     db: i64,
+    /// For a `rediss://` URL: how the server's certificate is checked.
+    tls: Option<(
+        Arc<rustls::ClientConfig>,
+        rustls::pki_types::ServerName<'static>,
+    )>,
 }
 
 impl Endpoint {
-    pub(super) fn parse(redis_url: &str) -> Result<Self, RedisError> {
+    pub(super) fn parse(redis_url: &str, ca_pem: Option<&[u8]>) -> Result<Self, RedisError> {
         // The redis crate's parser, as for every other connection; its
         // errors never echo the URL.
         let info = redis_url
             .into_connection_info()
             .map_err(RedisError::InvalidUrl)?;
-        let ConnectionAddr::Tcp(host, port) = info.addr().clone() else {
-            return Err(RedisError::InvalidSettings(
-                "the revocation cache needs a redis:// (plain TCP) URL",
-            ));
+        let (host, port, tls) = match info.addr().clone() {
+            ConnectionAddr::Tcp(host, port) => (host, port, None),
+            ConnectionAddr::TcpTls { host, port, .. } => {
+                let config = crate::tls::client_config(ca_pem).map_err(RedisError::Tls)?;
+                let name = crate::tls::server_name(&host).map_err(RedisError::Tls)?;
+                (host, port, Some((config, name)))
+            }
+            _ => {
+                return Err(RedisError::InvalidSettings(
+                    "the revocation cache needs a redis:// or rediss:// (TCP) URL",
+                ));
+            }
         };
         let redis = info.redis_settings();
         Ok(Self {
+            tls,
             host,
             port,
             username: redis.username().map(str::to_owned),
@@ -130,7 +145,7 @@ async fn supervise(shared: &Shared, endpoint: &Endpoint) {
         let connected =
             tokio::time::timeout(shared.settings.connect_timeout, connect(endpoint)).await;
         match connected {
-            Ok(Ok((socket, leftover))) => {
+            Ok(Ok((socket, transport, leftover))) => {
                 if failures > 0 {
                     tracing::info!(failures, "revocation cache: tracking connection restored");
                 }
@@ -139,7 +154,7 @@ async fn supervise(shared: &Shared, endpoint: &Endpoint) {
                 let socket = Arc::new(socket);
                 let id = shared
                     .lock()
-                    .link_up(socket.clone(), leftover, Instant::now());
+                    .link_up(socket.clone(), transport, leftover, Instant::now());
                 let down = serve(shared, &socket, id).await;
                 shared.lock().link_down(&down);
             }
@@ -166,20 +181,28 @@ fn log_failure(failures: u32, error: &io::Error) {
     }
 }
 
-/// Opens the connection and runs the handshake. Returns the socket and any
-/// bytes read past the handshake's last reply.
-async fn connect(endpoint: &Endpoint) -> io::Result<(TcpStream, Vec<u8>)> {
+/// Opens the connection (TLS first, for `rediss://`) and runs the
+/// handshake. Returns the socket, its transport and any bytes read past
+/// the handshake's last reply.
+async fn connect(endpoint: &Endpoint) -> io::Result<(TcpStream, Transport, Vec<u8>)> {
     let socket = TcpStream::connect((endpoint.host.as_str(), endpoint.port)).await?;
     socket.set_nodelay(true)?;
+    let mut transport = match &endpoint.tls {
+        Some((config, name)) => Transport::tls(config.clone(), name.clone())?,
+        None => Transport::Plain,
+    };
+    transport.handshake(&socket).await?;
     let (request, mut replies) = endpoint.handshake();
-    write_all(&socket, &request).await?;
+    let mut raw = Vec::new();
+    transport.seal(&request, &mut raw)?;
+    write_all(&socket, &raw).await?;
     let mut inbound = Vec::new();
     let mut buffer = vec![0; 4096];
     while replies > 0 {
         socket.readable().await?;
         match socket.try_read(&mut buffer) {
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(count) => inbound.extend_from_slice(&buffer[..count]),
+            Ok(count) => transport.receive(&buffer[..count], &mut inbound)?,
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
             Err(error) => return Err(error),
         }
@@ -201,19 +224,7 @@ async fn connect(endpoint: &Endpoint) -> io::Result<(TcpStream, Vec<u8>)> {
             }
         }
     }
-    Ok((socket, inbound))
-}
-
-async fn write_all(socket: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        socket.writable().await?;
-        match socket.try_write(bytes) {
-            Ok(count) => bytes = &bytes[count..],
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-            Err(error) => return Err(error),
-        }
-    }
-    Ok(())
+    Ok((socket, transport, inbound))
 }
 
 /// Reads, writes and PINGs until the connection fails; says why.
@@ -230,14 +241,30 @@ async fn serve(shared: &Shared, socket: &TcpStream, id: u64) -> LinkDown {
             if let Err(down) = state.pump(ReadMode::Ready, Instant::now()) {
                 return down;
             }
+            // TLS may have to answer (a key update): the writer sends it.
+            if state
+                .link(id)
+                .is_some_and(|link| link.transport.wants_write())
+            {
+                shared.wake_writer.notify_one();
+            }
         }
     };
     let writer = async {
         loop {
             shared.wake_writer.notified().await;
             loop {
+                // Sealed under the lock, so TLS records leave in the order
+                // they were made.
                 let bytes = match shared.lock().link(id) {
-                    Some(link) => std::mem::take(&mut link.outbound),
+                    Some(link) => {
+                        let plain = std::mem::take(&mut link.outbound);
+                        let mut raw = Vec::new();
+                        if let Err(error) = link.transport.seal(&plain, &mut raw) {
+                            return LinkDown::Io(error);
+                        }
+                        raw
+                    }
                     None => return LinkDown::Closed,
                 };
                 if bytes.is_empty() {
@@ -286,7 +313,7 @@ mod tests {
 
     #[test]
     fn the_handshake_carries_the_urls_credentials_and_database() {
-        let endpoint = Endpoint::parse("redis://reader:secret@127.0.0.1:6380/2").unwrap();
+        let endpoint = Endpoint::parse("redis://reader:secret@127.0.0.1:6380/2", None).unwrap();
         let (bytes, replies) = endpoint.handshake();
         assert_eq!(replies, 3);
         let expected: &[u8] = b"*7\r\n$5\r\nHELLO\r\n$1\r\n3\r\n$4\r\nAUTH\r\n$6\r\nreader\r\n\
@@ -298,7 +325,7 @@ mod tests {
 
     #[test]
     fn a_password_alone_authenticates_the_default_user() {
-        let endpoint = Endpoint::parse("redis://:secret@127.0.0.1").unwrap();
+        let endpoint = Endpoint::parse("redis://:secret@127.0.0.1", None).unwrap();
         let (bytes, replies) = endpoint.handshake();
         assert_eq!(replies, 2);
         let expected: &[u8] = b"*7\r\n$5\r\nHELLO\r\n$1\r\n3\r\n$4\r\nAUTH\r\n$7\r\ndefault\r\n\
@@ -308,9 +335,9 @@ mod tests {
     }
 
     #[test]
-    fn only_a_plain_tcp_url_is_accepted() {
-        assert!(Endpoint::parse("redis+unix:///tmp/redis.sock").is_err());
-        assert!(Endpoint::parse("not a url").is_err());
+    fn only_a_tcp_url_is_accepted() {
+        assert!(Endpoint::parse("redis+unix:///tmp/redis.sock", None).is_err());
+        assert!(Endpoint::parse("not a url", None).is_err());
     }
 
     #[test]

@@ -34,6 +34,15 @@
 //! `try_read`: that one answers from the reactor's last readiness event,
 //! which may predate the push.
 //!
+//! # Over TLS
+//!
+//! For `rediss://` the same socket carries TLS records ([`transport`]):
+//! the drain feeds what it read to rustls's synchronous `ClientConnection`
+//! and parses the plaintext that comes out. A record only partly received
+//! may hold a push, and rustls keeps it until the rest arrives, so a hit
+//! also needs the received bytes to end at a record boundary (each
+//! record's header is in the clear): the rule above, one layer down.
+//!
 //! # When the connection is in doubt
 //!
 //! The connection is checked by a `PING` every [`RevocationCacheSettings::heartbeat`].
@@ -53,72 +62,43 @@
 //! the connection's buffers, the requests in flight, and how each frame
 //! is applied. [`link`] drives the connection (connect, read, write,
 //! PING, reconnect); [`protocol`] is its wire format, decoded by
-//! `redis-protocol` and packed by the redis crate.
+//! `redis-protocol` and packed by the redis crate; [`transport`] is TLS.
+//! [`single`] is the handle of one server's cache; [`cluster`] runs one
+//! per master of a Redis Cluster.
 
+mod cluster;
 mod link;
 mod protocol;
 mod settings;
+mod single;
 mod state;
 mod tracker;
+mod transport;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use tokio::sync::oneshot;
-
-use crate::error::RedisError;
-use state::{Check, Shared};
-
+pub(crate) use cluster::ClusterCache;
 pub use settings::RevocationCacheSettings;
+pub(crate) use single::RevocationCache;
 pub(crate) use state::CacheError;
 pub use tracker::RevocationCacheStats;
 
-/// The cache's handle. Dropping it stops its connection thread.
-pub(crate) struct RevocationCache {
-    shared: Arc<Shared>,
-    command_timeout: Duration,
-    /// Dropped with the handle, which tells the connection thread to end.
-    _stop: oneshot::Sender<()>,
+/// The cache of one server, or of every master of a cluster.
+pub(crate) enum AnyCache {
+    Single(RevocationCache),
+    Cluster(ClusterCache),
 }
 
-impl RevocationCache {
-    /// Starts the connection thread; connecting happens there, so the
-    /// service starts while Redis is down. Only a plain `redis://` URL is
-    /// supported (the workspace builds the client without TLS).
-    pub(crate) fn start(
-        redis_url: &str,
-        settings: RevocationCacheSettings,
-    ) -> Result<Self, RedisError> {
-        let endpoint = link::Endpoint::parse(redis_url)?;
-        let shared = Arc::new(Shared::new(settings));
-        let (stop, stopped) = oneshot::channel();
-        link::spawn(shared.clone(), endpoint, stopped).map_err(RedisError::CacheThread)?;
-        Ok(Self {
-            shared,
-            command_timeout: settings.command_timeout,
-            _stop: stop,
-        })
+impl AnyCache {
+    pub(crate) async fn is_revoked(&self, keys: [&str; 2]) -> Result<bool, CacheError> {
+        match self {
+            Self::Single(cache) => cache.is_revoked(keys).await,
+            Self::Cluster(cache) => cache.is_revoked(keys).await,
+        }
     }
 
     pub(crate) fn stats(&self) -> RevocationCacheStats {
-        self.shared.lock().tracker.stats()
-    }
-
-    /// Whether any of `keys` is present: from the cache when all of them
-    /// are fresh there, else from one `MGET` on the tracking connection,
-    /// whose reply fills the cache.
-    pub(crate) async fn is_revoked(&self, keys: [&str; 2]) -> Result<bool, CacheError> {
-        let reply = match self.shared.lock().check(keys, Instant::now()) {
-            Check::Hit(revoked) => return Ok(revoked),
-            Check::Sent(reply) => reply,
-            Check::NoLink => return Err(CacheError::NoLink),
-        };
-        self.shared.wake_writer.notify_one();
-        match tokio::time::timeout(self.command_timeout, reply).await {
-            Ok(Ok(answer)) => answer,
-            // The connection was reset and the request dropped with it.
-            Ok(Err(_)) => Err(CacheError::NoLink),
-            Err(_) => Err(CacheError::Timeout(self.command_timeout)),
+        match self {
+            Self::Single(cache) => cache.stats(),
+            Self::Cluster(cache) => cache.stats(),
         }
     }
 }

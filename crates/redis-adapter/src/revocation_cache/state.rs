@@ -16,6 +16,7 @@ use tokio::sync::{Notify, oneshot};
 use super::protocol::{self, Incoming, ProtocolError};
 use super::settings::RevocationCacheSettings;
 use super::tracker::Tracker;
+use super::transport::Transport;
 
 /// Why the cache could not answer; see `RevocationCache::is_revoked`.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +71,8 @@ pub(super) enum Pending {
 pub(super) struct Link {
     id: u64,
     socket: Arc<TcpStream>,
+    /// In the clear or TLS: what the socket's bytes carry.
+    pub(super) transport: Transport,
     /// Bytes received but not parsed yet: a partial frame.
     inbound: Vec<u8>,
     /// Reused for every read, so a drain allocates and zeroes nothing.
@@ -172,6 +175,7 @@ impl State {
         // connection may have lost one. Neither is a reason to fail, only
         // to ask Redis, whose reply comes after anything it sent before.
         let trusted = link.inbound.is_empty()
+            && link.transport.at_record_boundary()
             && now.saturating_duration_since(link.last_heard) < self.silence_limit;
         if trusted && let Some(revoked) = self.tracker.lookup(&keys, now) {
             self.tracker.count_hit();
@@ -205,7 +209,9 @@ impl State {
             };
             match read {
                 Ok(0) => return Err(LinkDown::Closed),
-                Ok(count) => link.inbound.extend_from_slice(&link.read_buffer[..count]),
+                Ok(count) => link
+                    .transport
+                    .receive(&link.read_buffer[..count], &mut link.inbound)?,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(error.into()),
@@ -253,6 +259,7 @@ impl State {
     pub(super) fn link_up(
         &mut self,
         socket: Arc<TcpStream>,
+        transport: Transport,
         leftover: Vec<u8>,
         now: Instant,
     ) -> u64 {
@@ -264,6 +271,7 @@ impl State {
         self.link = Some(Link {
             id,
             socket,
+            transport,
             inbound: leftover,
             read_buffer: vec![0; 16 * 1024].into_boxed_slice(),
             pending: VecDeque::new(),

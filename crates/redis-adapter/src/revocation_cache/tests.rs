@@ -3,16 +3,18 @@
 //! `write_all` returns, as a push from the real Redis is.
 
 use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
-use super::state::{ReadMode, State};
+use super::state::{Check, ReadMode, State};
 use super::*;
 use crate::pool::RedisSettings;
 
-const SID: &str = "p:revoked:sid:s1";
-const USER: &str = "p:revoked:user:7";
+const SID: &str = "p:revoked:{u:7}:sid:s1";
+const USER: &str = "p:revoked:{u:7}:user";
 
 /// A token's marks, as `MarkKeys` orders them: its session's, its user's.
 fn keys() -> [&'static str; 2] {
@@ -37,7 +39,12 @@ async fn linked(capacity: usize) -> (State, TcpStream) {
         .unwrap();
     let (server, _) = listener.accept().await.unwrap();
     let mut state = State::new(settings(capacity));
-    state.link_up(Arc::new(client), Vec::new(), Instant::now());
+    state.link_up(
+        Arc::new(client),
+        super::transport::Transport::Plain,
+        Vec::new(),
+        Instant::now(),
+    );
     (state, server)
 }
 
@@ -178,7 +185,8 @@ async fn a_closed_connection_empties_the_cache_before_the_next_hit() {
         .await
         .unwrap();
     // A read in flight when the connection goes is told to go around.
-    let Check::Sent(in_flight) = state.check(["p:revoked:sid:other", USER], Instant::now()) else {
+    let Check::Sent(in_flight) = state.check(["p:revoked:{u:7}:sid:other", USER], Instant::now())
+    else {
         panic!("expected a miss");
     };
     drop(redis);
@@ -215,7 +223,7 @@ async fn entries_age_out() {
 async fn the_cache_holds_at_most_its_capacity() {
     let (mut state, mut redis) = linked(4).await;
     for session in 0..10 {
-        let sid = format!("p:revoked:sid:{session}");
+        let sid = format!("p:revoked:{{u:7}}:sid:{session}");
         miss(&mut state, &mut redis, [&sid, USER], b"*2\r\n_\r\n_\r\n")
             .await
             .unwrap();

@@ -132,8 +132,8 @@ mod tests {
 
     use super::*;
 
-    const SID: &str = "p:revoked:sid:s1";
-    const USER: &str = "p:revoked:user:7";
+    const SID: &str = "p:revoked:{u:7}:sid:s1";
+    const USER: &str = "p:revoked:{u:7}:user";
 
     fn tracker(capacity: usize) -> Tracker {
         Tracker::new(
@@ -215,7 +215,7 @@ mod tests {
         let now = Instant::now();
         tracker.store(keys(), &[false, false], now);
         tracker.lookup(&[SID], now);
-        tracker.store(vec!["p:revoked:sid:s2".into()], &[false], now);
+        tracker.store(vec!["p:revoked:{u:7}:sid:s2".into()], &[false], now);
         assert_eq!(tracker.len(), 2);
         assert_eq!(tracker.lookup(&[SID], now), Some(false));
         assert_eq!(tracker.lookup(&[USER], now), None);

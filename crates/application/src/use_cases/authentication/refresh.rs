@@ -92,7 +92,7 @@ impl Authentication {
             expires_at: session.expires_at,
             was_live: false,
         };
-        if let Err(error) = self.revoker.mark(&[ended], now).await {
+        if let Err(error) = self.revoker.mark(session.user_id, &[ended], now).await {
             tracing::warn!(
                 session_id = %session.id,
                 error.chain = %crate::ErrorChain(&error),

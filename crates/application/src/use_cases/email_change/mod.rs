@@ -131,7 +131,10 @@ impl EmailChange {
     /// Writes the marks of the sessions a committed change ended.
     async fn ended(&self, done: CompletedEmailChange) -> User {
         let now = self.ports.clock.now();
-        self.ports.revoker().mark_committed(&done.ended, now).await;
+        self.ports
+            .revoker()
+            .mark_committed(done.user.id, &done.ended, now)
+            .await;
         done.user
     }
 }

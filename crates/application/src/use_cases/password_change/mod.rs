@@ -72,7 +72,10 @@ impl PasswordChange {
             .await?
             .ok_or(ChangePasswordError::Token(TokenRejection::Revoked))?;
         self.ports.outbox.job_committed();
-        self.ports.revoker().mark_committed(&ended, now).await;
+        self.ports
+            .revoker()
+            .mark_committed(user.id, &ended, now)
+            .await;
         Ok(())
     }
 }

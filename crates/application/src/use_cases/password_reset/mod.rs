@@ -73,7 +73,10 @@ impl PasswordReset {
             .ok_or(ResetPasswordError::InvalidOrExpired)?;
         tracing::Span::current().record("user_id", reset.user.id.get());
         self.ports.outbox.job_committed();
-        self.ports.revoker().mark_committed(&reset.ended, now).await;
+        self.ports
+            .revoker()
+            .mark_committed(reset.user.id, &reset.ended, now)
+            .await;
         Ok(())
     }
 }

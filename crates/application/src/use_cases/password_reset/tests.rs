@@ -52,15 +52,17 @@ fn ended() -> Vec<EndedSession> {
 }
 
 /// The marks of [`ended`]: each outlives its refresh token, and at least
-/// every access token (300 s), by a second.
-fn ended_marks() -> Vec<Revocation> {
+/// every access token (300 s), by a second. Both are `user`'s.
+fn ended_marks(user: i64) -> Vec<Revocation> {
     vec![
         Revocation::Session {
             id: SessionId::new("sid-1"),
+            user: UserId::new(user),
             ttl_secs: 1_001,
         },
         Revocation::Session {
             id: SessionId::new("sid-2"),
+            user: UserId::new(user),
             ttl_secs: 301,
         },
     ]
@@ -350,7 +352,7 @@ async fn reset_stores_the_new_hash_queues_the_notice_and_marks_the_ended_session
     ports
         .revocations
         .expect_revoke()
-        .with(eq(ended_marks()))
+        .with(eq(ended_marks(7)))
         .times(1)
         .returning(|_| Ok(()));
     ports
@@ -506,7 +508,7 @@ async fn reset_forgets_the_queued_marks_once_written() {
     ports
         .revocations
         .expect_revoke()
-        .with(eq(ended_marks()))
+        .with(eq(ended_marks(1)))
         .times(1)
         .in_sequence(&mut sequence)
         .returning(|_| Ok(()));
@@ -514,6 +516,7 @@ async fn reset_forgets_the_queued_marks_once_written() {
         .into_iter()
         .map(|session| crate::ports::QueuedMark::Session {
             id: session.id,
+            user: UserId::new(1),
             expires_at: session.expires_at,
             ended_at: now(),
         })

@@ -56,6 +56,7 @@ impl Ports {
 fn session(id: &str, expires_in: i64, ended_ago: i64) -> QueuedMark {
     QueuedMark::Session {
         id: SessionId::new(id),
+        user: UserId::new(5),
         expires_at: now() + Duration::seconds(expires_in),
         ended_at: now() - Duration::seconds(ended_ago),
     }
@@ -87,10 +88,12 @@ async fn writes_the_queued_marks_with_the_life_left_then_forgets_them() {
         .with(eq(vec![
             Revocation::Session {
                 id: SessionId::new("a"),
+                user: UserId::new(5),
                 ttl_secs: 1_001,
             },
             Revocation::Session {
                 id: SessionId::new("b"),
+                user: UserId::new(5),
                 ttl_secs: 201,
             },
             Revocation::User {
@@ -123,6 +126,7 @@ async fn drops_only_marks_whose_tokens_all_expired() {
         .expect_revoke()
         .with(eq(vec![Revocation::Session {
             id: SessionId::new("new"),
+            user: UserId::new(5),
             ttl_secs: 301,
         }]))
         .times(1)

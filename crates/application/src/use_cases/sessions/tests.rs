@@ -106,6 +106,7 @@ async fn revoking_one_session_ends_and_marks_it() {
         .expect_revoke()
         .with(eq(vec![Revocation::Session {
             id: SessionId::new("s2"),
+            user: UserId::new(1),
             ttl_secs: 1_001,
         }]))
         .times(1)

@@ -16,6 +16,7 @@ fn marks(ids: &[&str]) -> Vec<Revocation> {
     ids.iter()
         .map(|id| Revocation::Session {
             id: SessionId::new(*id),
+            user: UserId::new(1),
             ttl_secs: 1_001,
         })
         .collect()
