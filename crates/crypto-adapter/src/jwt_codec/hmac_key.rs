@@ -1,70 +1,9 @@
-//! The shared-secret algorithms (`JWT_SECRET_KEY`) and the keyed HMAC
-//! the short decode path verifies with.
-
-use std::fmt;
-use std::str::FromStr;
+//! The keyed HMAC the short decode path verifies with.
 
 use hmac::{Hmac, Mac};
-use jsonwebtoken::Algorithm;
 use sha2::{Sha256, Sha384, Sha512};
 
-use super::JwtKeyError;
-
-/// The HMAC algorithms a shared secret can sign with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum JwtAlgorithm {
-    #[default]
-    Hs256,
-    Hs384,
-    Hs512,
-}
-
-impl FromStr for JwtAlgorithm {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "HS256" => Ok(Self::Hs256),
-            "HS384" => Ok(Self::Hs384),
-            "HS512" => Ok(Self::Hs512),
-            other => Err(format!(
-                "unsupported algorithm {other:?} (use HS256, HS384 or HS512)"
-            )),
-        }
-    }
-}
-
-impl JwtAlgorithm {
-    /// The shortest key that gives the algorithm its full strength: the
-    /// size of its hash output (RFC 7518, section 3.2).
-    pub fn min_secret_bytes(self) -> usize {
-        match self {
-            JwtAlgorithm::Hs256 => 32,
-            JwtAlgorithm::Hs384 => 48,
-            JwtAlgorithm::Hs512 => 64,
-        }
-    }
-}
-
-impl fmt::Display for JwtAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            JwtAlgorithm::Hs256 => "HS256",
-            JwtAlgorithm::Hs384 => "HS384",
-            JwtAlgorithm::Hs512 => "HS512",
-        })
-    }
-}
-
-impl From<JwtAlgorithm> for Algorithm {
-    fn from(value: JwtAlgorithm) -> Self {
-        match value {
-            JwtAlgorithm::Hs256 => Algorithm::HS256,
-            JwtAlgorithm::Hs384 => Algorithm::HS384,
-            JwtAlgorithm::Hs512 => Algorithm::HS512,
-        }
-    }
-}
+use super::settings::{JwtAlgorithm, JwtKeyError};
 
 /// The HMAC of the configured algorithm with the key already absorbed (its
 /// inner and outer pads hashed once, not per token), cloned per check.

@@ -14,54 +14,16 @@ use secrecy::{ExposeSecret, SecretString};
 use verified_tokens::VerifiedTokens;
 
 mod hmac_key;
+mod settings;
 mod signing_key_set;
 mod verified_tokens;
 mod wire;
 
-pub use hmac_key::JwtAlgorithm;
 use hmac_key::KeyedMac;
+pub use settings::{JwtAlgorithm, JwtKeyError, JwtSettings};
 pub use signing_key_set::SigningKeySet;
 use signing_key_set::jose;
 use wire::{WireClaims, WireKind, claims_from};
-
-/// How tokens are signed and whom they are for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JwtSettings {
-    pub algorithm: JwtAlgorithm,
-    /// The `iss` claim written into every token and required on decode.
-    pub issuer: String,
-    /// The `aud` claim written into every token and required on decode.
-    pub audience: String,
-}
-
-impl JwtSettings {
-    pub const DEFAULT_ISSUER: &str = "auth-service";
-    pub const DEFAULT_AUDIENCE: &str = "auth-service-clients";
-}
-
-impl Default for JwtSettings {
-    fn default() -> Self {
-        Self {
-            algorithm: JwtAlgorithm::default(),
-            issuer: Self::DEFAULT_ISSUER.to_owned(),
-            audience: Self::DEFAULT_AUDIENCE.to_owned(),
-        }
-    }
-}
-
-/// Why the codec refuses its settings; each message names the variable.
-#[derive(Debug, thiserror::Error)]
-pub enum JwtKeyError {
-    #[error("JWT_SECRET_KEY must be at least {min} bytes long for {algorithm}")]
-    TooShort { min: usize, algorithm: JwtAlgorithm },
-    #[error("JWT_ISSUER must not be empty")]
-    EmptyIssuer,
-    #[error("JWT_AUDIENCE must not be empty")]
-    EmptyAudience,
-    /// Cannot happen with HMAC, which takes keys of any length.
-    #[error("JWT_SECRET_KEY cannot key {0}")]
-    Unusable(JwtAlgorithm),
-}
 
 /// Signed JWTs that accept only the configured issuer and audience, with
 /// no leeway: a token is dead the second its `exp` passes.
