@@ -78,6 +78,11 @@ async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => {
             let config = Config::load(settings)?;
+            // A certificate that does not verify stops the start; a
+            // database that is down does not (see check_tls).
+            postgres_adapter::check_tls(&config.database_url, &config.pg)
+                .await
+                .context("DATABASE_URL")?;
             let app = Application::build(&config)?;
             tracing::info!(host = %config.host, port = app.port(), "API listening");
             app.run_until_stopped()
@@ -87,10 +92,11 @@ async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let config = DatabaseConfig::load(settings)?;
-            if postgres_adapter::ensure_database(&config.database_url).await? {
+            let url = config.migration_url();
+            if postgres_adapter::ensure_database(url).await? {
                 tracing::info!("created the database");
             }
-            let applied = postgres_adapter::run_migrations(&config.database_url).await?;
+            let applied = postgres_adapter::run_migrations(url).await?;
             if applied.is_empty() {
                 tracing::info!("database schema is up to date");
             }

@@ -7,7 +7,9 @@
 
 mod account_steps;
 mod code_budget;
+mod connector;
 mod database_setup;
+mod database_url;
 mod error;
 mod one_time_secrets;
 mod outbox;
@@ -17,13 +19,14 @@ mod revocation_marks;
 mod schema;
 mod session_steps;
 mod sessions;
+mod tls;
 mod users;
 
 pub use database_setup::{ensure_database, run_migrations};
 pub use error::PgError;
 pub use one_time_secrets::PgOneTimeSecretStore;
 pub use outbox::PgEmailOutbox;
-pub use pool::{PgPool, PgSettings, connect};
+pub use pool::{PgPool, PgSettings, Pooler, check_tls, check_url, connect};
 pub use probe::PgProbe;
 pub use revocation_marks::PgRevocationMarkQueue;
 pub use sessions::PgSessionRepository;

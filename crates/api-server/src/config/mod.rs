@@ -21,10 +21,11 @@ use application::{
 use crypto_adapter::JwtSettings;
 use domain::PasswordPolicy;
 use http_api::client_ip::TrustedProxies;
+use postgres_adapter::PgSettings;
 use redis_adapter::RedisUrl;
 use secrecy::SecretString;
 
-pub use database::{DatabaseConfig, DatabaseUrl};
+pub use database::{DatabaseConfig, DatabasePooler, DatabaseUrl};
 pub use error::ConfigError;
 use error::invalid;
 pub use jwt_key::{MIN_SECRET_DISTINCT_CHARS, SAMPLE_JWT_SECRET_KEY};
@@ -34,6 +35,8 @@ pub use settings::{MAX_REVOCATION_CACHE_SIZE, MAX_TOKEN_LIFETIME_SECS, Settings}
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: DatabaseUrl,
+    /// Pool size, pooler mode and timeouts of PostgreSQL.
+    pub pg: PgSettings,
     pub redis_url: RedisUrl,
     /// Every Redis key starts with it; the email worker must use the same.
     pub redis_key_prefix: String,
@@ -65,7 +68,7 @@ pub struct Config {
 
 impl Config {
     pub fn load(settings: &Settings) -> Result<Self, ConfigError> {
-        let database_url = DatabaseConfig::load(settings)?.database_url;
+        let database = DatabaseConfig::load(settings)?;
         let redis_url = Settings::required(settings.redis_url.as_ref(), "REDIS_URL")?
             .parse::<RedisUrl>()
             .map_err(|error| invalid("REDIS_URL", error.to_string()))?;
@@ -77,7 +80,8 @@ impl Config {
         let password_policy = PasswordPolicy::new(settings.password_min_length)
             .ok_or_else(|| invalid("PASSWORD_MIN_LENGTH", "out of range"))?;
         Ok(Self {
-            database_url,
+            database_url: database.database_url,
+            pg: database.pg,
             redis_url,
             redis_key_prefix: settings.redis_key_prefix.clone(),
             jwt_secret,

@@ -9,6 +9,7 @@ use domain::PasswordPolicy;
 use http_api::client_ip::TrustedProxies;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::database::DatabasePooler;
 use super::error::ConfigError;
 use super::rate_limits;
 
@@ -27,6 +28,29 @@ pub struct Settings {
     /// postgres://user:password@host:5432/name
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub(super) database_url: Option<SecretString>,
+    /// postgres://... for `migrate` only: a direct connection when
+    /// DATABASE_URL goes through a pooler; unset: DATABASE_URL
+    #[arg(
+        long,
+        env = "DATABASE_MIGRATION_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub(super) database_migration_url: Option<SecretString>,
+    /// What sits between the API and PostgreSQL; `transaction` for
+    /// PgBouncer in pool_mode=transaction
+    #[arg(
+        long,
+        env = "DATABASE_POOLER",
+        value_enum,
+        default_value_t,
+        global = true
+    )]
+    pub(super) database_pooler: DatabasePooler,
+    /// PostgreSQL connections each process opens at most
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=1000).map(usize::from), global = true)]
+    pub(super) database_pool_size: usize,
     /// redis://host:6379 (rediss:// for TLS)
     #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
     pub(super) redis_url: Option<SecretString>,
