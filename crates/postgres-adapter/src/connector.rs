@@ -135,7 +135,7 @@ where
     T::TlsConnect: Send,
     <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
 {
-    let (client, connection) = tokio_postgres::connect(url, tls)
+    let (client, mut connection) = tokio_postgres::connect(url, tls)
         .await
         .map_err(|error| ConnectionError::BadConnection(error_text(&error)))?;
     let transaction_mode = pooler == Pooler::Transaction;
@@ -143,11 +143,22 @@ where
         // diesel-async sets the time zone and encoding with prepared
         // statements as it wraps the client: in one transaction, they stay
         // on one server session (the pooler carries both parameters over
-        // to whichever session serves us next).
-        client
-            .batch_execute("BEGIN")
-            .await
-            .map_err(|error| ConnectionError::BadConnection(error_text(&error)))?;
+        // to whichever session serves us next). Until diesel-async drives
+        // the connection, we do.
+        let begin = client.batch_execute("BEGIN");
+        tokio::pin!(begin);
+        tokio::select! {
+            begun = &mut begin => {
+                begun.map_err(|error| ConnectionError::BadConnection(error_text(&error)))?;
+            }
+            ended = &mut connection => {
+                let reason = match ended {
+                    Ok(()) => "the server closed the connection".to_owned(),
+                    Err(error) => error_text(&error),
+                };
+                return Err(ConnectionError::BadConnection(reason));
+            }
+        }
     }
     let mut conn = AsyncPgConnection::try_from_client_and_connection(client, connection).await?;
     if transaction_mode {

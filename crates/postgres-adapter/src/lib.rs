@@ -7,6 +7,7 @@
 
 mod account_steps;
 mod code_budget;
+mod connection;
 mod connector;
 mod database_setup;
 mod database_url;

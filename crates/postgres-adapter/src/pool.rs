@@ -9,15 +9,17 @@ use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
+use futures_util::future::BoxFuture;
 use tokio::time::timeout;
 
+use crate::connection::PgConn;
 use crate::connector::Connector;
 pub use crate::connector::Pooler;
 use crate::database_url::DatabaseUrl;
 use crate::error::{Failure, PgError};
 
 /// A bounded pool of PostgreSQL connections.
-pub type PgPool = Pool<AsyncPgConnection>;
+pub type PgPool = Pool<PgConn>;
 
 /// Size and time bounds of the pool and of every statement run through it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,8 +81,12 @@ pub fn connect(database_url: &str, settings: &PgSettings) -> Result<PgPool, PgEr
     let settings = *settings;
     let statement_timeout_ms = settings.statement_timeout().as_millis();
 
-    let mut config = ManagerConfig::<AsyncPgConnection>::default();
-    config.recycling_method = RecyclingMethod::Verified;
+    let mut config = ManagerConfig::<PgConn>::default();
+    config.recycling_method = match settings.pooler {
+        Pooler::Session => RecyclingMethod::Verified,
+        // A simple query: no statement to prepare, no transaction to open.
+        Pooler::Transaction => RecyclingMethod::CustomFunction(Box::new(ping)),
+    };
     config.custom_setup = Box::new(move |_url| {
         let connector = Arc::clone(&connector);
         Box::pin(async move {
@@ -95,7 +101,7 @@ pub fn connect(database_url: &str, settings: &PgSettings) -> Result<PgPool, PgEr
                     .await
                     .map_err(ConnectionError::CouldntSetupConfiguration)?;
             }
-            Ok(conn)
+            Ok(PgConn::new(conn, settings.pooler, statement_timeout_ms))
         })
     });
     let manager = AsyncDieselConnectionManager::new_with_config(database_url, config);
@@ -107,6 +113,10 @@ pub fn connect(database_url: &str, settings: &PgSettings) -> Result<PgPool, PgEr
         .recycle_timeout(Some(settings.query_timeout))
         .build()
         .map_err(|error| PgError::Pool(error.into()))
+}
+
+fn ping(conn: &mut PgConn) -> BoxFuture<'_, QueryResult<()>> {
+    Box::pin(conn.batch_execute("SELECT 1"))
 }
 
 /// Checks the URL (its TLS parameters, its CA file) without connecting:
@@ -154,7 +164,7 @@ impl Db {
 
     /// A pooled connection, or Unavailable once waiting for a free slot and
     /// opening a connection have taken longer than their bounds together.
-    pub(crate) async fn connection(&self) -> Result<Object<AsyncPgConnection>, Failure> {
+    pub(crate) async fn connection(&self) -> Result<Object<PgConn>, Failure> {
         let limit = self.settings.acquire_timeout + self.settings.connect_timeout;
         match timeout(limit, self.pool.get()).await {
             Ok(Ok(conn)) => Ok(conn),
