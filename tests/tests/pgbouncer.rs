@@ -8,8 +8,11 @@
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
+use std::time::Duration;
+
 use futures_util::future::join_all;
-use integration_tests::servers::PgBouncer;
+use integration_tests::processes::{Vars, binary, run_to_completion};
+use integration_tests::servers::{PgBouncer, temp_dir};
 use integration_tests::token_errors::{REUSED, REVOKED};
 use integration_tests::{TestApp, TestUser, assert_token_rejected, spawn_app_with, spawn_peer};
 use reqwest::{Method, StatusCode};
@@ -32,7 +35,7 @@ fn bounced(settings: &mut integration_tests::TestSettings, bouncer_url: String) 
 
 /// Two instances behind one PgBouncer; the database is created and
 /// migrated directly (what `DATABASE_MIGRATION_URL` is for).
-async fn two_instances() -> Option<(PgBouncer, TestApp, TestApp)> {
+async fn two_instances(limits: bool) -> Option<(PgBouncer, TestApp, TestApp)> {
     let bouncer = PgBouncer::start(5432, SERVER_CONNECTIONS).await?;
     let port = bouncer.port;
     let first = spawn_app_with(|settings| {
@@ -43,12 +46,29 @@ async fn two_instances() -> Option<(PgBouncer, TestApp, TestApp)> {
             settings,
             format!("postgres://postgres@127.0.0.1:{port}/{database}"),
         );
+        if limits {
+            with_limits(settings);
+        }
     })
     .await;
     let database = first.database_url.rsplit('/').next().unwrap().to_owned();
     let url = bouncer.url(&database);
-    let second = spawn_peer(&first, |settings| bounced(settings, url)).await;
+    let second = spawn_peer(&first, |settings| {
+        bounced(settings, url);
+        if limits {
+            with_limits(settings);
+        }
+    })
+    .await;
     Some((bouncer, first, second))
+}
+
+/// Limits on, with a small account-wide budget of failed logins.
+fn with_limits(settings: &mut integration_tests::TestSettings) {
+    settings
+        .set("RATE_LIMITS", "on")
+        .set("RATE_LIMIT_LOGIN_PER_IP", "1000/60s")
+        .set("RATE_LIMIT_FAILED_LOGINS_ACCOUNT_WIDE", "5/3600s");
 }
 
 fn either<'a>(apps: &'a [&'a TestApp; 2], index: usize) -> &'a TestApp {
@@ -57,7 +77,7 @@ fn either<'a>(apps: &'a [&'a TestApp; 2], index: usize) -> &'a TestApp {
 
 #[tokio::test]
 async fn sessions_work_across_two_instances_behind_pgbouncer_in_transaction_mode() {
-    let Some((bouncer, first, second)) = two_instances().await else {
+    let Some((bouncer, first, second)) = two_instances(false).await else {
         return;
     };
     let apps = [&first, &second];
@@ -147,7 +167,7 @@ async fn sessions_work_across_two_instances_behind_pgbouncer_in_transaction_mode
 
 #[tokio::test]
 async fn login_limits_hold_across_instances_behind_pgbouncer() {
-    let Some((bouncer, first, second)) = two_instances().await else {
+    let Some((bouncer, first, second)) = two_instances(true).await else {
         return;
     };
     let apps = [&first, &second];
@@ -167,4 +187,39 @@ async fn login_limits_hold_across_instances_behind_pgbouncer() {
             bouncer.logs()
         );
     }
+}
+
+#[tokio::test]
+async fn migrate_runs_on_the_direct_url_and_serve_on_the_pooled_one() {
+    let Some(bouncer) = PgBouncer::start(5432, SERVER_CONNECTIONS).await else {
+        return;
+    };
+    // Named, not created: `migrate` creates it (and the handle drops it).
+    let database = test_support::TestDatabase::named("it_migrate_", "");
+    let pooled = bouncer.url(database.name());
+    let dir = temp_dir("pgbouncer-migrate");
+    let vars = Vars::from([
+        ("DATABASE_URL", pooled.clone()),
+        ("DATABASE_MIGRATION_URL", database.url.clone()),
+        ("DATABASE_POOLER", "transaction".to_owned()),
+    ]);
+    let finished = run_to_completion(
+        "api-server-migrate",
+        &binary("api-server"),
+        &["migrate"],
+        &vars,
+        &dir,
+        Duration::from_secs(60),
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(finished.status.success(), "{}", finished.stderr);
+
+    let app = spawn_app_with(|settings| {
+        settings.create_database = false;
+        bounced(settings, pooled);
+    })
+    .await;
+    let user = app.register_user().await;
+    app.login_tokens(&user).await;
 }
