@@ -173,9 +173,15 @@ async fn login_limits_hold_across_instances_behind_pgbouncer() {
     let apps = [&first, &second];
     let user = first.register_user().await;
     // Wrong passwords, in parallel, on both instances: every answer is a
-    // refusal, never a 500 from a statement PgBouncer lost.
+    // refusal, never a 500 from a statement PgBouncer lost, and the
+    // account-wide budget (5) is shared by both.
     let attempts =
         join_all((0..12).map(|i| either(&apps, i).login(&user.email, "wrong password"))).await;
+    let statuses: Vec<StatusCode> = attempts.iter().map(|response| response.status()).collect();
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
     for response in attempts {
         assert!(
             matches!(
