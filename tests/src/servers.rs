@@ -4,23 +4,17 @@
 //! ([`PgBouncer`]). PostgreSQL and PgBouncer both refuse to run as root,
 //! so when the tests do, they run as the `postgres` user (`setpriv`).
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use test_support::tls::TestCertificates;
 
+use crate::deployment::free_port;
 use crate::processes::{Process, Vars};
 
 /// Debian's PostgreSQL 15 server programs.
 const POSTGRES_BIN: &str = "/usr/lib/postgresql/15/bin";
-
-/// A port nothing listens on right now.
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("its address").port()
-}
 
 /// A new empty folder under the system's temporary folder.
 pub fn temp_dir(tag: &str) -> PathBuf {
@@ -208,6 +202,13 @@ impl TlsPostgres {
             &dir,
         );
         wait_listening(port, &mut server).await;
+        // It listens before it accepts sessions ("starting up").
+        for _ in 0..400 {
+            if server.logs().contains("ready to accept connections") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         Some(Self {
             port,
             certificates,

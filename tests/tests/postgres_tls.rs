@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use integration_tests::deployment::{Deployment, free_port};
 use integration_tests::processes::{Vars, binary, run_to_completion};
 use integration_tests::servers::{TlsPostgres, temp_dir};
 use integration_tests::{TestApp, json_body, spawn_app_with, spawn_peer};
@@ -146,4 +147,28 @@ async fn a_certificate_from_another_ca_stops_the_binary_at_start() {
         errors[0]
     );
     eprintln!("the binary said: {}", errors[0]);
+}
+
+#[tokio::test]
+async fn with_tls_asked_for_the_binary_still_starts_while_postgresql_is_down() {
+    let certificates = TestCertificates::generate();
+    let down = format!(
+        "postgres://postgres@127.0.0.1:{}/auth?sslmode=verify-full&sslrootcert={}",
+        free_port(),
+        certificates.ca_cert.display()
+    );
+    let deployment = Deployment::new().await;
+    // start_api waits for /health/live and fails if the process exits.
+    let api = deployment
+        .start_api("api-tls-down", |vars| {
+            vars.insert("DATABASE_URL", down);
+        })
+        .await;
+    let ready = api
+        .client
+        .get(format!("{}/health/ready", api.address))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
 }

@@ -88,6 +88,21 @@ impl TlsOptions {
     /// The connector, with the CA file read now (a missing or unreadable
     /// file stops the set-up, not the first query).
     pub(crate) fn connector(&self) -> Result<Option<RustlsConnect>, PgError> {
+        let Some(verifier) = self.verifier()? else {
+            return Ok(None);
+        };
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|error| PgError::InvalidTls(error.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        Ok(Some(RustlsConnect(Arc::new(config))))
+    }
+
+    /// What a server certificate must pass; `None` without TLS.
+    fn verifier(&self) -> Result<Option<Arc<dyn ServerCertVerifier>>, PgError> {
         if !self.wanted() {
             return Ok(None);
         }
@@ -103,7 +118,7 @@ impl TlsOptions {
             }
             (Some(root), mode) => {
                 let roots = Arc::new(load_roots(root)?);
-                let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+                let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
                     .build()
                     .map_err(|error| PgError::InvalidTls(format!("sslrootcert={root}: {error}")))?;
                 if mode == SslMode::VerifyFull {
@@ -113,13 +128,7 @@ impl TlsOptions {
                 }
             }
         };
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|error| PgError::InvalidTls(error.to_string()))?
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
-        Ok(Some(RustlsConnect(Arc::new(config))))
+        Ok(Some(verifier))
     }
 }
 
@@ -324,5 +333,67 @@ impl AsyncWrite for RustlsStream {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut *self.0).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use test_support::tls::TestCertificates;
+
+    use super::*;
+
+    fn verifier(mode: SslMode, ca: &std::path::Path) -> Arc<dyn ServerCertVerifier> {
+        let options = TlsOptions {
+            mode,
+            root_cert: Some(ca.display().to_string()),
+        };
+        options.verifier().expect("valid options").expect("TLS")
+    }
+
+    fn check(verifier: &dyn ServerCertVerifier, cert: &CertificateDer<'_>, host: &str) -> bool {
+        let name = ServerName::try_from(host.to_owned()).expect("a server name");
+        verifier
+            .verify_server_cert(cert, &[], &name, &[], UnixTime::now())
+            .is_ok()
+    }
+
+    #[test]
+    fn verify_ca_ignores_the_name_and_verify_full_does_not() {
+        let certificates = TestCertificates::generate();
+        let other = TestCertificates::generate();
+        let cert = CertificateDer::from_pem_file(&certificates.server_cert).expect("a PEM cert");
+
+        let full = verifier(SslMode::VerifyFull, &certificates.ca_cert);
+        assert!(check(&*full, &cert, "localhost"));
+        assert!(check(&*full, &cert, "127.0.0.1"));
+        assert!(!check(&*full, &cert, "db.example.com"));
+
+        let chain = verifier(SslMode::VerifyCa, &certificates.ca_cert);
+        assert!(check(&*chain, &cert, "db.example.com"));
+        // `require` with sslrootcert verifies the chain like verify-ca.
+        let required = verifier(SslMode::Require, &certificates.ca_cert);
+        assert!(check(&*required, &cert, "db.example.com"));
+
+        for mode in [SslMode::Require, SslMode::VerifyCa, SslMode::VerifyFull] {
+            assert!(!check(&*verifier(mode, &other.ca_cert), &cert, "localhost"));
+        }
+    }
+
+    #[test]
+    fn options_that_cannot_work_are_refused() {
+        let verify_without_root = TlsOptions {
+            mode: SslMode::VerifyFull,
+            root_cert: None,
+        };
+        assert!(matches!(
+            verify_without_root.connector(),
+            Err(PgError::InvalidTls(_))
+        ));
+        let missing = TlsOptions {
+            mode: SslMode::VerifyCa,
+            root_cert: Some("/nonexistent/ca.pem".to_owned()),
+        };
+        assert!(matches!(missing.connector(), Err(PgError::InvalidTls(_))));
+        assert!(TlsOptions::plain().connector().expect("plain").is_none());
     }
 }

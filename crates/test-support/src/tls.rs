@@ -43,9 +43,12 @@ impl TestCertificates {
         let ca_key = KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        // A name of its own: a client given another CA sees an unknown
+        // issuer, as with a real wrong CA.
+        let ca_name = format!("test-support CA {}", uuid::Uuid::new_v4().simple());
         ca_params
             .distinguished_name
-            .push(DnType::CommonName, "test-support throwaway CA");
+            .push(DnType::CommonName, ca_name);
         ca_params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,
             KeyUsagePurpose::CrlSign,

@@ -7,7 +7,7 @@ use postgres_adapter::{PgSettings, Pooler};
 use secrecy::ExposeSecret;
 
 use super::error::{ConfigError, invalid};
-use super::settings::Settings;
+use super::settings::{DatabasePooler, Settings};
 
 /// Checks a URL's scheme and host. The parser's messages never include
 /// the URL itself, which may hold a password.
@@ -68,18 +68,6 @@ impl fmt::Debug for DatabaseUrl {
             Err(_) => f.write_str("DatabaseUrl(<unparsable>)"),
         }
     }
-}
-
-/// What sits between the API and PostgreSQL (`DATABASE_POOLER`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum DatabasePooler {
-    /// PostgreSQL itself
-    #[default]
-    None,
-    /// A pooler in session mode (same as none for us)
-    Session,
-    /// A pooler in transaction mode (PgBouncer pool_mode=transaction)
-    Transaction,
 }
 
 /// What the database subcommands need, and `serve`'s pool.

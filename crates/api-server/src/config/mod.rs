@@ -25,11 +25,11 @@ use postgres_adapter::PgSettings;
 use redis_adapter::RedisUrl;
 use secrecy::SecretString;
 
-pub use database::{DatabaseConfig, DatabasePooler, DatabaseUrl};
+pub use database::{DatabaseConfig, DatabaseUrl};
 pub use error::ConfigError;
 use error::invalid;
 pub use jwt_key::{MIN_SECRET_DISTINCT_CHARS, SAMPLE_JWT_SECRET_KEY};
-pub use settings::{MAX_REVOCATION_CACHE_SIZE, MAX_TOKEN_LIFETIME_SECS, Settings};
+pub use settings::{DatabasePooler, MAX_REVOCATION_CACHE_SIZE, MAX_TOKEN_LIFETIME_SECS, Settings};
 
 /// Everything `serve` needs, checked.
 #[derive(Debug, Clone)]

@@ -9,7 +9,6 @@ use domain::PasswordPolicy;
 use http_api::client_ip::TrustedProxies;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::database::DatabasePooler;
 use super::error::ConfigError;
 use super::rate_limits;
 
@@ -159,6 +158,18 @@ pub struct Settings {
     #[arg(long, env = "REVOCATION_REPLAY_INTERVAL", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=10), global = true)]
     pub(super) revocation_replay_interval: u64,
+}
+
+/// What sits between the API and PostgreSQL (`DATABASE_POOLER`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum DatabasePooler {
+    /// PostgreSQL itself
+    #[default]
+    None,
+    /// A pooler in session mode (same as none for us)
+    Session,
+    /// A pooler in transaction mode (PgBouncer pool_mode=transaction)
+    Transaction,
 }
 
 /// The largest revocation cache accepted (~2.7 GiB when full): anything
