@@ -1,21 +1,80 @@
-//! Certificates made at test time, for servers the tests start with TLS
-//! (PostgreSQL, Redis): a CA of their own and a server certificate it
-//! signed for `localhost` and `127.0.0.1`, written as PEM files to a fresh
-//! directory that is removed when the [`TestCertificates`] is dropped.
+//! Certificates made at test time (`rcgen`), for servers the tests start
+//! with TLS (PostgreSQL, Redis): a CA of the test's own ([`TestCa`]) and
+//! server certificates it signs for `localhost` and `127.0.0.1`, in memory
+//! ([`TestCa::server_cert`]) or written as PEM files to a fresh directory
+//! that is removed on drop ([`TestCertificates`]).
 //!
-//! Each call makes a new CA, so a second [`TestCertificates::generate`]
-//! gives "a CA the server's certificate does not verify against".
+//! Each CA is new, with a name of its own: a second one is "a CA the
+//! server's certificate does not verify against" (an unknown issuer).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
 };
 
 /// The host names and addresses every server certificate is valid for.
 pub const SERVER_NAMES: [&str; 2] = ["localhost", "127.0.0.1"];
+
+/// A certificate authority of the test's own.
+pub struct TestCa {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+/// A server's certificate (for [`SERVER_NAMES`]) and key, PEM.
+pub struct ServerCert {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl TestCa {
+    pub fn new() -> Self {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        let name = format!("test-support CA {}", uuid::Uuid::new_v4().simple());
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        Self { issuer }
+    }
+
+    /// The CA's certificate, PEM: what a client trusts.
+    pub fn cert_pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// A certificate for [`SERVER_NAMES`], signed by this CA.
+    pub fn server_cert(&self) -> ServerCert {
+        let mut params = CertificateParams::new(SERVER_NAMES.map(str::to_owned).to_vec()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, SERVER_NAMES[0]);
+        params.is_ca = IsCa::NoCa;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        ServerCert {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+}
+
+impl Default for TestCa {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// A CA and a server certificate it signed, as PEM files in [`Self::dir`].
 #[derive(Debug)]
@@ -39,48 +98,18 @@ impl TestCertificates {
     pub fn generate() -> Self {
         let dir = std::env::temp_dir().join(format!("test-tls-{}", uuid::Uuid::new_v4().simple()));
         fs::create_dir_all(&dir).unwrap();
-
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        // A name of its own: a client given another CA sees an unknown
-        // issuer, as with a real wrong CA.
-        let ca_name = format!("test-support CA {}", uuid::Uuid::new_v4().simple());
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, ca_name);
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-
-        let server_key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(SERVER_NAMES.map(str::to_owned).to_vec()).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, SERVER_NAMES[0]);
-        params.is_ca = IsCa::NoCa;
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let server_cert = params.signed_by(&server_key, &issuer).unwrap();
-
-        let ca_pem = ca_cert.pem();
+        let ca = TestCa::new();
+        let server = ca.server_cert();
         let certificates = Self {
             ca_cert: dir.join("ca.crt"),
             server_cert: dir.join("server.crt"),
             server_key: dir.join("server.key"),
             dir,
-            ca_pem,
+            ca_pem: ca.cert_pem(),
         };
         fs::write(&certificates.ca_cert, &certificates.ca_pem).unwrap();
-        fs::write(&certificates.server_cert, server_cert.pem()).unwrap();
-        write_private(&certificates.server_key, &server_key.serialize_pem());
+        fs::write(&certificates.server_cert, &server.cert_pem).unwrap();
+        write_private(&certificates.server_key, &server.key_pem);
         certificates
     }
 }
