@@ -12,7 +12,7 @@ export BENCH_DIR="$root/bench"
 
 DURATION=${DURATION:-10}     # seconds per load phase
 CONNECTIONS=${CONNECTIONS:-32}
-EMAILS=${EMAILS:-1500}       # jobs per worker throughput run
+EMAILS=${EMAILS:-10000}      # jobs per worker throughput run (bench/worker.sh)
 API_PORT=${API_PORT:-5091}
 MAILGUN_PORT=${MAILGUN_PORT:-5092}
 # Other scripts run on this machine too: these take whatever port is free.
@@ -184,7 +184,7 @@ api_peak=$(peak_kib "$api_pid")
 kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
 
 if [ -n "$ONLY_TOKENS" ]; then
-  hash_single=0 hash_all=0 cores=$(nproc) worker_100=0 worker_0=0 worker_peak_100=0 worker_peak_0=0
+  hash_single=0 hash_all=0 cores=$(nproc) workers=
 else
 echo "raw Argon2id hash rate"
 hashes=$("$bin/hash_rate" "$((DURATION / 2 > 2 ? DURATION / 2 : 2))")
@@ -192,42 +192,9 @@ hash_single=$(sed -n 's/^hash_rate_single=//p' <<<"$hashes")
 hash_all=$(sed -n 's/^hash_rate_all=//p' <<<"$hashes")
 cores=$(sed -n 's/^cores=//p' <<<"$hashes")
 
-# worker_rate DELAY_MS -> "emails_per_s peak_kib"
-worker_rate() {
-  local delay=$1 prefix="$run-w$1:"
-  "$bin/fake_mailgun" "$MAILGUN_PORT" "$delay" >/dev/null 2>&1 &
-  local fake=$!
-  pids+=("$fake")
-  wait_http "http://127.0.0.1:$MAILGUN_PORT/count"
-  "$bin/enqueue" redis://127.0.0.1:6379 "$prefix" "$EMAILS"
-  local started
-  started=$(date +%s.%N)
-  (cd "$work" && exec env -i "${common_env[@]}" REDIS_KEY_PREFIX="$prefix" \
-    MAILGUN_API_KEY=bench-key MAILGUN_DOMAIN=bench.example.com \
-    MAILGUN_BASE_URL="http://127.0.0.1:$MAILGUN_PORT" TEMPLATES_DIR="$root/templates" \
-    "$bin/email-worker" run >"$work/worker-$delay.log" 2>&1) &
-  local worker=$!
-  pids+=("$worker")
-  local sent=0
-  for _ in $(seq 1 1200); do
-    sent=$(curl -fs "http://127.0.0.1:$MAILGUN_PORT/count" || echo 0)
-    [ "$sent" -ge "$EMAILS" ] && break
-    sleep 0.05
-  done
-  local finished
-  finished=$(date +%s.%N)
-  local peak
-  peak=$(peak_kib "$worker")
-  kill "$worker" "$fake" 2>/dev/null || true
-  wait "$worker" "$fake" 2>/dev/null || true
-  redis-cli --scan --pattern "$prefix*" | xargs -r redis-cli del >/dev/null
-  python3 -c "import sys; print(f'{int(sys.argv[1]) / (float(sys.argv[3]) - float(sys.argv[2])):.1f}', sys.argv[4])" \
-    "$sent" "$started" "$finished" "$peak"
-}
-echo "worker: fake Mailgun answering after 100 ms"
-read -r worker_100 worker_peak_100 < <(worker_rate 100)
-echo "worker: fake Mailgun answering at once"
-read -r worker_0 worker_peak_0 < <(worker_rate 0)
+echo "worker: 256 slots, fake Mailgun answering after 100 ms and at once"
+workers=$(SKIP_BUILD=1 SLOTS="256" DELAYS="100 0" EMAILS="$EMAILS" MAILGUN_PORT="$MAILGUN_PORT" \
+  bash bench/worker.sh | sed -n 's/^worker //p')
 redis-cli --scan --pattern "$run:*" | xargs -r redis-cli del >/dev/null
 fi
 
@@ -235,8 +202,8 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 results="$root/bench/results/latest.md"
 [ -n "$ONLY_TOKENS" ] && results=/dev/null # a partial run keeps latest.md as it is
 python3 - "$guest" "$protected" "$login" "$register" "$flooded" \
-  "$hash_single" "$hash_all" "$cores" "$worker_100" "$worker_0" \
-  "$api_peak" "$worker_peak_100" "$worker_peak_0" "$load" "$DURATION" "$CONNECTIONS" "$EMAILS" \
+  "$hash_single" "$hash_all" "$cores" "$workers" "" \
+  "$api_peak" 0 0 "$load" "$DURATION" "$CONNECTIONS" "$EMAILS" \
   "$uncached" "$cross" "$hits" "$misses" "$ONLY_TOKENS" \
   "$(cost jwt_decode_us)" "$(cost jwt_decode_jsonwebtoken_us)" \
   "$(cost revocation_check_cached_us)" "$(cost revocation_check_round_trip_us)" \
@@ -245,8 +212,10 @@ import json, sys, datetime
 (guest, protected, login, register, flooded) = (json.loads(a) for a in sys.argv[1:6])
 hash_single, hash_all = float(sys.argv[6]), float(sys.argv[7])
 cores = sys.argv[8]
-worker_100, worker_0 = float(sys.argv[9]), float(sys.argv[10])
-api_peak, w_peak = int(sys.argv[11]), max(int(sys.argv[12]), int(sys.argv[13]))
+# "slots=256 delay_ms=100 emails=... seconds=... emails_per_s=... peak_kib=..." per line
+workers = [dict(kv.split("=") for kv in line.split()) for line in sys.argv[9].splitlines() if line]
+api_peak = int(sys.argv[11])
+w_peak = max((int(w["peak_kib"]) for w in workers), default=0)
 load, duration, conns, emails = sys.argv[14], sys.argv[15], sys.argv[16], sys.argv[17]
 uncached, cross = json.loads(sys.argv[18]), json.loads(sys.argv[19])
 hits, misses, only_tokens = int(sys.argv[20]), int(sys.argv[21]), bool(sys.argv[22])
@@ -284,8 +253,16 @@ print(f"| revocation check without the cache, µs | {check_trip:.1f} | one MGET 
 if not only_tokens:
     print(f"| Argon2id hashes/s, 1 thread | {hash_single:.1f} | m=19456 KiB, t=2, p=1 |")
     print(f"| Argon2id hashes/s, all {cores} cores | {hash_all:.1f} | |")
-    print(f"| worker emails/s, Mailgun answering in 100 ms | {worker_100:.1f} | {emails} jobs, WORKER_CONCURRENCY=16 (target >= 150) |")
-    print(f"| worker emails/s, Mailgun answering at once | {worker_0:.1f} | {emails} jobs |")
+    for w in workers:
+        slots, delay = int(w["slots"]), int(w["delay_ms"])
+        if delay:
+            bound = slots * 1000 / delay
+            target = " (target >= 2000)" if slots == 256 else ""
+            note = f"{float(w['emails_per_s']) / bound:.0%} of the {bound:.0f}/s that {slots} slots allow{target}"
+            answer = f"in {delay} ms"
+        else:
+            note, answer = "the ceiling: worker, Redis and the fake share the cores", "at once"
+        print(f"| worker emails/s, {slots} slots, Mailgun answering {answer} | {float(w['emails_per_s']):.1f} | {w['emails']} jobs; {note} |")
 print(f"| API peak resident memory | {mib(api_peak)} | VmHWM over the whole API run (target < 64 MiB) |")
 if not only_tokens:
     print(f"| worker peak resident memory | {mib(w_peak)} | VmHWM |")

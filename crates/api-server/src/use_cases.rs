@@ -8,7 +8,7 @@ use application::{
     PasswordChange, PasswordReset, RelaySettings, RevocationReplay, SessionManagement,
     UserAccounts,
 };
-use http_api::AppState;
+use http_api::{AppState, Discovery};
 use postgres_adapter::{PgEmailOutbox, PgProbe};
 use redis_adapter::{RedisEmailQueue, RedisProbe};
 
@@ -84,6 +84,13 @@ impl UseCases {
                 Arc::new(RedisProbe::new(adapters.redis.clone(), redis_timeout)),
             ],
             request_limits: limits.request_limits,
+            signing_keys: None,
+            discovery: Discovery {
+                issuer: config.jwt.issuer.clone(),
+                public_api_url: None,
+                jwks_max_age: std::time::Duration::from_secs(600),
+                algorithms: vec![config.jwt.algorithm.to_string()],
+            },
         };
         Self {
             state,

@@ -27,7 +27,8 @@ pub use use_cases::{
     AccountEmailSettings, AccountPorts, Administration, Authentication, AuthenticationPorts,
     EmailChange, EmailVerification, LoginRequest, LoginTokens, PasswordChange, PasswordReset,
     RefreshedTokens, Registration, ReplaySettings, RevocationMarks, RevocationReplay, SecretMail,
-    SessionManagement, SessionSettings, TokenLifetimes, TokenRequirement, UserAccounts,
+    SessionManagement, SessionSettings, SigningKeyError, SigningKeys, TokenLifetimes,
+    TokenRequirement, UserAccounts,
 };
 // Rate limits.
 pub use rate_limits::RateLimited;

@@ -7,6 +7,7 @@ mod email;
 mod one_time_secret;
 mod password;
 mod session;
+mod signing_key;
 mod token;
 mod user;
 mod username;
@@ -21,6 +22,10 @@ pub use one_time_secret::{
 pub use password::{InvalidPassword, Password, PasswordHash, PasswordPolicy};
 pub use session::{
     ClientDevice, LogoutScope, RefreshDecision, RefreshPolicy, Session, UnknownLogoutScope,
+};
+pub use signing_key::{
+    InvalidKeyId, KeyChange, KeyId, KeyLifecycle, KeyPolicy, KeyRefusal, KeyRing, KeyState,
+    SigningAlgorithm, UnknownKeyState, UnknownSigningAlgorithm,
 };
 pub use token::{SessionId, TokenClaims, TokenId, TokenKind, TokenRejection};
 pub use user::{NewUser, Role, UnknownRole, User, UserId};

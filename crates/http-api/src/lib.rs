@@ -17,4 +17,4 @@ pub use actix_web::dev::{Server, ServerHandle};
 pub use error::ApiError;
 pub use metrics::serve_metrics;
 pub use server::{ServerSettings, serve};
-pub use state::AppState;
+pub use state::{AppState, Discovery};

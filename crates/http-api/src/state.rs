@@ -1,9 +1,10 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use application::ports::DependencyProbe;
 use application::{
     Authentication, EmailChange, EmailVerification, PasswordChange, PasswordReset, RequestLimits,
-    SessionManagement, UserAccounts,
+    SessionManagement, SigningKeys, UserAccounts,
 };
 use domain::PasswordPolicy;
 
@@ -21,4 +22,23 @@ pub struct AppState {
     pub probes: Vec<Arc<dyn DependencyProbe>>,
     /// Per-client limits of the routes (see `rate_limit::limited`).
     pub request_limits: RequestLimits,
+    /// The asymmetric signing keys, when tokens are signed with them; the
+    /// JWKS is empty without.
+    pub signing_keys: Option<Arc<SigningKeys>>,
+    /// What `/.well-known/openid-configuration` says.
+    pub discovery: Discovery,
+}
+
+/// The discovery document's settings.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    /// `JWT_ISSUER`.
+    pub issuer: String,
+    /// `PUBLIC_API_URL`: the base of `jwks_uri`; `None` takes the
+    /// request's own scheme and host.
+    pub public_api_url: Option<String>,
+    /// `JWKS_MAX_AGE`: how long clients may cache the keys.
+    pub jwks_max_age: Duration,
+    /// The algorithms tokens are signed with (`JWT_ALGORITHM`).
+    pub algorithms: Vec<String>,
 }

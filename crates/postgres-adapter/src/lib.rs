@@ -20,6 +20,7 @@ mod revocation_marks;
 mod schema;
 mod session_steps;
 mod sessions;
+mod signing_keys;
 mod tls;
 mod users;
 
@@ -31,4 +32,5 @@ pub use pool::{PgPool, PgSettings, Pooler, check_tls, check_url, connect};
 pub use probe::PgProbe;
 pub use revocation_marks::PgRevocationMarkQueue;
 pub use sessions::PgSessionRepository;
+pub use signing_keys::PgSigningKeyStore;
 pub use users::PgUserRepository;

@@ -33,3 +33,4 @@ mod sessions;
 mod startup;
 mod tokens;
 mod users;
+mod well_known;

@@ -13,6 +13,7 @@ mod password_hasher;
 mod rate_limiter;
 mod revocation_mark_queue;
 mod session_repository;
+mod signing_keys;
 mod token_codec;
 mod token_revocations;
 mod user_repository;
@@ -33,6 +34,10 @@ pub use revocation_mark_queue::{MarkQueueError, QueuedMark, RevocationMarkQueue}
 pub use session_repository::{
     EndedSession, NewDeviceAlert, NewSession, OpenedSession, SessionEpoch, SessionRepository,
     SessionStoreError,
+};
+pub use signing_keys::{
+    ForgedKey, KeyWorkshop, KeyWorkshopError, SealedPrivateKey, SigningKeyStore,
+    SigningKeyStoreError, StoredSigningKey,
 };
 pub use token_codec::{TokenCodec, TokenEncodeError};
 pub use token_revocations::{Revocation, RevocationError, TokenRevocations};
@@ -62,6 +67,8 @@ pub use rate_limiter::MockRateLimiter;
 pub use revocation_mark_queue::MockRevocationMarkQueue;
 #[cfg(any(test, feature = "mocks"))]
 pub use session_repository::MockSessionRepository;
+#[cfg(any(test, feature = "mocks"))]
+pub use signing_keys::{MockKeyWorkshop, MockSigningKeyStore};
 #[cfg(any(test, feature = "mocks"))]
 pub use token_codec::MockTokenCodec;
 #[cfg(any(test, feature = "mocks"))]

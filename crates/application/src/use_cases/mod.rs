@@ -17,6 +17,7 @@ mod revocation_marks;
 mod revocation_replay;
 mod session_revocation;
 mod sessions;
+mod signing_keys;
 mod user_accounts;
 // Rate limits.
 mod login_attempts;
@@ -47,6 +48,7 @@ pub use password_reset::PasswordReset;
 pub use revocation_marks::RevocationMarks;
 pub use revocation_replay::{ReplaySettings, RevocationReplay};
 pub use sessions::SessionManagement;
+pub use signing_keys::{SigningKeyError, SigningKeys};
 pub use user_accounts::UserAccounts;
 // Rate limits.
 pub use login_attempts::{

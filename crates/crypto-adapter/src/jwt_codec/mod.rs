@@ -1,67 +1,28 @@
-use std::fmt;
-use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
 
 use application::ports::{TokenCodec, TokenEncodeError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
-use domain::{SessionId, TokenClaims, TokenId, TokenKind, TokenRejection, UserId};
-use hmac::{Hmac, Mac};
+use domain::{SigningAlgorithm, TokenClaims, TokenKind, TokenRejection};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
-use sha2::{Sha256, Sha384, Sha512};
 use verified_tokens::VerifiedTokens;
 
+mod hmac_key;
+mod signing_key_set;
 mod verified_tokens;
+mod wire;
 
-/// The HMAC algorithms a shared secret can sign with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum JwtAlgorithm {
-    #[default]
-    Hs256,
-    Hs384,
-    Hs512,
-}
-
-impl FromStr for JwtAlgorithm {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "HS256" => Ok(Self::Hs256),
-            "HS384" => Ok(Self::Hs384),
-            "HS512" => Ok(Self::Hs512),
-            other => Err(format!(
-                "unsupported algorithm {other:?} (use HS256, HS384 or HS512)"
-            )),
-        }
-    }
-}
-
-impl JwtAlgorithm {
-    /// The shortest key that gives the algorithm its full strength: the
-    /// size of its hash output (RFC 7518, section 3.2).
-    pub fn min_secret_bytes(self) -> usize {
-        match self {
-            JwtAlgorithm::Hs256 => 32,
-            JwtAlgorithm::Hs384 => 48,
-            JwtAlgorithm::Hs512 => 64,
-        }
-    }
-}
-
-impl fmt::Display for JwtAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            JwtAlgorithm::Hs256 => "HS256",
-            JwtAlgorithm::Hs384 => "HS384",
-            JwtAlgorithm::Hs512 => "HS512",
-        })
-    }
-}
+pub use hmac_key::JwtAlgorithm;
+use hmac_key::KeyedMac;
+pub use signing_key_set::SigningKeySet;
+use signing_key_set::jose;
+use wire::{WireClaims, WireKind, claims_from};
 
 /// How tokens are signed and whom they are for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,16 +49,6 @@ impl Default for JwtSettings {
     }
 }
 
-impl From<JwtAlgorithm> for Algorithm {
-    fn from(value: JwtAlgorithm) -> Self {
-        match value {
-            JwtAlgorithm::Hs256 => Algorithm::HS256,
-            JwtAlgorithm::Hs384 => Algorithm::HS384,
-            JwtAlgorithm::Hs512 => Algorithm::HS512,
-        }
-    }
-}
-
 /// Why the codec refuses its settings; each message names the variable.
 #[derive(Debug, thiserror::Error)]
 pub enum JwtKeyError {
@@ -112,73 +63,17 @@ pub enum JwtKeyError {
     Unusable(JwtAlgorithm),
 }
 
-/// The wire format of the claims (`docs/http-api.md#claims`). `S`
-/// is `&str` when encoding and when reading our own tokens (borrowed from
-/// the payload, no allocation), `String` on the general path.
-#[derive(Debug, Serialize, Deserialize)]
-struct WireClaims<S> {
-    iss: S,
-    aud: S,
-    sub: S,
-    iat: i64,
-    nbf: i64,
-    exp: i64,
-    jti: S,
-    #[serde(rename = "type")]
-    kind: WireKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    fresh: Option<bool>,
-    sid: S,
-    /// The session's rotation counter, on refresh tokens only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    r#gen: Option<u64>,
-}
-
-/// The HMAC of the configured algorithm with the key already absorbed (its
-/// inner and outer pads hashed once, not per token), cloned per check.
-#[derive(Clone)]
-enum KeyedMac {
-    Hs256(Hmac<Sha256>),
-    Hs384(Hmac<Sha384>),
-    Hs512(Hmac<Sha512>),
-}
-
-impl KeyedMac {
-    fn new(algorithm: JwtAlgorithm, secret: &[u8]) -> Result<Self, JwtKeyError> {
-        let unusable = |_| JwtKeyError::Unusable(algorithm);
-        Ok(match algorithm {
-            JwtAlgorithm::Hs256 => Self::Hs256(Hmac::new_from_slice(secret).map_err(unusable)?),
-            JwtAlgorithm::Hs384 => Self::Hs384(Hmac::new_from_slice(secret).map_err(unusable)?),
-            JwtAlgorithm::Hs512 => Self::Hs512(Hmac::new_from_slice(secret).map_err(unusable)?),
-        })
-    }
-
-    /// Whether `tag` is the MAC of `message`, compared in constant time.
-    fn verifies(&self, message: &[u8], tag: &[u8]) -> bool {
-        fn check<M: Mac + Clone>(mac: &M, message: &[u8], tag: &[u8]) -> bool {
-            let mut mac = mac.clone();
-            mac.update(message);
-            mac.verify_slice(tag).is_ok()
-        }
-        match self {
-            Self::Hs256(mac) => check(mac, message, tag),
-            Self::Hs384(mac) => check(mac, message, tag),
-            Self::Hs512(mac) => check(mac, message, tag),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum WireKind {
-    Access,
-    Refresh,
-}
-
-/// HMAC-signed JWTs that accept only the configured algorithm, issuer and
-/// audience, with no leeway: a token is dead the second its `exp` passes.
+/// Signed JWTs that accept only the configured issuer and audience, with
+/// no leeway: a token is dead the second its `exp` passes.
 ///
-/// Every authenticated request decodes one, so the codec's own tokens
+/// Two ways to sign: with the shared secret (`JWT_SECRET_KEY`, HMAC), or
+/// with the active key of a [`SigningKeySet`] (ES256, EdDSA, RS256), whose
+/// tokens carry its `kid`. An asymmetric codec still verifies HMAC tokens
+/// when it is given the secret: an install moving from HS256 logs nobody
+/// out. Each token is verified by the key its header names and only with
+/// that key's algorithm (no `alg` confusion).
+///
+/// Every authenticated request decodes one, so HMAC tokens of this codec
 /// take a short path ([`JwtCodec::decode_own`], ~4x cheaper than
 /// `jsonwebtoken::decode`, which parses the header twice and the claims
 /// twice and keys the HMAC anew); anything else goes through
@@ -186,19 +81,35 @@ enum WireKind {
 pub struct JwtCodec {
     issuer: String,
     audience: String,
-    header: Header,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
-    /// The first segment of every token this codec signs.
-    own_header: String,
-    mac: KeyedMac,
+    /// The shared secret's keys, when there is one.
+    hmac: Option<HmacKey>,
+    /// Whether new tokens are signed with the shared secret (else with the
+    /// key set's active key).
+    signs_with_hmac: bool,
+    /// The asymmetric keys, swapped whole by [`JwtCodec::install`].
+    keys: ArcSwap<SigningKeySet>,
+    /// Bumped by every install, so tokens verified before it are verified
+    /// again (a revoked key's tokens must stop working).
+    keys_generation: AtomicU64,
+    /// One `Validation` per asymmetric algorithm.
+    asymmetric: [(Algorithm, Validation); 3],
     /// Tokens verified lately, so a repeated check skips the crypto.
     verified: VerifiedTokens,
 }
 
-impl JwtCodec {
-    pub fn new(secret: &SecretString, settings: JwtSettings) -> Result<Self, JwtKeyError> {
+/// The shared secret, keyed for jsonwebtoken and for the short path.
+struct HmacKey {
+    header: Header,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    /// The first segment of every HMAC token this codec signs.
+    own_header: String,
+    mac: KeyedMac,
+}
+
+impl HmacKey {
+    fn new(secret: &SecretString, settings: &JwtSettings) -> Result<Self, JwtKeyError> {
         let secret = secret.expose_secret().as_bytes();
         let min = settings.algorithm.min_secret_bytes();
         if secret.len() < min {
@@ -207,35 +118,93 @@ impl JwtCodec {
                 algorithm: settings.algorithm,
             });
         }
-        if settings.issuer.trim().is_empty() {
-            return Err(JwtKeyError::EmptyIssuer);
-        }
-        if settings.audience.trim().is_empty() {
-            return Err(JwtKeyError::EmptyAudience);
-        }
         let algorithm = Algorithm::from(settings.algorithm);
-        let mut validation = Validation::new(algorithm);
-        validation.leeway = 0;
-        validation.validate_nbf = true;
-        validation.set_issuer(&[&settings.issuer]);
-        validation.set_audience(&[&settings.audience]);
-        validation.set_required_spec_claims(&["exp", "nbf", "iat", "sub", "jti", "iss", "aud"]);
         let header = Header::new(algorithm);
         let encoding = EncodingKey::from_secret(secret);
         let sample = jsonwebtoken::encode(&header, &serde_json::json!({}), &encoding)
             .map_err(|_| JwtKeyError::Unusable(settings.algorithm))?;
         let own_header = sample.split('.').next().unwrap_or_default().to_owned();
         Ok(Self {
-            issuer: settings.issuer,
-            audience: settings.audience,
             header,
             encoding,
             decoding: DecodingKey::from_secret(secret),
-            validation,
+            validation: validation(algorithm, settings),
             own_header,
             mac: KeyedMac::new(settings.algorithm, secret)?,
+        })
+    }
+}
+
+/// jsonwebtoken's checks as this service wants them: one algorithm, no
+/// leeway, `nbf` checked, one issuer, one audience, every claim required.
+fn validation(algorithm: Algorithm, settings: &JwtSettings) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = 0;
+    validation.validate_nbf = true;
+    validation.set_issuer(&[&settings.issuer]);
+    validation.set_audience(&[&settings.audience]);
+    validation.set_required_spec_claims(&["exp", "nbf", "iat", "sub", "jti", "iss", "aud"]);
+    validation
+}
+
+impl JwtCodec {
+    /// Signs and verifies with the shared secret only.
+    pub fn new(secret: &SecretString, settings: JwtSettings) -> Result<Self, JwtKeyError> {
+        let hmac = HmacKey::new(secret, &settings)?;
+        Self::build(Some(hmac), true, settings)
+    }
+
+    /// Signs with the active key of the installed [`SigningKeySet`] (none
+    /// until [`JwtCodec::install`]); verifies those keys' tokens, and the
+    /// shared secret's when `hmac_secret` is given (`settings.algorithm`
+    /// is then its algorithm).
+    pub fn asymmetric(
+        hmac_secret: Option<&SecretString>,
+        settings: JwtSettings,
+    ) -> Result<Self, JwtKeyError> {
+        let hmac = hmac_secret
+            .map(|secret| HmacKey::new(secret, &settings))
+            .transpose()?;
+        Self::build(hmac, false, settings)
+    }
+
+    fn build(
+        hmac: Option<HmacKey>,
+        signs_with_hmac: bool,
+        settings: JwtSettings,
+    ) -> Result<Self, JwtKeyError> {
+        if settings.issuer.trim().is_empty() {
+            return Err(JwtKeyError::EmptyIssuer);
+        }
+        if settings.audience.trim().is_empty() {
+            return Err(JwtKeyError::EmptyAudience);
+        }
+        let asymmetric = SigningAlgorithm::ALL.map(|algorithm| {
+            let algorithm = jose(algorithm);
+            (algorithm, validation(algorithm, &settings))
+        });
+        Ok(Self {
+            issuer: settings.issuer,
+            audience: settings.audience,
+            hmac,
+            signs_with_hmac,
+            keys: ArcSwap::from_pointee(SigningKeySet::default()),
+            keys_generation: AtomicU64::new(0),
+            asymmetric,
             verified: VerifiedTokens::new(),
         })
+    }
+
+    /// Makes `keys` the ones that sign and verify from now on, on every
+    /// thread; tokens verified before are verified again on their next use.
+    pub fn install(&self, keys: SigningKeySet) {
+        self.keys.store(Arc::new(keys));
+        self.keys_generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The keys in use now.
+    pub fn keys(&self) -> Arc<SigningKeySet> {
+        self.keys.load_full()
     }
 
     /// The short path, for tokens whose header is exactly the one this
@@ -246,14 +215,15 @@ impl JwtCodec {
     fn decode_own(&self, token: &str) -> Option<Result<TokenClaims, TokenRejection>> {
         let (message, signature) = token.rsplit_once('.')?;
         let (header, payload) = message.split_once('.')?;
-        if header != self.own_header {
+        let hmac = self.hmac.as_ref()?;
+        if header != hmac.own_header {
             return None;
         }
         // Room for the longest tag (HS512: 64 bytes) with the decoder's
         // estimate to spare.
         let mut tag = [0_u8; 96];
         let length = URL_SAFE_NO_PAD.decode_slice(signature, &mut tag).ok()?;
-        if !self.mac.verifies(message.as_bytes(), &tag[..length]) {
+        if !hmac.mac.verifies(message.as_bytes(), &tag[..length]) {
             return Some(Err(TokenRejection::Invalid));
         }
         let payload = URL_SAFE_NO_PAD.decode(payload).ok()?;
@@ -279,15 +249,37 @@ impl JwtCodec {
         claims_from(wire)
     }
 
-    /// The general path: whatever jsonwebtoken accepts with this codec's
-    /// `Validation`.
+    /// The general path: whatever jsonwebtoken accepts with the key the
+    /// header names (the shared secret for an HMAC `alg`, else the
+    /// published key of its `kid`), with that key's own algorithm only.
     fn decode_general(&self, token: &str) -> Result<TokenClaims, TokenRejection> {
-        let data =
-            jsonwebtoken::decode::<WireClaims<String>>(token, &self.decoding, &self.validation)
-                .map_err(|error| match error.kind() {
-                    ErrorKind::ExpiredSignature => TokenRejection::Expired,
-                    _ => TokenRejection::Invalid,
-                })?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejection::Invalid)?;
+        let keys = self.keys.load();
+        let (key, validation) = match header.alg {
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+                let hmac = self.hmac.as_ref().ok_or(TokenRejection::Invalid)?;
+                (&hmac.decoding, &hmac.validation)
+            }
+            alg => {
+                let kid = header.kid.as_deref().ok_or(TokenRejection::Invalid)?;
+                let published = keys.published.get(kid).ok_or(TokenRejection::Invalid)?;
+                if published.algorithm != alg {
+                    return Err(TokenRejection::Invalid);
+                }
+                let (_, validation) = self
+                    .asymmetric
+                    .iter()
+                    .find(|(algorithm, _)| *algorithm == alg)
+                    .ok_or(TokenRejection::Invalid)?;
+                (&published.key, validation)
+            }
+        };
+        let data = jsonwebtoken::decode::<WireClaims<String>>(token, key, validation).map_err(
+            |error| match error.kind() {
+                ErrorKind::ExpiredSignature => TokenRejection::Expired,
+                _ => TokenRejection::Invalid,
+            },
+        )?;
         let wire = data.claims;
         claims_from(WireClaims {
             iss: wire.iss.as_str(),
@@ -313,35 +305,8 @@ fn unix_now() -> i64 {
     i64::try_from(now).unwrap_or(i64::MAX)
 }
 
-/// The domain's claims from checked wire claims.
-fn claims_from(wire: WireClaims<&str>) -> Result<TokenClaims, TokenRejection> {
-    let user_id = wire
-        .sub
-        .parse::<UserId>()
-        .map_err(|_| TokenRejection::Invalid)?;
-    let (kind, generation) = match wire.kind {
-        WireKind::Access => (TokenKind::Access, None),
-        // A refresh token without its generation (one issued before
-        // rotation existed, or forged) is not one of ours.
-        WireKind::Refresh => (
-            TokenKind::Refresh,
-            Some(wire.r#gen.ok_or(TokenRejection::Invalid)?),
-        ),
-    };
-    Ok(TokenClaims {
-        user_id,
-        token_id: TokenId::new(wire.jti),
-        session_id: SessionId::new(wire.sid),
-        kind,
-        fresh: wire.fresh.unwrap_or(false),
-        generation,
-        issued_at: timestamp(wire.iat)?,
-        expires_at: timestamp(wire.exp)?,
-    })
-}
-
-fn timestamp(secs: i64) -> Result<DateTime<Utc>, TokenRejection> {
-    DateTime::from_timestamp(secs, 0).ok_or(TokenRejection::Invalid)
+fn no_signing_key() -> TokenEncodeError {
+    TokenEncodeError("no active signing key".into())
 }
 
 impl TokenCodec for JwtCodec {
@@ -366,23 +331,35 @@ impl TokenCodec for JwtCodec {
                 TokenKind::Refresh => claims.generation,
             },
         };
-        jsonwebtoken::encode(&self.header, &wire, &self.encoding)
+        if self.signs_with_hmac {
+            let hmac = self.hmac.as_ref().ok_or_else(no_signing_key)?;
+            return jsonwebtoken::encode(&hmac.header, &wire, &hmac.encoding)
+                .map_err(|error| TokenEncodeError(error.into()));
+        }
+        let keys = self.keys.load();
+        let active = keys.active.as_ref().ok_or_else(no_signing_key)?;
+        jsonwebtoken::encode(&active.header, &wire, &active.key)
             .map_err(|error| TokenEncodeError(error.into()))
     }
 
     fn decode(&self, token: &str) -> Result<TokenClaims, TokenRejection> {
-        if let Some(claims) = self.verified.recall(token, unix_now()) {
+        // Read before the decode: an install during it makes the memo
+        // entry stale at once rather than let it outlive a revoked key.
+        let generation = self.keys_generation.load(Ordering::SeqCst);
+        if let Some(claims) = self.verified.recall(token, unix_now(), generation) {
             return Ok(claims);
         }
         let decoded = self
             .decode_own(token)
             .unwrap_or_else(|| self.decode_general(token));
         if let Ok(claims) = &decoded {
-            self.verified.remember(token, claims);
+            self.verified.remember(token, claims, generation);
         }
         decoded
     }
 }
 
+#[cfg(test)]
+mod asymmetric_tests;
 #[cfg(test)]
 mod tests;

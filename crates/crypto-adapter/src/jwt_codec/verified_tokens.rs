@@ -34,6 +34,8 @@ static NEXT_CODEC: AtomicU64 = AtomicU64::new(1);
 struct Verified {
     token: Box<str>,
     claims: TokenClaims,
+    /// The codec's key generation when it was verified.
+    generation: u64,
 }
 
 type Memo = LruCache<Box<str>, Verified>;
@@ -62,9 +64,10 @@ impl VerifiedTokens {
         }
     }
 
-    /// The claims of `token` if this thread verified it for this codec,
-    /// still unexpired at `now` (unix seconds). An expired one is dropped.
-    pub(super) fn recall(&self, token: &str, now: i64) -> Option<TokenClaims> {
+    /// The claims of `token` if this thread verified it for this codec
+    /// with the keys of `generation`, still unexpired at `now` (unix
+    /// seconds). An expired one, or one of older keys, is dropped.
+    pub(super) fn recall(&self, token: &str, now: i64, generation: u64) -> Option<TokenClaims> {
         VERIFIED.with_borrow_mut(|codecs| {
             let memo = codecs.get_mut(&self.codec)?;
             let key = signature(token);
@@ -72,7 +75,7 @@ impl VerifiedTokens {
             if *verified.token != *token {
                 return None;
             }
-            if verified.claims.expires_at.timestamp() < now {
+            if verified.claims.expires_at.timestamp() < now || verified.generation != generation {
                 memo.pop(key);
                 return None;
             }
@@ -80,8 +83,9 @@ impl VerifiedTokens {
         })
     }
 
-    /// Keeps `claims`, which this codec has just verified for `token`.
-    pub(super) fn remember(&self, token: &str, claims: &TokenClaims) {
+    /// Keeps `claims`, which this codec has just verified for `token` with
+    /// the keys of `generation`.
+    pub(super) fn remember(&self, token: &str, claims: &TokenClaims, generation: u64) {
         if token.len() > MAX_TOKEN_BYTES {
             return;
         }
@@ -94,6 +98,7 @@ impl VerifiedTokens {
                     Verified {
                         token: Box::from(token),
                         claims: claims.clone(),
+                        generation,
                     },
                 );
         });

@@ -10,6 +10,7 @@ mod password;
 mod route;
 mod sessions;
 mod users;
+mod well_known;
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use application::rate_limits::Rule;
@@ -139,6 +140,10 @@ pub const ROUTES: &[Route] = &[
         .answers(&[Dependency, UserInPath]),
     Route::get("/health/live", |route| route.to(health::live)),
     Route::get("/health/ready", |route| route.to(health::ready)).answers(&[Readiness]),
+    Route::get("/.well-known/jwks.json", |route| route.to(well_known::jwks)),
+    Route::get("/.well-known/openid-configuration", |route| {
+        route.to(well_known::openid_configuration)
+    }),
 ];
 
 /// Mounts [`ROUTES`]: one resource per path, answering its other methods

@@ -1,0 +1,2 @@
+DROP TABLE signing_keys;
+DROP SEQUENCE signing_key_changes;
