@@ -326,6 +326,8 @@ impl TestApp {
     pub async fn make_admin(&self, email: &str) {
         let config = DatabaseConfig {
             database_url: DatabaseUrl::parse(&self.database_url).expect("a database URL"),
+            migration_url: None,
+            pg: postgres_adapter::PgSettings::default(),
         };
         api_server::make_admin(&config, email, true)
             .await

@@ -13,6 +13,7 @@ pub mod fake_mailgun;
 pub mod jwt;
 pub mod processes;
 mod proxy;
+pub mod servers;
 
 use std::time::Duration;
 

@@ -44,7 +44,7 @@ pub(crate) struct Adapters {
 impl Adapters {
     /// `outbox` is woken whenever a use case queued an email.
     pub(crate) fn build(config: &Config, outbox: &OutboxWakeup) -> Result<Self, StartupError> {
-        let pg_settings = PgSettings::default();
+        let pg_settings = config.pg;
         let pg = postgres_adapter::connect(&config.database_url, &pg_settings)?;
         let redis_settings = RedisSettings {
             max_connections: config.redis_pool_size,

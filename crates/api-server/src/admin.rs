@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use application::{Administration, DependencyError, PromoteToAdminError};
-use postgres_adapter::{PgSettings, PgUserRepository};
+use postgres_adapter::PgUserRepository;
 
 use crate::DatabaseConfig;
 
@@ -38,7 +38,7 @@ pub async fn make_admin(
     email: &str,
     force: bool,
 ) -> Result<domain::User, AdminError> {
-    let settings = PgSettings::default();
+    let settings = config.pg;
     let pool = postgres_adapter::connect(&config.database_url, &settings)?;
     let administration = Administration::new(Arc::new(PgUserRepository::new(pool, settings)));
     Ok(administration.promote_to_admin(email, force).await?)

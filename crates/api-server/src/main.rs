@@ -79,6 +79,11 @@ async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
         Command::Serve => {
             let config = Config::load(settings)?;
             api_server::check_redis_tls(&config).await?;
+            // A certificate that does not verify stops the start; a
+            // database that is down does not (see check_tls).
+            postgres_adapter::check_tls(&config.database_url, &config.pg)
+                .await
+                .context("DATABASE_URL")?;
             let app = Application::build(&config)?;
             tracing::info!(host = %config.host, port = app.port(), "API listening");
             app.run_until_stopped()
@@ -88,10 +93,11 @@ async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let config = DatabaseConfig::load(settings)?;
-            if postgres_adapter::ensure_database(&config.database_url).await? {
+            let url = config.migration_url();
+            if postgres_adapter::ensure_database(url).await? {
                 tracing::info!("created the database");
             }
-            let applied = postgres_adapter::run_migrations(&config.database_url).await?;
+            let applied = postgres_adapter::run_migrations(url).await?;
             if applied.is_empty() {
                 tracing::info!("database schema is up to date");
             }

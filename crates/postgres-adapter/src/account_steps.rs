@@ -6,7 +6,9 @@
 use application::ports::RepositoryError;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
+
+use crate::connection::PgConn;
 use domain::{EmailAddress, Role, SecretPurpose, User, UserId, Username};
 
 use crate::schema::{one_time_secrets, users};
@@ -79,7 +81,7 @@ pub(crate) fn storable(text: &str) -> bool {
 /// outliving the reset that threw them out, or a reset link sent to the
 /// address the account just left.
 pub(crate) async fn void_secrets(
-    conn: &mut AsyncPgConnection,
+    conn: &mut PgConn,
     user: UserId,
     purposes: &[SecretPurpose],
     now: DateTime<Utc>,

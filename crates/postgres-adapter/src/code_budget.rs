@@ -15,7 +15,9 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamptz};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
+
+use crate::connection::PgConn;
 use domain::{CODE_FAILURE_WINDOW, CodeFailures, CodePurpose, UserId};
 
 use crate::schema::code_failures;
@@ -23,7 +25,7 @@ use crate::schema::code_failures;
 /// Whether `user` has spent its wrong codes for `purpose` at `now`: then
 /// every code of that purpose is refused, right or wrong.
 pub(crate) async fn exhausted(
-    conn: &mut AsyncPgConnection,
+    conn: &mut PgConn,
     user: UserId,
     purpose: CodePurpose,
     now: DateTime<Utc>,
@@ -47,7 +49,7 @@ pub(crate) async fn exhausted(
 /// upsert: the first failure, or the first after the window is over, opens
 /// a new window; any other adds to the open one without moving it.
 pub(crate) async fn record_failure(
-    conn: &mut AsyncPgConnection,
+    conn: &mut PgConn,
     user: UserId,
     purpose: CodePurpose,
     now: DateTime<Utc>,

@@ -10,8 +10,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tokio::time::timeout;
 
+use crate::database_url::DatabaseUrl;
 use crate::error::PgError;
-use crate::pool::{DatabaseUrl, establish};
+use crate::pool::establish;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
 
@@ -39,9 +40,7 @@ pub async fn ensure_database(database_url: &str) -> Result<bool, PgError> {
             "the database name must be at most 63 bytes, without NUL",
         ));
     }
-    let mut conn = establish(&url.with_database("postgres"), CONNECT_TIMEOUT)
-        .await
-        .map_err(|error| PgError::Connect(error.into()))?;
+    let mut conn = establish(url.with_database("postgres"), CONNECT_TIMEOUT).await?;
     if database_exists(&mut conn, &name).await? {
         return Ok(false);
     }
@@ -65,9 +64,7 @@ pub async fn ensure_database(database_url: &str) -> Result<bool, PgError> {
 #[tracing::instrument(level = "debug", name = "postgres.run_migrations", skip_all)]
 pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, PgError> {
     let url = DatabaseUrl::parse(database_url)?;
-    let mut conn = establish(&url, CONNECT_TIMEOUT)
-        .await
-        .map_err(|error| PgError::Connect(error.into()))?;
+    let mut conn = establish(url, CONNECT_TIMEOUT).await?;
     let lock =
         diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(MIGRATION_LOCK_KEY);
     bounded(MIGRATION_TIMEOUT, lock.execute(&mut conn)).await?;

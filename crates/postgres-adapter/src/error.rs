@@ -10,6 +10,12 @@ pub enum PgError {
     InvalidUrl(&'static str),
     #[error("invalid database URL")]
     MalformedUrl(#[source] url::ParseError),
+    /// The URL's TLS parameters or the CA file they name.
+    #[error("invalid TLS settings in the database URL: {0}")]
+    InvalidTls(String),
+    /// The server's certificate did not verify: never worth retrying.
+    #[error("the server's certificate does not verify against {trusted} ({reason})")]
+    Certificate { trusted: String, reason: String },
     #[error("invalid PostgreSQL settings: {0}")]
     InvalidSettings(&'static str),
     #[error("could not connect to PostgreSQL")]

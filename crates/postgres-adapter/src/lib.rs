@@ -7,7 +7,10 @@
 
 mod account_steps;
 mod code_budget;
+mod connection;
+mod connector;
 mod database_setup;
+mod database_url;
 mod error;
 mod one_time_secrets;
 mod outbox;
@@ -18,13 +21,14 @@ mod schema;
 mod session_steps;
 mod sessions;
 mod signing_keys;
+mod tls;
 mod users;
 
 pub use database_setup::{ensure_database, run_migrations};
 pub use error::PgError;
 pub use one_time_secrets::PgOneTimeSecretStore;
 pub use outbox::PgEmailOutbox;
-pub use pool::{PgPool, PgSettings, connect};
+pub use pool::{PgPool, PgSettings, Pooler, check_tls, check_url, connect};
 pub use probe::PgProbe;
 pub use revocation_marks::PgRevocationMarkQueue;
 pub use sessions::PgSessionRepository;

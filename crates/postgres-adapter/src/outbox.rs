@@ -16,7 +16,7 @@ use crate::schema::email_outbox;
 /// Writes email jobs to the outbox inside the caller's transaction: they
 /// exist exactly when the change that caused them commits.
 pub(crate) async fn queue_emails(
-    conn: &mut diesel_async::AsyncPgConnection,
+    conn: &mut crate::connection::PgConn,
     jobs: &[EmailJob],
 ) -> QueryResult<()> {
     if jobs.is_empty() {

@@ -3,18 +3,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool::Runtime;
-use diesel::{ConnectionError, ConnectionResult, QueryResult};
+use diesel::{ConnectionError, QueryResult};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
+use futures_util::future::BoxFuture;
 use tokio::time::timeout;
 
-use crate::error::{Failure, PgError, redact};
+use crate::connection::PgConn;
+use crate::connector::Connector;
+pub use crate::connector::Pooler;
+use crate::database_url::DatabaseUrl;
+use crate::error::{Failure, PgError};
 
 /// A bounded pool of PostgreSQL connections.
-pub type PgPool = Pool<AsyncPgConnection>;
+pub type PgPool = Pool<PgConn>;
 
 /// Size and time bounds of the pool and of every statement run through it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +32,8 @@ pub struct PgSettings {
     pub acquire_timeout: Duration,
     /// Longest wait for one statement or transaction.
     pub query_timeout: Duration,
+    /// What sits between us and PostgreSQL.
+    pub pooler: Pooler,
 }
 
 impl Default for PgSettings {
@@ -36,6 +43,7 @@ impl Default for PgSettings {
             connect_timeout: Duration::from_secs(3),
             acquire_timeout: Duration::from_secs(2),
             query_timeout: Duration::from_secs(3),
+            pooler: Pooler::Session,
         }
     }
 }
@@ -59,33 +67,41 @@ impl PgSettings {
     /// The server-side `statement_timeout`: a little longer than our own
     /// bound, so callers see our timeout (Unavailable) first while the server
     /// still stops a statement that nobody waits for any more.
-    fn statement_timeout(&self) -> Duration {
+    pub(crate) fn statement_timeout(&self) -> Duration {
         self.query_timeout + Duration::from_secs(1)
     }
 }
 
 /// Builds the pool without opening any connection, so a service can start
-/// while PostgreSQL is down; connections are opened on first use.
+/// while PostgreSQL is down; connections are opened on first use. The URL's
+/// TLS parameters are checked (and its CA file read) now.
 pub fn connect(database_url: &str, settings: &PgSettings) -> Result<PgPool, PgError> {
     settings.validate()?;
-    let url = DatabaseUrl::parse(database_url)?;
-    let secrets: Arc<[String]> = url.secrets.into();
-    let connect_timeout = settings.connect_timeout;
+    let connector = Arc::new(Connector::parse(database_url)?);
+    let settings = *settings;
     let statement_timeout_ms = settings.statement_timeout().as_millis();
 
-    let mut config = ManagerConfig::<AsyncPgConnection>::default();
-    config.recycling_method = RecyclingMethod::Verified;
-    config.custom_setup = Box::new(move |url| {
-        let secrets = Arc::clone(&secrets);
+    let mut config = ManagerConfig::<PgConn>::default();
+    config.recycling_method = match settings.pooler {
+        Pooler::Session => RecyclingMethod::Verified,
+        // A simple query: no statement to prepare, no transaction to open.
+        Pooler::Transaction => RecyclingMethod::CustomFunction(Box::new(ping)),
+    };
+    config.custom_setup = Box::new(move |_url| {
+        let connector = Arc::clone(&connector);
         Box::pin(async move {
-            let setup = async {
-                let mut conn = AsyncPgConnection::establish(url).await?;
+            let mut conn = connector
+                .open(settings.pooler, settings.connect_timeout)
+                .await?;
+            // Behind a transaction-mode pooler, a session setting would
+            // stick to whichever server session ran it: there the timeout
+            // is set per transaction instead.
+            if settings.pooler == Pooler::Session {
                 conn.batch_execute(&format!("SET statement_timeout = {statement_timeout_ms}"))
                     .await
                     .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                Ok::<_, ConnectionError>(conn)
-            };
-            bound_connect(connect_timeout, &secrets, setup).await
+            }
+            Ok(PgConn::new(conn, settings.pooler, statement_timeout_ms))
         })
     });
     let manager = AsyncDieselConnectionManager::new_with_config(database_url, config);
@@ -99,110 +115,35 @@ pub fn connect(database_url: &str, settings: &PgSettings) -> Result<PgPool, PgEr
         .map_err(|error| PgError::Pool(error.into()))
 }
 
-/// Opens a single connection outside any pool, bounded in time.
+fn ping(conn: &mut PgConn) -> BoxFuture<'_, QueryResult<()>> {
+    Box::pin(conn.batch_execute("SELECT 1"))
+}
+
+/// Checks the URL (its TLS parameters, its CA file) without connecting:
+/// for configuration checks that want a problem named at start.
+pub fn check_url(database_url: &str) -> Result<(), PgError> {
+    Connector::parse(database_url).map(drop)
+}
+
+/// When `database_url` asks for TLS, connects once and refuses a server
+/// whose certificate does not verify ([`PgError::Certificate`]). Any other
+/// failure is logged and left to the first query, so a service still
+/// starts while its database is down. Without TLS it connects to nothing.
+pub async fn check_tls(database_url: &str, settings: &PgSettings) -> Result<(), PgError> {
+    Connector::parse(database_url)?
+        .check_certificate(settings.connect_timeout)
+        .await
+}
+
+/// Opens a single direct connection outside any pool, bounded in time.
 pub(crate) async fn establish(
-    url: &DatabaseUrl,
+    url: DatabaseUrl,
     limit: Duration,
-) -> ConnectionResult<AsyncPgConnection> {
-    bound_connect(
-        limit,
-        &url.secrets,
-        AsyncPgConnection::establish(url.as_str()),
-    )
-    .await
-}
-
-async fn bound_connect(
-    limit: Duration,
-    secrets: &[String],
-    connecting: impl Future<Output = ConnectionResult<AsyncPgConnection>>,
-) -> ConnectionResult<AsyncPgConnection> {
-    match timeout(limit, connecting).await {
-        Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(error)) => Err(ConnectionError::BadConnection(redact(
-            &error.to_string(),
-            secrets,
-        ))),
-        Err(_) => Err(ConnectionError::BadConnection(format!(
-            "connecting took longer than {limit:?}"
-        ))),
-    }
-}
-
-/// A parsed `postgres://` URL, with the forms of its password that must
-/// never appear in a message.
-pub(crate) struct DatabaseUrl {
-    url: url::Url,
-    pub(crate) secrets: Vec<String>,
-}
-
-impl DatabaseUrl {
-    pub(crate) fn parse(raw: &str) -> Result<Self, PgError> {
-        // The url crate's messages describe the problem, never the input.
-        let url = url::Url::parse(raw).map_err(PgError::MalformedUrl)?;
-        if !matches!(url.scheme(), "postgres" | "postgresql") {
-            return Err(PgError::InvalidUrl(
-                "it must start with postgres:// or postgresql://",
-            ));
-        }
-        let secrets = url
-            .password()
-            .map(|raw| {
-                let decoded = percent_decode(raw).unwrap_or_default();
-                vec![raw.to_owned(), decoded]
-            })
-            .unwrap_or_default();
-        Ok(Self { url, secrets })
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
-        self.url.as_str()
-    }
-
-    /// The database the URL names (its path, percent-decoded).
-    pub(crate) fn database(&self) -> Result<String, PgError> {
-        let raw = self.url.path().trim_start_matches('/');
-        if raw.is_empty() {
-            return Err(PgError::InvalidUrl("it names no database"));
-        }
-        percent_decode(raw)
-            .ok_or_else(|| PgError::InvalidUrl("the database name is not valid UTF-8"))
-    }
-
-    /// The same server and credentials, another database.
-    pub(crate) fn with_database(&self, database: &str) -> Self {
-        let mut url = self.url.clone();
-        // `set_path` percent-encodes what a path cannot hold.
-        url.set_path(&format!("/{database}"));
-        Self {
-            url,
-            secrets: self.secrets.clone(),
-        }
-    }
-}
-
-/// Decodes `%XX` escapes (and nothing else: `+` stays `+` in a URL path).
-fn percent_decode(raw: &str) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|pair| std::str::from_utf8(pair).ok())
-            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
+) -> Result<AsyncPgConnection, PgError> {
+    Connector::new(url)?
+        .open(Pooler::Session, limit)
+        .await
+        .map_err(|error| PgError::Connect(error.into()))
 }
 
 /// The pool plus the bounds every repository call observes.
@@ -223,7 +164,7 @@ impl Db {
 
     /// A pooled connection, or Unavailable once waiting for a free slot and
     /// opening a connection have taken longer than their bounds together.
-    pub(crate) async fn connection(&self) -> Result<Object<AsyncPgConnection>, Failure> {
+    pub(crate) async fn connection(&self) -> Result<Object<PgConn>, Failure> {
         let limit = self.settings.acquire_timeout + self.settings.connect_timeout;
         match timeout(limit, self.pool.get()).await {
             Ok(Ok(conn)) => Ok(conn),
@@ -254,43 +195,6 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_the_database_and_the_password_forms() {
-        let url = DatabaseUrl::parse("postgres://me:p%40ss@db.local:5433/my%20db?sslmode=disable")
-            .unwrap();
-        assert_eq!(url.database().unwrap(), "my db");
-        assert_eq!(url.secrets, vec!["p%40ss".to_owned(), "p@ss".to_owned()]);
-        let maintenance = url.with_database("postgres");
-        assert_eq!(
-            maintenance.as_str(),
-            "postgres://me:p%40ss@db.local:5433/postgres?sslmode=disable"
-        );
-    }
-
-    #[test]
-    fn rejects_urls_that_are_not_postgres() {
-        assert!(matches!(
-            DatabaseUrl::parse("mysql://u@h/db"),
-            Err(PgError::InvalidUrl(_))
-        ));
-        assert!(matches!(
-            DatabaseUrl::parse("not a url"),
-            Err(PgError::MalformedUrl(_))
-        ));
-        let no_database = DatabaseUrl::parse("postgres://u@h").unwrap();
-        assert!(matches!(
-            no_database.database(),
-            Err(PgError::InvalidUrl(_))
-        ));
-    }
-
-    #[test]
-    fn percent_decoding_leaves_plus_and_stray_percent_alone() {
-        assert_eq!(percent_decode("a+b%2Bc%").as_deref(), Some("a+b+c%"));
-        assert_eq!(percent_decode("%zz").as_deref(), Some("%zz"));
-        assert_eq!(percent_decode("%ff"), None);
-    }
 
     #[test]
     fn settings_must_bound_something() {

@@ -37,7 +37,7 @@ const QUEUE_USER: &str = concat!(
 );
 
 pub(crate) async fn queue_user_mark(
-    conn: &mut diesel_async::AsyncPgConnection,
+    conn: &mut crate::connection::PgConn,
     user: UserId,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {

@@ -75,7 +75,7 @@ const END_ALL: &str = concat!(
 /// a password reset or change). Returns every session covered, ended now
 /// or before.
 pub(crate) async fn end_sessions(
-    conn: &mut diesel_async::AsyncPgConnection,
+    conn: &mut crate::connection::PgConn,
     user: UserId,
     except: Option<&str>,
     now: DateTime<Utc>,
@@ -98,7 +98,7 @@ pub(crate) async fn end_sessions(
 /// Ends every device token of `user` (a password reset: whoever held one
 /// must prove themselves again), inside the caller's transaction.
 pub(crate) async fn end_device_tokens(
-    conn: &mut diesel_async::AsyncPgConnection,
+    conn: &mut crate::connection::PgConn,
     user: UserId,
 ) -> QueryResult<()> {
     diesel::delete(device_tokens::table.filter(device_tokens::user_id.eq(user.get())))

@@ -311,7 +311,7 @@ impl SessionRepository for PgSessionRepository {
 /// used), then keeps only the user's most recently used tokens. A token
 /// digest that somehow belongs to another user is left alone.
 async fn keep_device_token(
-    conn: &mut diesel_async::AsyncPgConnection,
+    conn: &mut crate::connection::PgConn,
     user_id: i64,
     digest: &[u8; 32],
     now: DateTime<Utc>,

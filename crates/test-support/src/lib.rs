@@ -1,7 +1,8 @@
 //! What the workspace's tests share, so that each is written once: a
 //! database of its own per test ([`TestDatabase`]), a Redis key prefix of its
 //! own per test ([`redis_prefix`]), a clock the test moves by hand
-//! ([`ManualClock`]) and a few fixtures.
+//! ([`ManualClock`]), a few fixtures, and certificates made at test time
+//! ([`tls::TestCertificates`]).
 //!
 //! The local servers the tests run against are named here and nowhere else:
 //! [`postgres_server`] (`TEST_POSTGRES_SERVER`, else the local default) and

@@ -1,9 +1,13 @@
-//! `DATABASE_URL`: what `migrate` and `make-admin` need, and `serve` too.
+//! `DATABASE_URL` and the other `DATABASE_*` settings: what `migrate` and
+//! `make-admin` need, and `serve` too.
 
 use std::fmt;
 
+use postgres_adapter::{PgSettings, Pooler};
+use secrecy::ExposeSecret;
+
 use super::error::{ConfigError, invalid};
-use super::settings::Settings;
+use super::settings::{DatabasePooler, Settings};
 
 /// Checks a URL's scheme and host. The parser's messages never include
 /// the URL itself, which may hold a password.
@@ -32,7 +36,14 @@ pub struct DatabaseUrl(String);
 
 impl DatabaseUrl {
     pub fn parse(raw: &str) -> Result<Self, ConfigError> {
-        checked_url("DATABASE_URL", raw, &["postgres", "postgresql"])?;
+        Self::parse_named("DATABASE_URL", raw)
+    }
+
+    /// Checks the URL, its TLS parameters and the CA file they name; a
+    /// problem is one line naming `name`.
+    fn parse_named(name: &'static str, raw: &str) -> Result<Self, ConfigError> {
+        checked_url(name, raw, &["postgres", "postgresql"])?;
+        postgres_adapter::check_url(raw).map_err(|error| invalid(name, error.to_string()))?;
         Ok(Self(raw.to_owned()))
     }
 }
@@ -59,17 +70,44 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
-/// What the database subcommands need.
+/// What the database subcommands need, and `serve`'s pool.
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
     pub database_url: DatabaseUrl,
+    /// `DATABASE_MIGRATION_URL`: a direct connection for `migrate` when
+    /// `DATABASE_URL` goes through a pooler.
+    pub migration_url: Option<DatabaseUrl>,
+    /// Pool size, pooler mode and timeouts.
+    pub pg: PgSettings,
 }
 
 impl DatabaseConfig {
     pub fn load(settings: &Settings) -> Result<Self, ConfigError> {
         let raw = Settings::required(settings.database_url.as_ref(), "DATABASE_URL")?;
+        let migration_url = settings
+            .database_migration_url
+            .as_ref()
+            .map(|value| value.expose_secret().trim())
+            .filter(|value| !value.is_empty())
+            .map(|raw| DatabaseUrl::parse_named("DATABASE_MIGRATION_URL", raw))
+            .transpose()?;
         Ok(Self {
             database_url: DatabaseUrl::parse(raw)?,
+            migration_url,
+            pg: PgSettings {
+                max_connections: settings.database_pool_size,
+                pooler: match settings.database_pooler {
+                    DatabasePooler::None | DatabasePooler::Session => Pooler::Session,
+                    DatabasePooler::Transaction => Pooler::Transaction,
+                },
+                ..PgSettings::default()
+            },
         })
+    }
+
+    /// Where `migrate` connects: `DATABASE_MIGRATION_URL`, else
+    /// `DATABASE_URL`.
+    pub fn migration_url(&self) -> &DatabaseUrl {
+        self.migration_url.as_ref().unwrap_or(&self.database_url)
     }
 }

@@ -21,6 +21,7 @@ use application::{
 use crypto_adapter::JwtSettings;
 use domain::PasswordPolicy;
 use http_api::client_ip::TrustedProxies;
+use postgres_adapter::PgSettings;
 use redis_adapter::{RedisEndpoint, RedisUrl};
 use secrecy::SecretString;
 
@@ -28,12 +29,14 @@ pub use database::{DatabaseConfig, DatabaseUrl};
 pub use error::ConfigError;
 use error::invalid;
 pub use jwt_key::{MIN_SECRET_DISTINCT_CHARS, SAMPLE_JWT_SECRET_KEY};
-pub use settings::{MAX_REVOCATION_CACHE_SIZE, MAX_TOKEN_LIFETIME_SECS, Settings};
+pub use settings::{DatabasePooler, MAX_REVOCATION_CACHE_SIZE, MAX_TOKEN_LIFETIME_SECS, Settings};
 
 /// Everything `serve` needs, checked.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: DatabaseUrl,
+    /// Pool size, pooler mode and timeouts of PostgreSQL.
+    pub pg: PgSettings,
     /// `REDIS_URL`, or `REDIS_CLUSTER_NODES` when set, with `REDIS_CA_CERT`.
     pub redis: RedisEndpoint,
     pub redis_pool_size: usize,
@@ -67,7 +70,7 @@ pub struct Config {
 
 impl Config {
     pub fn load(settings: &Settings) -> Result<Self, ConfigError> {
-        let database_url = DatabaseConfig::load(settings)?.database_url;
+        let database = DatabaseConfig::load(settings)?;
         let redis = redis_endpoint(settings)?;
         if !redis_adapter::keys::valid_prefix(&settings.redis_key_prefix) {
             // Its braces would be the hash tag of every key (docs/redis.md#key-layout).
@@ -81,7 +84,8 @@ impl Config {
         let password_policy = PasswordPolicy::new(settings.password_min_length)
             .ok_or_else(|| invalid("PASSWORD_MIN_LENGTH", "out of range"))?;
         Ok(Self {
-            database_url,
+            database_url: database.database_url,
+            pg: database.pg,
             redis,
             redis_pool_size: settings.redis_pool_size as usize,
             redis_key_prefix: settings.redis_key_prefix.clone(),

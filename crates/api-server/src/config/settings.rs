@@ -27,6 +27,29 @@ pub struct Settings {
     /// postgres://user:password@host:5432/name
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub(super) database_url: Option<SecretString>,
+    /// postgres://... for `migrate` only: a direct connection when
+    /// DATABASE_URL goes through a pooler; unset: DATABASE_URL
+    #[arg(
+        long,
+        env = "DATABASE_MIGRATION_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub(super) database_migration_url: Option<SecretString>,
+    /// What sits between the API and PostgreSQL; `transaction` for
+    /// PgBouncer in pool_mode=transaction
+    #[arg(
+        long,
+        env = "DATABASE_POOLER",
+        value_enum,
+        default_value_t,
+        global = true
+    )]
+    pub(super) database_pooler: DatabasePooler,
+    /// PostgreSQL connections each process opens at most
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=1000).map(usize::from), global = true)]
+    pub(super) database_pool_size: usize,
     /// redis://host:6379 (rediss:// for TLS)
     #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
     pub(super) redis_url: Option<SecretString>,
@@ -150,6 +173,18 @@ pub struct Settings {
     #[arg(long, env = "REVOCATION_REPLAY_INTERVAL", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=10), global = true)]
     pub(super) revocation_replay_interval: u64,
+}
+
+/// What sits between the API and PostgreSQL (`DATABASE_POOLER`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum DatabasePooler {
+    /// PostgreSQL itself
+    #[default]
+    None,
+    /// A pooler in session mode (same as none for us)
+    Session,
+    /// A pooler in transaction mode (PgBouncer pool_mode=transaction)
+    Transaction,
 }
 
 /// The largest revocation cache accepted (~2.7 GiB when full): anything

@@ -350,3 +350,63 @@ fn redis_pool_size_and_ca_cert_are_checked() {
     assert!(line.starts_with("REDIS_CA_CERT is invalid"), "{line}");
     assert!(line.contains("no certificate"), "{line}");
 }
+
+#[test]
+fn database_pool_settings_default_and_parse() {
+    let config = load(&[]).unwrap();
+    assert_eq!(config.pg.max_connections, 16);
+    assert_eq!(config.pg.pooler, postgres_adapter::Pooler::Session);
+
+    let settings = Settings::from_lookup(|name| {
+        let value = match name {
+            "DATABASE_URL" => "postgres://u:pw@pgbouncer:6432/auth",
+            "DATABASE_MIGRATION_URL" => "postgres://u:pw@db:5432/auth",
+            "DATABASE_POOLER" => "transaction",
+            "DATABASE_POOL_SIZE" => "4",
+            _ => return None,
+        };
+        Some(value.to_owned())
+    })
+    .unwrap();
+    let database = DatabaseConfig::load(&settings).unwrap();
+    assert_eq!(database.pg.max_connections, 4);
+    assert_eq!(database.pg.pooler, postgres_adapter::Pooler::Transaction);
+    assert_eq!(&**database.migration_url(), "postgres://u:pw@db:5432/auth");
+    let debug = format!("{database:?}");
+    assert!(!debug.contains("pw@"), "{debug}");
+}
+
+#[test]
+fn database_settings_are_refused_naming_the_variable() {
+    for (name, value) in [
+        ("DATABASE_POOL_SIZE", "0"),
+        ("DATABASE_POOLER", "statement"),
+        ("DATABASE_MIGRATION_URL", "mysql://u:hunter2@db/auth"),
+    ] {
+        let error = load(&[(name, value)]).unwrap_err().to_string();
+        assert!(error.contains(name), "{name}: {error}");
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+}
+
+#[test]
+fn database_tls_parameters_are_checked_at_start() {
+    for (url, says) in [
+        (
+            "postgres://u:hunter2@db/auth?sslmode=verify-full",
+            "need sslrootcert",
+        ),
+        (
+            "postgres://u:hunter2@db/auth?sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem",
+            "/nonexistent/ca.pem",
+        ),
+        ("postgres://u:hunter2@db/auth?sslmode=sometimes", "sslmode"),
+    ] {
+        let error = load(&[("DATABASE_URL", url)]).unwrap_err().to_string();
+        assert!(error.starts_with("DATABASE_URL is invalid"), "{error}");
+        assert!(error.contains(says), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+    // libpq's `require` without a root certificate: nothing to read.
+    assert!(load(&[("DATABASE_URL", "postgres://u@db/auth?sslmode=require")]).is_ok());
+}

@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
+
+use crate::connection::PgConn;
 use domain::{
     CodePurpose, EmailAddress, MAX_CODE_ATTEMPTS, SecretProof, SecretPurpose, UserId, code_digest,
     token_digest,
@@ -27,7 +29,7 @@ pub(super) struct Consumed {
 /// proof failed); once that budget is spent, no code of `purpose` is
 /// accepted, and only the link's token still works.
 pub(super) async fn consume(
-    conn: &mut AsyncPgConnection,
+    conn: &mut PgConn,
     purpose: SecretPurpose,
     proof: &SecretProof,
     now: DateTime<Utc>,

@@ -9,7 +9,9 @@ use application::ports::{
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+use crate::connection::PgConn;
 use domain::{EmailAddress, SecretProof, SecretPurpose, User, UserId, token_digest};
 
 use super::consume::consume;
@@ -196,7 +198,7 @@ fn outcome(
 }
 
 async fn move_to(
-    conn: &mut AsyncPgConnection,
+    conn: &mut PgConn,
     user: UserId,
     address: &EmailAddress,
 ) -> Result<Option<User>, Abort> {

@@ -55,6 +55,7 @@ pub fn impatient() -> PgSettings {
         connect_timeout: Duration::from_millis(500),
         acquire_timeout: Duration::from_millis(500),
         query_timeout: Duration::from_millis(500),
+        ..PgSettings::default()
     }
 }
 
