@@ -70,6 +70,7 @@ async fn session(f: &Fixture, user: &User) -> (SessionId, DateTime<Utc>) {
                 expires_at,
                 device: ClientDevice::new(None, None),
                 device_token: domain::token_digest(id.as_str()),
+                live_limit: 100,
             },
             SessionEpoch(0),
             None,

@@ -103,3 +103,28 @@ async fn an_unreachable_redis_is_reported_unavailable() {
         "{result:?}"
     );
 }
+
+#[tokio::test]
+async fn a_push_fewer_replicas_acknowledged_fails_though_the_jobs_are_in_the_stream() {
+    let pool = connect(REDIS_URL, &RedisSettings::default()).unwrap();
+    let prefix = redis_prefix();
+    // The Redis of the tests has no replica: none can acknowledge.
+    let queue = RedisEmailQueue::new(pool.clone(), &prefix, Duration::from_millis(400))
+        .with_wait_replicas(1);
+
+    let result = queue.push(vec![job(1), job(2)]).await;
+
+    assert!(
+        matches!(
+            result,
+            Err(QueueError::NotReplicated {
+                acknowledged: 0,
+                wanted: 1
+            })
+        ),
+        "{result:?}"
+    );
+    // Appended all the same: the relay keeps the rows and pushes them
+    // again, so the queue delivers at least once.
+    assert_eq!(stream_entries(&pool, &prefix).await.ids.len(), 2);
+}

@@ -158,7 +158,7 @@ fn ended() -> Vec<EndedSession> {
 fn ended_marks() -> Vec<Revocation> {
     vec![Revocation::Session {
         id: SessionId::new("sid-2"),
-        ttl_secs: 1_001,
+        ttl_secs: 301,
     }]
 }
 

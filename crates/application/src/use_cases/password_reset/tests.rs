@@ -57,7 +57,7 @@ fn ended_marks() -> Vec<Revocation> {
     vec![
         Revocation::Session {
             id: SessionId::new("sid-1"),
-            ttl_secs: 1_001,
+            ttl_secs: 301,
         },
         Revocation::Session {
             id: SessionId::new("sid-2"),

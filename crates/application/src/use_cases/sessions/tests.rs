@@ -106,7 +106,7 @@ async fn revoking_one_session_ends_and_marks_it() {
         .expect_revoke()
         .with(eq(vec![Revocation::Session {
             id: SessionId::new("s2"),
-            ttl_secs: 1_001,
+            ttl_secs: 301,
         }]))
         .times(1)
         .returning(|_| Ok(()));

@@ -16,7 +16,7 @@ fn marks(ids: &[&str]) -> Vec<Revocation> {
     ids.iter()
         .map(|id| Revocation::Session {
             id: SessionId::new(*id),
-            ttl_secs: 1_001,
+            ttl_secs: 301,
         })
         .collect()
 }

@@ -115,7 +115,7 @@ async fn assert_reuse_revokes(presented: u64, rotated_secs_ago: i64) {
         .expect_revoke()
         .with(eq(vec![Revocation::Session {
             id: SessionId::new("sid-1"),
-            ttl_secs: 1_001,
+            ttl_secs: 301,
         }]))
         .times(1)
         .returning(|_| Ok(()));
@@ -151,7 +151,7 @@ async fn a_revoked_session_is_refused_and_its_lost_marks_rewritten() {
         .expect_revoke()
         .with(eq(vec![Revocation::Session {
             id: SessionId::new("sid-1"),
-            ttl_secs: 1_001,
+            ttl_secs: 301,
         }]))
         .times(1)
         .returning(|_| Ok(()));
