@@ -57,15 +57,14 @@ pub(crate) const END_ONE: &str = concat!(
 /// queues their revocation marks, in one statement. Only live rows are
 /// read and written (through `sessions_live_user_idx`): a user's ended
 /// sessions, however many, are neither scanned nor rewritten, and keep
-/// the time they ended (the purge counts from it).
+/// the time they ended (the purge counts from it). The UPDATE finds its
+/// rows itself: joined to a separate list of them, the planner may hash
+/// the whole table for a user with many sessions.
 const END_ALL: &str = concat!(
-    "WITH target AS ( \
-        SELECT id FROM sessions \
-        WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
-          AND ($3::text IS NULL OR id <> $3) FOR UPDATE \
-    ), ended AS ( \
+    "WITH ended AS ( \
         UPDATE sessions s SET revoked_at = $2 \
-        FROM target WHERE s.id = target.id AND s.revoked_at IS NULL \
+        WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
+          AND ($3::text IS NULL OR s.id <> $3) \
         RETURNING s.id, s.expires_at, true AS was_live \
     ), queued AS ( \
         INSERT INTO pending_revocation_marks AS p (kind, subject, expires_at, ended_at) \
@@ -78,7 +77,9 @@ const END_ALL: &str = concat!(
 /// used, never the one just opened (`$2`), and queues their marks, in one
 /// statement. The caller holds the user's row lock, so no other login or
 /// logout of the user runs meanwhile; a refresh may still touch a row
-/// (the UPDATE re-checks `revoked_at` on the version it ends).
+/// (the UPDATE re-checks `revoked_at` on the version it ends). The ids go
+/// through an array so that the UPDATE looks each up by primary key
+/// whatever the planner guesses of their number.
 const END_BEYOND_LIMIT: &str = concat!(
     "WITH target AS ( \
         SELECT id FROM sessions \
@@ -87,7 +88,7 @@ const END_BEYOND_LIMIT: &str = concat!(
         OFFSET $4 \
     ), ended AS ( \
         UPDATE sessions s SET revoked_at = $3 \
-        FROM target WHERE s.id = target.id AND s.revoked_at IS NULL \
+        WHERE s.id = ANY(ARRAY(SELECT id FROM target)) AND s.revoked_at IS NULL \
         RETURNING s.id, s.expires_at, true AS was_live \
     ), queued AS ( \
         INSERT INTO pending_revocation_marks AS p (kind, subject, expires_at, ended_at) \
@@ -125,7 +126,7 @@ pub(crate) async fn end_sessions(
     except: Option<&str>,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<EndedSession>> {
-    // First, so that a login holding the user row FOR SHARE commits its
+    // First, so that a login holding the user row's lock commits its
     // session before the statement below looks.
     diesel::update(users::table.find(user.get()))
         .set(users::session_epoch.eq(users::session_epoch + 1))

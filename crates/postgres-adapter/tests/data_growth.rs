@@ -516,4 +516,14 @@ async fn the_statements_on_large_tables_walk_an_index_and_stop() {
     )
     .await;
     assert!(live.contains("sessions_live_user_idx"), "{live}");
+    // The UPDATE of logging out everywhere (as in `session_steps.rs`)
+    // finds its rows by that index too, never by scanning the table.
+    let end_all = plan(
+        &mut conn,
+        "UPDATE sessions s SET revoked_at = now() \
+         WHERE s.user_id = 42 AND s.revoked_at IS NULL AND s.expires_at > now()",
+    )
+    .await;
+    assert!(end_all.contains("sessions_live_user_idx"), "{end_all}");
+    assert!(!end_all.contains("Seq Scan"), "{end_all}");
 }
