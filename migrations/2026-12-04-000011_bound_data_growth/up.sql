@@ -3,11 +3,13 @@
 -- needs and stops there.
 
 -- A user's live sessions (not ended; `revoked_at` is when a session was
--- ended), least recently used first: logging out everywhere ends only
--- these, and a login over the cap ends the oldest of them. Ended sessions
--- are left out, so a user with 100,000 ended sessions costs what one with
--- a handful does.
-CREATE INDEX sessions_live_user_idx ON sessions (user_id, last_used_at) WHERE revoked_at IS NULL;
+-- ended), newest first: the session list reads them in this order, and
+-- logging out everywhere and the cap on live sessions (which sorts its
+-- hundred or so rows by last use) find them here. Ended sessions are left
+-- out, so a user with 100,000 ended sessions costs what one with a
+-- handful does; with `sessions_user_idx` alone the list walked all of
+-- them (28 ms for 100,000).
+CREATE INDEX sessions_live_user_idx ON sessions (user_id, created_at DESC, id DESC) WHERE revoked_at IS NULL;
 
 -- The purge: sessions expired, or ended, before the retention window.
 CREATE INDEX sessions_expires_idx ON sessions (expires_at);
