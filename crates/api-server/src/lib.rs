@@ -11,12 +11,13 @@ pub mod config;
 mod listener;
 mod metrics;
 pub mod outbox_relay_loop;
+pub mod purge_loop;
 mod rate_limiting;
 pub mod revocation_replay_loop;
 mod startup_error;
 mod use_cases;
 
-use application::{OutboxRelay, RevocationReplay};
+use application::{OutboxRelay, Purge, RevocationReplay};
 use http_api::ServerSettings;
 use tokio::sync::oneshot;
 
@@ -65,6 +66,8 @@ pub struct Application {
     outbox_wakeup: OutboxWakeup,
     /// Writes the revocation marks Redis could not take at the time.
     replay: RevocationReplay,
+    /// Deletes sessions and one-time secrets that ended long ago.
+    purge: Purge,
 }
 
 impl Application {
@@ -96,6 +99,7 @@ impl Application {
             relay: use_cases.relay,
             outbox_wakeup,
             replay: use_cases.replay,
+            purge: use_cases.purge,
         })
     }
 
@@ -110,9 +114,13 @@ impl Application {
     }
 
     /// Serves until SIGTERM/SIGINT (or the server is stopped), then lets
-    /// in-flight requests finish and stops the outbox relay and the
-    /// revocation mark replay.
+    /// in-flight requests finish and stops the outbox relay, the
+    /// revocation mark replay and the purge.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let (stop_purge, purge_stopped) = oneshot::channel::<()>();
+        let purge = tokio::spawn(purge_loop::run(self.purge, async {
+            let _ = purge_stopped.await;
+        }));
         let (stop_replay, replay_stopped) = oneshot::channel::<()>();
         let replay = tokio::spawn(revocation_replay_loop::run(self.replay, async {
             let _ = replay_stopped.await;
@@ -138,6 +146,8 @@ impl Application {
         let _ = relay.await;
         let _ = stop_replay.send(());
         let _ = replay.await;
+        let _ = stop_purge.send(());
+        let _ = purge.await;
         served
     }
 }

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use application::ErrorChain;
 use application::OutboxRelay;
@@ -20,7 +21,10 @@ impl OutboxSignal for OutboxWakeup {
 }
 
 /// Relays until `shutdown` completes: drains the outbox whenever woken or
-/// every poll interval, and waits a poll interval after an error.
+/// every poll interval (less up to half of it, at random, so that
+/// instances started together do not poll in lockstep; `FOR UPDATE SKIP
+/// LOCKED` gives each row to one of them), and waits a poll interval after
+/// an error.
 pub async fn run(relay: OutboxRelay, wakeup: OutboxWakeup, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     let settings = *relay.settings();
@@ -41,7 +45,8 @@ pub async fn run(relay: OutboxRelay, wakeup: OutboxWakeup, shutdown: impl Future
                 // After an error, do not let a burst of wake-ups spin.
                 Some(pause) => tokio::time::sleep(pause).await,
                 None => {
-                    let _ = tokio::time::timeout(settings.poll_interval, wakeup.0.notified()).await;
+                    let poll = with_jitter(settings.poll_interval);
+                    let _ = tokio::time::timeout(poll, wakeup.0.notified()).await;
                 }
             }
         };
@@ -52,14 +57,35 @@ pub async fn run(relay: OutboxRelay, wakeup: OutboxWakeup, shutdown: impl Future
     }
 }
 
+/// `interval` less up to half of it, never more than the interval itself.
+fn with_jitter(interval: Duration) -> Duration {
+    let half = u64::try_from((interval / 2).as_nanos()).unwrap_or(u64::MAX);
+    if half == 0 {
+        return interval;
+    }
+    let seed = u64::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos(),
+    );
+    interval - Duration::from_nanos(seed % half)
+}
+
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use application::RelaySettings;
     use application::ports::{MockEmailOutbox, MockEmailQueue};
 
     use super::*;
+
+    #[test]
+    fn jitter_shortens_the_poll_by_at_most_half() {
+        for _ in 0..100 {
+            let poll = with_jitter(Duration::from_secs(1));
+            assert!(poll <= Duration::from_secs(1) && poll >= Duration::from_millis(500));
+        }
+    }
 
     #[tokio::test]
     async fn stops_on_shutdown() {

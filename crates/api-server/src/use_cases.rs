@@ -5,24 +5,26 @@ use std::sync::Arc;
 
 use application::{
     Authentication, AuthenticationPorts, EmailChange, EmailVerification, OutboxRelay,
-    PasswordChange, PasswordReset, RelaySettings, RevocationReplay, SessionManagement,
+    PasswordChange, PasswordReset, Purge, RelaySettings, RevocationReplay, SessionManagement,
     UserAccounts,
 };
 use http_api::{AppState, Discovery};
-use postgres_adapter::{PgEmailOutbox, PgProbe};
+use postgres_adapter::{PgDataPurge, PgEmailOutbox, PgProbe};
 use redis_adapter::{RedisEmailQueue, RedisProbe};
 
 use crate::Config;
 use crate::adapters::Adapters;
 use crate::rate_limiting::RateLimiting;
 
-/// What the server and its two background loops run.
+/// What the server and its background loops run.
 pub(crate) struct UseCases {
     pub state: AppState,
     /// Moves committed emails from the outbox to the queue.
     pub relay: OutboxRelay,
     /// Writes the revocation marks Redis could not take at the time.
     pub replay: RevocationReplay,
+    /// Deletes sessions and one-time secrets that ended long ago.
+    pub purge: Purge,
 }
 
 impl UseCases {
@@ -63,13 +65,21 @@ impl UseCases {
                 adapters.pg.clone(),
                 adapters.pg_settings,
             )),
-            Arc::new(RedisEmailQueue::new(
-                adapters.redis.clone(),
-                config.redis_key_prefix.clone(),
-                redis_timeout,
-            )),
+            Arc::new(
+                RedisEmailQueue::new(
+                    adapters.redis.clone(),
+                    config.redis_key_prefix.clone(),
+                    redis_timeout,
+                )
+                .with_wait_replicas(config.redis_wait_replicas),
+            ),
             RelaySettings::default(),
         ));
+        let purge = Purge::new(
+            Arc::new(PgDataPurge::new(adapters.pg.clone(), adapters.pg_settings)),
+            ports.clock.clone(),
+            config.purge,
+        );
         let state = AppState {
             authentication,
             accounts: UserAccounts::new(ports.clone()),
@@ -96,6 +106,7 @@ impl UseCases {
             state,
             relay,
             replay,
+            purge,
         }
     }
 }

@@ -26,9 +26,9 @@ pub use outbox_relay::{OutboxRelay, RelaySettings};
 pub use use_cases::{
     AccountEmailSettings, AccountPorts, Administration, Authentication, AuthenticationPorts,
     EmailChange, EmailVerification, LoginRequest, LoginTokens, PasswordChange, PasswordReset,
-    RefreshedTokens, Registration, ReplaySettings, RevocationMarks, RevocationReplay, SecretMail,
-    SessionManagement, SessionSettings, SigningKeyError, SigningKeys, TokenLifetimes,
-    TokenRequirement, UserAccounts,
+    Purge, PurgeReport, PurgeSettings, RefreshedTokens, Registration, ReplaySettings,
+    RevocationMarks, RevocationReplay, SecretMail, SessionManagement, SessionSettings,
+    SigningKeyError, SigningKeys, TokenLifetimes, TokenRequirement, UserAccounts,
 };
 // Rate limits.
 pub use rate_limits::RateLimited;

@@ -186,6 +186,7 @@ mod tests {
                 "2026-12-03-000008_email_change_undo",
                 "2026-12-03-000009_create_device_tokens",
                 "2026-12-03-000010_index_secrets_by_user",
+                "2026-12-04-000011_bound_data_growth",
                 "2026-12-04-000030_create_signing_keys",
             ]
         );

@@ -19,7 +19,7 @@ use crate::error::Failure;
 use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
 use crate::schema::{device_tokens, sessions, users};
-use crate::session_steps::{END_ONE, EndedRow, end_sessions};
+use crate::session_steps::{END_ONE, EndedRow, end_beyond_limit, end_sessions};
 
 /// The most sessions a listing returns, newest first: an answer stays
 /// bounded however often an account logs in.
@@ -103,14 +103,18 @@ impl SessionRepository for PgSessionRepository {
         let user_agent = session.device.user_agent().map(str::to_owned);
         self.db
             .bounded(conn.transaction(async move |conn| {
-                // FOR SHARE: ending all sessions (which moves the epoch on)
-                // waits for this login to commit, then ends its session
-                // too; or this login waits for it and finds the epoch moved.
+                // The user row's lock: ending all sessions (which moves the
+                // epoch on) waits for this login to commit, then ends its
+                // session too; or this login waits for it and finds the
+                // epoch moved. Exclusive (FOR NO KEY UPDATE, which still
+                // lets foreign-key checks through): two logins of one
+                // user take turns, so each counts the other's session
+                // against the limit.
                 let current = users::table
                     .find(user_id)
                     .filter(users::session_epoch.eq(epoch.0))
                     .select(users::id)
-                    .for_share()
+                    .for_no_key_update()
                     .first::<i64>(conn)
                     .await
                     .optional()?;
@@ -159,11 +163,22 @@ impl SessionRepository for PgSessionRepository {
                     .execute(conn)
                     .await?;
                 keep_device_token(conn, user_id, &session.device_token, session.created_at).await?;
+                let ended = end_beyond_limit(
+                    conn,
+                    session.user_id,
+                    session.id.as_str(),
+                    session.live_limit,
+                    session.created_at,
+                )
+                .await?;
                 let alert_queued = alert_due.is_some();
                 if let Some(job) = alert_due {
                     queue_emails(conn, std::slice::from_ref(&job)).await?;
                 }
-                Ok::<_, diesel::result::Error>(OpenedSession::Opened { alert_queued })
+                Ok::<_, diesel::result::Error>(OpenedSession::Opened {
+                    alert_queued,
+                    ended,
+                })
             }))
             .await
             .map_err(store_error)

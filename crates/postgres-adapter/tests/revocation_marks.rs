@@ -70,6 +70,7 @@ async fn session(f: &Fixture, user: &User) -> (SessionId, DateTime<Utc>) {
                 expires_at,
                 device: ClientDevice::new(None, None),
                 device_token: domain::token_digest(id.as_str()),
+                live_limit: 100,
             },
             SessionEpoch(0),
             None,
@@ -133,8 +134,9 @@ async fn a_mark_queued_again_later_survives_forgetting_the_earlier_one() {
     let first = now();
     let earlier = f.sessions.end(id.clone(), ada.id, first).await.unwrap();
     assert!(earlier.is_some());
+    // Ended again (a second logout of it): its mark is queued again.
     let later = first + Duration::seconds(5);
-    f.sessions.end_all(ada.id, None, later).await.unwrap();
+    f.sessions.end(id.clone(), ada.id, later).await.unwrap();
 
     // The request that ended it first wrote its mark and forgets it.
     f.marks

@@ -70,6 +70,7 @@ fn new_session(user: &User, device: &ClientDevice, at: DateTime<Utc>) -> NewSess
         expires_at: at + Duration::seconds(1_000),
         device: device.clone(),
         device_token: rand_digest(),
+        live_limit: 100,
     }
 }
 
@@ -129,7 +130,8 @@ async fn a_session_is_stored_with_its_device_and_found_by_id() {
     assert_eq!(
         opened,
         OpenedSession::Opened {
-            alert_queued: false
+            alert_queued: false,
+            ended: Vec::new()
         }
     );
 
@@ -210,25 +212,33 @@ async fn the_new_device_email_skips_the_first_login_and_known_devices() {
     assert_eq!(
         open(home.clone()).await,
         OpenedSession::Opened {
-            alert_queued: false
+            alert_queued: false,
+            ended: Vec::new()
         }
     );
     // The same browser in the same /24: a known device.
     assert_eq!(
         open(device("203.0.113.200", "Firefox")).await,
         OpenedSession::Opened {
-            alert_queued: false
+            alert_queued: false,
+            ended: Vec::new()
         }
     );
     assert_eq!(queued(&f).await, 0);
     // Another browser, or another network: new.
     assert_eq!(
         open(device("203.0.113.7", "curl/8")).await,
-        OpenedSession::Opened { alert_queued: true }
+        OpenedSession::Opened {
+            alert_queued: true,
+            ended: Vec::new()
+        }
     );
     assert_eq!(
         open(device("198.51.100.1", "Firefox")).await,
-        OpenedSession::Opened { alert_queued: true }
+        OpenedSession::Opened {
+            alert_queued: true,
+            ended: Vec::new()
+        }
     );
     assert_eq!(queued(&f).await, 2);
 }
@@ -252,7 +262,10 @@ async fn a_device_unused_for_longer_than_the_lookback_is_new_again() {
             )
             .await
             .unwrap(),
-        OpenedSession::Opened { alert_queued: true }
+        OpenedSession::Opened {
+            alert_queued: true,
+            ended: Vec::new()
+        }
     );
 }
 
@@ -366,10 +379,12 @@ async fn ending_all_sessions_keeps_the_one_asked_and_lists_only_live_ones() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, ids[0]);
 
-    // Everything now: the two ended before come back as not live.
+    // Everything now: only the live one; the two ended before are left
+    // as they are.
     let ended = f.sessions.end_all(ada.id, None, now()).await.unwrap();
-    assert_eq!(ended.len(), 3);
-    assert_eq!(ended.iter().filter(|session| session.was_live).count(), 1);
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].id, ids[0]);
+    assert!(ended[0].was_live);
     assert!(
         f.sessions
             .list_live(ada.id, now())

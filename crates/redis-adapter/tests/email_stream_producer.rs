@@ -103,3 +103,109 @@ async fn an_unreachable_redis_is_reported_unavailable() {
         "{result:?}"
     );
 }
+
+#[tokio::test]
+async fn a_push_fewer_replicas_acknowledged_fails_though_the_jobs_are_in_the_stream() {
+    let pool = connect(REDIS_URL, &RedisSettings::default()).unwrap();
+    let prefix = redis_prefix();
+    // The Redis of the tests has no replica: none can acknowledge.
+    let queue = RedisEmailQueue::new(pool.clone(), &prefix, Duration::from_millis(400))
+        .with_wait_replicas(1);
+
+    let result = queue.push(vec![job(1), job(2)]).await;
+
+    assert!(
+        matches!(
+            result,
+            Err(QueueError::NotReplicated {
+                acknowledged: 0,
+                wanted: 1
+            })
+        ),
+        "{result:?}"
+    );
+    // Appended all the same: the relay keeps the rows and pushes them
+    // again, so the queue delivers at least once.
+    assert_eq!(stream_entries(&pool, &prefix).await.ids.len(), 2);
+}
+
+/// A `redis-server` of this test's own, on a free port, stopped on drop.
+struct OwnRedis {
+    child: std::process::Child,
+    url: String,
+    dir: std::path::PathBuf,
+}
+
+impl OwnRedis {
+    fn start(extra: &[&str]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = std::env::temp_dir().join(format!("producer-test-{port}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir)
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            url: format!("redis://127.0.0.1:{port}"),
+            dir,
+        }
+    }
+
+    fn port(&self) -> String {
+        self.url.rsplit(':').next().unwrap().to_owned()
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn info_replication(pool: &RedisPool) -> Option<String> {
+    let mut connection = pool.get().await.ok()?;
+    redis::cmd("INFO")
+        .arg("replication")
+        .query_async(&mut connection)
+        .await
+        .ok()
+}
+
+#[tokio::test]
+async fn a_push_counts_once_the_replicas_acknowledged_it() {
+    let primary = OwnRedis::start(&[]);
+    let replica = OwnRedis::start(&["--replicaof", "127.0.0.1", &primary.port()]);
+    let settings = RedisSettings::default();
+    let primary_pool = connect(&primary.url, &settings).unwrap();
+    let replica_pool = connect(&replica.url, &settings).unwrap();
+    // Until the replica has synced, WAIT cannot count it.
+    let mut synced = false;
+    for _ in 0..200 {
+        let info = info_replication(&replica_pool).await.unwrap_or_default();
+        if info.contains("master_link_status:up") {
+            synced = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(synced, "the replica never synced");
+    let prefix = redis_prefix();
+    let queue = RedisEmailQueue::new(primary_pool, &prefix, TIMEOUT).with_wait_replicas(1);
+
+    queue.push(vec![job(1), job(2)]).await.unwrap();
+
+    // Acknowledged: the replica has both entries already.
+    assert_eq!(stream_entries(&replica_pool, &prefix).await.ids.len(), 2);
+}

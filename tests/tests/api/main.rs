@@ -5,6 +5,7 @@
 
 mod account_deletion;
 mod claims;
+mod data_growth;
 mod demo;
 mod edge_headers;
 mod edge_input;

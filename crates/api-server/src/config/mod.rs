@@ -15,7 +15,7 @@ mod use_case_settings;
 use std::net::{IpAddr, SocketAddr};
 
 use application::{
-    AccountEmailSettings, ReplaySettings, SessionSettings, TokenLifetimes,
+    AccountEmailSettings, PurgeSettings, ReplaySettings, SessionSettings, TokenLifetimes,
     rate_limits::RateLimitConfig,
 };
 use crypto_adapter::JwtSettings;
@@ -66,6 +66,11 @@ pub struct Config {
     pub revocation_cache_size: usize,
     /// How often each instance writes the queued revocation marks.
     pub revocation_replay: ReplaySettings,
+    /// How often, and how far back, each instance purges ended data.
+    pub purge: PurgeSettings,
+    /// `REDIS_WAIT_REPLICAS`: replicas that must have an email job before
+    /// its outbox row is deleted.
+    pub redis_wait_replicas: u32,
 }
 
 impl Config {
@@ -110,6 +115,8 @@ impl Config {
                 interval: std::time::Duration::from_secs(settings.revocation_replay_interval),
                 ..ReplaySettings::default()
             },
+            purge: settings.purge_settings()?,
+            redis_wait_replicas: settings.redis_wait_replicas,
         })
     }
 

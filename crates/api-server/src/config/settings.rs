@@ -173,6 +173,26 @@ pub struct Settings {
     #[arg(long, env = "REVOCATION_REPLAY_INTERVAL", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=10), global = true)]
     pub(super) revocation_replay_interval: u64,
+    /// Seconds between two purges of ended sessions and used one-time
+    /// secrets; each instance also purges at its start
+    #[arg(long, env = "PURGE_INTERVAL", default_value_t = 3_600,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_PURGE_INTERVAL_SECS), global = true)]
+    pub(super) purge_interval: u64,
+    /// Seconds a session is kept after it ended (expired or revoked)
+    /// before the purge deletes it
+    #[arg(long, env = "SESSION_RETENTION", default_value_t = 2_592_000,
+          value_parser = clap::value_parser!(i64).range(0..=MAX_TOKEN_LIFETIME_SECS), global = true)]
+    pub(super) session_retention: i64,
+    /// Live sessions a user may have; a login beyond it ends the least
+    /// recently used
+    #[arg(long, env = "MAX_SESSIONS_PER_USER", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_SESSIONS_PER_USER), global = true)]
+    pub(super) max_sessions_per_user: u32,
+    /// Redis replicas that must acknowledge an email job before the outbox
+    /// relay deletes its row; 0: the primary's word is enough
+    #[arg(long, env = "REDIS_WAIT_REPLICAS", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=MAX_WAIT_REPLICAS), global = true)]
+    pub(super) redis_wait_replicas: u32,
 }
 
 /// What sits between the API and PostgreSQL (`DATABASE_POOLER`).
@@ -186,6 +206,16 @@ pub enum DatabasePooler {
     /// A pooler in transaction mode (PgBouncer pool_mode=transaction)
     Transaction,
 }
+
+/// The longest purge interval accepted: a week.
+pub const MAX_PURGE_INTERVAL_SECS: u64 = 7 * 24 * 3600;
+
+/// The largest `MAX_SESSIONS_PER_USER` accepted: more is a typo, and each
+/// login reads the user's live sessions.
+pub const MAX_SESSIONS_PER_USER: i64 = 10_000;
+
+/// The most replicas `REDIS_WAIT_REPLICAS` can ask for.
+pub const MAX_WAIT_REPLICAS: i64 = 64;
 
 /// The largest revocation cache accepted (~2.7 GiB when full): anything
 /// larger is a typo.

@@ -41,6 +41,7 @@ fn defaults_follow_the_contract() {
             reuse_interval: TimeDelta::seconds(10),
             max_lifetime: TimeDelta::seconds(7_776_000),
             notify_new_device: true,
+            max_per_user: 100,
         }
     );
     assert_eq!(
@@ -51,6 +52,29 @@ fn defaults_follow_the_contract() {
         config.revocation_replay.interval,
         std::time::Duration::from_secs(5)
     );
+    assert_eq!(
+        config.purge,
+        PurgeSettings {
+            interval: std::time::Duration::from_secs(3_600),
+            session_retention: TimeDelta::days(30),
+            secret_retention: TimeDelta::days(7),
+            batch_size: 1_000,
+        }
+    );
+    assert_eq!(config.redis_wait_replicas, 0);
+}
+
+#[test]
+fn the_purge_and_the_relay_are_configurable() {
+    let config = load(&[
+        ("PURGE_INTERVAL", "60"),
+        ("SESSION_RETENTION", "0"),
+        ("REDIS_WAIT_REPLICAS", "2"),
+    ])
+    .unwrap();
+    assert_eq!(config.purge.interval, std::time::Duration::from_secs(60));
+    assert_eq!(config.purge.session_retention, TimeDelta::zero());
+    assert_eq!(config.redis_wait_replicas, 2);
 }
 
 #[test]
@@ -84,6 +108,7 @@ fn session_behaviour_is_configurable() {
         ("REFRESH_REUSE_INTERVAL", "0"),
         ("SESSION_MAX_LIFETIME", "3600"),
         ("NOTIFY_NEW_DEVICE_LOGIN", "off"),
+        ("MAX_SESSIONS_PER_USER", "3"),
     ])
     .unwrap();
     assert_eq!(
@@ -93,6 +118,7 @@ fn session_behaviour_is_configurable() {
             reuse_interval: TimeDelta::zero(),
             max_lifetime: TimeDelta::seconds(3600),
             notify_new_device: false,
+            max_per_user: 3,
         }
     );
 }
@@ -275,6 +301,15 @@ fn refuses_bad_numbers_naming_the_variable() {
         ("PUBLIC_APP_URL", "https://app.example/?next=1"),
         ("EMAIL_VERIFICATION_TTL", "59"),
         ("REQUIRE_VERIFIED_EMAIL", "yes please"),
+        ("PURGE_INTERVAL", "0"),
+        ("PURGE_INTERVAL", "604801"),
+        ("PURGE_INTERVAL", "hourly"),
+        ("SESSION_RETENTION", "-1"),
+        ("SESSION_RETENTION", "315360001"),
+        ("MAX_SESSIONS_PER_USER", "0"),
+        ("MAX_SESSIONS_PER_USER", "10001"),
+        ("REDIS_WAIT_REPLICAS", "-1"),
+        ("REDIS_WAIT_REPLICAS", "65"),
     ] {
         let error = load(&[(name, value)]).unwrap_err();
         let line = error.to_string();

@@ -2,7 +2,7 @@
 //! lifetimes, session behaviour and account emails. Clap has already
 //! checked each number's range; what is left is making durations of them.
 
-use application::{AccountEmailSettings, SessionSettings, TokenLifetimes};
+use application::{AccountEmailSettings, PurgeSettings, SessionSettings, TokenLifetimes};
 use chrono::TimeDelta;
 
 use super::database::checked_url;
@@ -28,13 +28,24 @@ impl Settings {
     }
 
     /// `REFRESH_TOKEN_ROTATION`, `REFRESH_REUSE_INTERVAL`,
-    /// `SESSION_MAX_LIFETIME`, `NOTIFY_NEW_DEVICE_LOGIN`.
+    /// `SESSION_MAX_LIFETIME`, `NOTIFY_NEW_DEVICE_LOGIN`,
+    /// `MAX_SESSIONS_PER_USER`.
     pub(super) fn session_settings(&self) -> Result<SessionSettings, ConfigError> {
         Ok(SessionSettings {
             rotation: self.refresh_token_rotation,
             reuse_interval: lifetime("REFRESH_REUSE_INTERVAL", self.refresh_reuse_interval)?,
             max_lifetime: lifetime("SESSION_MAX_LIFETIME", self.session_max_lifetime)?,
             notify_new_device: self.notify_new_device_login,
+            max_per_user: self.max_sessions_per_user,
+        })
+    }
+
+    /// `PURGE_INTERVAL`, `SESSION_RETENTION`.
+    pub(super) fn purge_settings(&self) -> Result<PurgeSettings, ConfigError> {
+        Ok(PurgeSettings {
+            interval: std::time::Duration::from_secs(self.purge_interval),
+            session_retention: lifetime("SESSION_RETENTION", self.session_retention)?,
+            ..PurgeSettings::default()
         })
     }
 

@@ -74,6 +74,39 @@ async fn releases_jobs_at_once_when_the_queue_is_down() {
 }
 
 #[tokio::test]
+async fn jobs_too_few_replicas_acknowledged_stay_in_the_outbox() {
+    let leased = job(1);
+    let id = leased.id;
+    let mut outbox = MockEmailOutbox::new();
+    outbox
+        .expect_lease()
+        .returning(move |_, _| Ok(vec![leased.clone()]));
+    // A failover could still lose the job: its row is kept for the next
+    // round, never deleted.
+    outbox.expect_remove().never();
+    outbox
+        .expect_release()
+        .with(eq(vec![id]))
+        .times(1)
+        .returning(|_| Ok(()));
+    let mut queue = MockEmailQueue::new();
+    queue.expect_push().returning(|_| {
+        Err(QueueError::NotReplicated {
+            acknowledged: 0,
+            wanted: 1,
+        })
+    });
+    let error = relay(outbox, queue).relay_once().await.unwrap_err();
+    assert!(matches!(
+        error,
+        RelayError::Queue(QueueError::NotReplicated {
+            acknowledged: 0,
+            wanted: 1
+        })
+    ));
+}
+
+#[tokio::test]
 async fn an_empty_outbox_touches_nothing() {
     let mut outbox = MockEmailOutbox::new();
     outbox.expect_lease().returning(|_, _| Ok(vec![]));

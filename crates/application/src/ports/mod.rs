@@ -4,6 +4,7 @@
 
 mod background_tasks;
 mod clock;
+mod data_purge;
 mod dependency_probe;
 mod email_outbox;
 mod email_queue;
@@ -20,6 +21,7 @@ mod user_repository;
 
 pub use background_tasks::{BackgroundTask, BackgroundTasks};
 pub use clock::{Clock, SystemClock};
+pub use data_purge::{DataPurge, PurgeStoreError, Purgeable, PurgedBatch};
 pub use dependency_probe::{DependencyProbe, ProbeError};
 pub use email_outbox::{EmailOutbox, OutboxError};
 pub use email_queue::{EmailQueue, QueueError};
@@ -49,6 +51,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[cfg(any(test, feature = "mocks"))]
 pub use clock::MockClock;
+#[cfg(any(test, feature = "mocks"))]
+pub use data_purge::MockDataPurge;
 #[cfg(any(test, feature = "mocks"))]
 pub use dependency_probe::MockDependencyProbe;
 #[cfg(any(test, feature = "mocks"))]

@@ -33,6 +33,9 @@ pub struct NewSession {
     /// the client sent, when it was recognised, or a new one): stored, or
     /// marked used, with the session.
     pub device_token: [u8; 32],
+    /// The most live sessions the user keeps once this one is open: the
+    /// least recently used beyond it are ended in the same transaction.
+    pub live_limit: u32,
 }
 
 /// The "new sign-in" email of a login, queued with its session only when
@@ -44,11 +47,14 @@ pub struct NewDeviceAlert {
     pub lookback: Duration,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpenedSession {
     Opened {
         /// The new-device email was written to the outbox.
         alert_queued: bool,
+        /// The least recently used sessions this login ended to keep the
+        /// user within its limit; their revocation marks are queued.
+        ended: Vec<EndedSession>,
     },
     /// The user is gone, or all its sessions were ended since its password
     /// was checked: no session was opened.
@@ -72,7 +78,10 @@ pub struct EndedSession {
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
     /// Stores the session (and the alert, when due) in one transaction, if
-    /// the user still exists at `epoch`.
+    /// the user still exists at `epoch`, and ends the user's least recently
+    /// used live sessions beyond `session.live_limit`. Concurrent logins of
+    /// one user take turns on the user's row, so together they never leave
+    /// more live sessions than the limit.
     async fn open(
         &self,
         session: NewSession,
@@ -114,9 +123,11 @@ pub trait SessionRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<EndedSession>, SessionStoreError>;
 
-    /// Ends every session of `user` but `except`, and moves its session
-    /// counter on so that no login in flight opens one afterwards. Returns
-    /// every unexpired session covered, ended now or before.
+    /// Ends every live session of `user` but `except`, and moves its
+    /// session counter on so that no login in flight opens one afterwards.
+    /// Returns the sessions it ended; sessions ended before are left as
+    /// they are (their marks, if lost, are restored when one of their
+    /// tokens is next refused by the session store).
     async fn end_all(
         &self,
         user: UserId,

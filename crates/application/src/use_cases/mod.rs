@@ -13,6 +13,7 @@ mod email_change;
 mod email_verification;
 mod password_change;
 mod password_reset;
+mod purge;
 mod revocation_marks;
 mod revocation_replay;
 mod session_revocation;
@@ -45,6 +46,7 @@ pub use email_change::EmailChange;
 pub use email_verification::EmailVerification;
 pub use password_change::PasswordChange;
 pub use password_reset::PasswordReset;
+pub use purge::{Purge, PurgeReport, PurgeSettings};
 pub use revocation_marks::RevocationMarks;
 pub use revocation_replay::{ReplaySettings, RevocationReplay};
 pub use sessions::SessionManagement;
@@ -96,6 +98,9 @@ pub struct SessionSettings {
     pub max_lifetime: Duration,
     /// `NOTIFY_NEW_DEVICE_LOGIN`
     pub notify_new_device: bool,
+    /// `MAX_SESSIONS_PER_USER`: the most live sessions a user has; a login
+    /// beyond it ends the least recently used.
+    pub max_per_user: u32,
 }
 
 impl Default for SessionSettings {
@@ -105,6 +110,7 @@ impl Default for SessionSettings {
             reuse_interval: Duration::seconds(10),
             max_lifetime: Duration::days(90),
             notify_new_device: true,
+            max_per_user: Self::DEFAULT_MAX_PER_USER,
         }
     }
 }
@@ -113,6 +119,9 @@ impl SessionSettings {
     /// How far back a login looks for a session from the same device
     /// before it sends the new-device email.
     pub const KNOWN_DEVICE_LOOKBACK: Duration = Duration::days(90);
+
+    /// `MAX_SESSIONS_PER_USER` when unset.
+    pub const DEFAULT_MAX_PER_USER: u32 = 100;
 
     pub(crate) fn refresh_policy(&self, lifetimes: &TokenLifetimes) -> RefreshPolicy {
         RefreshPolicy {

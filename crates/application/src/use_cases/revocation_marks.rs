@@ -11,10 +11,13 @@ use crate::error_chain::ErrorChain;
 use crate::ports::{QueuedMark, Revocation, RevocationMarkQueue, TokenRevocations};
 
 /// The mark a queued one becomes when it is written at `now`, or `None`
-/// when every token it covers has expired (the mark is useless then).
-/// A session's mark outlives its last refresh token and every access token
-/// issued until it ended; a user's mark outlives every token it was ever
-/// issued.
+/// when every access token it covers has expired (the mark is useless
+/// then). A mark lives no longer than the access-token lifetime past the
+/// moment the session ended or the user was deleted: it only has to
+/// outlive the access tokens issued until then. Refresh tokens need no
+/// mark for longer, since `/refresh` asks the session store, which holds
+/// the session as ended (or has no session at all: the user, or the
+/// purged row, is gone) however long the refresh token lives.
 pub(crate) fn revocation_of(
     mark: &QueuedMark,
     lifetimes: &TokenLifetimes,
@@ -22,17 +25,10 @@ pub(crate) fn revocation_of(
 ) -> Option<Revocation> {
     // One second beyond the last `exp`, which has one-second resolution.
     let margin = Duration::seconds(1);
-    let until = match mark {
-        QueuedMark::Session {
-            expires_at,
-            ended_at,
-            ..
-        } => (*expires_at).max(ended_at.checked_add_signed(lifetimes.access)?),
-        QueuedMark::User { ended_at, .. } => {
-            ended_at.checked_add_signed(lifetimes.access.max(lifetimes.refresh))?
-        }
-    }
-    .checked_add_signed(margin)?;
+    let until = mark
+        .ended_at()
+        .checked_add_signed(lifetimes.access)?
+        .checked_add_signed(margin)?;
     let left_ms = (until - now).num_milliseconds();
     if left_ms <= 0 {
         return None;
@@ -121,26 +117,34 @@ mod tests {
     }
 
     #[test]
-    fn a_session_mark_outlives_its_refresh_token_and_its_access_tokens() {
-        // Written as it ends: the refresh token, or a fresh access token.
-        assert_eq!(ttl(&session(1_000, 0)), Some(1_001));
+    fn a_session_mark_lives_as_long_as_its_access_tokens_whatever_its_refresh_token() {
+        // Written as it ends: a fresh access token's life, even with a
+        // refresh token valid far longer (the session store refuses that).
+        assert_eq!(ttl(&session(1_000, 0)), Some(301));
         assert_eq!(ttl(&session(10, 0)), Some(301));
-        // Replayed 100 s later: only what is left of either.
+        // Replayed 100 s later: only what is left of it.
         assert_eq!(ttl(&session(10, 100)), Some(201));
-        assert_eq!(ttl(&session(900, 100)), Some(901));
+        assert_eq!(ttl(&session(900, 100)), Some(201));
     }
 
     #[test]
-    fn a_user_mark_outlives_every_token_the_user_held() {
-        let mark = QueuedMark::User {
+    fn a_user_mark_lives_as_long_as_the_access_tokens_of_the_user() {
+        let mark = |ended_ago| QueuedMark::User {
             id: UserId::new(7),
-            ended_at: now() - Duration::seconds(1_000),
+            ended_at: now() - Duration::seconds(ended_ago),
         };
         assert_eq!(
-            revocation_of(&mark, &lifetimes(), now()),
+            revocation_of(&mark(0), &lifetimes(), now()),
             Some(Revocation::User {
                 id: UserId::new(7),
-                ttl_secs: 2_001
+                ttl_secs: 301
+            })
+        );
+        assert_eq!(
+            revocation_of(&mark(100), &lifetimes(), now()),
+            Some(Revocation::User {
+                id: UserId::new(7),
+                ttl_secs: 201
             })
         );
     }
@@ -149,10 +153,13 @@ mod tests {
     fn a_mark_whose_tokens_all_expired_is_useless() {
         assert_eq!(ttl(&session(-400, 302)), None);
         assert_eq!(ttl(&session(-400, 300)), Some(1));
+        // A deleted user's refresh tokens may live on; no mark is kept
+        // for them.
         let user = QueuedMark::User {
             id: UserId::new(7),
-            ended_at: now() - Duration::seconds(3_001),
+            ended_at: now() - Duration::seconds(302),
         };
         assert_eq!(ttl(&user), None);
+        assert_eq!(ttl(&session(2_000, 302)), None);
     }
 }

@@ -126,6 +126,7 @@ impl Authentication {
                     expires_at,
                     device,
                     device_token: device_token.digest(),
+                    live_limit: self.settings.max_per_user,
                 },
                 session_epoch,
                 alert,
@@ -135,10 +136,17 @@ impl Authentication {
             // The account was deleted, or logged out everywhere, while its
             // password was being checked: this login must leave nothing.
             OpenedSession::AccountChanged => return Err(LoginError::InvalidCredentials),
-            OpenedSession::Opened { alert_queued } => {
+            OpenedSession::Opened {
+                alert_queued,
+                ended,
+            } => {
                 if alert_queued {
                     self.outbox.job_committed();
                 }
+                // Over the limit: the least recently used sessions ended
+                // with this login; their tokens must fail every check now,
+                // as after a logout.
+                self.revoker.mark_committed(user.id, &ended, now).await;
             }
         }
 

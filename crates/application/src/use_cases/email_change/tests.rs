@@ -159,7 +159,7 @@ fn ended_marks() -> Vec<Revocation> {
     vec![Revocation::Session {
         id: SessionId::new("sid-2"),
         user: UserId::new(1),
-        ttl_secs: 1_001,
+        ttl_secs: 301,
     }]
 }
 

@@ -387,7 +387,7 @@ async fn change_stores_the_new_hash_keeps_this_session_and_ends_the_others() {
             Revocation::Session {
                 id: SessionId::new("sid-2"),
                 user: UserId::new(1),
-                ttl_secs: 1_001,
+                ttl_secs: 301,
             },
             Revocation::Session {
                 id: SessionId::new("sid-3"),

@@ -58,7 +58,7 @@ fn ended_marks(user: i64) -> Vec<Revocation> {
         Revocation::Session {
             id: SessionId::new("sid-1"),
             user: UserId::new(user),
-            ttl_secs: 1_001,
+            ttl_secs: 301,
         },
         Revocation::Session {
             id: SessionId::new("sid-2"),

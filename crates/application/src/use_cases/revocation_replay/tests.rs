@@ -79,7 +79,7 @@ async fn an_empty_queue_writes_nothing() {
 /// were queued; then the whole batch leaves the queue.
 #[tokio::test]
 async fn writes_the_queued_marks_with_the_life_left_then_forgets_them() {
-    let marks = vec![session("a", 1_000, 60), session("b", 10, 100), user(7, 500)];
+    let marks = vec![session("a", 1_000, 60), session("b", 10, 100), user(7, 50)];
     let mut ports = Ports::new().leasing(marks.clone());
     let mut sequence = mockall::Sequence::new();
     ports
@@ -89,7 +89,7 @@ async fn writes_the_queued_marks_with_the_life_left_then_forgets_them() {
             Revocation::Session {
                 id: SessionId::new("a"),
                 user: UserId::new(5),
-                ttl_secs: 1_001,
+                ttl_secs: 241,
             },
             Revocation::Session {
                 id: SessionId::new("b"),
@@ -98,7 +98,7 @@ async fn writes_the_queued_marks_with_the_life_left_then_forgets_them() {
             },
             Revocation::User {
                 id: UserId::new(7),
-                ttl_secs: 2_501,
+                ttl_secs: 251,
             },
         ]))
         .times(1)

@@ -107,7 +107,7 @@ async fn revoking_one_session_ends_and_marks_it() {
         .with(eq(vec![Revocation::Session {
             id: SessionId::new("s2"),
             user: UserId::new(1),
-            ttl_secs: 1_001,
+            ttl_secs: 301,
         }]))
         .times(1)
         .returning(|_| Ok(()));

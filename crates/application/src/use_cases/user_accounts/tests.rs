@@ -267,7 +267,7 @@ async fn delete_removes_the_user_then_marks_it_revoked_and_forgets_the_queued_ma
         .expect_revoke()
         .with(eq(vec![Revocation::User {
             id: UserId::new(1),
-            ttl_secs: 2_592_001,
+            ttl_secs: 301,
         }]))
         .times(1)
         .in_sequence(&mut sequence)

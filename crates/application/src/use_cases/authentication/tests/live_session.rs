@@ -75,7 +75,7 @@ async fn refuses_a_session_ended_only_in_the_session_store_and_writes_its_marks_
         .with(eq(vec![Revocation::Session {
             id: domain::SessionId::new("sid-1"),
             user: domain::UserId::new(1),
-            ttl_secs: 1_001,
+            ttl_secs: 301,
         }]))
         .times(1)
         .returning(|_| Ok(()));

@@ -17,7 +17,7 @@ fn marks(ids: &[&str]) -> Vec<Revocation> {
         .map(|id| Revocation::Session {
             id: SessionId::new(*id),
             user: UserId::new(1),
-            ttl_secs: 1_001,
+            ttl_secs: 301,
         })
         .collect()
 }

@@ -177,7 +177,12 @@ async fn login_issues_a_fresh_access_and_a_refresh_token_in_one_session() {
                     && user_agent == "Firefox" && session_id == session.id.as_str())
         })
         .times(1)
-        .returning(|_, _, _| Ok(OpenedSession::Opened { alert_queued: true }));
+        .returning(|_, _, _| {
+            Ok(OpenedSession::Opened {
+                alert_queued: true,
+                ended: Vec::new(),
+            })
+        });
     ports
         .outbox
         .expect_job_committed()
@@ -219,6 +224,7 @@ async fn a_login_answers_a_new_device_token_and_stores_its_digest() {
         .returning(|_, _, _| {
             Ok(OpenedSession::Opened {
                 alert_queued: false,
+                ended: Vec::new(),
             })
         });
     let tokens = ports
@@ -248,6 +254,7 @@ async fn a_recognised_device_token_is_answered_again() {
         .returning(|_, _, _| {
             Ok(OpenedSession::Opened {
                 alert_queued: false,
+                ended: Vec::new(),
             })
         });
     let mut login = request("user1@example.io", "pw");
@@ -350,6 +357,7 @@ async fn login_without_new_device_notifications_queues_no_alert() {
         .returning(|_, _, _| {
             Ok(OpenedSession::Opened {
                 alert_queued: false,
+                ended: Vec::new(),
             })
         });
     ports.outbox.expect_job_committed().never();
@@ -366,8 +374,47 @@ async fn a_known_device_wakes_no_relay() {
     ports.sessions.expect_open().returning(|_, _, _| {
         Ok(OpenedSession::Opened {
             alert_queued: false,
+            ended: Vec::new(),
         })
     });
+    ports.outbox.expect_job_committed().never();
+    ports
+        .authentication()
+        .login(request("user1@example.io", "pw"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_login_over_the_limit_marks_the_sessions_it_ended_revoked() {
+    let mut ports = Ports::new().with_account().with_readable_tokens();
+    ports.settings.max_per_user = 3;
+    ports
+        .sessions
+        .expect_open()
+        .withf(|session, _, _| session.live_limit == 3)
+        .times(1)
+        .returning(|_, _, _| {
+            Ok(OpenedSession::Opened {
+                alert_queued: false,
+                ended: vec![crate::ports::EndedSession {
+                    id: SessionId::new("least-recently-used"),
+                    expires_at: now() + Duration::seconds(1_000),
+                    was_live: true,
+                }],
+            })
+        });
+    // Its tokens fail every token check at once, as after a logout.
+    ports
+        .revocations
+        .expect_revoke()
+        .with(eq(vec![crate::ports::Revocation::Session {
+            id: SessionId::new("least-recently-used"),
+            user: UserId::new(1),
+            ttl_secs: 301,
+        }]))
+        .times(1)
+        .returning(|_| Ok(()));
     ports.outbox.expect_job_committed().never();
     ports
         .authentication()
@@ -387,6 +434,7 @@ async fn the_first_refresh_token_ends_with_the_maximum_session_lifetime() {
         .returning(|_, _, _| {
             Ok(OpenedSession::Opened {
                 alert_queued: false,
+                ended: Vec::new(),
             })
         });
     let tokens = ports

@@ -116,7 +116,7 @@ async fn assert_reuse_revokes(presented: u64, rotated_secs_ago: i64) {
         .with(eq(vec![Revocation::Session {
             id: SessionId::new("sid-1"),
             user: UserId::new(1),
-            ttl_secs: 1_001,
+            ttl_secs: 301,
         }]))
         .times(1)
         .returning(|_| Ok(()));
@@ -153,7 +153,7 @@ async fn a_revoked_session_is_refused_and_its_lost_marks_rewritten() {
         .with(eq(vec![Revocation::Session {
             id: SessionId::new("sid-1"),
             user: UserId::new(1),
-            ttl_secs: 1_001,
+            ttl_secs: 301,
         }]))
         .times(1)
         .returning(|_| Ok(()));
