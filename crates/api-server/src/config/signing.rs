@@ -104,23 +104,3 @@ impl fmt::Debug for KeysConfig {
             .finish()
     }
 }
-
-impl super::Settings {
-    /// `JWKS_MAX_AGE`, `JWT_ACCESS_TOKEN_EXPIRES`, `SIGNING_KEYS_ENCRYPTION_KEY`.
-    pub fn keys_config(&self) -> Result<KeysConfig, ConfigError> {
-        let encryption_key = self
-            .signing_keys_encryption_key
-            .as_ref()
-            .map(|key| encryption_key(Some(key)))
-            .transpose()?;
-        Ok(KeysConfig {
-            policy: domain::KeyPolicy {
-                jwks_max_age: chrono::Duration::seconds(
-                    i64::try_from(self.jwks_max_age).unwrap_or(i64::MAX),
-                ),
-                access_token_lifetime: self.token_lifetimes()?.access,
-            },
-            encryption_key,
-        })
-    }
-}
