@@ -136,6 +136,59 @@ async fn the_first_start_makes_one_key_whose_jwks_verifies_our_tokens() {
     );
 }
 
+/// PyJWT's `PyJWKClient`, given only the JWKS URL, verifies our access
+/// tokens of every algorithm (`scripts/verify_with_pyjwt.sh`).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outside_jwks_client_verifies_our_tokens() {
+    let app = es256_app().await;
+    let user = app.register_user().await;
+    for algorithm in [
+        None,
+        Some(SigningAlgorithm::EdDsa),
+        Some(SigningAlgorithm::Rs256),
+    ] {
+        if let Some(algorithm) = algorithm {
+            let kid = keys_command(&app, KeysCommand::Generate { algorithm }).await;
+            let kid = KeyId::parse(kid.trim()).unwrap();
+            keys_command(
+                &app,
+                KeysCommand::Activate {
+                    kid: kid.clone(),
+                    force: true,
+                },
+            )
+            .await;
+            within_5s("the new key signs", || async {
+                kid_of(&app.login_tokens(&user).await.access) == kid.as_str()
+            })
+            .await;
+        }
+        let token = app.login_tokens(&user).await.access;
+        let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../scripts/verify_with_pyjwt.sh");
+        let url = app.url("/.well-known/jwks.json");
+        let output = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("bash")
+                .arg(script)
+                .arg(url)
+                .arg(token)
+                .output()
+        })
+        .await
+        .unwrap()
+        .expect("run scripts/verify_with_pyjwt.sh");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "PyJWT refused the token ({algorithm:?}): {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let claims: Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(claims["sub"], user.id.to_string());
+        assert_eq!(claims["type"], "access");
+    }
+}
+
 #[tokio::test]
 async fn instances_starting_together_on_an_empty_install_share_one_key() {
     // An HS256 instance makes the database and no key.
