@@ -35,6 +35,12 @@ impl TestSettings {
         self
     }
 
+    /// Leaves `name` unset, as if the variable were not there.
+    pub fn unset(&mut self, name: &'static str) -> &mut Self {
+        self.vars.remove(name);
+        self
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str)
     }
@@ -163,7 +169,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut TestSettings)) -> TestAp
     let vars = settings.vars.clone();
     let config = Config::from_lookup(move |name: &str| vars.get(name).cloned())
         .expect("valid test configuration");
-    let application = Application::build(&config).expect("the app starts");
+    let application = Application::build(&config).await.expect("the app starts");
     let port = application.port();
     let metrics_port = application.metrics_port();
     let server = tokio::spawn(application.run_until_stopped());

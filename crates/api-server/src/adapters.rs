@@ -6,11 +6,14 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use application::ports::{SystemClock, TokenCodec};
-use application::{AccountPorts, SecretMail};
-use crypto_adapter::{Argon2Hasher, HasherSettings, JwtCodec, RandomSecrets};
+use application::{AccountPorts, SecretMail, SigningKeys};
+use crypto_adapter::{
+    Argon2Hasher, CryptoKeyWorkshop, HasherSettings, JwtCodec, KeyVault, RandomSecrets,
+};
+use domain::KeyPolicy;
 use postgres_adapter::{
     PgOneTimeSecretStore, PgPool, PgRevocationMarkQueue, PgSessionRepository, PgSettings,
-    PgUserRepository,
+    PgSigningKeyStore, PgUserRepository,
 };
 use redis_adapter::{RedisPool, RedisSettings, RedisTokenRevocations, RevocationCacheSettings};
 
@@ -37,6 +40,8 @@ pub(crate) struct Adapters {
     pub token_revocations: Arc<RedisTokenRevocations>,
     /// Signs and checks tokens; only `Authentication` needs it.
     pub tokens: Arc<dyn TokenCodec>,
+    /// The asymmetric signing keys, when `JWT_ALGORITHM` asks for them.
+    pub signing_keys: Option<Arc<SigningKeys>>,
     /// What every use case but `Authentication` is built from.
     pub account: AccountPorts,
 }
@@ -53,7 +58,7 @@ impl Adapters {
         let redis = redis_adapter::connect_endpoint(&config.redis, &redis_settings)?;
         let token_revocations = Arc::new(token_revocations(config, &redis_settings)?);
         let hasher = Argon2Hasher::new(HasherSettings::default())?;
-        let tokens = JwtCodec::new(&config.jwt_secret, config.jwt.clone())?;
+        let (tokens, signing_keys) = token_signing(config, &pg, pg_settings)?;
         let account = AccountPorts {
             users: Arc::new(PgUserRepository::new(pg.clone(), pg_settings)),
             sessions: Arc::new(PgSessionRepository::new(pg.clone(), pg_settings)),
@@ -79,9 +84,52 @@ impl Adapters {
             redis,
             redis_settings,
             token_revocations,
-            tokens: Arc::new(tokens),
+            tokens,
+            signing_keys,
             account,
         })
+    }
+}
+
+/// The codec every token goes through, and the signing keys it is kept
+/// current with when they are asymmetric.
+type TokenSigning = (Arc<dyn TokenCodec>, Option<Arc<SigningKeys>>);
+
+/// The token codec: on the shared secret, or on the asymmetric keys of
+/// PostgreSQL (none in use until `SigningKeys::start`).
+fn token_signing(
+    config: &Config,
+    pg: &PgPool,
+    pg_settings: PgSettings,
+) -> Result<TokenSigning, StartupError> {
+    let Some(signing) = &config.signing else {
+        let secret = config
+            .jwt_secret
+            .as_ref()
+            .ok_or(StartupError::NoSigningKey)?;
+        return Ok((Arc::new(JwtCodec::new(secret, config.jwt.clone())?), None));
+    };
+    let codec = Arc::new(JwtCodec::asymmetric(
+        config.jwt_secret.as_ref(),
+        config.jwt.clone(),
+    )?);
+    let vault =
+        KeyVault::from_base64(&signing.encryption_key).map_err(StartupError::EncryptionKey)?;
+    let keys = SigningKeys::new(
+        Arc::new(PgSigningKeyStore::new(pg.clone(), pg_settings)),
+        Arc::new(CryptoKeyWorkshop::new(vault, codec.clone())),
+        Arc::new(SystemClock),
+        key_policy(config),
+    );
+    Ok((codec, Some(Arc::new(keys))))
+}
+
+/// The times the key lifecycle's refusals are measured against.
+pub(crate) fn key_policy(config: &Config) -> KeyPolicy {
+    KeyPolicy {
+        jwks_max_age: chrono::Duration::from_std(config.jwks_max_age)
+            .unwrap_or(chrono::Duration::MAX),
+        access_token_lifetime: config.lifetimes.access,
     }
 }
 

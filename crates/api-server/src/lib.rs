@@ -8,22 +8,27 @@ mod adapters;
 mod admin;
 mod background_tasks;
 pub mod config;
+mod keys;
 mod listener;
 mod metrics;
 pub mod outbox_relay_loop;
 pub mod purge_loop;
 mod rate_limiting;
 pub mod revocation_replay_loop;
+pub mod signing_keys_loop;
 mod startup_error;
 mod use_cases;
 
-use application::{OutboxRelay, Purge, RevocationReplay};
+use std::sync::Arc;
+
+use application::{OutboxRelay, Purge, RevocationReplay, SigningKeys};
 use http_api::ServerSettings;
 use tokio::sync::oneshot;
 
 use adapters::Adapters;
 pub use admin::{AdminError, make_admin};
 pub use config::{Config, ConfigError, DatabaseConfig};
+pub use keys::{KeysCommand, KeysCommandError, run_keys_command};
 use listener::bind;
 use outbox_relay_loop::OutboxWakeup;
 use rate_limiting::RateLimiting;
@@ -68,14 +73,25 @@ pub struct Application {
     replay: RevocationReplay,
     /// Deletes sessions and one-time secrets that ended long ago.
     purge: Purge,
+    /// Keeps this instance's signing keys as the store's, when asymmetric.
+    signing_keys: Option<Arc<SigningKeys>>,
 }
 
 impl Application {
     /// Connects nothing yet: pools open connections on first use, so the
-    /// server starts (and `/health/live` answers) while a dependency is down.
-    pub fn build(config: &Config) -> Result<Self, StartupError> {
+    /// server starts (and `/health/live` answers) while a dependency is
+    /// down. With asymmetric signing, though, the keys are read (the first
+    /// one made, on a new install) before the server listens: without them
+    /// no token can be signed or checked.
+    pub async fn build(config: &Config) -> Result<Self, StartupError> {
         let outbox_wakeup = OutboxWakeup::default();
         let adapters = Adapters::build(config, &outbox_wakeup)?;
+        if let (Some(keys), Some(signing)) = (&adapters.signing_keys, &config.signing) {
+            keys.start(signing.algorithm)
+                .await
+                .map_err(StartupError::SigningKeys)?;
+        }
+        let signing_keys = adapters.signing_keys.clone();
         let rate_limiting = RateLimiting::build(config)?;
         let use_cases = UseCases::build(config, &adapters, rate_limiting);
         let metrics = metrics::listener(config.metrics_addr, &adapters)?;
@@ -100,6 +116,7 @@ impl Application {
             outbox_wakeup,
             replay: use_cases.replay,
             purge: use_cases.purge,
+            signing_keys,
         })
     }
 
@@ -117,6 +134,12 @@ impl Application {
     /// in-flight requests finish and stops the outbox relay, the
     /// revocation mark replay and the purge.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let (stop_keys, keys_stopped) = oneshot::channel::<()>();
+        let keys = self.signing_keys.map(|keys| {
+            tokio::spawn(signing_keys_loop::run(keys, async {
+                let _ = keys_stopped.await;
+            }))
+        });
         let (stop_purge, purge_stopped) = oneshot::channel::<()>();
         let purge = tokio::spawn(purge_loop::run(self.purge, async {
             let _ = purge_stopped.await;
@@ -148,6 +171,10 @@ impl Application {
         let _ = replay.await;
         let _ = stop_purge.send(());
         let _ = purge.await;
+        let _ = stop_keys.send(());
+        if let Some(keys) = keys {
+            let _ = keys.await;
+        }
         served
     }
 }

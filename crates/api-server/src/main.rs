@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use api_server::config::Settings;
-use api_server::{Application, Config, DatabaseConfig};
+use api_server::{Application, Config, DatabaseConfig, KeysCommand};
 use clap::{Parser, Subcommand};
+use domain::{KeyId, SigningAlgorithm};
 
 /// The auth API server. Every flag falls back to the environment variable
 /// shown with it; a .env file in the working directory is read first.
@@ -33,9 +34,75 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Manage the asymmetric signing keys (JWT_ALGORITHM ES256, EdDSA, RS256)
+    #[command(subcommand)]
+    Keys(KeysCli),
     /// Exit 0 when the local server's /health/ready answers 200 (for
     /// container health checks; uses HOST and PORT)
     Healthcheck,
+}
+
+/// `api-server keys ...`. Running instances apply a change within 5 s.
+#[derive(Debug, Subcommand)]
+enum KeysCli {
+    /// Make a standby key (published, not signing yet); prints its kid
+    Generate {
+        #[arg(long = "alg", value_parser = parse_algorithm)]
+        algorithm: SigningAlgorithm,
+    },
+    /// List every key: kid, algorithm, state, dates
+    List,
+    /// Make KID the signing key; the active key is retired. Refused for a
+    /// key published less than JWKS_MAX_AGE ago unless --force
+    Activate {
+        #[arg(value_parser = parse_kid)]
+        kid: KeyId,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Stop a standby key from ever signing (the active key cannot be
+    /// retired: activate another)
+    Retire {
+        #[arg(value_parser = parse_kid)]
+        kid: KeyId,
+    },
+    /// Withdraw a key: its tokens are refused. Refused for a key retired
+    /// less than the access-token lifetime + JWKS_MAX_AGE ago unless --force
+    Revoke {
+        #[arg(value_parser = parse_kid)]
+        kid: KeyId,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Import a PKCS#8 PEM private key as a standby key; prints its kid
+    Import {
+        #[arg(long = "alg", value_parser = parse_algorithm)]
+        algorithm: SigningAlgorithm,
+        /// FILE.pem (-----BEGIN PRIVATE KEY-----)
+        file: String,
+    },
+}
+
+fn parse_algorithm(text: &str) -> Result<SigningAlgorithm, String> {
+    text.parse()
+        .map_err(|error: domain::UnknownSigningAlgorithm| error.to_string())
+}
+
+fn parse_kid(text: &str) -> Result<KeyId, String> {
+    KeyId::parse(text).map_err(|error| error.to_string())
+}
+
+impl From<KeysCli> for KeysCommand {
+    fn from(command: KeysCli) -> Self {
+        match command {
+            KeysCli::Generate { algorithm } => Self::Generate { algorithm },
+            KeysCli::List => Self::List,
+            KeysCli::Activate { kid, force } => Self::Activate { kid, force },
+            KeysCli::Retire { kid } => Self::Retire { kid },
+            KeysCli::Revoke { kid, force } => Self::Revoke { kid, force },
+            KeysCli::Import { algorithm, file } => Self::Import { algorithm, file },
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -84,7 +151,7 @@ async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
             postgres_adapter::check_tls(&config.database_url, &config.pg)
                 .await
                 .context("DATABASE_URL")?;
-            let app = Application::build(&config)?;
+            let app = Application::build(&config).await?;
             tracing::info!(host = %config.host, port = app.port(), "API listening");
             app.run_until_stopped()
                 .await
@@ -104,6 +171,12 @@ async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
             for name in applied {
                 tracing::info!(migration = %name, "applied migration");
             }
+        }
+        Command::Keys(command) => {
+            let database = DatabaseConfig::load(settings)?;
+            let keys = settings.keys_config()?;
+            let out = api_server::run_keys_command(&database, &keys, command.into()).await?;
+            print!("{out}");
         }
         Command::Healthcheck => {
             let address = (settings.host(), settings.port()).into();

@@ -20,6 +20,15 @@ pub enum StartupError {
     Jwt(#[from] crypto_adapter::JwtKeyError),
     #[error(transparent)]
     Hasher(#[from] application::ports::HashError),
+    /// HMAC signing without `JWT_SECRET_KEY`: the configuration rules it out.
+    #[error("JWT_SECRET_KEY is required but not set")]
+    NoSigningKey,
+    #[error("SIGNING_KEYS_ENCRYPTION_KEY")]
+    EncryptionKey(#[source] crypto_adapter::VaultError),
+    /// The signing keys could not be set up (the store down, no active
+    /// key, a key that does not open): the message says which.
+    #[error("signing keys")]
+    SigningKeys(#[source] application::SigningKeyError),
     /// The background tasks run on the runtime that builds the server.
     #[error("the API server must be built inside a tokio runtime")]
     NoRuntime(#[source] tokio::runtime::TryCurrentError),

@@ -94,12 +94,15 @@ impl UseCases {
                 Arc::new(RedisProbe::new(adapters.redis.clone(), redis_timeout)),
             ],
             request_limits: limits.request_limits,
-            signing_keys: None,
+            signing_keys: adapters.signing_keys.clone(),
             discovery: Discovery {
                 issuer: config.jwt.issuer.clone(),
-                public_api_url: None,
-                jwks_max_age: std::time::Duration::from_secs(600),
-                algorithms: vec![config.jwt.algorithm.to_string()],
+                public_api_url: config.public_api_url.clone(),
+                jwks_max_age: config.jwks_max_age,
+                algorithms: vec![match &config.signing {
+                    Some(signing) => signing.algorithm.to_string(),
+                    None => config.jwt.algorithm.to_string(),
+                }],
             },
         };
         Self {

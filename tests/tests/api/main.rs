@@ -31,6 +31,7 @@ mod rotation;
 mod secrets;
 mod session_routes;
 mod sessions;
+mod signing_keys;
 mod startup;
 mod tokens;
 mod users;

@@ -5,7 +5,7 @@ use api_server::{Application, Config};
 
 /// Loads the configuration and builds the app, as `serve` does: a refusal
 /// at either step is the one line the binary prints.
-fn build(settings: &[(&'static str, String)]) -> Result<Application, String> {
+async fn build(settings: &[(&'static str, String)]) -> Result<Application, String> {
     let settings = settings.to_vec();
     let config = Config::from_lookup(move |name: &str| {
         let value = settings
@@ -20,11 +20,13 @@ fn build(settings: &[(&'static str, String)]) -> Result<Application, String> {
         })
     })
     .map_err(|error| error.to_string())?;
-    Application::build(&config).map_err(|error| error.to_string())
+    Application::build(&config)
+        .await
+        .map_err(|error| error.to_string())
 }
 
-fn refusal(settings: &[(&'static str, String)]) -> String {
-    match build(settings) {
+async fn refusal(settings: &[(&'static str, String)]) -> String {
+    match build(settings).await {
         Ok(_) => panic!("the server started with {settings:?}"),
         Err(error) => error,
     }
@@ -37,7 +39,8 @@ async fn a_key_shorter_than_the_hash_output_is_refused_naming_the_variable() {
         let error = refusal(&[
             ("JWT_ALGORITHM", algorithm.to_owned()),
             ("JWT_SECRET_KEY", short.clone()),
-        ]);
+        ])
+        .await;
         assert!(error.contains("JWT_SECRET_KEY"), "{error}");
         assert!(error.contains(&min.to_string()), "{error}");
         assert!(!error.contains(&short), "{error}");
@@ -53,7 +56,8 @@ async fn a_key_as_long_as_the_hash_output_is_accepted() {
                 "JWT_SECRET_KEY",
                 "0123456789abcdef".repeat(4)[..min].to_owned(),
             ),
-        ]);
+        ])
+        .await;
         assert!(started.is_ok(), "{algorithm}");
     }
 }
@@ -63,8 +67,31 @@ async fn a_lifetime_past_the_calendar_is_refused_naming_the_variable() {
     let key = ("JWT_SECRET_KEY", "0123456789abcdef".repeat(2));
     for variable in ["JWT_ACCESS_TOKEN_EXPIRES", "JWT_REFRESH_TOKEN_EXPIRES"] {
         for seconds in [i64::MAX, 1_000_000_000_000_000] {
-            let error = refusal(&[key.clone(), (variable, seconds.to_string())]);
+            let error = refusal(&[key.clone(), (variable, seconds.to_string())]).await;
             assert!(error.contains(variable), "{error}");
         }
     }
+}
+
+#[tokio::test]
+async fn an_asymmetric_algorithm_needs_a_valid_encryption_key_named_at_start() {
+    let error = refusal(&[("JWT_ALGORITHM", "ES256".to_owned())]).await;
+    assert!(
+        error.contains("SIGNING_KEYS_ENCRYPTION_KEY is required"),
+        "{error}"
+    );
+    for bad in ["short", "bm90IDMyIGJ5dGVz", "!!!"] {
+        let error = refusal(&[
+            ("JWT_ALGORITHM", "EdDSA".to_owned()),
+            ("SIGNING_KEYS_ENCRYPTION_KEY", bad.to_owned()),
+        ])
+        .await;
+        assert!(
+            error.starts_with("SIGNING_KEYS_ENCRYPTION_KEY is invalid"),
+            "{error}"
+        );
+        assert!(!error.contains(bad), "{error}");
+    }
+    let error = refusal(&[("JWT_ALGORITHM", "PS256".to_owned())]).await;
+    assert!(error.contains("JWT_ALGORITHM"), "{error}");
 }

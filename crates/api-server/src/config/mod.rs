@@ -10,6 +10,7 @@ mod error;
 mod jwt_key;
 mod rate_limits;
 mod settings;
+mod signing;
 mod use_case_settings;
 
 use std::net::{IpAddr, SocketAddr};
@@ -30,6 +31,7 @@ pub use error::ConfigError;
 use error::invalid;
 pub use jwt_key::{MIN_SECRET_DISTINCT_CHARS, SAMPLE_JWT_SECRET_KEY};
 pub use settings::{DatabasePooler, MAX_REVOCATION_CACHE_SIZE, MAX_TOKEN_LIFETIME_SECS, Settings};
+pub use signing::{KeysConfig, SigningConfig, TokenAlgorithm};
 
 /// Everything `serve` needs, checked.
 #[derive(Debug, Clone)]
@@ -42,9 +44,17 @@ pub struct Config {
     pub redis_pool_size: usize,
     /// Every Redis key starts with it; the email worker must use the same.
     pub redis_key_prefix: String,
-    pub jwt_secret: SecretString,
-    /// Algorithm, issuer and audience of every token.
+    /// `JWT_SECRET_KEY`: signs with HMAC; with asymmetric signing, only
+    /// verifies the HMAC tokens issued before (HS256), when still set.
+    pub jwt_secret: Option<SecretString>,
+    /// The HMAC algorithm, issuer and audience of every token.
     pub jwt: JwtSettings,
+    /// Asymmetric signing (`JWT_ALGORITHM` ES256, EdDSA or RS256).
+    pub signing: Option<SigningConfig>,
+    /// `JWKS_MAX_AGE`: how long verifiers may cache the JWKS.
+    pub jwks_max_age: std::time::Duration,
+    /// `PUBLIC_API_URL`: the base of the discovery document's `jwks_uri`.
+    pub public_api_url: Option<String>,
     /// How long access and refresh tokens live.
     pub lifetimes: TokenLifetimes,
     /// Rotation, reuse interval, maximum session life, new-device email.
@@ -81,10 +91,50 @@ impl Config {
             // Its braces would be the hash tag of every key (docs/redis.md#key-layout).
             return Err(invalid("REDIS_KEY_PREFIX", "it must not contain '{'"));
         }
-        let jwt_secret = jwt_key::checked_key(
-            Settings::required(settings.jwt_secret_key.as_ref(), "JWT_SECRET_KEY")?,
-            settings.jwt_algorithm,
-        )?;
+        let (hmac_algorithm, jwt_secret, signing) = match settings.jwt_algorithm {
+            TokenAlgorithm::Hmac(algorithm) => {
+                let secret = jwt_key::checked_key(
+                    Settings::required(settings.jwt_secret_key.as_ref(), "JWT_SECRET_KEY")?,
+                    algorithm,
+                )?;
+                (algorithm, Some(secret), None)
+            }
+            // The secret, when still set, verifies the HS256 tokens issued
+            // before the move; it signs nothing.
+            TokenAlgorithm::Asymmetric(algorithm) => {
+                let hmac = crypto_adapter::JwtAlgorithm::Hs256;
+                let secret = settings
+                    .jwt_secret_key
+                    .as_ref()
+                    .map(|key| {
+                        jwt_key::checked_key(secrecy::ExposeSecret::expose_secret(key), hmac)
+                    })
+                    .transpose()?;
+                let encryption_key =
+                    signing::encryption_key(settings.signing_keys_encryption_key.as_ref())?;
+                (
+                    hmac,
+                    secret,
+                    Some(SigningConfig {
+                        algorithm,
+                        encryption_key,
+                    }),
+                )
+            }
+        };
+        let public_api_url = settings
+            .public_api_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(|url| {
+                url::Url::parse(url)
+                    .ok()
+                    .filter(|parsed| matches!(parsed.scheme(), "http" | "https"))
+                    .map(|_| url.trim_end_matches('/').to_owned())
+                    .ok_or_else(|| invalid("PUBLIC_API_URL", "must be an http(s) URL"))
+            })
+            .transpose()?;
         let account_emails = settings.account_email_settings()?;
         let password_policy = PasswordPolicy::new(settings.password_min_length)
             .ok_or_else(|| invalid("PASSWORD_MIN_LENGTH", "out of range"))?;
@@ -95,8 +145,11 @@ impl Config {
             redis_pool_size: settings.redis_pool_size as usize,
             redis_key_prefix: settings.redis_key_prefix.clone(),
             jwt_secret,
+            signing,
+            jwks_max_age: std::time::Duration::from_secs(settings.jwks_max_age),
+            public_api_url,
             jwt: JwtSettings {
-                algorithm: settings.jwt_algorithm,
+                algorithm: hmac_algorithm,
                 issuer: settings.jwt_issuer.trim().to_owned(),
                 audience: settings.jwt_audience.trim().to_owned(),
             },

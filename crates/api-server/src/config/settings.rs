@@ -4,13 +4,14 @@ use std::net::{IpAddr, SocketAddr};
 
 use clap::builder::TypedValueParser;
 use clap::{CommandFactory, FromArgMatches};
-use crypto_adapter::{JwtAlgorithm, JwtSettings};
+use crypto_adapter::JwtSettings;
 use domain::PasswordPolicy;
 use http_api::client_ip::TrustedProxies;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::error::ConfigError;
 use super::rate_limits;
+use super::signing::TokenAlgorithm;
 
 /// The longest token lifetime accepted: ten years. Anything longer is a
 /// typo, and bounding it keeps every expiry computation in range.
@@ -74,9 +75,26 @@ pub struct Settings {
     /// HMAC key: at least 32 bytes for HS256, 48 for HS384, 64 for HS512
     #[arg(long, env = "JWT_SECRET_KEY", hide_env_values = true, global = true)]
     pub(super) jwt_secret_key: Option<SecretString>,
-    /// HS256, HS384 or HS512; tokens signed otherwise are refused
+    /// HS256, HS384, HS512 (with JWT_SECRET_KEY), or ES256, EdDSA, RS256
+    /// (keys in PostgreSQL, sealed with SIGNING_KEYS_ENCRYPTION_KEY)
     #[arg(long, env = "JWT_ALGORITHM", default_value = "HS256", global = true)]
-    pub(super) jwt_algorithm: JwtAlgorithm,
+    pub(super) jwt_algorithm: TokenAlgorithm,
+    /// 32 bytes, base64: seals the private signing keys (ES256, EdDSA, RS256)
+    #[arg(
+        long,
+        env = "SIGNING_KEYS_ENCRYPTION_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub(super) signing_keys_encryption_key: Option<SecretString>,
+    /// Seconds verifiers may cache the JWKS
+    #[arg(long, env = "JWKS_MAX_AGE", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(0..=86_400), global = true)]
+    pub(super) jwks_max_age: u64,
+    /// This API's public base URL (https://auth.example.com), for the
+    /// discovery document's jwks_uri; unset: the request's own
+    #[arg(long, env = "PUBLIC_API_URL", global = true)]
+    pub(super) public_api_url: Option<String>,
     /// The `iss` claim of every token; tokens naming another are refused
     #[arg(long, env = "JWT_ISSUER", default_value = JwtSettings::DEFAULT_ISSUER, global = true)]
     pub(super) jwt_issuer: String,

@@ -30,7 +30,10 @@ fn defaults_follow_the_contract() {
     assert_eq!(config.jwt.algorithm, JwtAlgorithm::Hs256);
     assert_eq!(config.jwt.issuer, "auth-service");
     assert_eq!(config.jwt.audience, "auth-service-clients");
-    assert_eq!(config.jwt_secret.expose_secret().len(), 32);
+    assert_eq!(
+        config.jwt_secret.as_ref().unwrap().expose_secret().len(),
+        32
+    );
     assert_eq!(config.metrics_addr, None);
     assert_eq!(config.http_workers, None);
     assert!(config.trusted_proxies.is_empty());

@@ -8,6 +8,7 @@ use chrono::TimeDelta;
 use super::database::checked_url;
 use super::error::{ConfigError, invalid};
 use super::settings::Settings;
+use super::signing::{self, KeysConfig};
 
 /// `seconds` as a duration that a token or secret issued now can carry. A
 /// value too large for the calendar stops the start with a line naming
@@ -69,6 +70,26 @@ impl Settings {
             verification_ttl: lifetime("EMAIL_VERIFICATION_TTL", self.email_verification_ttl)?,
             password_reset_ttl: lifetime("PASSWORD_RESET_TTL", self.password_reset_ttl)?,
             require_verified_email: self.require_verified_email,
+        })
+    }
+}
+
+impl Settings {
+    /// `JWKS_MAX_AGE`, `JWT_ACCESS_TOKEN_EXPIRES`, `SIGNING_KEYS_ENCRYPTION_KEY`.
+    pub fn keys_config(&self) -> Result<KeysConfig, ConfigError> {
+        let encryption_key = self
+            .signing_keys_encryption_key
+            .as_ref()
+            .map(|key| signing::encryption_key(Some(key)))
+            .transpose()?;
+        Ok(KeysConfig {
+            policy: domain::KeyPolicy {
+                jwks_max_age: chrono::Duration::seconds(
+                    i64::try_from(self.jwks_max_age).unwrap_or(i64::MAX),
+                ),
+                access_token_lifetime: self.token_lifetimes()?.access,
+            },
+            encryption_key,
         })
     }
 }

@@ -101,8 +101,8 @@ pub(super) fn of(answer: Answer) -> &'static [(u16, &'static str)] {
                 "Too many failed password checks, or requests (rate_limited); see Retry-After",
             ),
         ],
-        // Its own bodies: see `readiness_responses`.
-        Answer::Readiness => &[],
+        // Their own bodies: see `hand_written_responses`.
+        Answer::Readiness | Answer::Jwks | Answer::Discovery => &[],
     }
 }
 
@@ -156,7 +156,7 @@ mod tests {
                 })
                 .into(),
             ],
-            Answer::Readiness => vec![],
+            Answer::Readiness | Answer::Jwks | Answer::Discovery => vec![],
         }
     }
 
@@ -184,6 +184,8 @@ mod tests {
             Answer::OneTimeSecret,
             Answer::CurrentPassword,
             Answer::Readiness,
+            Answer::Jwks,
+            Answer::Discovery,
         ] {
             assert_eq!(documented(of(answer)), codes(&errors(answer)), "{answer:?}");
         }

@@ -18,6 +18,61 @@ fn envelope_response(description: &str) -> Value {
     })
 }
 
+/// The responses of the routes that write their bodies by hand, which
+/// paperclip cannot see; `None` for the others.
+fn hand_written_responses(route: &Route) -> Option<Value> {
+    route.answers.iter().find_map(|answer| match answer {
+        Answer::Readiness => Some(readiness_responses()),
+        Answer::Jwks => Some(jwks_responses()),
+        Answer::Discovery => Some(discovery_responses()),
+        _ => None,
+    })
+}
+
+fn jwks_responses() -> Value {
+    json!({
+        "200": {
+            "description": "The public keys (RFC 7517 JWK Set): every standby, active and retired signing key; empty when tokens are signed with a shared secret",
+            "content": {"application/json": {"schema": {
+                "type": "object",
+                "required": ["keys"],
+                "properties": {"keys": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["kid", "kty", "alg", "use"],
+                    "properties": {
+                        "kid": {"type": "string"},
+                        "kty": {"type": "string", "enum": ["EC", "OKP", "RSA"]},
+                        "alg": {"type": "string", "enum": ["ES256", "EdDSA", "RS256"]},
+                        "use": {"type": "string", "enum": ["sig"]},
+                        "crv": {"type": "string"},
+                        "x": {"type": "string"},
+                        "y": {"type": "string"},
+                        "n": {"type": "string"},
+                        "e": {"type": "string"},
+                    },
+                }}},
+            }}},
+        },
+    })
+}
+
+fn discovery_responses() -> Value {
+    json!({
+        "200": {
+            "description": "Where the public keys are",
+            "content": {"application/json": {"schema": {
+                "type": "object",
+                "required": ["issuer", "jwks_uri", "id_token_signing_alg_values_supported"],
+                "properties": {
+                    "issuer": {"type": "string"},
+                    "jwks_uri": {"type": "string", "format": "uri"},
+                    "id_token_signing_alg_values_supported": {"type": "array", "items": {"type": "string"}},
+                },
+            }}},
+        },
+    })
+}
+
 /// `/health/ready` returns its body by hand, so paperclip sees nothing.
 fn readiness_responses() -> Value {
     let checks = json!({
@@ -162,8 +217,8 @@ pub fn operation_pointer(route: &Route) -> String {
 }
 
 fn document_operation(operation: &mut Map<String, Value>, route: &Route) {
-    let responses = if route.answers.contains(&Answer::Readiness) {
-        readiness_responses()
+    let responses = if let Some(responses) = hand_written_responses(route) {
+        responses
     } else {
         let mut responses = match operation.remove("responses") {
             // Keep the success responses paperclip derived from the handler.

@@ -140,10 +140,11 @@ pub const ROUTES: &[Route] = &[
         .answers(&[Dependency, UserInPath]),
     Route::get("/health/live", |route| route.to(health::live)),
     Route::get("/health/ready", |route| route.to(health::ready)).answers(&[Readiness]),
-    Route::get("/.well-known/jwks.json", |route| route.to(well_known::jwks)),
+    Route::get("/.well-known/jwks.json", |route| route.to(well_known::jwks)).answers(&[Jwks]),
     Route::get("/.well-known/openid-configuration", |route| {
         route.to(well_known::openid_configuration)
-    }),
+    })
+    .answers(&[Discovery]),
 ];
 
 /// Mounts [`ROUTES`]: one resource per path, answering its other methods

@@ -85,6 +85,10 @@ pub enum Answer {
     CurrentPassword,
     /// `/health/ready`: its own `200` and `503` bodies.
     Readiness,
+    /// `/.well-known/jwks.json`: its own `200` body (a JWK Set).
+    Jwks,
+    /// `/.well-known/openid-configuration`: its own `200` body.
+    Discovery,
 }
 
 /// One route: an operation on a path.
