@@ -62,10 +62,18 @@ async fn verify_from_jwks_url(jwks_url: &str, token: &str) -> Result<Value, Stri
         .json()
         .await
         .map_err(|error| error.to_string())?;
+    // As the README's example does: the algorithm is the JWK's.
     let kid = kid_of(token);
     let jwk = keys.find(&kid).ok_or("no such kid")?;
+    let alg: jsonwebtoken::Algorithm = jwk
+        .common
+        .key_algorithm
+        .ok_or("no alg")?
+        .to_string()
+        .parse()
+        .map_err(|error: jsonwebtoken::errors::Error| error.to_string())?;
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|error| error.to_string())?;
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    let mut validation = jsonwebtoken::Validation::new(alg);
     validation.set_audience(&["auth-service-clients"]);
     validation.set_issuer(&["auth-service"]);
     jsonwebtoken::decode::<Value>(token, &key, &validation)
@@ -251,6 +259,11 @@ async fn a_rotation_reaches_every_instance_and_old_tokens_verify_until_revoked()
             kid_of(&app.login_tokens(&user).await.access) == new_kid
         })
         .await;
+        // A verifier with only the JWKS URL takes the new EdDSA key too.
+        let fresh = app.login_tokens(&user).await.access;
+        verify_from_jwks_url(&app.url("/.well-known/jwks.json"), &fresh)
+            .await
+            .expect("an EdDSA token verified from the JWKS URL");
         // The old key is retired: its tokens still work.
         assert_eq!(
             app.get("/protected", Some(&old.access)).await.status(),
