@@ -233,7 +233,7 @@ while :; do
   sleep 0.2
 done
 relay_secs=$(echo "$(date +%s.%N) - $relay_start" | bc)
-stream=$(redis-cli xlen "${run}:email:jobs" 2>/dev/null || echo "?")
+stream=$(redis-cli xlen "${run}:{email}:jobs" 2>/dev/null || echo "?")
 row "relay $BACKLOG jobs, one instance, from its start" "$(printf '%.1f s' "$relay_secs")" \
   "$(echo "$BACKLOG / $relay_secs" | bc) jobs/s; stream length $stream"
 
