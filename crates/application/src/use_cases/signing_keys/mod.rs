@@ -8,7 +8,7 @@
 //! active keys. Instances notice a change by polling the store's version
 //! ([`SigningKeys::refresh`]), so a change needs no restart anywhere.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use domain::{
     KeyChange, KeyId, KeyLifecycle, KeyPolicy, KeyRefusal, KeyRing, KeyState, SigningAlgorithm,
@@ -193,8 +193,12 @@ impl SigningKeys {
                 made = Some(kid);
             }
         }
-        self.refresh().await?;
-        if self.ring().await?.active().is_none() {
+        // The keys just put in use answer whether one signs: no third read.
+        let ring = match self.reload().await? {
+            Some(ring) => ring,
+            None => self.ring().await?,
+        };
+        if ring.active().is_none() {
             return Err(SigningKeyError::NoActiveKey);
         }
         Ok(made)
@@ -203,16 +207,16 @@ impl SigningKeys {
     /// Puts the store's keys in use when they changed since the last call;
     /// whether they had. Instances call it every second or so.
     pub async fn refresh(&self) -> Result<bool, SigningKeyError> {
+        Ok(self.reload().await?.is_some())
+    }
+
+    /// [`Self::refresh`], giving the keys it put in use, if it did.
+    async fn reload(&self) -> Result<Option<KeyRing>, SigningKeyError> {
         // The version first: a change landing between the two reads is
         // seen again at the next call, never missed.
         let version = self.store.version().await?;
-        let current = self
-            .in_use
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .version;
-        if current == Some(version) {
-            return Ok(false);
+        if self.in_use().version == Some(version) {
+            return Ok(None);
         }
         let keys = self.store.all().await?;
         self.workshop.put_in_use(&keys)?;
@@ -222,10 +226,7 @@ impl SigningKeys {
             .map(|key| key.public_jwk.as_str())
             .collect();
         let jwks = format!(r#"{{"keys":[{}]}}"#, published.join(","));
-        *self
-            .in_use
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = InUse {
+        *self.in_use.write().unwrap_or_else(PoisonError::into_inner) = InUse {
             version: Some(version),
             jwks: Arc::from(jwks),
         };
@@ -234,16 +235,20 @@ impl SigningKeys {
             published = published.len(),
             "signing keys put in use"
         );
-        Ok(true)
+        Ok(Some(KeyRing::new(
+            keys.into_iter().map(|key| key.lifecycle).collect(),
+        )))
     }
 
     /// The JWKS document of the keys in use: `{"keys": [...]}`.
     pub fn jwks(&self) -> Arc<str> {
-        self.in_use
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .jwks
-            .clone()
+        self.in_use().jwks.clone()
+    }
+
+    /// What is in use now. A panic while it was being replaced left either
+    /// the old value or the new one whole: both are usable.
+    fn in_use(&self) -> RwLockReadGuard<'_, InUse> {
+        self.in_use.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn ring(&self) -> Result<KeyRing, SigningKeyError> {
