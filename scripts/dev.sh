@@ -8,9 +8,15 @@ cd "$(dirname "$0")/.."
 
 bash scripts/ensure-services.sh
 [ -f .env ] || { cp .env.example .env; echo "Created .env from .env.example"; }
-# The sample key of .env.example is public and `serve` refuses it: give
-# this checkout a random key of its own (64 characters, enough for HS512).
+# The sample keys of .env.example are public and `serve` refuses them: give
+# this checkout random keys of its own.
+if grep -q '^SIGNING_KEYS_ENCRYPTION_KEY=ZGV2LW9ubHktc2FtcGxl' .env; then
+  key=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
+  sed -i "s|^SIGNING_KEYS_ENCRYPTION_KEY=.*|SIGNING_KEYS_ENCRYPTION_KEY=\"${key}\"|" .env
+  echo "Wrote a random SIGNING_KEYS_ENCRYPTION_KEY into .env"
+fi
 if grep -q '^JWT_SECRET_KEY=dev-only-secret-change-me' .env; then
+  # 64 characters, enough for HS512.
   key=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
   sed -i "s|^JWT_SECRET_KEY=.*|JWT_SECRET_KEY=\"${key}\"|" .env
   echo "Wrote a random JWT_SECRET_KEY into .env"

@@ -31,7 +31,7 @@ pub use error::ConfigError;
 use error::invalid;
 pub use jwt_key::{MIN_SECRET_DISTINCT_CHARS, SAMPLE_JWT_SECRET_KEY};
 pub use settings::{DatabasePooler, MAX_REVOCATION_CACHE_SIZE, MAX_TOKEN_LIFETIME_SECS, Settings};
-pub use signing::{KeysConfig, SigningConfig, TokenAlgorithm};
+pub use signing::{KeysConfig, SAMPLE_SIGNING_KEYS_ENCRYPTION_KEY, SigningConfig, TokenAlgorithm};
 
 /// Everything `serve` needs, checked.
 #[derive(Debug, Clone)]

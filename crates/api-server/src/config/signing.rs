@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use crypto_adapter::{JwtAlgorithm, KeyVault};
 use domain::SigningAlgorithm;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::error::{ConfigError, invalid};
 
@@ -69,11 +69,24 @@ impl fmt::Debug for SigningConfig {
     }
 }
 
-/// `SIGNING_KEYS_ENCRYPTION_KEY`, checked: present and 32 bytes of base64.
+/// The sealing key `.env.example` ships with (base64 of
+/// `dev-only-sample-key-change-me!!!`). It is public, so it is refused;
+/// `scripts/dev.sh` writes a random key into `.env` instead.
+pub const SAMPLE_SIGNING_KEYS_ENCRYPTION_KEY: &str = "ZGV2LW9ubHktc2FtcGxlLWtleS1jaGFuZ2UtbWUhISE=";
+
+/// `SIGNING_KEYS_ENCRYPTION_KEY`, checked: present, not the public sample,
+/// and 32 bytes of base64.
 pub fn encryption_key(raw: Option<&SecretString>) -> Result<SecretString, ConfigError> {
     let key = raw
         .cloned()
         .ok_or(ConfigError::Missing("SIGNING_KEYS_ENCRYPTION_KEY"))?;
+    if key.expose_secret() == SAMPLE_SIGNING_KEYS_ENCRYPTION_KEY {
+        return Err(invalid(
+            "SIGNING_KEYS_ENCRYPTION_KEY",
+            "is the public sample key of .env.example; generate your own \
+             (e.g. openssl rand -base64 32)",
+        ));
+    }
     KeyVault::from_base64(&key).map_err(|_| {
         invalid(
             "SIGNING_KEYS_ENCRYPTION_KEY",

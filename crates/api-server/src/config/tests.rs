@@ -222,6 +222,32 @@ fn refuses_the_sample_key_of_env_example() {
 }
 
 #[test]
+fn env_example_signs_with_es256_under_a_sample_sealing_key_that_is_refused() {
+    let example = include_str!("../../../../.env.example");
+    assert!(example.contains("\nJWT_ALGORITHM=ES256\n"), "{example}");
+    assert!(
+        example.contains(&format!(
+            "SIGNING_KEYS_ENCRYPTION_KEY={SAMPLE_SIGNING_KEYS_ENCRYPTION_KEY}"
+        )),
+        ".env.example ships the sealing key this check refuses"
+    );
+    let line = load(&[
+        ("JWT_ALGORITHM", "ES256"),
+        (
+            "SIGNING_KEYS_ENCRYPTION_KEY",
+            SAMPLE_SIGNING_KEYS_ENCRYPTION_KEY,
+        ),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        line.starts_with("SIGNING_KEYS_ENCRYPTION_KEY is invalid: is the public sample"),
+        "{line}"
+    );
+    assert!(!line.contains(SAMPLE_SIGNING_KEYS_ENCRYPTION_KEY));
+}
+
+#[test]
 fn refuses_malformed_urls_without_printing_them() {
     let error = load(&[("DATABASE_URL", "postgres//user:hunter2@x")]).unwrap_err();
     assert!(error.to_string().starts_with("DATABASE_URL is invalid"));
