@@ -162,3 +162,153 @@ async fn a_value_out_of_range_is_one_line_naming_the_variable() {
     assert!(stderr.starts_with("error: "), "{stderr}");
     assert!(stderr.contains("JWT_ACCESS_TOKEN_EXPIRES"), "{stderr}");
 }
+
+/// An ES256 install (its first key made at start) and what `keys`
+/// commands need to reach it.
+async fn es256_install() -> (integration_tests::TestApp, Vars) {
+    let sealing_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let app = integration_tests::spawn_app_with(|settings| {
+        settings
+            .set("JWT_ALGORITHM", "ES256")
+            .set("SIGNING_KEYS_ENCRYPTION_KEY", sealing_key);
+    })
+    .await;
+    let vars = Vars::from([
+        ("DATABASE_URL", app.database_url.clone()),
+        ("SIGNING_KEYS_ENCRYPTION_KEY", sealing_key.to_owned()),
+    ]);
+    (app, vars)
+}
+
+/// A P-256 private key written as `openssl genpkey` writes it (PKCS#8
+/// PEM), and a verifying key made from its public half alone.
+fn p256_key_file(dir: &std::path::Path) -> (PathBuf, String, jsonwebtoken::DecodingKey) {
+    use base64::Engine as _;
+    use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+    use p256::pkcs8::{EncodePrivateKey as _, LineEnding};
+    let secret = p256::SecretKey::from_slice(&[0x42; 32]).unwrap();
+    let private_pem = secret.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
+    let point = secret.public_key().to_encoded_point(false);
+    let coordinate = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let public = jsonwebtoken::DecodingKey::from_ec_components(
+        &coordinate(point.x().unwrap()),
+        &coordinate(point.y().unwrap()),
+    )
+    .unwrap();
+    let path = dir.join("signing-key.pem");
+    std::fs::write(&path, &private_pem).unwrap();
+    (path, private_pem, public)
+}
+
+#[tokio::test]
+async fn keys_import_takes_a_pem_key_that_signs_once_activated() {
+    let (app, vars) = es256_install().await;
+    let dir = scratch_dir();
+    let (pem_file, _, public_key) = p256_key_file(&dir);
+    let pem_file = pem_file.to_str().unwrap();
+
+    let imported = api_server(
+        &["keys", "import", "--alg", "ES256", pem_file],
+        vars.clone(),
+    )
+    .await;
+    assert!(imported.status.success(), "{}", imported.stderr);
+    let kid = imported.stdout.trim().to_owned();
+    assert!(
+        !kid.is_empty() && !kid.contains(char::is_whitespace),
+        "{kid}"
+    );
+
+    // Imported keys wait as standby: published, not yet signing.
+    let listed = api_server(&["keys", "list"], vars.clone()).await;
+    assert!(listed.status.success(), "{}", listed.stderr);
+    let row: Vec<&str> = listed
+        .stdout
+        .lines()
+        .find(|line| line.starts_with(&format!("{kid}\t")))
+        .unwrap_or_else(|| panic!("{kid} not listed: {}", listed.stdout))
+        .split('\t')
+        .collect();
+    assert_eq!(row[1..3], ["ES256", "standby"], "{}", listed.stdout);
+
+    // Published at once it was made, so activating it now needs --force.
+    let refused = api_server(&["keys", "activate", &kid], vars.clone()).await;
+    assert!(!refused.status.success());
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    let activated = api_server(&["keys", "activate", &kid, "--force"], vars).await;
+    assert!(activated.status.success(), "{}", activated.stderr);
+    assert!(
+        activated
+            .stdout
+            .contains(&format!("{kid}: standby -> active")),
+        "{}",
+        activated.stdout
+    );
+
+    // Within 5 s the running server signs with it: its tokens verify with
+    // the public half of the file, and with nothing of ours.
+    let user = app.register_user().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let token = loop {
+        let token = app.login_tokens(&user).await.access;
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        if header.kid.as_deref() == Some(kid.as_str()) {
+            break token;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{kid} never signed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&["auth-service-clients"]);
+    validation.set_issuer(&["auth-service"]);
+    let claims = jsonwebtoken::decode::<serde_json::Value>(&token, &public_key, &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["sub"], user.id.to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn keys_import_refuses_what_is_not_a_key_of_the_algorithm_in_one_line() {
+    let (_app, vars) = es256_install().await;
+    let dir = scratch_dir();
+    let (pem_file, private_pem, _) = p256_key_file(&dir);
+    let pem_file = pem_file.to_str().unwrap();
+    let not_pem = dir.join("notes.txt");
+    std::fs::write(&not_pem, "not a key").unwrap();
+    let missing = dir.join("missing.pem");
+    let mut no_sealing_key = vars.clone();
+    no_sealing_key.remove("SIGNING_KEYS_ENCRYPTION_KEY");
+
+    for (args, vars, names) in [
+        // A P-256 key is not an Ed25519 key.
+        (vec!["--alg", "EdDSA", pem_file], vars.clone(), "EdDSA"),
+        (
+            vec!["--alg", "ES256", not_pem.to_str().unwrap()],
+            vars.clone(),
+            "PKCS#8",
+        ),
+        (
+            vec!["--alg", "ES256", missing.to_str().unwrap()],
+            vars.clone(),
+            "missing.pem",
+        ),
+        (
+            vec!["--alg", "ES256", pem_file],
+            no_sealing_key,
+            "SIGNING_KEYS_ENCRYPTION_KEY",
+        ),
+    ] {
+        let finished = api_server(&[&["keys", "import"], args.as_slice()].concat(), vars).await;
+        assert!(!finished.status.success(), "{args:?}: {}", finished.stdout);
+        let errors = error_lines(&finished.stderr);
+        assert_eq!(errors.len(), 1, "{args:?}: {}", finished.stderr);
+        assert!(errors[0].contains(names), "{args:?}: {}", finished.stderr);
+        // The key never reaches the output, whole or in part.
+        let body_line = private_pem.lines().nth(1).unwrap();
+        assert!(!finished.stderr.contains(body_line), "{}", finished.stderr);
+    }
+    let listed = api_server(&["keys", "list"], vars).await;
+    assert_eq!(listed.stdout.lines().count(), 2, "{}", listed.stdout);
+    let _ = std::fs::remove_dir_all(&dir);
+}
