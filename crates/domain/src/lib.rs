@@ -4,6 +4,7 @@
 mod characters;
 mod device_token;
 mod email;
+mod mfa;
 mod one_time_secret;
 mod password;
 mod session;
@@ -15,6 +16,11 @@ mod username;
 pub use characters::refused_character_class;
 pub use device_token::{DeviceToken, MAX_DEVICE_TOKENS_PER_USER};
 pub use email::{EmailAddress, InvalidEmail};
+pub use mfa::{
+    AssuranceLevel, AuthMethods, InvalidRecoveryCode, InvalidTotpCode, MFA_CHALLENGE_LIFETIME,
+    MFA_CHALLENGE_TRIES, MfaChallengeToken, RECOVERY_CODE_COUNT, RecoveryCode, TimeStep, TotpCode,
+    TotpSecret, UnknownAuthMethods,
+};
 pub use one_time_secret::{
     CODE_FAILURE_WINDOW, CodeFailures, CodePurpose, MAX_CODE_ATTEMPTS, MAX_CODE_FAILURES,
     OneTimeSecret, SecretDigests, SecretProof, SecretPurpose, code_digest, token_digest,

@@ -13,6 +13,7 @@ mod outbox_signal;
 mod password_hasher;
 mod rate_limiter;
 mod revocation_mark_queue;
+mod second_factor_crypto;
 mod session_repository;
 mod signing_keys;
 mod token_codec;
@@ -33,6 +34,9 @@ pub use outbox_signal::OutboxSignal;
 pub use password_hasher::{HashError, PasswordHasher};
 pub use rate_limiter::{AttemptDecision, RateDecision, RateLimitError, RateLimiter};
 pub use revocation_mark_queue::{MarkQueueError, QueuedMark, RevocationMarkQueue};
+pub use second_factor_crypto::{
+    Provisioning, SealedTotpSecret, SecondFactorCrypto, SecondFactorCryptoError,
+};
 pub use session_repository::{
     EndedSession, NewDeviceAlert, NewSession, OpenedSession, SessionEpoch, SessionRepository,
     SessionStoreError,
@@ -69,6 +73,8 @@ pub use password_hasher::MockPasswordHasher;
 pub use rate_limiter::MockRateLimiter;
 #[cfg(any(test, feature = "mocks"))]
 pub use revocation_mark_queue::MockRevocationMarkQueue;
+#[cfg(any(test, feature = "mocks"))]
+pub use second_factor_crypto::MockSecondFactorCrypto;
 #[cfg(any(test, feature = "mocks"))]
 pub use session_repository::MockSessionRepository;
 #[cfg(any(test, feature = "mocks"))]
