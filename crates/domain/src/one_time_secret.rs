@@ -45,11 +45,12 @@ pub const MAX_CODE_FAILURES: i32 = 10;
 pub const CODE_FAILURE_WINDOW: TimeDelta = TimeDelta::hours(24);
 
 /// What a guessed code opens, for the per-account budget of wrong codes:
-/// a one-time secret of one purpose. A second factor's codes will count
-/// here as a purpose of their own, in the same store.
+/// a one-time secret of one purpose, or the second factor of a login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CodePurpose {
     Secret(SecretPurpose),
+    /// The codes of an authenticator app at the second step of a login.
+    SecondFactor,
 }
 
 impl CodePurpose {
@@ -57,6 +58,7 @@ impl CodePurpose {
     pub fn as_str(self) -> &'static str {
         match self {
             CodePurpose::Secret(purpose) => purpose.as_str(),
+            CodePurpose::SecondFactor => "mfa",
         }
     }
 }

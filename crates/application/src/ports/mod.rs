@@ -14,6 +14,7 @@ mod password_hasher;
 mod rate_limiter;
 mod revocation_mark_queue;
 mod second_factor_crypto;
+mod second_factor_store;
 mod session_repository;
 mod signing_keys;
 mod token_codec;
@@ -36,6 +37,10 @@ pub use rate_limiter::{AttemptDecision, RateDecision, RateLimitError, RateLimite
 pub use revocation_mark_queue::{MarkQueueError, QueuedMark, RevocationMarkQueue};
 pub use second_factor_crypto::{
     Provisioning, SealedTotpSecret, SecondFactorCrypto, SecondFactorCryptoError,
+};
+pub use second_factor_store::{
+    Challenge, DisableTotp, EnableTotp, NewChallenge, RecoveryNotice, SecondFactorStatus,
+    SecondFactorStore, SecondFactorStoreError, StoredTotp, TotpEnabled, TotpEnrolment,
 };
 pub use session_repository::{
     EndedSession, NewDeviceAlert, NewSession, OpenedSession, SessionEpoch, SessionRepository,
@@ -75,6 +80,8 @@ pub use rate_limiter::MockRateLimiter;
 pub use revocation_mark_queue::MockRevocationMarkQueue;
 #[cfg(any(test, feature = "mocks"))]
 pub use second_factor_crypto::MockSecondFactorCrypto;
+#[cfg(any(test, feature = "mocks"))]
+pub use second_factor_store::MockSecondFactorStore;
 #[cfg(any(test, feature = "mocks"))]
 pub use session_repository::MockSessionRepository;
 #[cfg(any(test, feature = "mocks"))]
