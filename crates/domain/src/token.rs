@@ -83,6 +83,9 @@ pub struct TokenClaims {
     /// The session's rotation counter when this refresh token was issued
     /// (`gen`); `None` on access tokens.
     pub generation: Option<u64>,
+    /// How the session was authenticated (`amr`, and the `aal` it gives),
+    /// written on access tokens; a refresh reads the session's instead.
+    pub methods: crate::AuthMethods,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -140,6 +143,7 @@ mod tests {
             kind,
             fresh,
             generation: (kind == TokenKind::Refresh).then_some(0),
+            methods: crate::AuthMethods::Password,
             issued_at,
             expires_at: issued_at + Duration::seconds(300),
         }

@@ -68,6 +68,7 @@ diesel::table! {
         generation -> Int8,
         rotated_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
+        auth_methods -> Text,
     }
 }
 

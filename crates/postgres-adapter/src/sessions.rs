@@ -56,6 +56,7 @@ struct SessionRow {
     generation: i64,
     rotated_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
+    auth_methods: String,
 }
 
 impl SessionRow {
@@ -72,6 +73,8 @@ impl SessionRow {
             generation: u64::try_from(self.generation).unwrap_or(0),
             rotated_at: self.rotated_at,
             revoked_at: self.revoked_at,
+            // The column admits only the names `AuthMethods` writes.
+            methods: self.auth_methods.parse().unwrap_or_default(),
         }
     }
 }
@@ -152,6 +155,7 @@ impl SessionRepository for PgSessionRepository {
                 diesel::insert_into(sessions::table)
                     .values((
                         sessions::id.eq(session.id.as_str()),
+                        sessions::auth_methods.eq(session.methods.as_str()),
                         sessions::user_id.eq(user_id),
                         sessions::created_at.eq(session.created_at),
                         sessions::last_used_at.eq(session.created_at),

@@ -65,6 +65,7 @@ fn new_session(user: &User, at: DateTime<Utc>, live_limit: u32) -> NewSession {
         device: ClientDevice::new(None, Some("test")),
         device_token: digest,
         live_limit,
+        methods: domain::AuthMethods::Password,
     }
 }
 

@@ -71,6 +71,7 @@ async fn session(f: &Fixture, user: &User) -> (SessionId, DateTime<Utc>) {
                 device: ClientDevice::new(None, None),
                 device_token: domain::token_digest(id.as_str()),
                 live_limit: 100,
+                methods: domain::AuthMethods::Password,
             },
             SessionEpoch(0),
             None,

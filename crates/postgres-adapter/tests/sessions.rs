@@ -71,6 +71,7 @@ fn new_session(user: &User, device: &ClientDevice, at: DateTime<Utc>) -> NewSess
         device: device.clone(),
         device_token: rand_digest(),
         live_limit: 100,
+        methods: domain::AuthMethods::Password,
     }
 }
 
@@ -152,6 +153,24 @@ async fn a_session_is_stored_with_its_device_and_found_by_id() {
             .unwrap()
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn a_session_keeps_how_its_login_was_authenticated() {
+    let f = fixture().await;
+    let ada = user(&f, "ada").await;
+    for methods in domain::AuthMethods::ALL {
+        let new = NewSession {
+            methods,
+            ..new_session(&ada, &device("203.0.113.7", "Firefox"), now())
+        };
+        f.sessions
+            .open(new.clone(), SessionEpoch(0), None)
+            .await
+            .unwrap();
+        let found = f.sessions.find(new.id.clone()).await.unwrap().unwrap();
+        assert_eq!(found.methods, methods);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -19,6 +19,7 @@ pub fn access_claims(
         kind: TokenKind::Access,
         fresh: false,
         generation: None,
+        methods: domain::AuthMethods::Password,
         issued_at,
         expires_at: issued_at + lifetime,
     }

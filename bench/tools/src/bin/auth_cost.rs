@@ -57,6 +57,7 @@ async fn main() -> Result<(), Failure> {
         kind: TokenKind::Access,
         fresh: true,
         generation: None,
+        methods: domain::AuthMethods::Password,
         issued_at: now,
         expires_at: now + chrono::Duration::seconds(3600),
     };

@@ -51,6 +51,7 @@ fn main() -> Result<(), Failure> {
             kind: TokenKind::Access,
             fresh: false,
             generation: None,
+            methods: domain::AuthMethods::Password,
             issued_at: now,
             expires_at: now + chrono::Duration::seconds(3600),
         };

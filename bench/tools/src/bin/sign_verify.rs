@@ -58,6 +58,7 @@ fn report(name: &str, codec: &JwtCodec, count: usize) -> Result<(), Failure> {
             kind: TokenKind::Access,
             fresh: true,
             generation: None,
+            methods: domain::AuthMethods::Password,
             issued_at: now,
             expires_at: now + chrono::Duration::seconds(3600),
         })

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use domain::{ClientDevice, Session, SessionId, UserId};
+use domain::{AuthMethods, ClientDevice, Session, SessionId, UserId};
 
 use super::BoxError;
 use crate::EmailJob;
@@ -36,6 +36,8 @@ pub struct NewSession {
     /// The most live sessions the user keeps once this one is open: the
     /// least recently used beyond it are ended in the same transaction.
     pub live_limit: u32,
+    /// How the login was authenticated; kept for the session's life.
+    pub methods: AuthMethods,
 }
 
 /// The "new sign-in" email of a login, queued with its session only when

@@ -206,6 +206,8 @@ pub(crate) struct NewToken<'a> {
     pub generation: Option<u64>,
     /// Overrides `now + lifetime` (refresh tokens end with their session).
     pub expires_at: Option<DateTime<Utc>>,
+    /// How the session was authenticated (written on access tokens).
+    pub methods: domain::AuthMethods,
 }
 
 /// Signs a new token issued at `now`. A lifetime that overflows the
@@ -229,6 +231,7 @@ pub(crate) fn issue_token(
         kind: token.kind,
         fresh: token.fresh,
         generation: token.generation,
+        methods: token.methods,
         issued_at: now,
         expires_at,
     })

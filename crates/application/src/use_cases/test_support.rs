@@ -36,6 +36,7 @@ pub(crate) fn claims(user_id: i64, kind: TokenKind, fresh: bool) -> TokenClaims 
         kind,
         fresh,
         generation: (kind == TokenKind::Refresh).then_some(0),
+        methods: domain::AuthMethods::Password,
         issued_at: now(),
         expires_at: now() + Duration::seconds(300),
     }
@@ -55,6 +56,7 @@ pub(crate) fn session(user_id: i64, generation: u64, rotated_secs_ago: i64) -> S
         generation,
         rotated_at: (generation > 0).then(|| now() - Duration::seconds(rotated_secs_ago)),
         revoked_at: None,
+        methods: domain::AuthMethods::Password,
     }
 }
 

@@ -26,6 +26,7 @@ fn claims() -> TokenClaims {
         kind: TokenKind::Access,
         fresh: true,
         generation: None,
+        methods: domain::AuthMethods::Password,
         issued_at: DateTime::from_timestamp(now, 0).expect("now"),
         expires_at: DateTime::from_timestamp(now + 60, 0).expect("later"),
     }

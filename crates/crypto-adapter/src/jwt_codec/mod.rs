@@ -255,6 +255,11 @@ impl JwtCodec {
             fresh: wire.fresh,
             sid: wire.sid.as_str(),
             r#gen: wire.r#gen,
+            aal: wire.aal.as_deref(),
+            amr: wire
+                .amr
+                .as_ref()
+                .map(|amr| amr.iter().map(String::as_str).collect()),
         })
     }
 }
@@ -292,6 +297,8 @@ impl TokenCodec for JwtCodec {
                 TokenKind::Access => None,
                 TokenKind::Refresh => claims.generation,
             },
+            aal: (claims.kind == TokenKind::Access).then(|| claims.methods.level().as_str()),
+            amr: (claims.kind == TokenKind::Access).then(|| claims.methods.amr().to_vec()),
         };
         if self.signs_with_hmac {
             let hmac = self.hmac.as_ref().ok_or_else(no_signing_key)?;
@@ -321,6 +328,8 @@ impl TokenCodec for JwtCodec {
     }
 }
 
+#[cfg(test)]
+mod assurance_tests;
 #[cfg(test)]
 mod asymmetric_tests;
 #[cfg(test)]

@@ -27,6 +27,7 @@ fn claims(kind: TokenKind, fresh: bool, lifetime: Duration) -> TokenClaims {
         kind,
         fresh,
         generation: (kind == TokenKind::Refresh).then_some(7),
+        methods: domain::AuthMethods::Password,
         issued_at: DateTime::from_timestamp(now.timestamp(), 0).unwrap(),
         expires_at: DateTime::from_timestamp((now + lifetime).timestamp(), 0).unwrap(),
     }

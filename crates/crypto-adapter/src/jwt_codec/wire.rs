@@ -2,7 +2,7 @@
 //! domain's claims made from them.
 
 use chrono::{DateTime, Utc};
-use domain::{SessionId, TokenClaims, TokenId, TokenKind, TokenRejection, UserId};
+use domain::{AuthMethods, SessionId, TokenClaims, TokenId, TokenKind, TokenRejection, UserId};
 use serde::{Deserialize, Serialize};
 
 /// The wire format of the claims (`docs/http-api.md#claims`). `S`
@@ -25,6 +25,12 @@ pub(super) struct WireClaims<S> {
     /// The session's rotation counter, on refresh tokens only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#gen: Option<u64>,
+    /// `aal1` or `aal2`, on access tokens only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aal: Option<S>,
+    /// RFC 8176 method names (`["pwd", "otp"]`), on access tokens only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<S>>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -49,6 +55,15 @@ pub(super) fn claims_from(wire: WireClaims<&str>) -> Result<TokenClaims, TokenRe
             Some(wire.r#gen.ok_or(TokenRejection::Invalid)?),
         ),
     };
+    // Tokens issued before the second factor existed carry neither: a
+    // password alone. A pair that is not one of ours is refused.
+    let methods = match (wire.aal, wire.amr.as_deref()) {
+        (None, None) => AuthMethods::Password,
+        (Some(aal), Some(amr)) => AuthMethods::from_amr(amr)
+            .filter(|methods| methods.level().as_str() == aal)
+            .ok_or(TokenRejection::Invalid)?,
+        _ => return Err(TokenRejection::Invalid),
+    };
     Ok(TokenClaims {
         user_id,
         token_id: TokenId::new(wire.jti),
@@ -56,6 +71,7 @@ pub(super) fn claims_from(wire: WireClaims<&str>) -> Result<TokenClaims, TokenRe
         kind,
         fresh: wire.fresh.unwrap_or(false),
         generation,
+        methods,
         issued_at: timestamp(wire.iat)?,
         expires_at: timestamp(wire.exp)?,
     })

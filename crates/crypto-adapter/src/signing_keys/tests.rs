@@ -242,6 +242,7 @@ mod workshop {
             kind: TokenKind::Access,
             fresh: false,
             generation: None,
+            methods: domain::AuthMethods::Password,
             issued_at: chrono::DateTime::from_timestamp(now, 0).expect("now"),
             expires_at: chrono::DateTime::from_timestamp(now + 60, 0).expect("later"),
         }

@@ -73,6 +73,9 @@ pub struct Session {
     /// When the current generation replaced the previous one.
     pub rotated_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// How its login was authenticated: every access token it is
+    /// refreshed into carries these (`amr`, `aal`).
+    pub methods: crate::AuthMethods,
 }
 
 /// What a refresh with a token of generation `presented` does.

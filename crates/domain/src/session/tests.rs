@@ -30,6 +30,7 @@ fn session(generation: u64, rotated: i64) -> Session {
         generation,
         rotated_at: (generation > 0).then(|| at(rotated)),
         revoked_at: None,
+        methods: crate::AuthMethods::Password,
     }
 }
 

@@ -2,7 +2,9 @@
 //! alert), and the first pair of tokens.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use domain::{ClientDevice, DeviceToken, EmailAddress, SessionId, TokenKind, User, UserId};
+use domain::{
+    AuthMethods, ClientDevice, DeviceToken, EmailAddress, SessionId, TokenKind, User, UserId,
+};
 use secrecy::SecretString;
 use uuid::Uuid;
 
@@ -127,6 +129,7 @@ impl Authentication {
                     device,
                     device_token: device_token.digest(),
                     live_limit: self.settings.max_per_user,
+                    methods: AuthMethods::Password,
                 },
                 session_epoch,
                 alert,
@@ -157,6 +160,7 @@ impl Authentication {
             fresh: true,
             generation: None,
             expires_at: None,
+            methods: AuthMethods::Password,
         })?;
         let refresh = self.issue(NewToken {
             user_id: user.id,
@@ -165,6 +169,7 @@ impl Authentication {
             fresh: false,
             generation: Some(0),
             expires_at: Some(expires_at),
+            methods: AuthMethods::Password,
         })?;
         Ok(LoginTokens {
             user_id: user.id,

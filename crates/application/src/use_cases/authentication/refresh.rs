@@ -109,6 +109,7 @@ impl Authentication {
             fresh: false,
             generation: None,
             expires_at: None,
+            methods: session.methods,
         })
     }
 
@@ -125,6 +126,7 @@ impl Authentication {
             fresh: false,
             generation: Some(generation),
             expires_at: Some(expires_at),
+            methods: session.methods,
         })?;
         Ok(RefreshedTokens {
             access_token: self.access_token(session)?,
