@@ -4,6 +4,7 @@ use application::ports::{SealedTotpSecret, SecondFactorCrypto, SecondFactorCrypt
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use domain::{MfaChallengeToken, RECOVERY_CODE_COUNT, TotpSecret, UserId};
+use resvg::{tiny_skia, usvg};
 use secrecy::SecretString;
 
 use super::*;
@@ -330,4 +331,45 @@ fn the_qr_code_is_a_standalone_svg() {
     // The only address in it is the SVG namespace.
     assert_eq!(lower.matches("http").count(), 1);
     assert!(lower.contains("xmlns=\"http://www.w3.org/2000/svg\""));
+}
+
+/// Draws the SVG as the port returns it, then reads the QR code back.
+fn decode_qr_svg(svg: &str) -> String {
+    let tree = usvg::Tree::from_str(svg, &usvg::Options::default()).unwrap();
+    let size = tree.size().to_int_size();
+    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height()).unwrap();
+    pixmap.fill(tiny_skia::Color::WHITE);
+    resvg::render(
+        &tree,
+        tiny_skia::Transform::identity(),
+        &mut pixmap.as_mut(),
+    );
+    let width = pixmap.width();
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(
+        width as usize,
+        pixmap.height() as usize,
+        |x, y| {
+            let pixel = pixmap.pixel(x as u32, y as u32).unwrap();
+            let luma =
+                (u16::from(pixel.red()) + u16::from(pixel.green()) + u16::from(pixel.blue())) / 3;
+            u8::try_from(luma).unwrap()
+        },
+    );
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the picture");
+    let (_, content) = grids[0].decode().unwrap();
+    content
+}
+
+#[test]
+fn the_qr_code_decodes_to_the_otpauth_uri() {
+    let crypto = CryptoSecondFactor::new(keys(1, None), "Auth Service").unwrap();
+    for account in ["ann@example.com", "bob+mfa@example.org"] {
+        let secret = crypto.new_totp_secret();
+        let provisioning = crypto.provisioning(account, &secret).unwrap();
+        assert_eq!(
+            decode_qr_svg(&provisioning.qr_svg),
+            provisioning.otpauth_uri
+        );
+    }
 }
