@@ -87,6 +87,31 @@ pub enum Email {
         #[serde(default)]
         undo_link: String,
     },
+    /// "Two-factor authentication was turned on".
+    MfaEnabled {
+        to: String,
+        /// RFC 3339, UTC.
+        enabled_at: String,
+    },
+    /// "Two-factor authentication was turned off".
+    MfaDisabled {
+        to: String,
+        /// RFC 3339, UTC.
+        disabled_at: String,
+    },
+    /// "A recovery code was used", with how many are left.
+    RecoveryCodeUsed {
+        to: String,
+        /// RFC 3339, UTC.
+        used_at: String,
+        remaining: u32,
+    },
+    /// "New recovery codes were made": the old ones no longer work.
+    RecoveryCodesReplaced {
+        to: String,
+        /// RFC 3339, UTC.
+        replaced_at: String,
+    },
 }
 
 impl Email {
@@ -100,6 +125,10 @@ impl Email {
             Email::PasswordChanged { .. } => "password_changed",
             Email::ConfirmEmailChange { .. } => "confirm_email_change",
             Email::EmailChanging { .. } => "email_changing",
+            Email::MfaEnabled { .. } => "mfa_enabled",
+            Email::MfaDisabled { .. } => "mfa_disabled",
+            Email::RecoveryCodeUsed { .. } => "recovery_code_used",
+            Email::RecoveryCodesReplaced { .. } => "recovery_codes_replaced",
         }
     }
 
@@ -118,7 +147,11 @@ impl Email {
             | Email::ConfirmEmailChange { .. } => true,
             Email::NewDeviceLogin { .. }
             | Email::PasswordChanged { .. }
-            | Email::EmailChanging { .. } => false,
+            | Email::EmailChanging { .. }
+            | Email::MfaEnabled { .. }
+            | Email::MfaDisabled { .. }
+            | Email::RecoveryCodeUsed { .. }
+            | Email::RecoveryCodesReplaced { .. } => false,
         }
     }
 
@@ -162,6 +195,24 @@ impl Email {
             new_email: "new@example.com".into(),
             undo_link: "http://127.0.0.1:5000/undo-email-change#token=t".into(),
         };
+        let at = "2026-01-02T03:04:05Z".to_owned();
+        let mfa_enabled = Email::MfaEnabled {
+            to: "someone@example.com".into(),
+            enabled_at: at.clone(),
+        };
+        let mfa_disabled = Email::MfaDisabled {
+            to: "someone@example.com".into(),
+            disabled_at: at.clone(),
+        };
+        let recovery_code_used = Email::RecoveryCodeUsed {
+            to: "someone@example.com".into(),
+            used_at: at.clone(),
+            remaining: 9,
+        };
+        let recovery_codes_replaced = Email::RecoveryCodesReplaced {
+            to: "someone@example.com".into(),
+            replaced_at: at,
+        };
         let all = vec![
             welcome,
             verify_email,
@@ -170,6 +221,10 @@ impl Email {
             password_changed,
             confirm_email_change,
             email_changing,
+            mfa_enabled,
+            mfa_disabled,
+            recovery_code_used,
+            recovery_codes_replaced,
         ];
         for sample in &all {
             match sample {
@@ -179,7 +234,11 @@ impl Email {
                 | Email::PasswordReset { .. }
                 | Email::PasswordChanged { .. }
                 | Email::ConfirmEmailChange { .. }
-                | Email::EmailChanging { .. } => {}
+                | Email::EmailChanging { .. }
+                | Email::MfaEnabled { .. }
+                | Email::MfaDisabled { .. }
+                | Email::RecoveryCodeUsed { .. }
+                | Email::RecoveryCodesReplaced { .. } => {}
             }
         }
         all
@@ -193,7 +252,11 @@ impl Email {
             | Email::PasswordReset { to, .. }
             | Email::PasswordChanged { to, .. }
             | Email::ConfirmEmailChange { to, .. }
-            | Email::EmailChanging { to, .. } => to,
+            | Email::EmailChanging { to, .. }
+            | Email::MfaEnabled { to, .. }
+            | Email::MfaDisabled { to, .. }
+            | Email::RecoveryCodeUsed { to, .. }
+            | Email::RecoveryCodesReplaced { to, .. } => to,
         }
     }
 }
@@ -276,6 +339,31 @@ impl fmt::Debug for Email {
                 .field("to", to)
                 .field("new_email", new_email)
                 .field("undo_link", &Hidden(undo_link))
+                .finish(),
+            Email::MfaEnabled { to, enabled_at } => f
+                .debug_struct("MfaEnabled")
+                .field("to", to)
+                .field("enabled_at", enabled_at)
+                .finish(),
+            Email::MfaDisabled { to, disabled_at } => f
+                .debug_struct("MfaDisabled")
+                .field("to", to)
+                .field("disabled_at", disabled_at)
+                .finish(),
+            Email::RecoveryCodeUsed {
+                to,
+                used_at,
+                remaining,
+            } => f
+                .debug_struct("RecoveryCodeUsed")
+                .field("to", to)
+                .field("used_at", used_at)
+                .field("remaining", remaining)
+                .finish(),
+            Email::RecoveryCodesReplaced { to, replaced_at } => f
+                .debug_struct("RecoveryCodesReplaced")
+                .field("to", to)
+                .field("replaced_at", replaced_at)
                 .finish(),
         }
     }
