@@ -111,6 +111,44 @@ async fn an_expired_challenge_is_neither_found_nor_consumed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn opening_a_challenge_drops_the_users_expired_ones() {
+    use diesel::QueryableByName;
+    use diesel::sql_types::BigInt;
+    use diesel_async::RunQueryDsl;
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let f = fixture().await;
+    let ada = user(&f, "ada").await;
+    let bob = user(&f, "bob").await;
+    let expired = new_challenge(&ada, Duration::seconds(-1));
+    let others = new_challenge(&bob, Duration::seconds(-1));
+    f.store.open_challenge(expired.clone()).await.unwrap();
+    f.store.open_challenge(others.clone()).await.unwrap();
+    let fresh = new_challenge(&ada, Duration::minutes(5));
+    f.store.open_challenge(fresh.clone()).await.unwrap();
+
+    let mut conn = raw_connection(&f.db.url).await;
+    let rows = |user: i64| {
+        diesel::sql_query("SELECT count(*) AS n FROM mfa_challenges WHERE user_id = $1")
+            .bind::<BigInt, _>(user)
+    };
+    let ada_rows: Count = rows(ada.id.get()).get_result(&mut conn).await.unwrap();
+    let bob_rows: Count = rows(bob.id.get()).get_result(&mut conn).await.unwrap();
+    // Only the opener's expired rows go; another user's wait for a purge.
+    assert_eq!((ada_rows.n, bob_rows.n), (1, 1));
+    assert!(
+        f.store
+            .challenge(fresh.digest, now())
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_challenge_is_consumed_once_even_by_16_concurrent_calls() {
     let f = fixture().await;
     let ada = user(&f, "ada").await;

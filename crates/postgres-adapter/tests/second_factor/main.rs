@@ -27,7 +27,7 @@ use tokio::sync::Barrier;
 use uuid::Uuid;
 
 struct Fixture {
-    _db: TestDatabase,
+    db: TestDatabase,
     users: PgUserRepository,
     sessions: PgSessionRepository,
     outbox: PgEmailOutbox,
@@ -42,7 +42,7 @@ async fn fixture() -> Fixture {
         sessions: PgSessionRepository::new(pool.clone(), settings()),
         outbox: PgEmailOutbox::new(pool.clone(), settings()),
         store: Arc::new(PgSecondFactorStore::new(pool, settings())),
-        _db: db,
+        db,
     }
 }
 
