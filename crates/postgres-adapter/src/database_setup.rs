@@ -188,6 +188,7 @@ mod tests {
                 "2026-12-03-000010_index_secrets_by_user",
                 "2026-12-04-000011_bound_data_growth",
                 "2026-12-04-000030_create_signing_keys",
+                "2026-12-05-000040_create_second_factor",
                 "2026-12-05-000041_session_auth_methods",
             ]
         );

@@ -104,6 +104,48 @@ diesel::table! {
 
 diesel::joinable!(device_tokens -> users (user_id));
 
+diesel::table! {
+    totp_factors (user_id) {
+        user_id -> Int8,
+        key_id -> Text,
+        nonce -> Bytea,
+        ciphertext -> Bytea,
+        created_at -> Timestamptz,
+        enabled_at -> Nullable<Timestamptz>,
+        last_step -> Nullable<Int8>,
+    }
+}
+
+diesel::joinable!(totp_factors -> users (user_id));
+
+diesel::table! {
+    recovery_codes (user_id, digest) {
+        user_id -> Int8,
+        digest -> Bytea,
+        created_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(recovery_codes -> users (user_id));
+
+diesel::table! {
+    mfa_challenges (digest) {
+        digest -> Bytea,
+        user_id -> Int8,
+        session_epoch -> Int8,
+        ip -> Nullable<Text>,
+        network -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        known_device -> Nullable<Bytea>,
+        failures -> Int4,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(mfa_challenges -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     email_outbox,
@@ -112,5 +154,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     device_tokens,
     email_change_undos,
     code_failures,
-    pending_revocation_marks
+    pending_revocation_marks,
+    totp_factors,
+    recovery_codes,
+    mfa_challenges
 );
