@@ -169,12 +169,14 @@ pub trait SecondFactorStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<u32>, SecondFactorStoreError>;
 
-    /// Replaces every recovery code of `user` (used or not) with these;
-    /// `false` (nothing changed) when TOTP is not enabled.
+    /// Replaces every recovery code of `user` (used or not) with these
+    /// and queues `notice` ("New recovery codes were made"), in one
+    /// transaction; `false` (nothing changed) when TOTP is not enabled.
     async fn replace_recovery_codes(
         &self,
         user: UserId,
         digests: Vec<[u8; 32]>,
+        notice: EmailJob,
         now: DateTime<Utc>,
     ) -> Result<bool, SecondFactorStoreError>;
 

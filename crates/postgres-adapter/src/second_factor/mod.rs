@@ -14,6 +14,7 @@ mod challenges;
 mod recovery;
 mod totp;
 
+use application::EmailJob;
 use application::ports::{
     Challenge, DisableTotp, EnableTotp, EndedSession, NewChallenge, RecoveryNotice,
     SealedTotpSecret, SecondFactorStatus, SecondFactorStore, SecondFactorStoreError, StoredTotp,
@@ -122,9 +123,10 @@ impl SecondFactorStore for PgSecondFactorStore {
         &self,
         user: UserId,
         digests: Vec<[u8; 32]>,
+        notice: EmailJob,
         now: DateTime<Utc>,
     ) -> Result<bool, SecondFactorStoreError> {
-        self.replace_codes(user, digests, now).await
+        self.replace_codes(user, digests, notice, now).await
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.open_challenge", skip_all, fields(user_id = challenge.user.get()))]

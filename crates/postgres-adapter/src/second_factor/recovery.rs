@@ -1,5 +1,6 @@
 //! Recovery codes: each used once, replaced as a set.
 
+use application::EmailJob;
 use application::ports::{RecoveryNotice, SecondFactorStoreError};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -121,6 +122,7 @@ impl PgSecondFactorStore {
         &self,
         user: UserId,
         digests: Vec<[u8; 32]>,
+        notice: EmailJob,
         now: DateTime<Utc>,
     ) -> Result<bool, SecondFactorStoreError> {
         let mut conn = self.db.connection().await.map_err(store_error)?;
@@ -131,6 +133,7 @@ impl PgSecondFactorStore {
                 }
                 delete_codes(conn, user).await?;
                 insert_codes(conn, user, &digests, now).await?;
+                queue_emails(conn, std::slice::from_ref(&notice)).await?;
                 Ok::<_, diesel::result::Error>(true)
             }))
             .await

@@ -112,6 +112,7 @@ async fn session(f: &Fixture, user: &User) -> SessionId {
                 device: ClientDevice::default(),
                 device_token: digest(),
                 live_limit: 100,
+                methods: domain::AuthMethods::Password,
             },
             SessionEpoch(
                 f.users

@@ -105,12 +105,16 @@ async fn replacing_the_codes_kills_the_old_ones_and_needs_totp_enabled() {
         .await
         .unwrap();
     let new = [digest(), digest(), digest(), digest()];
+    drain(&f).await;
+    let replaced = notice(to);
     assert!(
         f.store
-            .replace_recovery_codes(ada.id, new.to_vec(), now())
+            .replace_recovery_codes(ada.id, new.to_vec(), replaced.clone(), now())
             .await
             .unwrap()
     );
+    // The notice went out with the new codes, in their transaction.
+    assert_eq!(drain(&f).await, vec![replaced]);
     assert_eq!(
         f.store
             .status(ada.id)
@@ -138,7 +142,7 @@ async fn replacing_the_codes_kills_the_old_ones_and_needs_totp_enabled() {
     let bob = user(&f, "bob").await;
     assert!(
         !f.store
-            .replace_recovery_codes(bob.id, new.to_vec(), now())
+            .replace_recovery_codes(bob.id, new.to_vec(), notice(to), now())
             .await
             .unwrap()
     );
@@ -148,7 +152,7 @@ async fn replacing_the_codes_kills_the_old_ones_and_needs_totp_enabled() {
         .unwrap();
     assert!(
         !f.store
-            .replace_recovery_codes(bob.id, new.to_vec(), now())
+            .replace_recovery_codes(bob.id, new.to_vec(), notice(to), now())
             .await
             .unwrap()
     );
