@@ -2,13 +2,11 @@
 //! what that operation can fail with. A failing port keeps its cause as the
 //! error's source, so the HTTP edge can log the whole chain once.
 
-use std::fmt;
-
 use domain::TokenRejection;
 
 use crate::ports::{
     HashError, MarkQueueError, OutboxError, QueueError, RepositoryError, RevocationError,
-    SecretStoreError, SessionStoreError, TokenEncodeError,
+    SecondFactorStoreError, SecretStoreError, SessionStoreError, TokenEncodeError,
 };
 use crate::rate_limits::RateLimited;
 
@@ -16,109 +14,13 @@ use crate::rate_limits::RateLimited;
 // it has always been exported from.
 pub use crate::ports::BoxError;
 
-/// The role of the outside dependency that failed, for logs and for the
-/// decision between `503` and `500`. Names the role, not the technology.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dependency {
-    UserStore,
-    SessionStore,
-    SecretStore,
-    RevocationStore,
-    PasswordHasher,
-    TokenSigner,
-}
+mod dependency;
 
-impl Dependency {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Dependency::UserStore => "user store",
-            Dependency::SessionStore => "session store",
-            Dependency::SecretStore => "secret store",
-            Dependency::RevocationStore => "revocation store",
-            Dependency::PasswordHasher => "password hasher",
-            Dependency::TokenSigner => "token signer",
-        }
-    }
-}
-
-impl fmt::Display for Dependency {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A port failed. `Unavailable` means retrying later may work (`503`);
-/// `Failed` is a bug or corrupt data (`500`). The port's error is the source.
-#[derive(Debug, thiserror::Error)]
-pub enum DependencyError {
-    #[error("the {0} is unavailable")]
-    Unavailable(Dependency, #[source] BoxError),
-    #[error("the {0} failed")]
-    Failed(Dependency, #[source] BoxError),
-}
-
-impl DependencyError {
-    pub fn dependency(&self) -> Dependency {
-        match self {
-            DependencyError::Unavailable(dependency, _)
-            | DependencyError::Failed(dependency, _) => *dependency,
-        }
-    }
-
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, DependencyError::Unavailable(..))
-    }
-}
-
-impl From<RepositoryError> for DependencyError {
-    fn from(error: RepositoryError) -> Self {
-        let role = Dependency::UserStore;
-        match error {
-            RepositoryError::Unavailable(_) => DependencyError::Unavailable(role, error.into()),
-            // `EmailTaken` and `InvalidInput` reach here only from operations
-            // that cannot cause them: a bug, reported as such.
-            _ => DependencyError::Failed(role, error.into()),
-        }
-    }
-}
-
-/// `From` for the port errors of the common shape: `Unavailable` (retry
-/// later: `503`) or `Unexpected` (a bug: `500`), each for its role.
-macro_rules! store_failures {
-    ($($port:ident => $role:ident),+ $(,)?) => {
-        $(impl From<$port> for DependencyError {
-            fn from(error: $port) -> Self {
-                let role = Dependency::$role;
-                match error {
-                    $port::Unavailable(_) => DependencyError::Unavailable(role, error.into()),
-                    $port::Unexpected(_) => DependencyError::Failed(role, error.into()),
-                }
-            }
-        })+
-    };
-}
-
-store_failures!(
-    SessionStoreError => SessionStore,
-    SecretStoreError => SecretStore,
-    RevocationError => RevocationStore,
-);
-
-impl From<HashError> for DependencyError {
-    fn from(error: HashError) -> Self {
-        let role = Dependency::PasswordHasher;
-        match error {
-            HashError::Busy => DependencyError::Unavailable(role, error.into()),
-            HashError::Unexpected(_) => DependencyError::Failed(role, error.into()),
-        }
-    }
-}
-
-impl From<TokenEncodeError> for DependencyError {
-    fn from(error: TokenEncodeError) -> Self {
-        DependencyError::Failed(Dependency::TokenSigner, error.into())
-    }
-}
+pub use dependency::{Dependency, DependencyError};
+pub use second_factor::{
+    CompleteLoginError, ConfirmTotpError, DisableTotpError, EnrolTotpError,
+    ReplaceRecoveryCodesError, SecondFactorStatusError,
+};
 
 /// Implements `From<port error>` for a use-case error through its
 /// `Dependency` variant.
@@ -131,6 +33,9 @@ macro_rules! dependency_failures {
         })+
     };
 }
+
+// After the macro, which it uses.
+mod second_factor;
 
 /// `UserAccounts::register`.
 #[derive(Debug, thiserror::Error)]
@@ -175,7 +80,7 @@ pub enum LoginError {
     Dependency(#[from] DependencyError),
 }
 
-dependency_failures!(LoginError: RepositoryError, SessionStoreError, SecretStoreError, HashError, TokenEncodeError);
+dependency_failures!(LoginError: RepositoryError, SessionStoreError, SecretStoreError, HashError, TokenEncodeError, SecondFactorStoreError);
 
 /// `EmailVerification::verify`.
 #[derive(Debug, thiserror::Error)]
@@ -294,11 +199,15 @@ dependency_failures!(UndoEmailChangeError: SecretStoreError);
 pub enum AuthenticateError {
     #[error("token refused: {0}")]
     Token(#[from] TokenRejection),
+    /// The user has a second factor, and the token comes from a login
+    /// that did not pass it (`aal1`): the route changes the account.
+    #[error("the action needs a login with the second factor")]
+    SecondFactorRequired,
     #[error(transparent)]
     Dependency(#[from] DependencyError),
 }
 
-dependency_failures!(AuthenticateError: RevocationError, SessionStoreError);
+dependency_failures!(AuthenticateError: RevocationError, SessionStoreError, SecondFactorStoreError);
 
 /// `Authentication::refresh`.
 #[derive(Debug, thiserror::Error)]

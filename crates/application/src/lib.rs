@@ -15,20 +15,23 @@ pub mod use_cases;
 
 pub use email::{Email, EmailJob};
 pub use error::{
-    AuthenticateError, BoxError, ChangePasswordError, ConfirmEmailChangeError, Dependency,
-    DependencyError, ForgotPasswordError, LoginError, LogoutError, PromoteToAdminError,
-    RefreshError, RegisterError, RelayError, ReplayError, RequestEmailChangeError, ResendError,
-    ResetPasswordError, SessionAccessError, UndoEmailChangeError, UserAccessError,
-    VerifyEmailError,
+    AuthenticateError, BoxError, ChangePasswordError, CompleteLoginError, ConfirmEmailChangeError,
+    ConfirmTotpError, Dependency, DependencyError, DisableTotpError, EnrolTotpError,
+    ForgotPasswordError, LoginError, LogoutError, PromoteToAdminError, RefreshError, RegisterError,
+    RelayError, ReplaceRecoveryCodesError, ReplayError, RequestEmailChangeError, ResendError,
+    ResetPasswordError, SecondFactorStatusError, SessionAccessError, UndoEmailChangeError,
+    UserAccessError, VerifyEmailError,
 };
 pub use error_chain::ErrorChain;
 pub use outbox_relay::{OutboxRelay, RelaySettings};
 pub use use_cases::{
     AccountEmailSettings, AccountPorts, Administration, Authentication, AuthenticationPorts,
-    EmailChange, EmailVerification, LoginRequest, LoginTokens, PasswordChange, PasswordReset,
-    Purge, PurgeReport, PurgeSettings, RefreshedTokens, Registration, ReplaySettings,
-    RevocationMarks, RevocationReplay, SecretMail, SessionManagement, SessionSettings,
-    SigningKeyError, SigningKeys, TokenLifetimes, TokenRequirement, UserAccounts,
+    EmailChange, EmailVerification, LoginOutcome, LoginRequest, LoginTokens, PasswordChange,
+    PasswordReset, Purge, PurgeReport, PurgeSettings, RefreshedTokens, Registration,
+    ReplaySettings, RevocationMarks, RevocationReplay, SecondFactor, SecondFactorChallenge,
+    SecondFactorPorts, SecondFactorProof, SecondStepRequest, SecretMail, SessionManagement,
+    SessionSettings, SigningKeyError, SigningKeys, TokenLifetimes, TokenRequirement,
+    TotpEnrolmentKit, UserAccounts,
 };
 // Rate limits.
 pub use rate_limits::RateLimited;

@@ -50,7 +50,13 @@ impl DeviceToken {
     /// A short, stable name of the token for counters (the first 16 bytes
     /// of its digest in hex): never the token itself.
     pub fn counter_name(&self) -> String {
-        self.digest()[..16]
+        Self::counter_name_of(&self.digest())
+    }
+
+    /// [`Self::counter_name`] from the digest alone, for a login whose
+    /// token is no longer at hand (the second step knows only the digest).
+    pub fn counter_name_of(digest: &[u8; 32]) -> String {
+        digest[..16]
             .iter()
             .map(|byte| format!("{byte:02x}"))
             .collect()

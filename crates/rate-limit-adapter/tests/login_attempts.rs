@@ -46,7 +46,7 @@ fn from_device(token: DeviceToken) -> AttemptSubject {
     AttemptSubject::new(
         "ada@example.io",
         Some(SessionEpoch(0)),
-        AttemptClient::KnownDevice(token),
+        AttemptClient::KnownDevice(token.digest()),
     )
 }
 

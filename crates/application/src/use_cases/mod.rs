@@ -16,6 +16,7 @@ mod password_reset;
 mod purge;
 mod revocation_marks;
 mod revocation_replay;
+mod second_factor;
 mod session_revocation;
 mod sessions;
 mod signing_keys;
@@ -41,7 +42,9 @@ use crate::ports::{TokenCodec, TokenEncodeError};
 pub use account_emails::{AccountEmailSettings, SecretMail};
 pub use account_ports::AccountPorts;
 pub use administration::Administration;
-pub use authentication::{Authentication, AuthenticationPorts, LoginRequest};
+pub use authentication::{
+    Authentication, AuthenticationPorts, LoginRequest, SecondFactorProof, SecondStepRequest,
+};
 pub use email_change::EmailChange;
 pub use email_verification::EmailVerification;
 pub use password_change::PasswordChange;
@@ -49,6 +52,7 @@ pub use password_reset::PasswordReset;
 pub use purge::{Purge, PurgeReport, PurgeSettings};
 pub use revocation_marks::RevocationMarks;
 pub use revocation_replay::{ReplaySettings, RevocationReplay};
+pub use second_factor::{SecondFactor, SecondFactorPorts, TotpEnrolmentKit};
 pub use sessions::SessionManagement;
 pub use signing_keys::{SigningKeyError, SigningKeys};
 pub use user_accounts::UserAccounts;
@@ -160,6 +164,23 @@ pub struct LoginTokens {
     /// What the client sends back with its next login, so that failures
     /// elsewhere never throttle it.
     pub device_token: domain::DeviceToken,
+}
+
+/// How a right password ends: signed in, or asked for the second factor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginOutcome {
+    SignedIn(LoginTokens),
+    /// The user has TOTP enabled: no session yet, and no tokens.
+    SecondFactorRequired(SecondFactorChallenge),
+}
+
+/// The `mfa_token` a login's second step must bring back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecondFactorChallenge {
+    pub user_id: domain::UserId,
+    pub mfa_token: domain::MfaChallengeToken,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
 }
 
 /// The answer to a refresh: a new access token and, when refresh tokens

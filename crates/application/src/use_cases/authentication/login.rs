@@ -1,20 +1,20 @@
-//! Logging in: the password check, the new session (and its new-device
-//! alert), and the first pair of tokens.
+//! Logging in: the password check, then either the session (and its
+//! new-device alert) with the first pair of tokens, or, for a user with
+//! a second factor, the `mfa_token` of the second step
+//! (`second_step.rs`).
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use domain::{
-    AuthMethods, ClientDevice, DeviceToken, EmailAddress, SessionId, TokenKind, User, UserId,
+    AuthMethods, ClientDevice, DeviceToken, EmailAddress, MFA_CHALLENGE_LIFETIME, UserId,
 };
 use secrecy::SecretString;
-use uuid::Uuid;
 
-use super::{Authentication, overflow};
+use super::Authentication;
+use super::session_opening::VerifiedLogin;
 use crate::error::LoginError;
-use crate::ports::{NewDeviceAlert, NewSession, OpenedSession, StoredCredentials};
+use crate::ports::{NewChallenge, StoredCredentials};
 use crate::use_cases::email_verification::send_verification;
 use crate::use_cases::login_attempts::{AttemptClient, AttemptOutcome, AttemptSubject};
-use crate::use_cases::{LoginTokens, NewToken, SessionSettings};
-use crate::{Email, EmailJob};
+use crate::use_cases::{LoginOutcome, SecondFactorChallenge};
 
 /// No user has this id: what a device token of an unknown account is
 /// looked up under, so that the lookup costs the same either way.
@@ -36,9 +36,10 @@ impl Authentication {
     /// the client's failed logins (see
     /// [`LoginAttempts`](crate::LoginAttempts)). Unknown emails, malformed
     /// emails and wrong passwords fail alike and cost the same hash; a
-    /// malformed email never reaches the user store.
+    /// malformed email never reaches the user store. A user with TOTP
+    /// enabled gets no session yet: the answer is the second step's token.
     #[tracing::instrument(level = "debug", name = "login", skip_all, fields(user_id = tracing::field::Empty))]
-    pub async fn login(&self, request: LoginRequest) -> Result<LoginTokens, LoginError> {
+    pub async fn login(&self, request: LoginRequest) -> Result<LoginOutcome, LoginError> {
         let LoginRequest {
             email,
             password,
@@ -64,7 +65,7 @@ impl Authentication {
             None => None,
         };
         let client = match &known_device {
-            Some(token) => AttemptClient::KnownDevice(token.clone()),
+            Some(token) => AttemptClient::KnownDevice(token.digest()),
             None => AttemptClient::Network(device.network()),
         };
         let epoch = found.as_ref().map(|found| found.session_epoch);
@@ -79,14 +80,15 @@ impl Authentication {
         result
     }
 
-    /// The password check of a login and, when it is right, its session.
+    /// The password check of a login and, when it is right, its session
+    /// or its second step.
     async fn check_and_open(
         &self,
         found: Option<StoredCredentials>,
         password: SecretString,
         device: ClientDevice,
         known_device: Option<DeviceToken>,
-    ) -> Result<LoginTokens, LoginError> {
+    ) -> Result<LoginOutcome, LoginError> {
         let (credentials, hash) = match found {
             Some(found) => {
                 let hash = found.password_hash.clone();
@@ -110,94 +112,44 @@ impl Authentication {
             send_verification(&*self.secrets, &self.mail, &*self.outbox, &user, now).await?;
             return Err(LoginError::EmailNotVerified);
         }
-        let session = SessionId::new(Uuid::new_v4().simple().to_string());
-        let expires_at = self.policy.refresh_expiry(now, now).ok_or_else(overflow)?;
-        let alert = self
-            .settings
-            .notify_new_device
-            .then(|| new_device_alert(&user, &session, &device, now));
-        // A recognised token is answered again; anyone else gets a new one.
-        let device_token = known_device.unwrap_or_else(|| self.mail.device_token());
-        let opened = self
-            .sessions
-            .open(
-                NewSession {
-                    id: session.clone(),
-                    user_id: user.id,
+        let second_factor = self
+            .factor
+            .store
+            .totp(user.id)
+            .await?
+            .is_some_and(|totp| totp.enabled_at.is_some());
+        if second_factor {
+            let mfa_token = self.factor.crypto.new_challenge_token();
+            let expires_at = now + MFA_CHALLENGE_LIFETIME;
+            self.factor
+                .store
+                .open_challenge(NewChallenge {
+                    digest: mfa_token.digest(),
+                    user: user.id,
+                    epoch: session_epoch,
+                    device,
+                    known_device: known_device.as_ref().map(DeviceToken::digest),
                     created_at: now,
                     expires_at,
-                    device,
-                    device_token: device_token.digest(),
-                    live_limit: self.settings.max_per_user,
-                    methods: AuthMethods::Password,
-                },
-                session_epoch,
-                alert,
-            )
-            .await?;
-        match opened {
-            // The account was deleted, or logged out everywhere, while its
-            // password was being checked: this login must leave nothing.
-            OpenedSession::AccountChanged => return Err(LoginError::InvalidCredentials),
-            OpenedSession::Opened {
-                alert_queued,
-                ended,
-            } => {
-                if alert_queued {
-                    self.outbox.job_committed();
-                }
-                // Over the limit: the least recently used sessions ended
-                // with this login; their tokens must fail every check now,
-                // as after a logout.
-                self.revoker.mark_committed(user.id, &ended, now).await;
-            }
+                })
+                .await?;
+            return Ok(LoginOutcome::SecondFactorRequired(SecondFactorChallenge {
+                user_id: user.id,
+                mfa_token,
+                expires_in: MFA_CHALLENGE_LIFETIME.num_seconds().unsigned_abs(),
+            }));
         }
-
-        let access = self.issue(NewToken {
-            user_id: user.id,
-            session: &session,
-            kind: TokenKind::Access,
-            fresh: true,
-            generation: None,
-            expires_at: None,
-            methods: AuthMethods::Password,
-        })?;
-        let refresh = self.issue(NewToken {
-            user_id: user.id,
-            session: &session,
-            kind: TokenKind::Refresh,
-            fresh: false,
-            generation: Some(0),
-            expires_at: Some(expires_at),
-            methods: AuthMethods::Password,
-        })?;
-        Ok(LoginTokens {
-            user_id: user.id,
-            access_token: access,
-            refresh_token: refresh,
-            expires_in: self.lifetimes.access_secs(),
-            device_token,
-        })
-    }
-}
-
-fn new_device_alert(
-    user: &User,
-    session: &SessionId,
-    device: &ClientDevice,
-    now: DateTime<Utc>,
-) -> NewDeviceAlert {
-    NewDeviceAlert {
-        email: EmailJob::new(
-            Email::NewDeviceLogin {
-                to: user.email.as_str().to_owned(),
-                signed_in_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
-                ip: device.ip().map(|ip| ip.to_string()).unwrap_or_default(),
-                user_agent: device.user_agent().unwrap_or_default().to_owned(),
-                session_id: session.as_str().to_owned(),
-            },
-            now,
-        ),
-        lookback: SessionSettings::KNOWN_DEVICE_LOOKBACK,
+        let tokens = self
+            .open_session(VerifiedLogin {
+                user,
+                epoch: session_epoch,
+                device,
+                known_device,
+                methods: AuthMethods::Password,
+                now,
+            })
+            .await?
+            .ok_or(LoginError::InvalidCredentials)?;
+        Ok(LoginOutcome::SignedIn(tokens))
     }
 }

@@ -7,6 +7,8 @@
 mod login;
 mod logout;
 mod refresh;
+mod second_step;
+mod session_opening;
 mod token_checks;
 
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use domain::RefreshPolicy;
 use super::account_emails::SecretMail;
 use super::login_attempts::LoginAttempts;
 use super::revocation_marks::RevocationMarks;
+use super::second_factor::SecondFactorPorts;
 use super::session_revocation::SessionRevocation;
 use super::{NewToken, SessionSettings, TokenLifetimes, issue_token};
 use crate::ports::{
@@ -24,6 +27,7 @@ use crate::ports::{
 };
 
 pub use login::LoginRequest;
+pub use second_step::{SecondFactorProof, SecondStepRequest};
 
 /// The ports [`Authentication`] works with.
 #[derive(Clone)]
@@ -44,6 +48,8 @@ pub struct AuthenticationPorts {
     pub mail: SecretMail,
     /// Throttles failed logins.
     pub attempts: LoginAttempts,
+    /// The second factor: whether a login needs one, and its second step.
+    pub second_factor: SecondFactorPorts,
 }
 
 /// Login, token checks, refresh (with rotation) and logout.
@@ -60,6 +66,7 @@ pub struct Authentication {
     secrets: Arc<dyn OneTimeSecretStore>,
     mail: SecretMail,
     attempts: LoginAttempts,
+    factor: SecondFactorPorts,
     lifetimes: TokenLifetimes,
     settings: SessionSettings,
     policy: RefreshPolicy,
@@ -90,6 +97,7 @@ impl Authentication {
             secrets: ports.secrets,
             mail: ports.mail,
             attempts: ports.attempts,
+            factor: ports.second_factor,
             lifetimes,
             policy: settings.refresh_policy(&lifetimes),
             settings,

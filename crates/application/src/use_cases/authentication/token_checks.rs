@@ -1,7 +1,7 @@
 //! Token checks: verifying a bearer token for a route, and, for a route
 //! that changes an account, its session's liveness in PostgreSQL too.
 
-use domain::{TokenClaims, TokenKind, TokenRejection};
+use domain::{AssuranceLevel, TokenClaims, TokenKind, TokenRejection};
 
 use super::Authentication;
 use crate::error::AuthenticateError;
@@ -48,7 +48,9 @@ impl Authentication {
     /// written yet, or lost) is refused all the same, as `Revoked`, and its
     /// marks are written again; so is an expired session, and a session
     /// that is gone or belongs to someone else. Costs one read of the
-    /// session store, which ordinary token checks never pay.
+    /// session store, which ordinary token checks never pay. A user with a
+    /// second factor must also have passed it in this session's login
+    /// (`aal2`); only an `aal1` token pays that read.
     #[tracing::instrument(
         level = "debug",
         name = "authenticate_live",
@@ -56,6 +58,34 @@ impl Authentication {
         fields(?requirement, user_id = tracing::field::Empty)
     )]
     pub async fn authenticate_live(
+        &self,
+        token: &str,
+        requirement: TokenRequirement,
+    ) -> Result<TokenClaims, AuthenticateError> {
+        let claims = self.authenticate_live_any_level(token, requirement).await?;
+        if claims.methods.level() < AssuranceLevel::Aal2
+            && self
+                .factor
+                .store
+                .totp(claims.user_id)
+                .await?
+                .is_some_and(|totp| totp.enabled_at.is_some())
+        {
+            return Err(AuthenticateError::SecondFactorRequired);
+        }
+        Ok(claims)
+    }
+
+    /// [`Self::authenticate_live`] without the second-factor rule: for the
+    /// routes that set the second factor up, which a session from before
+    /// it existed must reach.
+    #[tracing::instrument(
+        level = "debug",
+        name = "authenticate_live",
+        skip_all,
+        fields(?requirement, user_id = tracing::field::Empty)
+    )]
+    pub async fn authenticate_live_any_level(
         &self,
         token: &str,
         requirement: TokenRequirement,

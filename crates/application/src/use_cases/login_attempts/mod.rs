@@ -50,7 +50,8 @@ pub struct LoginAttempts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptClient {
     /// A device token of this account, recognised by the store.
-    KnownDevice(DeviceToken),
+    /// Named by the token's digest.
+    KnownDevice([u8; 32]),
     /// Anyone else, by network (`None`: the address is unknown).
     Network(Option<String>),
 }
@@ -78,8 +79,12 @@ impl AttemptSubject {
     /// The counter of this client's failures against the account.
     fn pair(&self) -> String {
         match &self.client {
-            AttemptClient::KnownDevice(token) => {
-                format!("{}|device:{}", self.account, token.counter_name())
+            AttemptClient::KnownDevice(digest) => {
+                format!(
+                    "{}|device:{}",
+                    self.account,
+                    DeviceToken::counter_name_of(digest)
+                )
             }
             AttemptClient::Network(Some(network)) => format!("{}|net:{network}", self.account),
             AttemptClient::Network(None) => format!("{}|net:unknown", self.account),

@@ -30,6 +30,26 @@ fn finding(ports: &mut Ports, found: Option<Session>) {
         .returning(move |_| Ok(found.clone()));
 }
 
+/// The user's TOTP factor: `Some(enabled)`, or none at all.
+fn second_factor(ports: &mut Ports, enabled: Option<bool>) {
+    ports
+        .factor_store
+        .expect_totp()
+        .with(eq(domain::UserId::new(1)))
+        .times(1)
+        .returning(move |_| {
+            Ok(enabled.map(|enabled| crate::ports::StoredTotp {
+                sealed: crate::ports::SealedTotpSecret {
+                    key_id: "k".into(),
+                    nonce: vec![0; 12],
+                    ciphertext: vec![0; 36],
+                },
+                enabled_at: enabled.then(now),
+                last_step: None,
+            }))
+        });
+}
+
 async fn live_check(
     ports: Ports,
     requirement: TokenRequirement,
@@ -54,6 +74,7 @@ fn assert_revoked(result: Result<TokenClaims, AuthenticateError>) {
 async fn accepts_a_token_whose_session_is_live_in_the_session_store() {
     let mut ports = unmarked(true);
     finding(&mut ports, Some(session(1, 0, 0)));
+    second_factor(&mut ports, None);
     let claims = live_check(ports, TokenRequirement::FreshAccess)
         .await
         .unwrap();
@@ -171,4 +192,64 @@ async fn the_ordinary_token_check_never_reads_the_session_store() {
         .authenticate("t", TokenRequirement::FreshAccess)
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn an_aal1_token_of_a_user_with_totp_enabled_needs_the_second_factor() {
+    let mut ports = unmarked(true);
+    finding(&mut ports, Some(session(1, 0, 0)));
+    second_factor(&mut ports, Some(true));
+    let result = live_check(ports, TokenRequirement::FreshAccess).await;
+    assert!(
+        matches!(result, Err(AuthenticateError::SecondFactorRequired)),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_pending_enrolment_asks_nothing_more_of_an_aal1_token() {
+    let mut ports = unmarked(true);
+    finding(&mut ports, Some(session(1, 0, 0)));
+    second_factor(&mut ports, Some(false));
+    assert!(
+        live_check(ports, TokenRequirement::FreshAccess)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn an_aal2_token_passes_without_reading_the_second_factor() {
+    for methods in [
+        domain::AuthMethods::PasswordAndTotp,
+        domain::AuthMethods::PasswordAndRecoveryCode,
+    ] {
+        let mut ports = Ports::new();
+        let mut aal2 = claims(1, TokenKind::Access, true);
+        aal2.methods = methods;
+        decoding(&mut ports, aal2);
+        ports
+            .revocations
+            .expect_is_revoked()
+            .times(1)
+            .returning(|_| Ok(false));
+        finding(&mut ports, Some(session(1, 0, 0)));
+        // No expectation on the second-factor store: a read would panic.
+        let claims = live_check(ports, TokenRequirement::FreshAccess)
+            .await
+            .unwrap();
+        assert_eq!(claims.methods, methods);
+    }
+}
+
+#[tokio::test]
+async fn the_set_up_routes_check_the_session_but_not_the_second_factor() {
+    let mut ports = unmarked(true);
+    finding(&mut ports, Some(session(1, 0, 0)));
+    let claims = ports
+        .authentication()
+        .authenticate_live_any_level("t", TokenRequirement::FreshAccess)
+        .await
+        .unwrap();
+    assert_eq!(claims.user_id, UserId::new(1));
 }

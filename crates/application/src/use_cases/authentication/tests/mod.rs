@@ -19,13 +19,14 @@ use crate::error::{
 };
 use crate::ports::{
     MockOneTimeSecretStore, MockOutboxSignal, MockPasswordHasher, MockRevocationMarkQueue,
-    MockSessionRepository, MockTokenCodec, MockTokenRevocations, MockUserRepository, OpenedSession,
-    RepositoryError, RevocationError, SessionEpoch, StoredCredentials,
+    MockSecondFactorCrypto, MockSecondFactorStore, MockSessionRepository, MockTokenCodec,
+    MockTokenRevocations, MockUserRepository, OpenedSession, RepositoryError, RevocationError,
+    SessionEpoch, StoredCredentials,
 };
-use crate::use_cases::TokenRequirement;
 use crate::use_cases::test_support::{
     app_email_settings, claims, clock, forgetting, now, secret_mail, user,
 };
+use crate::use_cases::{LoginOutcome, LoginTokens, TokenRequirement};
 
 /// Mocks with no expectations: any call fails the test, so each test
 /// states exactly which ports its use case may touch.
@@ -39,6 +40,8 @@ pub(super) struct Ports {
     pub tokens: MockTokenCodec,
     pub outbox: MockOutboxSignal,
     pub secrets: MockOneTimeSecretStore,
+    pub factor_store: MockSecondFactorStore,
+    pub factor_crypto: MockSecondFactorCrypto,
     pub email_settings: crate::AccountEmailSettings,
     pub lifetimes: TokenLifetimes,
     pub settings: SessionSettings,
@@ -57,6 +60,8 @@ impl Ports {
             tokens: MockTokenCodec::new(),
             outbox: MockOutboxSignal::new(),
             secrets: MockOneTimeSecretStore::new(),
+            factor_store: MockSecondFactorStore::new(),
+            factor_crypto: MockSecondFactorCrypto::new(),
             email_settings: app_email_settings(),
             lifetimes: TokenLifetimes::default(),
             settings: SessionSettings::default(),
@@ -78,6 +83,10 @@ impl Ports {
                 secrets: Arc::new(self.secrets),
                 mail: secret_mail(self.email_settings),
                 attempts: self.attempts,
+                second_factor: crate::use_cases::SecondFactorPorts {
+                    store: Arc::new(self.factor_store),
+                    crypto: Arc::new(self.factor_crypto),
+                },
             },
             self.lifetimes,
             self.settings,
@@ -104,15 +113,24 @@ impl Ports {
     }
 
     /// `find_credentials` answers user 1 with hash "h" at epoch 4, and the
-    /// hasher accepts the password "pw".
-    fn with_account(mut self) -> Self {
+    /// hasher accepts the password "pw"; the user has no second factor.
+    pub fn with_account(mut self) -> Self {
         self.users
             .expect_find_credentials()
             .returning(|_| Ok(Some(credentials(1))));
         self.hasher
             .expect_verify()
             .returning(|password, _| Ok(password.expose_secret() == "pw"));
+        self.factor_store.expect_totp().returning(|_| Ok(None));
         self
+    }
+}
+
+/// The tokens of a login that needed no second factor.
+pub(super) fn signed_in(outcome: LoginOutcome) -> LoginTokens {
+    match outcome {
+        LoginOutcome::SignedIn(tokens) => tokens,
+        other => panic!("a second factor was asked: {other:?}"),
     }
 }
 
@@ -147,6 +165,7 @@ fn password(raw: &str) -> SecretString {
 #[tokio::test]
 async fn login_issues_a_fresh_access_and_a_refresh_token_in_one_session() {
     let mut ports = Ports::new().with_readable_tokens();
+    ports.factor_store.expect_totp().returning(|_| Ok(None));
     ports
         .users
         .expect_find_credentials()
@@ -188,11 +207,13 @@ async fn login_issues_a_fresh_access_and_a_refresh_token_in_one_session() {
         .expect_job_committed()
         .times(1)
         .return_const(());
-    let tokens = ports
-        .authentication()
-        .login(request("  Ada@Example.IO ", "pw"))
-        .await
-        .unwrap();
+    let tokens = signed_in(
+        ports
+            .authentication()
+            .login(request("  Ada@Example.IO ", "pw"))
+            .await
+            .unwrap(),
+    );
     let access: Vec<_> = tokens.access_token.split(':').collect();
     let refresh: Vec<_> = tokens.refresh_token.split(':').collect();
     assert_eq!(&access[..2], ["access", "true"]);
@@ -227,11 +248,13 @@ async fn a_login_answers_a_new_device_token_and_stores_its_digest() {
                 ended: Vec::new(),
             })
         });
-    let tokens = ports
-        .authentication()
-        .login(request("user1@example.io", "pw"))
-        .await
-        .unwrap();
+    let tokens = signed_in(
+        ports
+            .authentication()
+            .login(request("user1@example.io", "pw"))
+            .await
+            .unwrap(),
+    );
     assert_eq!(tokens.device_token, issued);
 }
 
@@ -259,7 +282,7 @@ async fn a_recognised_device_token_is_answered_again() {
         });
     let mut login = request("user1@example.io", "pw");
     login.device_token = Some(known.clone());
-    let tokens = ports.authentication().login(login).await.unwrap();
+    let tokens = signed_in(ports.authentication().login(login).await.unwrap());
     assert_eq!(tokens.device_token, known);
 }
 
@@ -437,11 +460,13 @@ async fn the_first_refresh_token_ends_with_the_maximum_session_lifetime() {
                 ended: Vec::new(),
             })
         });
-    let tokens = ports
-        .authentication()
-        .login(request("user1@example.io", "pw"))
-        .await
-        .unwrap();
+    let tokens = signed_in(
+        ports
+            .authentication()
+            .login(request("user1@example.io", "pw"))
+            .await
+            .unwrap(),
+    );
     assert_eq!(tokens.refresh_token.split(':').nth(3), Some("100"));
 }
 
@@ -559,6 +584,7 @@ async fn login_with_a_lifetime_past_the_calendar_fails_instead_of_panicking() {
         .expect_find_credentials()
         .returning(|_| Ok(Some(credentials(1))));
     ports.hasher.expect_verify().returning(|_, _| Ok(true));
+    ports.factor_store.expect_totp().returning(|_| Ok(None));
     ports.tokens.expect_encode().returning(|_| Ok("t".into()));
     let error = ports
         .authentication()
