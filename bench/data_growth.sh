@@ -48,6 +48,7 @@ api_env=(
   REDIS_URL="redis://127.0.0.1:6379"
   REDIS_KEY_PREFIX="$run:"
   JWT_SECRET_KEY="benchmark-secret-0123456789abcdef0123456789"
+  MFA_ENCRYPTION_KEY="YmVuY2htYXJrLW1mYS1rZXktMzItYnl0ZXMtbG9uZyE="
   RATE_LIMITS=off
   RUST_LOG=warn
   PORT="$PORT"

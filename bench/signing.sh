@@ -82,6 +82,7 @@ start_api() {
     RUST_LOG=warn
     RATE_LIMITS=off
     PORT="$port"
+    MFA_ENCRYPTION_KEY="YmVuY2htYXJrLW1mYS1rZXktMzItYnl0ZXMtbG9uZyE="
   )
   if [ "$alg" = HS256 ]; then
     env_vars+=(JWT_SECRET_KEY="$SECRET")

@@ -15,6 +15,11 @@ if grep -q '^SIGNING_KEYS_ENCRYPTION_KEY=ZGV2LW9ubHktc2FtcGxl' .env; then
   sed -i "s|^SIGNING_KEYS_ENCRYPTION_KEY=.*|SIGNING_KEYS_ENCRYPTION_KEY=\"${key}\"|" .env
   echo "Wrote a random SIGNING_KEYS_ENCRYPTION_KEY into .env"
 fi
+if grep -q '^MFA_ENCRYPTION_KEY=ZGV2LW9ubHktbWZh' .env; then
+  key=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
+  sed -i "s|^MFA_ENCRYPTION_KEY=.*|MFA_ENCRYPTION_KEY=\"${key}\"|" .env
+  echo "Wrote a random MFA_ENCRYPTION_KEY into .env"
+fi
 if grep -q '^JWT_SECRET_KEY=dev-only-secret-change-me' .env; then
   # 64 characters, enough for HS512.
   key=$(head -c 48 /dev/urandom | base64 | tr -d '\n')

@@ -147,6 +147,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut TestSettings)) -> TestAp
             ("REDIS_URL", REDIS_URL.to_owned()),
             ("REDIS_KEY_PREFIX", redis_prefix.clone()),
             ("JWT_SECRET_KEY", jwt_secret.clone()),
+            (
+                "MFA_ENCRYPTION_KEY",
+                test_support::MFA_ENCRYPTION_KEY.to_owned(),
+            ),
             ("HOST", "127.0.0.1".to_owned()),
             ("PORT", "0".to_owned()),
             ("HTTP_WORKERS", "1".to_owned()),

@@ -122,6 +122,10 @@ impl Deployment {
             ("REDIS_URL", REDIS_URL.to_owned()),
             ("REDIS_KEY_PREFIX", self.redis_prefix.clone()),
             ("JWT_SECRET_KEY", self.jwt_secret.clone()),
+            (
+                "MFA_ENCRYPTION_KEY",
+                test_support::MFA_ENCRYPTION_KEY.to_owned(),
+            ),
             ("HOST", "127.0.0.1".to_owned()),
             ("HTTP_WORKERS", "2".to_owned()),
             ("RUST_LOG", "info".to_owned()),

@@ -117,6 +117,10 @@ async fn a_certificate_from_another_ca_stops_the_binary_at_start() {
             "JWT_SECRET_KEY",
             "tls-start-test-0123456789abcdef0123456789".to_owned(),
         ),
+        (
+            "MFA_ENCRYPTION_KEY",
+            test_support::MFA_ENCRYPTION_KEY.to_owned(),
+        ),
         ("PORT", "0".to_owned()),
     ]);
     let finished = run_to_completion(

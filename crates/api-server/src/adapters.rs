@@ -6,14 +6,14 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use application::ports::{SystemClock, TokenCodec};
-use application::{AccountPorts, SecretMail, SigningKeys};
+use application::{AccountPorts, SecondFactorPorts, SecretMail, SigningKeys};
 use crypto_adapter::{
     Argon2Hasher, CryptoKeyWorkshop, HasherSettings, JwtCodec, KeyVault, RandomSecrets,
 };
 use domain::KeyPolicy;
 use postgres_adapter::{
-    PgOneTimeSecretStore, PgPool, PgRevocationMarkQueue, PgSessionRepository, PgSettings,
-    PgSigningKeyStore, PgUserRepository,
+    PgOneTimeSecretStore, PgPool, PgRevocationMarkQueue, PgSecondFactorStore, PgSessionRepository,
+    PgSettings, PgSigningKeyStore, PgUserRepository,
 };
 use redis_adapter::{RedisPool, RedisSettings, RedisTokenRevocations, RevocationCacheSettings};
 
@@ -44,6 +44,8 @@ pub(crate) struct Adapters {
     pub signing_keys: Option<Arc<SigningKeys>>,
     /// What every use case but `Authentication` is built from.
     pub account: AccountPorts,
+    /// The second factor's store and cryptography.
+    pub second_factor: SecondFactorPorts,
 }
 
 impl Adapters {
@@ -78,7 +80,12 @@ impl Adapters {
                 tokio::runtime::Handle::try_current().map_err(StartupError::NoRuntime)?,
             )),
         };
+        let second_factor = SecondFactorPorts {
+            store: Arc::new(PgSecondFactorStore::new(pg.clone(), pg_settings)),
+            crypto: Arc::new(config.second_factor.crypto()?),
+        };
         Ok(Self {
+            second_factor,
             pg,
             pg_settings,
             redis,

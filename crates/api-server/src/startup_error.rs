@@ -25,6 +25,10 @@ pub enum StartupError {
     NoSigningKey,
     #[error("SIGNING_KEYS_ENCRYPTION_KEY")]
     EncryptionKey(#[source] crypto_adapter::VaultError),
+    /// MFA_ENCRYPTION_KEY, MFA_ENCRYPTION_KEY_PREVIOUS or MFA_ISSUER
+    /// (checked with the configuration; named by the error).
+    #[error(transparent)]
+    SecondFactor(#[from] crypto_adapter::SecondFactorSetupError),
     /// The signing keys could not be set up (the store down, no active
     /// key, a key that does not open): the message says which.
     #[error("signing keys")]

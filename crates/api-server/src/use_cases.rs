@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use application::{
     Authentication, AuthenticationPorts, EmailChange, EmailVerification, OutboxRelay,
-    PasswordChange, PasswordReset, Purge, RelaySettings, RevocationReplay, SessionManagement,
-    UserAccounts,
+    PasswordChange, PasswordReset, Purge, RelaySettings, RevocationReplay, SecondFactor,
+    SessionManagement, UserAccounts,
 };
 use http_api::{AppState, Discovery};
 use postgres_adapter::{PgDataPurge, PgEmailOutbox, PgProbe};
@@ -44,6 +44,7 @@ impl UseCases {
                 secrets: ports.secrets.clone(),
                 mail: ports.mail.clone(),
                 attempts: attempts.clone(),
+                second_factor: adapters.second_factor.clone(),
             },
             config.lifetimes,
             config.sessions,
@@ -88,6 +89,7 @@ impl UseCases {
             password_reset: PasswordReset::new(ports.clone()),
             password_change: PasswordChange::new(ports.clone(), attempts.clone()),
             email_change: EmailChange::new(ports.clone(), attempts),
+            second_factor: SecondFactor::new(ports.clone(), adapters.second_factor.clone()),
             password_policy: config.password_policy,
             probes: vec![
                 Arc::new(PgProbe::new(adapters.pg.clone(), adapters.pg_settings)),

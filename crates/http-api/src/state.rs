@@ -4,7 +4,7 @@ use std::time::Duration;
 use application::ports::DependencyProbe;
 use application::{
     Authentication, EmailChange, EmailVerification, PasswordChange, PasswordReset, RequestLimits,
-    SessionManagement, SigningKeys, UserAccounts,
+    SecondFactor, SessionManagement, SigningKeys, UserAccounts,
 };
 use domain::PasswordPolicy;
 
@@ -17,6 +17,7 @@ pub struct AppState {
     pub password_reset: PasswordReset,
     pub password_change: PasswordChange,
     pub email_change: EmailChange,
+    pub second_factor: SecondFactor,
     pub password_policy: PasswordPolicy,
     /// Asked by `/health/ready`.
     pub probes: Vec<Arc<dyn DependencyProbe>>,

@@ -24,6 +24,9 @@ pub use database::{TestDatabase, postgres_server};
 /// The real Redis the tests use.
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
+/// `MFA_ENCRYPTION_KEY` of every API a test starts (32 bytes, base64).
+pub const MFA_ENCRYPTION_KEY: &str = "aW50ZWdyYXRpb24tdGVzdHMtbWZhLWtleS0zMmJ5dGU=";
+
 /// A Redis key prefix no other test uses (`test:<uuid>:`), so tests can run
 /// in parallel against one Redis.
 pub fn redis_prefix() -> String {

@@ -9,6 +9,7 @@ mod database;
 mod error;
 mod jwt_key;
 mod rate_limits;
+mod second_factor;
 mod settings;
 mod signing;
 mod use_case_settings;
@@ -30,6 +31,7 @@ pub use database::{DatabaseConfig, DatabaseUrl};
 pub use error::ConfigError;
 use error::invalid;
 pub use jwt_key::{MIN_SECRET_DISTINCT_CHARS, SAMPLE_JWT_SECRET_KEY};
+pub use second_factor::{SAMPLE_MFA_ENCRYPTION_KEY, SecondFactorConfig};
 pub use settings::{DatabasePooler, MAX_REVOCATION_CACHE_SIZE, MAX_TOKEN_LIFETIME_SECS, Settings};
 pub use signing::{KeysConfig, SAMPLE_SIGNING_KEYS_ENCRYPTION_KEY, SigningConfig, TokenAlgorithm};
 
@@ -55,6 +57,8 @@ pub struct Config {
     pub jwks_max_age: std::time::Duration,
     /// `PUBLIC_API_URL`: the base of the discovery document's `jwks_uri`.
     pub public_api_url: Option<String>,
+    /// The keys sealing TOTP secrets, and the issuer apps show.
+    pub second_factor: SecondFactorConfig,
     /// How long access and refresh tokens live.
     pub lifetimes: TokenLifetimes,
     /// Rotation, reuse interval, maximum session life, new-device email.
@@ -135,6 +139,14 @@ impl Config {
                     .ok_or_else(|| invalid("PUBLIC_API_URL", "must be an http(s) URL"))
             })
             .transpose()?;
+        let second_factor = SecondFactorConfig::check(
+            settings.mfa_encryption_key.as_ref(),
+            settings.mfa_encryption_key_previous.as_ref(),
+            &settings
+                .mfa_issuer
+                .clone()
+                .unwrap_or_else(|| second_factor::default_issuer(&settings.jwt_issuer)),
+        )?;
         let account_emails = settings.account_email_settings()?;
         let password_policy = PasswordPolicy::new(settings.password_min_length)
             .ok_or_else(|| invalid("PASSWORD_MIN_LENGTH", "out of range"))?;
@@ -148,6 +160,7 @@ impl Config {
             signing,
             jwks_max_age: std::time::Duration::from_secs(settings.jwks_max_age),
             public_api_url,
+            second_factor,
             jwt: JwtSettings {
                 algorithm: hmac_algorithm,
                 issuer: settings.jwt_issuer.trim().to_owned(),

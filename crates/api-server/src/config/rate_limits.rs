@@ -133,6 +133,10 @@ mod tests {
         ("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/auth"),
         ("REDIS_URL", "redis://127.0.0.1:6379"),
         ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        (
+            "MFA_ENCRYPTION_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        ),
     ];
 
     const VARIABLES: [&str; 13] = [

@@ -87,6 +87,26 @@ pub struct Settings {
         global = true
     )]
     pub(super) signing_keys_encryption_key: Option<SecretString>,
+    /// 32 bytes, base64: seals the TOTP secrets of two-factor authentication
+    #[arg(
+        long,
+        env = "MFA_ENCRYPTION_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub(super) mfa_encryption_key: Option<SecretString>,
+    /// The MFA_ENCRYPTION_KEY before the current one: still opens the
+    /// secrets it sealed, so the key can rotate
+    #[arg(
+        long,
+        env = "MFA_ENCRYPTION_KEY_PREVIOUS",
+        hide_env_values = true,
+        global = true
+    )]
+    pub(super) mfa_encryption_key_previous: Option<SecretString>,
+    /// The issuer name authenticator apps show beside the account (default: JWT_ISSUER)
+    #[arg(long, env = "MFA_ISSUER", global = true)]
+    pub(super) mfa_issuer: Option<String>,
     /// Seconds verifiers may cache the JWKS
     #[arg(long, env = "JWKS_MAX_AGE", default_value_t = 600,
           value_parser = clap::value_parser!(u64).range(0..=86_400), global = true)]

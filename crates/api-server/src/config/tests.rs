@@ -10,6 +10,11 @@ const BASE: &[(&str, &str)] = &[
     ("DATABASE_URL", "postgres://postgres:pw@127.0.0.1:5432/auth"),
     ("REDIS_URL", "redis://127.0.0.1:6379"),
     ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+    // 32 bytes of base64.
+    (
+        "MFA_ENCRYPTION_KEY",
+        "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    ),
 ];
 
 fn load(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
@@ -356,6 +361,8 @@ fn issuer_and_audience_are_configurable() {
     .unwrap();
     assert_eq!(config.jwt.issuer, "https://auth.example.com");
     assert_eq!(config.jwt.audience, "api");
+    // Authenticator apps show the issuer's host: a label has no colon.
+    assert_eq!(config.second_factor.issuer, "auth.example.com");
 }
 
 #[test]
@@ -473,4 +480,44 @@ fn database_tls_parameters_are_checked_at_start() {
     }
     // libpq's `require` without a root certificate: nothing to read.
     assert!(load(&[("DATABASE_URL", "postgres://u@db/auth?sslmode=require")]).is_ok());
+}
+
+#[test]
+fn the_second_factor_needs_its_sealing_key_and_refuses_bad_ones_by_name() {
+    let missing = Config::from_lookup(|name| {
+        BASE.iter()
+            .find(|(key, _)| *key == name && name != "MFA_ENCRYPTION_KEY")
+            .map(|(_, value)| (*value).to_owned())
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(missing.contains("MFA_ENCRYPTION_KEY"), "{missing}");
+    for (vars, named) in [
+        (
+            vec![("MFA_ENCRYPTION_KEY", SAMPLE_MFA_ENCRYPTION_KEY)],
+            "MFA_ENCRYPTION_KEY is invalid: is the public sample",
+        ),
+        (
+            vec![("MFA_ENCRYPTION_KEY", "c2hvcnQ=")],
+            "MFA_ENCRYPTION_KEY is invalid",
+        ),
+        (
+            vec![("MFA_ENCRYPTION_KEY_PREVIOUS", "not base64!")],
+            "MFA_ENCRYPTION_KEY_PREVIOUS is invalid",
+        ),
+        (vec![("MFA_ISSUER", "Acme: Auth")], "MFA_ISSUER is invalid"),
+    ] {
+        let error = load(&vars).unwrap_err().to_string();
+        assert!(error.starts_with(named), "{error}");
+        assert!(!error.contains("c2hvcnQ") && !error.contains(SAMPLE_MFA_ENCRYPTION_KEY));
+    }
+    let example = include_str!("../../../../.env.example");
+    assert!(
+        example.contains(&format!("MFA_ENCRYPTION_KEY={SAMPLE_MFA_ENCRYPTION_KEY}")),
+        ".env.example ships the sealing key this check refuses"
+    );
+    let config = load(&[("MFA_ISSUER", "Acme Auth")]).unwrap();
+    assert_eq!(config.second_factor.issuer, "Acme Auth");
+    // By default apps show the token issuer.
+    assert_eq!(load(&[]).unwrap().second_factor.issuer, "auth-service");
 }

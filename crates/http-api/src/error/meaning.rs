@@ -31,6 +31,11 @@ pub enum Meaning {
     InvalidOrExpiredSecret,
     EmailNotVerified,
     InvalidCurrentPassword,
+    /// An `aal1` token of a user with a second factor, on a route that
+    /// changes the account: `403 mfa_required`.
+    SecondFactorRequired,
+    MfaAlreadyEnabled,
+    MfaNotEnabled,
     /// The store refused text the validation let through: `422` on the
     /// whole body.
     UnstorableInput,
@@ -106,6 +111,21 @@ impl Meaning {
                 S::FORBIDDEN,
                 "invalid_current_password",
                 "The current password is incorrect.",
+            ),
+            Meaning::SecondFactorRequired => (
+                S::FORBIDDEN,
+                "mfa_required",
+                "This action needs two-factor authentication.",
+            ),
+            Meaning::MfaAlreadyEnabled => (
+                S::CONFLICT,
+                "mfa_already_enabled",
+                "Two-factor authentication is already enabled.",
+            ),
+            Meaning::MfaNotEnabled => (
+                S::CONFLICT,
+                "mfa_not_enabled",
+                "Two-factor authentication is not enabled.",
             ),
             Meaning::UnstorableInput | Meaning::Invalid { .. } => (
                 S::UNPROCESSABLE_ENTITY,

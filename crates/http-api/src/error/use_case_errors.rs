@@ -2,10 +2,11 @@
 //! type, next to nothing else. A new error is one impl here.
 
 use application::{
-    AuthenticateError, ChangePasswordError, ConfirmEmailChangeError, DependencyError,
-    ForgotPasswordError, LoginError, LogoutError, RateLimited, RefreshError, RegisterError,
-    RequestEmailChangeError, ResendError, ResetPasswordError, SessionAccessError,
-    UndoEmailChangeError, UserAccessError, VerifyEmailError,
+    AuthenticateError, ChangePasswordError, CompleteLoginError, ConfirmEmailChangeError,
+    ConfirmTotpError, DependencyError, DisableTotpError, EnrolTotpError, ForgotPasswordError,
+    LoginError, LogoutError, RateLimited, RefreshError, RegisterError, ReplaceRecoveryCodesError,
+    RequestEmailChangeError, ResendError, ResetPasswordError, SecondFactorStatusError,
+    SessionAccessError, UndoEmailChangeError, UserAccessError, VerifyEmailError,
 };
 use domain::TokenRejection;
 
@@ -66,6 +67,7 @@ impl HttpMeaning for AuthenticateError {
     fn meaning(&self) -> Meaning {
         match self {
             AuthenticateError::Token(rejection) => Meaning::Token(*rejection),
+            AuthenticateError::SecondFactorRequired => Meaning::SecondFactorRequired,
             AuthenticateError::Dependency(error) => Meaning::of_dependency(error),
         }
     }
@@ -217,6 +219,76 @@ impl HttpMeaning for UndoEmailChangeError {
             UndoEmailChangeError::InvalidOrExpired => Meaning::InvalidOrExpiredSecret,
             UndoEmailChangeError::EmailTaken => Meaning::EmailTaken,
             UndoEmailChangeError::Dependency(error) => Meaning::of_dependency(error),
+        }
+    }
+}
+
+impl HttpMeaning for EnrolTotpError {
+    const OPERATION: &'static str = "two-factor enrolment";
+
+    fn meaning(&self) -> Meaning {
+        match self {
+            EnrolTotpError::AlreadyEnabled => Meaning::MfaAlreadyEnabled,
+            EnrolTotpError::Token(rejection) => Meaning::Token(*rejection),
+            EnrolTotpError::Dependency(error) => Meaning::of_dependency(error),
+        }
+    }
+}
+
+impl HttpMeaning for ConfirmTotpError {
+    const OPERATION: &'static str = "two-factor confirmation";
+
+    fn meaning(&self) -> Meaning {
+        match self {
+            ConfirmTotpError::InvalidOrExpired => Meaning::InvalidOrExpiredSecret,
+            ConfirmTotpError::AlreadyEnabled => Meaning::MfaAlreadyEnabled,
+            ConfirmTotpError::Token(rejection) => Meaning::Token(*rejection),
+            ConfirmTotpError::Dependency(error) => Meaning::of_dependency(error),
+        }
+    }
+}
+
+impl HttpMeaning for SecondFactorStatusError {
+    const OPERATION: &'static str = "two-factor status";
+
+    fn meaning(&self) -> Meaning {
+        match self {
+            SecondFactorStatusError::Dependency(error) => Meaning::of_dependency(error),
+        }
+    }
+}
+
+impl HttpMeaning for ReplaceRecoveryCodesError {
+    const OPERATION: &'static str = "recovery code replacement";
+
+    fn meaning(&self) -> Meaning {
+        match self {
+            ReplaceRecoveryCodesError::NotEnabled => Meaning::MfaNotEnabled,
+            ReplaceRecoveryCodesError::Token(rejection) => Meaning::Token(*rejection),
+            ReplaceRecoveryCodesError::Dependency(error) => Meaning::of_dependency(error),
+        }
+    }
+}
+
+impl HttpMeaning for DisableTotpError {
+    const OPERATION: &'static str = "two-factor disabling";
+
+    fn meaning(&self) -> Meaning {
+        match self {
+            DisableTotpError::NotEnabled => Meaning::MfaNotEnabled,
+            DisableTotpError::Token(rejection) => Meaning::Token(*rejection),
+            DisableTotpError::Dependency(error) => Meaning::of_dependency(error),
+        }
+    }
+}
+
+impl HttpMeaning for CompleteLoginError {
+    const OPERATION: &'static str = "login second step";
+
+    fn meaning(&self) -> Meaning {
+        match self {
+            CompleteLoginError::InvalidOrExpired => Meaning::InvalidOrExpiredSecret,
+            CompleteLoginError::Dependency(error) => Meaning::of_dependency(error),
         }
     }
 }

@@ -33,8 +33,12 @@ pub(crate) fn record_user(request: &HttpRequest, user: UserId) {
 enum Check {
     /// The token check of every protected route: Redis only.
     Token,
-    /// Also the session in PostgreSQL: routes that change an account.
+    /// Also the session in PostgreSQL, and the second factor when the
+    /// user has one: routes that change an account.
     LiveSession,
+    /// The session in PostgreSQL, whatever the login's assurance: the
+    /// routes that set the second factor up.
+    LiveSessionAnyLevel,
 }
 
 fn authenticate(
@@ -54,6 +58,11 @@ fn authenticate(
         let claims = match check {
             Check::Token => authentication.authenticate(token, requirement).await?,
             Check::LiveSession => authentication.authenticate_live(token, requirement).await?,
+            Check::LiveSessionAnyLevel => {
+                authentication
+                    .authenticate_live_any_level(token, requirement)
+                    .await?
+            }
         };
         record_user(&request, claims.user_id);
         Ok(claims)
@@ -106,7 +115,9 @@ bearer_extractor!(
 bearer_extractor!(
     /// [`AccessToken`] whose session is also live in PostgreSQL: what
     /// every route that changes an account takes, so that a session ended
-    /// there cannot act even while its Redis marks are missing.
+    /// there cannot act even while its Redis marks are missing. A user with
+    /// TOTP enabled must have passed it in this session's login (`aal2`):
+    /// `403 mfa_required` otherwise.
     LiveAccessToken,
     TokenRequirement::Access,
     Check::LiveSession
@@ -117,6 +128,20 @@ bearer_extractor!(
     FreshLiveAccessToken,
     TokenRequirement::FreshAccess,
     Check::LiveSession
+);
+bearer_extractor!(
+    /// [`LiveAccessToken`] without the second-factor rule: reading and
+    /// confirming the second factor, which a session from before it must
+    /// reach.
+    LiveAccessTokenAnyLevel,
+    TokenRequirement::Access,
+    Check::LiveSessionAnyLevel
+);
+bearer_extractor!(
+    /// [`FreshLiveAccessToken`] without the second-factor rule: enrolling.
+    FreshLiveAccessTokenAnyLevel,
+    TokenRequirement::FreshAccess,
+    Check::LiveSessionAnyLevel
 );
 
 #[cfg(test)]

@@ -8,7 +8,8 @@ mod json_body;
 
 pub(crate) use bearer::record_user;
 pub use bearer::{
-    AccessToken, FreshAccessToken, FreshLiveAccessToken, LiveAccessToken, RefreshToken,
+    AccessToken, FreshAccessToken, FreshLiveAccessToken, FreshLiveAccessTokenAnyLevel,
+    LiveAccessToken, LiveAccessTokenAnyLevel, RefreshToken,
 };
 pub use client_device::Device;
 pub use field::{Field, parsed};

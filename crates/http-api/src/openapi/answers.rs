@@ -34,6 +34,8 @@ pub fn refusals_of_valid_input(route: &Route) -> Vec<u16> {
         .flat_map(|answer| match answer {
             Answer::OneTimeSecret => &[400][..],
             Answer::CurrentPassword => &[403, 422][..],
+            Answer::SecondFactor => &[403][..],
+            Answer::MfaState => &[409][..],
             _ => &[][..],
         })
         .copied()
@@ -101,6 +103,14 @@ pub(super) fn of(answer: Answer) -> &'static [(u16, &'static str)] {
                 "Too many failed password checks, or requests (rate_limited); see Retry-After",
             ),
         ],
+        Answer::SecondFactor => &[(
+            403,
+            "The user has two-factor authentication and this token's login did not pass it (mfa_required)",
+        )],
+        Answer::MfaState => &[(
+            409,
+            "Two-factor authentication is already enabled (mfa_already_enabled), or not enabled (mfa_not_enabled)",
+        )],
         // Their own bodies: see `hand_written_responses`.
         Answer::Readiness | Answer::Jwks | Answer::Discovery => &[],
     }
@@ -156,6 +166,13 @@ mod tests {
                 })
                 .into(),
             ],
+            Answer::SecondFactor => {
+                vec![application::AuthenticateError::SecondFactorRequired.into()]
+            }
+            Answer::MfaState => vec![
+                application::EnrolTotpError::AlreadyEnabled.into(),
+                application::DisableTotpError::NotEnabled.into(),
+            ],
             Answer::Readiness | Answer::Jwks | Answer::Discovery => vec![],
         }
     }
@@ -183,6 +200,8 @@ mod tests {
             Answer::SessionInPath,
             Answer::OneTimeSecret,
             Answer::CurrentPassword,
+            Answer::SecondFactor,
+            Answer::MfaState,
             Answer::Readiness,
             Answer::Jwks,
             Answer::Discovery,

@@ -1,6 +1,6 @@
 use actix_web::HttpRequest;
 use actix_web::web::Data;
-use application::Registration;
+use application::{LoginOutcome, LoginTokens, Registration, SecondFactorChallenge};
 use domain::{
     ClientDevice, DeviceToken, EmailAddress, LogoutScope, Password, PasswordPolicy, Username,
 };
@@ -126,16 +126,60 @@ impl LoginRequest {
     }
 }
 
+/// A login's answer: the tokens, or, for a user with two-factor
+/// authentication, `mfa_required` with the `mfa_token` of the second step
+/// (`POST /login/mfa`) and no tokens
 #[derive(Serialize, Apiv2Schema)]
 pub struct LoginResponse {
-    pub access_token: String,
-    pub refresh_token: String,
-    pub token_type: &'static str,
-    /// Seconds until the access token expires
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    /// Seconds until the access token (or the `mfa_token`) expires
     pub expires_in: u64,
     /// Send it back as `device_token` with this client's next logins
     /// (43 characters; keep it like a password)
-    pub device_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_token: Option<String>,
+    /// `true`: finish with `POST /login/mfa`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_required: Option<bool>,
+    /// 43 characters, for `POST /login/mfa`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
+    /// What the second step takes: `totp`, `recovery_code`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<&'static str>>,
+}
+
+impl LoginResponse {
+    pub fn signed_in(tokens: LoginTokens) -> Self {
+        Self {
+            access_token: Some(tokens.access_token),
+            refresh_token: Some(tokens.refresh_token),
+            token_type: Some("Bearer"),
+            expires_in: tokens.expires_in,
+            device_token: Some(tokens.device_token.as_str().to_owned()),
+            mfa_required: None,
+            mfa_token: None,
+            methods: None,
+        }
+    }
+
+    fn second_factor_required(challenge: SecondFactorChallenge) -> Self {
+        Self {
+            access_token: None,
+            refresh_token: None,
+            token_type: None,
+            expires_in: challenge.expires_in,
+            device_token: None,
+            mfa_required: Some(true),
+            mfa_token: Some(challenge.mfa_token.as_str().to_owned()),
+            methods: Some(vec!["totp", "recovery_code"]),
+        }
+    }
 }
 
 impl std::fmt::Debug for LoginResponse {
@@ -150,7 +194,9 @@ impl std::fmt::Debug for LoginResponse {
 ///
 /// Returns a fresh access token and a refresh token of a new login session.
 /// A sign-in from a device the account has not used for 90 days sends the
-/// "New sign-in to your account" email (never on the first login).
+/// "New sign-in to your account" email (never on the first login). A user
+/// with two-factor authentication gets `mfa_required` and an `mfa_token`
+/// instead, and finishes with `POST /login/mfa`.
 #[api_v2_operation(tags(Auth))]
 pub async fn login(
     request: HttpRequest,
@@ -160,14 +206,15 @@ pub async fn login(
 ) -> Result<Json<LoginResponse>, ApiError> {
     let login = body.0.into_login(device.0)?;
     // A throttled client gets 429 whatever the password.
-    let tokens = state.authentication.login(login).await?;
-    record_user(&request, tokens.user_id);
-    Ok(Json(LoginResponse {
-        access_token: tokens.access_token,
-        refresh_token: tokens.refresh_token,
-        token_type: "Bearer",
-        expires_in: tokens.expires_in,
-        device_token: tokens.device_token.as_str().to_owned(),
+    Ok(Json(match state.authentication.login(login).await? {
+        LoginOutcome::SignedIn(tokens) => {
+            record_user(&request, tokens.user_id);
+            LoginResponse::signed_in(tokens)
+        }
+        LoginOutcome::SecondFactorRequired(challenge) => {
+            record_user(&request, challenge.user_id);
+            LoginResponse::second_factor_required(challenge)
+        }
     }))
 }
 

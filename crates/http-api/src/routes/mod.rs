@@ -6,6 +6,7 @@ mod demo;
 mod email_change;
 mod email_verification;
 mod health;
+mod mfa;
 mod password;
 mod route;
 mod sessions;
@@ -33,6 +34,10 @@ pub const ROUTES: &[Route] = &[
         .limited(&[Rule::LoginPerIp])
         .no_store()
         .answers(&[JsonBody, Dependency, Credentials, VerifiedEmail]),
+    Route::post("/login/mfa", |route| route.to(mfa::login_second_step))
+        .limited(&Rule::SECRET_ATTEMPTS)
+        .no_store()
+        .answers(&[JsonBody, Dependency, OneTimeSecret]),
     Route::post("/refresh", |route| route.to(auth::refresh))
         .bearer()
         .limited(&[Rule::RefreshPerIp])
@@ -78,13 +83,13 @@ pub const ROUTES: &[Route] = &[
     })
     .bearer()
     .no_store()
-    .answers(&[JsonBody, Dependency, CurrentPassword]),
+    .answers(&[JsonBody, Dependency, CurrentPassword, SecondFactor]),
     Route::post("/users/me/email", |route| {
         route.to(email_change::request_email_change)
     })
     .bearer()
     .no_store()
-    .answers(&[JsonBody, Dependency, CurrentPassword]),
+    .answers(&[JsonBody, Dependency, CurrentPassword, SecondFactor]),
     Route::post("/users/me/email/confirm", |route| {
         route.to(email_change::confirm_email_change)
     })
@@ -102,25 +107,49 @@ pub const ROUTES: &[Route] = &[
     })
     .bearer()
     .no_store()
-    .answers(&[Dependency]),
+    .answers(&[Dependency, SecondFactor]),
     Route::delete("/users/me/sessions/{id}", |route| {
         route.to(sessions::revoke_my_session)
     })
     .bearer()
     .no_store()
-    .answers(&[Dependency, SessionInPath]),
+    .answers(&[Dependency, SessionInPath, SecondFactor]),
+    Route::get("/users/me/mfa", |route| route.to(mfa::mfa_status))
+        .bearer()
+        .no_store()
+        .answers(&[Dependency]),
+    Route::post("/users/me/mfa/totp", |route| route.to(mfa::enrol_totp))
+        .bearer()
+        .no_store()
+        .answers(&[Dependency, MfaState]),
+    Route::delete("/users/me/mfa/totp", |route| route.to(mfa::disable_totp))
+        .bearer()
+        .no_store()
+        .answers(&[Dependency, MfaState, SecondFactor]),
+    Route::post("/users/me/mfa/totp/verify", |route| {
+        route.to(mfa::confirm_totp)
+    })
+    .bearer()
+    .no_store()
+    .answers(&[JsonBody, Dependency, OneTimeSecret, MfaState]),
+    Route::post("/users/me/mfa/recovery-codes", |route| {
+        route.to(mfa::replace_recovery_codes)
+    })
+    .bearer()
+    .no_store()
+    .answers(&[Dependency, MfaState, SecondFactor]),
     Route::get("/users/{id}/sessions", |route| {
         route.to(sessions::user_sessions)
     })
     .bearer()
     .no_store()
-    .answers(&[Dependency, UserInPath]),
+    .answers(&[Dependency, UserInPath, SecondFactor]),
     Route::delete("/users/{id}/sessions", |route| {
         route.to(sessions::revoke_user_sessions)
     })
     .bearer()
     .no_store()
-    .answers(&[Dependency, UserInPath]),
+    .answers(&[Dependency, UserInPath, SecondFactor]),
     Route::get("/users/{id}", |route| route.to(users::get_user))
         .bearer()
         .no_store()
@@ -128,7 +157,7 @@ pub const ROUTES: &[Route] = &[
     Route::delete("/users/{id}", |route| route.to(users::delete_user))
         .bearer()
         .no_store()
-        .answers(&[Dependency, UserInPath]),
+        .answers(&[Dependency, UserInPath, SecondFactor]),
     // The singular spelling of the original service.
     Route::get("/user/{id}", |route| route.to(users::get_user))
         .bearer()
@@ -137,7 +166,7 @@ pub const ROUTES: &[Route] = &[
     Route::delete("/user/{id}", |route| route.to(users::delete_user))
         .bearer()
         .no_store()
-        .answers(&[Dependency, UserInPath]),
+        .answers(&[Dependency, UserInPath, SecondFactor]),
     Route::get("/health/live", |route| route.to(health::live)),
     Route::get("/health/ready", |route| route.to(health::ready)).answers(&[Readiness]),
     Route::get("/.well-known/jwks.json", |route| route.to(well_known::jwks)).answers(&[Jwks]),

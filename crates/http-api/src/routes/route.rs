@@ -83,6 +83,11 @@ pub enum Answer {
     /// count as failed logins, so 429 once the account is throttled (and
     /// under a per-user limit the handler counts).
     CurrentPassword,
+    /// A route that changes the account: 403 `mfa_required` for a token
+    /// whose login skipped the user's second factor.
+    SecondFactor,
+    /// The second factor's state: 409 (already enabled, or not enabled).
+    MfaState,
     /// `/health/ready`: its own `200` and `503` bodies.
     Readiness,
     /// `/.well-known/jwks.json`: its own `200` body (a JWK Set).

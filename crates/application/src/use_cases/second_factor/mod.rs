@@ -226,4 +226,3 @@ pub(crate) fn notice(
         now,
     )
 }
-

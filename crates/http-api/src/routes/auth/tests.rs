@@ -146,11 +146,14 @@ fn debug_never_prints_a_password() {
     .into_login(ClientDevice::new(None, None))
     .unwrap();
     let response = LoginResponse {
-        access_token: "access-secret".into(),
-        refresh_token: "refresh-secret".into(),
-        token_type: "Bearer",
+        access_token: Some("access-secret".into()),
+        refresh_token: Some("refresh-secret".into()),
+        token_type: Some("Bearer"),
         expires_in: 300,
-        device_token: "C".repeat(43),
+        device_token: Some("C".repeat(43)),
+        mfa_required: Some(true),
+        mfa_token: Some("D".repeat(43)),
+        methods: None,
     };
     for debug in [
         format!("{register:?}"),
@@ -158,7 +161,14 @@ fn debug_never_prints_a_password() {
         format!("{credentials:?}"),
         format!("{response:?}"),
     ] {
-        for secret in ["hunter2", "BBBB", "CCCC", "access-secret", "refresh-secret"] {
+        for secret in [
+            "hunter2",
+            "BBBB",
+            "CCCC",
+            "DDDD",
+            "access-secret",
+            "refresh-secret",
+        ] {
             assert!(!debug.contains(secret), "{debug}");
         }
     }
