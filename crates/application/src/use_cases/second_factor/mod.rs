@@ -227,3 +227,5 @@ pub(crate) fn notice(
     )
 }
 
+#[cfg(test)]
+mod tests;
