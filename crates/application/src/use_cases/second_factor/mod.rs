@@ -226,3 +226,6 @@ pub(crate) fn notice(
         now,
     )
 }
+
+#[cfg(test)]
+mod tests;

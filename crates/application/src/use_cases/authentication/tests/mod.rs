@@ -1,6 +1,7 @@
 mod live_session;
 mod logout;
 mod refresh;
+mod second_step;
 
 use std::sync::Arc;
 
