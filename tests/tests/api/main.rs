@@ -21,6 +21,7 @@ mod input_rules;
 mod live_sessions;
 mod lockout;
 mod login;
+mod mfa;
 mod operations;
 mod outages;
 mod password_reset;
