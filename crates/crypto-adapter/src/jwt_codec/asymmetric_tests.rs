@@ -17,19 +17,26 @@ fn secret() -> SecretString {
     SecretString::from("k".repeat(32))
 }
 
+/// One set of claims for the whole run: a test compares what it decoded
+/// with `claims()` again, which must not move if a second ticks between.
 fn claims() -> TokenClaims {
-    let now = Utc::now().timestamp();
-    TokenClaims {
-        user_id: UserId::new(7),
-        token_id: TokenId::new("jti"),
-        session_id: SessionId::new("sid"),
-        kind: TokenKind::Access,
-        fresh: true,
-        generation: None,
-        methods: domain::AuthMethods::Password,
-        issued_at: DateTime::from_timestamp(now, 0).expect("now"),
-        expires_at: DateTime::from_timestamp(now + 60, 0).expect("later"),
-    }
+    static CLAIMS: std::sync::OnceLock<TokenClaims> = std::sync::OnceLock::new();
+    CLAIMS
+        .get_or_init(|| {
+            let now = Utc::now().timestamp();
+            TokenClaims {
+                user_id: UserId::new(7),
+                token_id: TokenId::new("jti"),
+                session_id: SessionId::new("sid"),
+                kind: TokenKind::Access,
+                fresh: true,
+                generation: None,
+                methods: domain::AuthMethods::Password,
+                issued_at: DateTime::from_timestamp(now, 0).expect("now"),
+                expires_at: DateTime::from_timestamp(now + 3_600, 0).expect("later"),
+            }
+        })
+        .clone()
 }
 
 fn lifecycle(kid: &str, algorithm: SigningAlgorithm, state: KeyState) -> KeyLifecycle {
