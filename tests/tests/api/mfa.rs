@@ -416,6 +416,7 @@ async fn an_aal1_session_cannot_change_the_account_of_a_user_with_totp() {
         "This action needs two-factor authentication."
     );
     for (method, path) in [
+        (reqwest::Method::POST, "/users/me/email".to_owned()),
         (reqwest::Method::GET, "/users/me/sessions".to_owned()),
         (reqwest::Method::DELETE, "/users/me/mfa/totp".to_owned()),
         (
@@ -427,8 +428,14 @@ async fn an_aal1_session_cannot_change_the_account_of_a_user_with_totp() {
             format!("/users/{}", enrolled.user.id),
         ),
     ] {
+        // A body that would be accepted, so only the token can refuse it.
+        let body = json!({
+            "new_email": "elsewhere@example.com",
+            "current_password": enrolled.user.password,
+        });
         let response = app
             .request(method.clone(), &path, Some(&enrolled.enabling.access))
+            .json(&body)
             .send()
             .await
             .unwrap();
@@ -575,5 +582,126 @@ async fn an_outside_totp_implementation_enrols_from_the_uri_alone() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[1..], ["auth-service", user.email.as_str()]);
     let response = verify(&app, &tokens, lines[0]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_password_reset_leaves_totp_on() {
+    let app = spawn_app().await;
+    let enrolled = enrolled(&app).await;
+    let response = app
+        .post_json("/password/forgot", &json!({"email": enrolled.user.email}))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let reset = emails(&app, "password_reset", &enrolled.user.email).await;
+    let link = reset[0]["link"].as_str().unwrap();
+    let token = link.split_once("#token=").unwrap().1;
+    let response = app
+        .post_json(
+            "/password/reset",
+            &json!({"token": token, "password": "a brand new passphrase"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let response = app
+        .login(&enrolled.user.email, "a brand new passphrase")
+        .await;
+    let answer = json_body(response).await;
+    assert_eq!(answer["mfa_required"], true, "{answer}");
+    assert!(answer.get("access_token").is_none());
+}
+
+#[tokio::test]
+async fn wrong_codes_spend_the_account_budget_even_with_rate_limits_off() {
+    // RATE_LIMITS is off in these tests: the budget lives beside the codes.
+    let app = spawn_app().await;
+    let enrolled = enrolled(&app).await;
+    for _ in 0..2 {
+        let answer = first_step(&app, &enrolled.user).await;
+        for _ in 0..5 {
+            let response = second_step(
+                &app,
+                json!({"mfa_token": mfa_token(&answer), "code": "000000"}),
+            )
+            .await;
+            assert_error(response, StatusCode::BAD_REQUEST, INVALID).await;
+        }
+    }
+    // Ten wrong codes: the right one is refused too, on a new mfa_token.
+    let answer = first_step(&app, &enrolled.user).await;
+    let response = second_step(
+        &app,
+        json!({"mfa_token": mfa_token(&answer), "code": enrolled.next_code()}),
+    )
+    .await;
+    assert_error(response, StatusCode::BAD_REQUEST, INVALID).await;
+    // A recovery code (82 bits, no budget) still signs the owner in.
+    let response = second_step(
+        &app,
+        json!({"mfa_token": mfa_token(&answer), "recovery_code": enrolled.recovery_codes[0]}),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn wrong_second_steps_count_as_failed_logins() {
+    let app = integration_tests::spawn_app_with(|settings| {
+        settings.set("RATE_LIMITS", "on");
+    })
+    .await;
+    let enrolled = enrolled(&app).await;
+    let answer = first_step(&app, &enrolled.user).await;
+    for _ in 0..5 {
+        let response = second_step(
+            &app,
+            json!({"mfa_token": mfa_token(&answer), "recovery_code": "aaaa-bbbb-cccc-dddd"}),
+        )
+        .await;
+        assert_error(response, StatusCode::BAD_REQUEST, INVALID).await;
+    }
+    // Five failures of this client on the account: the next password
+    // check waits, as after five wrong passwords.
+    let response = app
+        .login(&enrolled.user.email, &enrolled.user.password)
+        .await;
+    assert_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn secrets_sealed_under_the_previous_key_still_open_after_a_rotation() {
+    let app = spawn_app().await;
+    let enrolled = enrolled(&app).await;
+    // Another instance, on the same database, with a new key and the old
+    // one as MFA_ENCRYPTION_KEY_PREVIOUS.
+    let rotated = integration_tests::spawn_peer(&app, |settings| {
+        settings
+            .set(
+                "MFA_ENCRYPTION_KEY",
+                "cm90YXRlZC1tZmEta2V5LWZvci10aGUtdGVzdHMhISE=",
+            )
+            .set(
+                "MFA_ENCRYPTION_KEY_PREVIOUS",
+                test_support::MFA_ENCRYPTION_KEY,
+            );
+    })
+    .await;
+    let answer = first_step(&rotated, &enrolled.user).await;
+    let response = second_step(
+        &rotated,
+        json!({"mfa_token": mfa_token(&answer), "code": enrolled.next_code()}),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // New enrolments there are sealed under the new key: an instance that
+    // holds only the old one cannot open them.
+    let user = rotated.register_user().await;
+    let tokens = rotated.login_tokens(&user).await;
+    let kit = enrol(&rotated, &tokens).await;
+    let authenticator = App::from_base32(kit["secret"].as_str().unwrap());
+    let response = verify(&app, &tokens, &authenticator.code_now().0).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let response = verify(&rotated, &tokens, &authenticator.code_now().0).await;
     assert_eq!(response.status(), StatusCode::OK);
 }

@@ -150,6 +150,7 @@ fn the_server_refuses_a_short_secret_or_a_malformed_url_naming_the_variable() {
             "DATABASE_URL" => Some(database_url.clone()),
             "REDIS_URL" => Some("redis://127.0.0.1:6379".to_owned()),
             "JWT_SECRET_KEY" => Some(secret.clone()),
+            "MFA_ENCRYPTION_KEY" => Some(test_support::MFA_ENCRYPTION_KEY.to_owned()),
             _ => None,
         })
     };

@@ -15,6 +15,7 @@ async fn build(settings: &[(&'static str, String)]) -> Result<Application, Strin
         value.or_else(|| match name {
             "DATABASE_URL" => Some("postgres://postgres@127.0.0.1:5432/startup".to_owned()),
             "REDIS_URL" => Some("redis://127.0.0.1:6379".to_owned()),
+            "MFA_ENCRYPTION_KEY" => Some(test_support::MFA_ENCRYPTION_KEY.to_owned()),
             "PORT" => Some("0".to_owned()),
             _ => None,
         })

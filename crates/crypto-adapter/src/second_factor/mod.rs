@@ -5,6 +5,7 @@
 
 mod provisioning;
 mod sealing;
+mod setup_error;
 
 use application::ports::{
     Provisioning, SealedTotpSecret, SecondFactorCrypto, SecondFactorCryptoError,
@@ -12,23 +13,9 @@ use application::ports::{
 use domain::{MfaChallengeToken, RECOVERY_CODE_COUNT, RecoveryCode, TotpSecret, UserId};
 
 pub use sealing::MfaEncryptionKeys;
+pub use setup_error::SecondFactorSetupError;
 
 use provisioning::Issuer;
-
-/// A setting the second factor's cryptography cannot start with. Never
-/// carries the value: it may be a key.
-#[derive(Debug, thiserror::Error)]
-pub enum SecondFactorSetupError {
-    #[error(
-        "{variable} must be 32 bytes in standard base64 (44 characters); the value given is not"
-    )]
-    MalformedKey { variable: &'static str },
-    #[error(
-        "the TOTP issuer must be a non-empty name without a colon or control characters \
-         (apps split the label at the colon)"
-    )]
-    BadIssuer,
-}
 
 /// Implements `SecondFactorCrypto`.
 #[derive(Debug)]

@@ -7,7 +7,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
 
-use super::SecondFactorSetupError;
+use super::setup_error::SecondFactorSetupError;
 
 /// RFC 3986 leaves only its unreserved characters unencoded; everything
 /// else (`:`, `@`, `+`, space, `&`, `=` ...) would be read as syntax in the

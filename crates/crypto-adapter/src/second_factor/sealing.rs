@@ -14,7 +14,7 @@ use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use super::SecondFactorSetupError;
+use super::setup_error::SecondFactorSetupError;
 
 const CURRENT_VARIABLE: &str = "MFA_ENCRYPTION_KEY";
 const PREVIOUS_VARIABLE: &str = "MFA_ENCRYPTION_KEY_PREVIOUS";

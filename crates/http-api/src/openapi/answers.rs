@@ -36,6 +36,7 @@ pub fn refusals_of_valid_input(route: &Route) -> Vec<u16> {
             Answer::CurrentPassword => &[403, 422][..],
             Answer::SecondFactor => &[403][..],
             Answer::MfaState => &[409][..],
+            Answer::SecondStepBody => &[422][..],
             _ => &[][..],
         })
         .copied()
@@ -111,6 +112,10 @@ pub(super) fn of(answer: Answer) -> &'static [(u16, &'static str)] {
             409,
             "Two-factor authentication is already enabled (mfa_already_enabled), or not enabled (mfa_not_enabled)",
         )],
+        Answer::SecondStepBody => &[(
+            422,
+            "Not exactly one of code and recovery_code, or a field missing or of the wrong type",
+        )],
         // Their own bodies: see `hand_written_responses`.
         Answer::Readiness | Answer::Jwks | Answer::Discovery => &[],
     }
@@ -173,6 +178,7 @@ mod tests {
                 application::EnrolTotpError::AlreadyEnabled.into(),
                 application::DisableTotpError::NotEnabled.into(),
             ],
+            Answer::SecondStepBody => vec![ApiError::validation("code", "missing")],
             Answer::Readiness | Answer::Jwks | Answer::Discovery => vec![],
         }
     }
@@ -202,6 +208,7 @@ mod tests {
             Answer::CurrentPassword,
             Answer::SecondFactor,
             Answer::MfaState,
+            Answer::SecondStepBody,
             Answer::Readiness,
             Answer::Jwks,
             Answer::Discovery,

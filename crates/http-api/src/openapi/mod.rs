@@ -132,6 +132,12 @@ fn field_rules(policy: PasswordPolicy) -> Vec<(&'static str, &'static str, Value
         // paperclip inlines a list's items, so the path reaches into them.
         (SESSION_ITEMS, "ip", json!({"nullable": true})),
         (SESSION_ITEMS, "user_agent", json!({"nullable": true})),
+        // Until TOTP is enabled.
+        (
+            "MfaStatusResponse/properties/totp",
+            "enabled_at",
+            json!({"nullable": true}),
+        ),
         (
             "RegisterRequest",
             "username",

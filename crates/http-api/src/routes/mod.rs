@@ -37,7 +37,7 @@ pub const ROUTES: &[Route] = &[
     Route::post("/login/mfa", |route| route.to(mfa::login_second_step))
         .limited(&Rule::SECRET_ATTEMPTS)
         .no_store()
-        .answers(&[JsonBody, Dependency, OneTimeSecret]),
+        .answers(&[JsonBody, Dependency, OneTimeSecret, SecondStepBody]),
     Route::post("/refresh", |route| route.to(auth::refresh))
         .bearer()
         .limited(&[Rule::RefreshPerIp])

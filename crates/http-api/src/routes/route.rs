@@ -88,6 +88,9 @@ pub enum Answer {
     SecondFactor,
     /// The second factor's state: 409 (already enabled, or not enabled).
     MfaState,
+    /// `POST /login/mfa`'s body: 422 unless exactly one of `code` and
+    /// `recovery_code` is given (no schema says "one of" here).
+    SecondStepBody,
     /// `/health/ready`: its own `200` and `503` bodies.
     Readiness,
     /// `/.well-known/jwks.json`: its own `200` body (a JWK Set).
