@@ -1,6 +1,7 @@
 //! Entities and rules of the service. No I/O, no async: every type here is
 //! valid by construction, so code that holds one never re-checks it.
 
+mod audit;
 mod characters;
 mod device_token;
 mod email;
@@ -13,6 +14,10 @@ mod token;
 mod user;
 mod username;
 
+pub use audit::{
+    AuditEventKind, DEFAULT_AUDIT_RETENTION, LoginFailure, UnknownAuditEventKind,
+    UnknownLoginFailure, audit_purge_cutoff,
+};
 pub use characters::refused_character_class;
 pub use device_token::{DeviceToken, MAX_DEVICE_TOKENS_PER_USER};
 pub use email::{EmailAddress, InvalidEmail};
