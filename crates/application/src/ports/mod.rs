@@ -2,6 +2,7 @@
 //! own error type, keeping the adapter's error as its source; the use cases
 //! map them into their own errors (see [`crate::error`]).
 
+mod audit_log;
 mod background_tasks;
 mod clock;
 mod data_purge;
@@ -21,6 +22,10 @@ mod token_codec;
 mod token_revocations;
 mod user_repository;
 
+pub use audit_log::{
+    AuditCursor, AuditEvent, AuditLog, AuditLogError, AuditPage, AuditQuery, InvalidAuditCursor,
+    NewAuditEvent,
+};
 pub use background_tasks::{BackgroundTask, BackgroundTasks};
 pub use clock::{Clock, SystemClock};
 pub use data_purge::{DataPurge, PurgeStoreError, Purgeable, PurgedBatch};
@@ -58,6 +63,8 @@ pub use user_repository::{RepositoryError, StoredCredentials, UserRepository};
 /// own error (a driver's, a pool's) here so nothing of the cause is lost.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+#[cfg(any(test, feature = "mocks"))]
+pub use audit_log::MockAuditLog;
 #[cfg(any(test, feature = "mocks"))]
 pub use clock::MockClock;
 #[cfg(any(test, feature = "mocks"))]
