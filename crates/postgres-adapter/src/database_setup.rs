@@ -190,6 +190,7 @@ mod tests {
                 "2026-12-04-000030_create_signing_keys",
                 "2026-12-05-000040_create_second_factor",
                 "2026-12-05-000041_session_auth_methods",
+                "2026-12-05-000050_create_audit_events",
             ]
         );
     }

@@ -1,0 +1,2 @@
+-- Drops the partitions with it.
+DROP TABLE audit_events;
