@@ -6,6 +6,7 @@
 //! an outage surfaces as the port's `Unavailable` variant.
 
 mod account_steps;
+mod audit_log;
 mod code_budget;
 mod connection;
 mod connector;
@@ -26,6 +27,7 @@ mod signing_keys;
 mod tls;
 mod users;
 
+pub use audit_log::PgAuditLog;
 pub use database_setup::{ensure_database, run_migrations};
 pub use error::PgError;
 pub use one_time_secrets::PgOneTimeSecretStore;
