@@ -9,7 +9,7 @@ use application::{
     SessionManagement, UserAccounts,
 };
 use http_api::{AppState, Discovery};
-use postgres_adapter::{PgDataPurge, PgEmailOutbox, PgProbe};
+use postgres_adapter::{PgAuditLog, PgDataPurge, PgEmailOutbox, PgProbe};
 use redis_adapter::{RedisEmailQueue, RedisProbe};
 
 use crate::Config;
@@ -80,7 +80,11 @@ impl UseCases {
             Arc::new(PgDataPurge::new(adapters.pg.clone(), adapters.pg_settings)),
             ports.clock.clone(),
             config.purge,
-        );
+        )
+        .with_audit_log(Arc::new(PgAuditLog::new(
+            adapters.pg.clone(),
+            adapters.pg_settings,
+        )));
         let state = AppState {
             authentication,
             accounts: UserAccounts::new(ports.clone()),

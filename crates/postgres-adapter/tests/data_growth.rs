@@ -186,7 +186,8 @@ async fn the_purge_deletes_what_ended_before_the_retention_and_keeps_the_rest() 
         PurgeReport {
             sessions: 2,
             secrets: 2,
-            gave_way: false
+            gave_way: false,
+            audit_months: 0,
         }
     );
     let left = session_ids(&mut conn).await;
@@ -281,7 +282,8 @@ async fn a_purge_gives_way_while_another_holds_the_lock_and_nothing_is_left_lock
                 PurgeReport {
                     sessions: 0,
                     secrets: 0,
-                    gave_way: true
+                    gave_way: true,
+                    audit_months: 0,
                 }
             );
             Ok(())

@@ -96,3 +96,74 @@ async fn a_refresh_token_of_an_ended_session_is_refused_once_its_marks_are_gone(
     // The session store alone refuses it, for as long as the token lives.
     assert_token_rejected(app.refresh(&tokens.refresh).await, REVOKED).await;
 }
+
+/// The purge that runs at every start drops the audit log's months past
+/// `AUDIT_RETENTION` and keeps the newer ones.
+#[tokio::test]
+async fn the_purge_drops_audit_months_past_their_retention() {
+    use application::ports::{AuditLog, NewAuditEvent};
+
+    // This instance keeps everything: only the peer's purge may drop.
+    let app = integration_tests::spawn_app_with(|settings| {
+        settings.set("AUDIT_RETENTION", "36500d");
+    })
+    .await;
+    let audit = postgres_adapter::PgAuditLog::new(
+        postgres_adapter::connect(&app.database_url, &postgres_adapter::PgSettings::default())
+            .unwrap(),
+        postgres_adapter::PgSettings::default(),
+    );
+    let event = |days_ago: i64| NewAuditEvent {
+        at: chrono::Utc::now() - chrono::Duration::days(days_ago),
+        kind: domain::AuditEventKind::UserRegistered,
+        actor: None,
+        subject: None,
+        session: None,
+        ip: None,
+        user_agent: None,
+        data: serde_json::json!({}),
+    };
+    audit.record(vec![event(400), event(10)]).await.unwrap();
+    // The month of the old event, by its partition's oid.
+    let old_month = app
+        .query_scalar(
+            "SELECT tableoid::bigint AS value FROM audit_events \
+             WHERE at < now() - interval '390 days'",
+        )
+        .await;
+
+    // Another instance on the same database: its start purges.
+    let _peer = integration_tests::spawn_peer(&app, |settings| {
+        settings.set("AUDIT_RETENTION", "365d");
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let old = app
+            .query_scalar(
+                "SELECT count(*) AS value FROM audit_events WHERE at < now() - interval '390 days'",
+            )
+            .await;
+        if old == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the old month is still there"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let recent = app
+        .query_scalar("SELECT count(*) AS value FROM audit_events")
+        .await;
+    assert_eq!(recent, 1, "the event of ten days ago stays");
+    let still_there = app
+        .query_scalar(&format!(
+            "SELECT count(*) AS value FROM pg_class WHERE oid = {old_month}"
+        ))
+        .await;
+    assert_eq!(
+        still_there, 0,
+        "the old month's partition was dropped whole"
+    );
+}

@@ -221,6 +221,11 @@ pub struct Settings {
     #[arg(long, env = "SESSION_RETENTION", default_value_t = 2_592_000,
           value_parser = clap::value_parser!(i64).range(0..=MAX_TOKEN_LIFETIME_SECS), global = true)]
     pub(super) session_retention: i64,
+    /// How long audit events are kept (e.g. 365d, 90d; 1d to 36500d); the
+    /// purge drops a month of events once all of it is older
+    #[arg(long, env = "AUDIT_RETENTION", default_value = "365d",
+          value_parser = audit_retention, global = true)]
+    pub(super) audit_retention: std::time::Duration,
     /// Live sessions a user may have; a login beyond it ends the least
     /// recently used
     #[arg(long, env = "MAX_SESSIONS_PER_USER", default_value_t = 100,
@@ -308,5 +313,18 @@ impl Settings {
             .map(|value| value.expose_secret().trim())
             .filter(|value| !value.is_empty())
             .ok_or(ConfigError::Missing(name))
+    }
+}
+
+/// `AUDIT_RETENTION`: a duration between a day and a hundred years.
+fn audit_retention(raw: &str) -> Result<std::time::Duration, String> {
+    let retention = humantime::parse_duration(raw.trim()).map_err(|error| error.to_string())?;
+    let day = 24 * 3600;
+    let allowed =
+        std::time::Duration::from_secs(day)..=std::time::Duration::from_secs(36_500 * day);
+    if allowed.contains(&retention) {
+        Ok(retention)
+    } else {
+        Err("must be between 1d and 36500d".to_owned())
     }
 }

@@ -67,6 +67,7 @@ fn defaults_follow_the_contract() {
             session_retention: TimeDelta::days(30),
             secret_retention: TimeDelta::days(7),
             batch_size: 1_000,
+            audit_retention: TimeDelta::days(365),
         }
     );
     assert_eq!(config.redis_wait_replicas, 0);
@@ -83,6 +84,20 @@ fn the_purge_and_the_relay_are_configurable() {
     assert_eq!(config.purge.interval, std::time::Duration::from_secs(60));
     assert_eq!(config.purge.session_retention, TimeDelta::zero());
     assert_eq!(config.redis_wait_replicas, 2);
+}
+
+#[test]
+fn audit_retention_is_a_year_unless_set_within_a_day_and_a_century() {
+    assert_eq!(
+        load(&[]).unwrap().purge.audit_retention,
+        TimeDelta::days(365)
+    );
+    let config = load(&[("AUDIT_RETENTION", "90d")]).unwrap();
+    assert_eq!(config.purge.audit_retention, TimeDelta::days(90));
+    for bad in ["12h", "36501d", "a year"] {
+        let error = load(&[("AUDIT_RETENTION", bad)]).unwrap_err().to_string();
+        assert!(error.contains("AUDIT_RETENTION"), "{bad}: {error}");
+    }
 }
 
 #[test]

@@ -46,6 +46,9 @@ impl Settings {
         Ok(PurgeSettings {
             interval: std::time::Duration::from_secs(self.purge_interval),
             session_retention: lifetime("SESSION_RETENTION", self.session_retention)?,
+            // At most a hundred years: always a valid TimeDelta.
+            audit_retention: TimeDelta::from_std(self.audit_retention)
+                .map_err(|_| invalid("AUDIT_RETENTION", "out of range"))?,
             ..PurgeSettings::default()
         })
     }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::ports::{Clock, DataPurge, PurgeStoreError, Purgeable, PurgedBatch};
+use crate::error_chain::ErrorChain;
+use crate::ports::{AuditLog, Clock, DataPurge, PurgeStoreError, Purgeable, PurgedBatch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PurgeSettings {
@@ -21,6 +22,9 @@ pub struct PurgeSettings {
     pub secret_retention: TimeDelta,
     /// Rows deleted per statement, each batch its own short transaction.
     pub batch_size: usize,
+    /// `AUDIT_RETENTION`: how long audit events are kept (whole months
+    /// go once every event in them is older).
+    pub audit_retention: TimeDelta,
 }
 
 impl PurgeSettings {
@@ -35,6 +39,7 @@ impl Default for PurgeSettings {
             session_retention: Self::DEFAULT_SESSION_RETENTION,
             secret_retention: TimeDelta::days(7),
             batch_size: 1_000,
+            audit_retention: domain::DEFAULT_AUDIT_RETENTION,
         }
     }
 }
@@ -47,12 +52,16 @@ pub struct PurgeReport {
     /// Another instance was purging: this one stopped and left the rest
     /// to it.
     pub gave_way: bool,
+    /// Monthly partitions of the audit log dropped past its retention.
+    pub audit_months: usize,
 }
 
 pub struct Purge {
     store: Arc<dyn DataPurge>,
     clock: Arc<dyn Clock>,
     settings: PurgeSettings,
+    /// The audit log, whose months are made ahead and dropped here.
+    audit: Option<Arc<dyn AuditLog>>,
 }
 
 impl Purge {
@@ -61,7 +70,15 @@ impl Purge {
             store,
             clock,
             settings,
+            audit: None,
         }
+    }
+
+    /// Also keeps the audit log's monthly partitions: the next months
+    /// made ahead, the months past `audit_retention` dropped whole.
+    pub fn with_audit_log(mut self, audit: Arc<dyn AuditLog>) -> Self {
+        self.audit = Some(audit);
+        self
     }
 
     pub fn settings(&self) -> &PurgeSettings {
@@ -94,13 +111,41 @@ impl Purge {
                 break;
             }
         }
+        report.audit_months = self.keep_audit_months(now).await;
         tracing::info!(
             sessions = report.sessions,
             one_time_secrets = report.secrets,
+            audit_months_dropped = report.audit_months,
             gave_way = report.gave_way,
             "purge done"
         );
         Ok(report)
+    }
+
+    /// Makes the coming months of the audit log and drops the months
+    /// past its retention; the number dropped. A failure is logged and
+    /// left to the next run: an insert makes its own month if it must, and
+    /// an old month dropped an hour late harms nobody.
+    async fn keep_audit_months(&self, now: DateTime<Utc>) -> usize {
+        let Some(audit) = &self.audit else {
+            return 0;
+        };
+        if let Err(error) = audit.prepare_partitions(now).await {
+            tracing::warn!(error.chain = %ErrorChain(&error), "audit log months not made ahead");
+        }
+        let cutoff = domain::audit_purge_cutoff(now, self.settings.audit_retention);
+        match audit.drop_partitions_before(cutoff).await {
+            Ok(dropped) => {
+                for month in &dropped {
+                    tracing::info!(partition = %month, "audit log month past its retention dropped");
+                }
+                dropped.len()
+            }
+            Err(error) => {
+                tracing::warn!(error.chain = %ErrorChain(&error), "audit log months not dropped");
+                0
+            }
+        }
     }
 
     /// Rows of `what` deleted, and whether it stopped because another

@@ -49,7 +49,8 @@ async fn deletes_batch_after_batch_until_one_comes_back_short() {
         PurgeReport {
             sessions: 23,
             secrets: 0,
-            gave_way: false
+            gave_way: false,
+            audit_months: 0,
         }
     );
 }
@@ -89,4 +90,59 @@ async fn a_store_failure_is_returned() {
         .returning(|_, _, _| Err(PurgeStoreError::Unavailable("refused".into())));
     let result = purge(store).purge_once().await;
     assert!(matches!(result, Err(PurgeStoreError::Unavailable(_))));
+}
+
+fn quiet_store() -> MockDataPurge {
+    let mut store = MockDataPurge::new();
+    store
+        .expect_purge_batch()
+        .returning(|_, _, _| Ok(PurgedBatch::Deleted(0)));
+    store
+}
+
+#[tokio::test]
+async fn the_audit_log_gets_its_coming_months_and_loses_those_past_its_retention() {
+    let mut audit = crate::ports::MockAuditLog::new();
+    audit
+        .expect_prepare_partitions()
+        .with(eq(now()))
+        .times(1)
+        .returning(|_| Ok(()));
+    audit
+        .expect_drop_partitions_before()
+        .with(eq(now() - TimeDelta::days(365)))
+        .times(1)
+        .returning(|_| {
+            Ok(vec![
+                "audit_events_y2025m01".to_owned(),
+                "audit_events_y2025m02".to_owned(),
+            ])
+        });
+    let report = purge(quiet_store())
+        .with_audit_log(Arc::new(audit))
+        .purge_once()
+        .await
+        .unwrap();
+    assert_eq!(report.audit_months, 2);
+}
+
+#[tokio::test]
+async fn an_audit_log_that_fails_does_not_fail_the_purge() {
+    let mut audit = crate::ports::MockAuditLog::new();
+    audit
+        .expect_prepare_partitions()
+        .times(1)
+        .returning(|_| Err(crate::ports::AuditLogError::Unavailable("down".into())));
+    audit
+        .expect_drop_partitions_before()
+        .times(1)
+        .returning(|_| Err(crate::ports::AuditLogError::Unavailable("down".into())));
+    let mut settings = settings();
+    settings.audit_retention = TimeDelta::days(30);
+    let report = Purge::new(Arc::new(quiet_store()), Arc::new(clock()), settings)
+        .with_audit_log(Arc::new(audit))
+        .purge_once()
+        .await
+        .unwrap();
+    assert_eq!(report.audit_months, 0);
 }
