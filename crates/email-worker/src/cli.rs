@@ -201,6 +201,21 @@ mod tests {
     }
 
     #[test]
+    fn env_example_names_every_variable() {
+        let example = include_str!("../../../.env.example");
+        let command = Cli::command();
+        let names: Vec<String> = command
+            .get_arguments()
+            .filter_map(|arg| arg.get_env())
+            .map(|name| name.to_string_lossy().into_owned())
+            .collect();
+        assert!(names.len() > 10, "{names:?}");
+        for name in names {
+            assert!(example.contains(&format!("{name}=")), "{name}");
+        }
+    }
+
+    #[test]
     fn requeue_needs_an_id_or_all() {
         assert!(parse(&["dead-letters", "requeue"]).is_err());
         assert!(parse(&["dead-letters", "requeue", "x", "--all"]).is_err());

@@ -23,6 +23,10 @@ pub fn init_logs(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_span_events(FmtSpan::CLOSE)
+        .with_ansi(colours(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR").is_some(),
+        ))
         .with_writer(std::io::stderr);
     let installed = match format {
         LogFormat::Text => builder.try_init(),
@@ -35,6 +39,13 @@ pub fn init_logs(format: LogFormat) {
     if let Err(error) = installed {
         eprintln!("warning: logs not set up: {error}");
     }
+}
+
+/// Colour codes only for a person at a terminal: a log redirected to a
+/// file or a collector gets plain text, and `NO_COLOR` (no-color.org)
+/// turns them off everywhere.
+fn colours(stderr_is_terminal: bool, no_color: bool) -> bool {
+    stderr_is_terminal && !no_color
 }
 
 /// Logs in tests, only when `TEST_LOG` is set (`TEST_LOG=1 cargo test`):
@@ -60,6 +71,14 @@ mod tests {
     use clap::ValueEnum;
 
     use super::*;
+
+    #[test]
+    fn colours_only_at_a_terminal_and_never_with_no_color() {
+        assert!(colours(true, false));
+        assert!(!colours(false, false), "redirected to a file");
+        assert!(!colours(true, true), "NO_COLOR");
+        assert!(!colours(false, true));
+    }
 
     #[test]
     fn formats_parse_case_insensitively() {
