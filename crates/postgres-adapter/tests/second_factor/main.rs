@@ -113,6 +113,7 @@ async fn session(f: &Fixture, user: &User) -> SessionId {
                 device_token: digest(),
                 live_limit: 100,
                 methods: domain::AuthMethods::Password,
+                audit: login_event(user.id, at),
             },
             SessionEpoch(
                 f.users
@@ -185,4 +186,19 @@ where
         results.push(task.unwrap());
     }
     results
+}
+
+/// A session's `user.login_succeeded`, as the application builds it.
+fn login_event(
+    user: domain::UserId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> application::ports::NewAuditEvent {
+    application::ports::NewAuditEvent::by_user(
+        domain::AuditEventKind::LoginSucceeded,
+        user,
+        None,
+        None,
+        at,
+        serde_json::json!({ "amr": ["pwd"] }),
+    )
 }

@@ -190,6 +190,17 @@ async fn login_issues_a_fresh_access_and_a_refresh_token_in_one_session() {
                 && session.expires_at == now() + Duration::seconds(2_592_000)
                 && session.device == device()
                 && *epoch == SessionEpoch(4)
+                && session.audit
+                    == crate::ports::NewAuditEvent {
+                        at: now(),
+                        kind: domain::AuditEventKind::LoginSucceeded,
+                        actor: Some(UserId::new(1)),
+                        subject: Some(UserId::new(1)),
+                        session: Some(session.id.clone()),
+                        ip: Some("203.0.113.7".parse().unwrap()),
+                        user_agent: Some("Firefox".to_owned()),
+                        data: serde_json::json!({ "amr": ["pwd"] }),
+                    }
                 && alert.lookback == Duration::days(90)
                 && matches!(&alert.email.email, Email::NewDeviceLogin {
                     to, ip, user_agent, session_id, ..
