@@ -31,6 +31,8 @@ impl UseCases {
     pub(crate) fn build(config: &Config, adapters: &Adapters, limits: RateLimiting) -> Self {
         let ports = &adapters.account;
         let attempts = limits.login_attempts.clone();
+        let audit: Arc<dyn application::ports::AuditLog> =
+            Arc::new(PgAuditLog::new(adapters.pg.clone(), adapters.pg_settings));
         let authentication = Authentication::new(
             AuthenticationPorts {
                 users: ports.users.clone(),
@@ -45,6 +47,7 @@ impl UseCases {
                 mail: ports.mail.clone(),
                 attempts: attempts.clone(),
                 second_factor: adapters.second_factor.clone(),
+                audit: audit.clone(),
             },
             config.lifetimes,
             config.sessions,
@@ -81,10 +84,7 @@ impl UseCases {
             ports.clock.clone(),
             config.purge,
         )
-        .with_audit_log(Arc::new(PgAuditLog::new(
-            adapters.pg.clone(),
-            adapters.pg_settings,
-        )));
+        .with_audit_log(audit.clone());
         let state = AppState {
             authentication,
             accounts: UserAccounts::new(ports.clone()),

@@ -5,9 +5,12 @@
 //! account's budget of wrong codes (its 10^6 codes are guessable; a
 //! recovery code's 82 bits are not).
 
-use domain::{AuthMethods, MfaChallengeToken, RecoveryCode, TimeStep, TotpCode, User};
+use domain::{
+    AuthMethods, LoginFailure, MfaChallengeToken, RecoveryCode, TimeStep, TotpCode, User,
+};
 
 use super::Authentication;
+use super::failed_login::FailedAccount;
 use super::session_opening::VerifiedLogin;
 use crate::Email;
 use crate::error::CompleteLoginError;
@@ -67,7 +70,18 @@ impl Authentication {
             .ok_or(CompleteLoginError::InvalidOrExpired)?;
         // Counted as a login attempt of this client on the account: a
         // throttled client is refused before its code is looked at.
-        let attempt = self.attempts.begin(subject(&user, &challenge)).await?;
+        let attempt = match self.attempts.begin(subject(&user, &challenge)).await {
+            Ok(attempt) => attempt,
+            Err(limited) => {
+                self.record_failed_login(
+                    FailedAccount::Known(user.id),
+                    &challenge.device,
+                    LoginFailure::Throttled,
+                )
+                .await;
+                return Err(limited.into());
+            }
+        };
 
         let verdict = match self.verdict(&user, request.proof).await {
             Ok(verdict) => verdict,
@@ -84,6 +98,12 @@ impl Authentication {
                     .store
                     .record_wrong_code(token.digest(), user.id, spends_budget, now)
                     .await?;
+                self.record_failed_login(
+                    FailedAccount::Known(user.id),
+                    &challenge.device,
+                    LoginFailure::MfaFailed,
+                )
+                .await;
                 return Err(CompleteLoginError::InvalidOrExpired);
             }
         };

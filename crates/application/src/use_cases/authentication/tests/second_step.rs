@@ -649,3 +649,30 @@ async fn a_throttled_client_is_refused_before_its_code_is_checked() {
     ports.factor_store.expect_consume_challenge().never();
     assert_refused(complete(ports, totp_step(code(0))).await);
 }
+
+#[tokio::test]
+async fn a_wrong_second_step_is_audited_as_mfa_failed() {
+    let mut ports = Ports::new()
+        .with_challenge()
+        .with_totp(None)
+        .counting_a_wrong_code(true);
+    ports.factor_store.expect_accept_step().never();
+    let mut audit = crate::ports::MockAuditLog::new();
+    audit
+        .expect_record()
+        .withf(|events| {
+            *events
+                == [crate::ports::NewAuditEvent::by_user(
+                    domain::AuditEventKind::LoginFailed,
+                    UserId::new(1),
+                    None,
+                    Some(&device()),
+                    now(),
+                    serde_json::json!({ "reason": "mfa_failed" }),
+                )]
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    ports.audit = Some(audit);
+    assert_refused(complete(ports, totp_step(wrong_code())).await);
+}
