@@ -6,7 +6,8 @@
 //! recovery code's 82 bits are not).
 
 use domain::{
-    AuthMethods, LoginFailure, MfaChallengeToken, RecoveryCode, TimeStep, TotpCode, User,
+    AuditEventKind, AuthMethods, ClientDevice, LoginFailure, MfaChallengeToken, RecoveryCode,
+    TimeStep, TotpCode, User,
 };
 
 use super::Authentication;
@@ -14,7 +15,7 @@ use super::failed_login::FailedAccount;
 use super::session_opening::VerifiedLogin;
 use crate::Email;
 use crate::error::CompleteLoginError;
-use crate::ports::Challenge;
+use crate::ports::{Challenge, NewAuditEvent};
 use crate::use_cases::LoginTokens;
 use crate::use_cases::login_attempts::{AttemptClient, AttemptOutcome, AttemptSubject};
 use crate::use_cases::second_factor::notice;
@@ -83,7 +84,7 @@ impl Authentication {
             }
         };
 
-        let verdict = match self.verdict(&user, request.proof).await {
+        let verdict = match self.verdict(&user, &challenge.device, request.proof).await {
             Ok(verdict) => verdict,
             Err(error) => {
                 attempt.record(AttemptOutcome::Inconclusive).await;
@@ -142,6 +143,7 @@ impl Authentication {
     async fn verdict(
         &self,
         user: &User,
+        device: &ClientDevice,
         proof: SecondFactorProof,
     ) -> Result<Verdict, CompleteLoginError> {
         let now = self.clock.now();
@@ -196,6 +198,16 @@ impl Authentication {
                                 remaining,
                             })
                         }),
+                        // No session yet: the one this code opens is
+                        // named by the login's `user.login_succeeded`.
+                        NewAuditEvent::by_user(
+                            AuditEventKind::RecoveryCodeUsed,
+                            user.id,
+                            None,
+                            Some(device),
+                            now,
+                            serde_json::json!({}),
+                        ),
                         now,
                     )
                     .await?;

@@ -526,13 +526,24 @@ async fn the_right_recovery_code_opens_a_password_and_recovery_code_session_with
     ports
         .factor_store
         .expect_use_recovery_code()
-        .withf(|user, digest, _, at| {
+        .withf(|user, digest, _, audit, at| {
             *user == UserId::new(1)
                 && *digest == recovery_code().digest(UserId::new(1))
+                && *audit
+                    == crate::ports::NewAuditEvent {
+                        at: now(),
+                        kind: domain::AuditEventKind::RecoveryCodeUsed,
+                        actor: Some(UserId::new(1)),
+                        subject: Some(UserId::new(1)),
+                        session: None,
+                        ip: Some("203.0.113.7".parse().unwrap()),
+                        user_agent: Some("Firefox".to_owned()),
+                        data: serde_json::json!({}),
+                    }
                 && *at == now()
         })
         .times(1)
-        .returning(move |_, _, notice, _| {
+        .returning(move |_, _, notice, _, _| {
             *keep.lock().unwrap() = Some(notice(7));
             Ok(Some(7))
         });
@@ -566,7 +577,7 @@ async fn a_wrong_recovery_code_counts_against_the_token_but_not_the_budget() {
         .factor_store
         .expect_use_recovery_code()
         .times(1)
-        .returning(|_, _, _, _| Ok(None));
+        .returning(|_, _, _, _, _| Ok(None));
     ports.outbox.expect_job_committed().never();
     ports.factor_store.expect_budget_exhausted().never();
     assert_refused(complete(ports, recovery_step(recovery_code().display())).await);
