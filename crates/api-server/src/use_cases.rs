@@ -6,7 +6,7 @@ use std::sync::Arc;
 use application::{
     Authentication, AuthenticationPorts, EmailChange, EmailVerification, OutboxRelay,
     PasswordChange, PasswordReset, Purge, RelaySettings, RevocationReplay, SecondFactor,
-    SessionManagement, UserAccounts,
+    SecurityEvents, SessionManagement, UserAccounts,
 };
 use http_api::{AppState, Discovery};
 use postgres_adapter::{PgAuditLog, PgDataPurge, PgEmailOutbox, PgProbe};
@@ -94,6 +94,7 @@ impl UseCases {
             password_change: PasswordChange::new(ports.clone(), attempts.clone()),
             email_change: EmailChange::new(ports.clone(), attempts),
             second_factor: SecondFactor::new(ports.clone(), adapters.second_factor.clone()),
+            security_events: SecurityEvents::new(audit.clone()),
             password_policy: config.password_policy,
             probes: vec![
                 Arc::new(PgProbe::new(adapters.pg.clone(), adapters.pg_settings)),

@@ -99,13 +99,7 @@ async fn a_recovery_code_is_used_once_and_the_notice_says_how_many_are_left() {
         let id = ada.id;
         async move {
             store
-                .use_recovery_code(
-                    id,
-                    codes[1],
-                    recovery_notice(&to),
-                    used,
-                    now(),
-                )
+                .use_recovery_code(id, codes[1], recovery_notice(&to), used, now())
                 .await
                 .unwrap()
         }
