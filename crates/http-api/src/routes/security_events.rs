@@ -1,8 +1,8 @@
 //! `GET /users/me/security-events`: the caller's own audit events.
 
 use actix_web::web::Data;
-use application::ports::AuditEvent;
 use application::SecurityEventsError;
+use application::ports::AuditEvent;
 use chrono::SecondsFormat;
 use paperclip::actix::web::{Json, Query};
 use paperclip::actix::{Apiv2Schema, api_v2_operation};

@@ -5,6 +5,7 @@
 //! account's budget of wrong codes (its 10^6 codes are guessable; a
 //! recovery code's 82 bits are not).
 
+use chrono::{DateTime, Utc};
 use domain::{
     AuditEventKind, AuthMethods, ClientDevice, LoginFailure, MfaChallengeToken, RecoveryCode,
     TimeStep, TotpCode, User,
@@ -84,7 +85,10 @@ impl Authentication {
             }
         };
 
-        let verdict = match self.verdict(&user, &challenge.device, request.proof).await {
+        let verdict = match self
+            .verdict(&user, &challenge.device, request.proof, now)
+            .await
+        {
             Ok(verdict) => verdict,
             Err(error) => {
                 attempt.record(AttemptOutcome::Inconclusive).await;
@@ -145,8 +149,10 @@ impl Authentication {
         user: &User,
         device: &ClientDevice,
         proof: SecondFactorProof,
+        // The login's instant: its events share it (a recovery code used,
+        // then the session it opened, in that order).
+        now: DateTime<Utc>,
     ) -> Result<Verdict, CompleteLoginError> {
-        let now = self.clock.now();
         match proof {
             SecondFactorProof::Totp(code) => {
                 let wrong = Verdict::Wrong {
