@@ -6,7 +6,7 @@ use std::sync::Arc;
 use application::{
     Authentication, AuthenticationPorts, EmailChange, EmailVerification, OutboxRelay,
     PasswordChange, PasswordReset, Purge, RelaySettings, RevocationReplay, SecondFactor,
-    SessionManagement, UserAccounts,
+    SecurityEvents, SessionManagement, UserAccounts,
 };
 use http_api::{AppState, Discovery};
 use postgres_adapter::{PgAuditLog, PgDataPurge, PgEmailOutbox, PgProbe};
@@ -31,6 +31,8 @@ impl UseCases {
     pub(crate) fn build(config: &Config, adapters: &Adapters, limits: RateLimiting) -> Self {
         let ports = &adapters.account;
         let attempts = limits.login_attempts.clone();
+        let audit: Arc<dyn application::ports::AuditLog> =
+            Arc::new(PgAuditLog::new(adapters.pg.clone(), adapters.pg_settings));
         let authentication = Authentication::new(
             AuthenticationPorts {
                 users: ports.users.clone(),
@@ -45,6 +47,7 @@ impl UseCases {
                 mail: ports.mail.clone(),
                 attempts: attempts.clone(),
                 second_factor: adapters.second_factor.clone(),
+                audit: audit.clone(),
             },
             config.lifetimes,
             config.sessions,
@@ -81,10 +84,7 @@ impl UseCases {
             ports.clock.clone(),
             config.purge,
         )
-        .with_audit_log(Arc::new(PgAuditLog::new(
-            adapters.pg.clone(),
-            adapters.pg_settings,
-        )));
+        .with_audit_log(audit.clone());
         let state = AppState {
             authentication,
             accounts: UserAccounts::new(ports.clone()),
@@ -94,6 +94,7 @@ impl UseCases {
             password_change: PasswordChange::new(ports.clone(), attempts.clone()),
             email_change: EmailChange::new(ports.clone(), attempts),
             second_factor: SecondFactor::new(ports.clone(), adapters.second_factor.clone()),
+            security_events: SecurityEvents::new(audit.clone()),
             password_policy: config.password_policy,
             probes: vec![
                 Arc::new(PgProbe::new(adapters.pg.clone(), adapters.pg_settings)),

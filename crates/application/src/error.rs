@@ -21,6 +21,7 @@ pub use second_factor::{
     CompleteLoginError, ConfirmTotpError, DisableTotpError, EnrolTotpError,
     ReplaceRecoveryCodesError, SecondFactorStatusError,
 };
+pub use security_events::SecurityEventsError;
 
 /// Implements `From<port error>` for a use-case error through its
 /// `Dependency` variant.
@@ -36,6 +37,7 @@ macro_rules! dependency_failures {
 
 // After the macro, which it uses.
 mod second_factor;
+mod security_events;
 
 /// `UserAccounts::register`.
 #[derive(Debug, thiserror::Error)]

@@ -19,8 +19,8 @@ pub use error::{
     ConfirmTotpError, Dependency, DependencyError, DisableTotpError, EnrolTotpError,
     ForgotPasswordError, LoginError, LogoutError, PromoteToAdminError, RefreshError, RegisterError,
     RelayError, ReplaceRecoveryCodesError, ReplayError, RequestEmailChangeError, ResendError,
-    ResetPasswordError, SecondFactorStatusError, SessionAccessError, UndoEmailChangeError,
-    UserAccessError, VerifyEmailError,
+    ResetPasswordError, SecondFactorStatusError, SecurityEventsError, SessionAccessError,
+    UndoEmailChangeError, UserAccessError, VerifyEmailError,
 };
 pub use error_chain::ErrorChain;
 pub use outbox_relay::{OutboxRelay, RelaySettings};
@@ -29,9 +29,9 @@ pub use use_cases::{
     EmailChange, EmailVerification, LoginOutcome, LoginRequest, LoginTokens, PasswordChange,
     PasswordReset, Purge, PurgeReport, PurgeSettings, RefreshedTokens, Registration,
     ReplaySettings, RevocationMarks, RevocationReplay, SecondFactor, SecondFactorChallenge,
-    SecondFactorPorts, SecondFactorProof, SecondStepRequest, SecretMail, SessionManagement,
-    SessionSettings, SigningKeyError, SigningKeys, TokenLifetimes, TokenRequirement,
-    TotpEnrolmentKit, UserAccounts,
+    SecondFactorPorts, SecondFactorProof, SecondStepRequest, SecretMail, SecurityEvents,
+    SessionManagement, SessionSettings, SigningKeyError, SigningKeys, TokenLifetimes,
+    TokenRequirement, TotpEnrolmentKit, UserAccounts,
 };
 // Rate limits.
 pub use rate_limits::RateLimited;

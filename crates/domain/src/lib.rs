@@ -16,7 +16,7 @@ mod username;
 
 pub use audit::{
     AuditEventKind, DEFAULT_AUDIT_RETENTION, LoginFailure, UnknownAuditEventKind,
-    UnknownLoginFailure, audit_purge_cutoff,
+    UnknownLoginFailure, address_digest, audit_purge_cutoff,
 };
 pub use characters::refused_character_class;
 pub use device_token::{DeviceToken, MAX_DEVICE_TOKENS_PER_USER};

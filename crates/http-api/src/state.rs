@@ -4,7 +4,7 @@ use std::time::Duration;
 use application::ports::DependencyProbe;
 use application::{
     Authentication, EmailChange, EmailVerification, PasswordChange, PasswordReset, RequestLimits,
-    SecondFactor, SessionManagement, SigningKeys, UserAccounts,
+    SecondFactor, SecurityEvents, SessionManagement, SigningKeys, UserAccounts,
 };
 use domain::PasswordPolicy;
 
@@ -18,6 +18,8 @@ pub struct AppState {
     pub password_change: PasswordChange,
     pub email_change: EmailChange,
     pub second_factor: SecondFactor,
+    /// `GET /users/me/security-events`.
+    pub security_events: SecurityEvents,
     pub password_policy: PasswordPolicy,
     /// Asked by `/health/ready`.
     pub probes: Vec<Arc<dyn DependencyProbe>>,

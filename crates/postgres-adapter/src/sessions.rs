@@ -15,6 +15,7 @@ use diesel::sql_types::{Bytea, Int8, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use domain::{MAX_DEVICE_TOKENS_PER_USER, Session, SessionId, UserId};
 
+use crate::audit_log::record_in;
 use crate::error::Failure;
 use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
@@ -167,6 +168,7 @@ impl SessionRepository for PgSessionRepository {
                     .execute(conn)
                     .await?;
                 keep_device_token(conn, user_id, &session.device_token, session.created_at).await?;
+                record_in(conn, std::slice::from_ref(&session.audit)).await?;
                 let ended = end_beyond_limit(
                     conn,
                     session.user_id,

@@ -88,6 +88,7 @@ async fn user_with_sessions(f: &Fixture, name: &str, sessions: usize) -> (User, 
                     device_token: domain::token_digest(id.as_str()),
                     live_limit: 100,
                     methods: domain::AuthMethods::Password,
+                    audit: login_event(user.id, now()),
                 },
                 SessionEpoch(0),
                 None,
@@ -219,6 +220,7 @@ async fn a_reset_stores_the_hash_verifies_the_address_ends_every_session_and_que
                 device_token: [0; 32],
                 live_limit: 100,
                 methods: domain::AuthMethods::Password,
+                audit: login_event(ada.id, now()),
             },
             SessionEpoch(0),
             None,
@@ -741,4 +743,19 @@ async fn an_unknown_or_expired_undo_token_is_invalid() {
         .unwrap();
     assert!(matches!(late, EmailChangeOutcome::InvalidOrExpired));
     assert_eq!(email_of(&f, &ada).await.email.as_str(), "ada@example.io");
+}
+
+/// A session's `user.login_succeeded`, as the application builds it.
+fn login_event(
+    user: domain::UserId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> application::ports::NewAuditEvent {
+    application::ports::NewAuditEvent::by_user(
+        domain::AuditEventKind::LoginSucceeded,
+        user,
+        None,
+        None,
+        at,
+        serde_json::json!({ "amr": ["pwd"] }),
+    )
 }

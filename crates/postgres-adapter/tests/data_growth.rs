@@ -66,7 +66,20 @@ fn new_session(user: &User, at: DateTime<Utc>, live_limit: u32) -> NewSession {
         device_token: digest,
         live_limit,
         methods: domain::AuthMethods::Password,
+        audit: login_event(user.id, at),
     }
+}
+
+/// A session's `user.login_succeeded`, as the application builds it.
+fn login_event(user: domain::UserId, at: DateTime<Utc>) -> application::ports::NewAuditEvent {
+    application::ports::NewAuditEvent::by_user(
+        domain::AuditEventKind::LoginSucceeded,
+        user,
+        None,
+        None,
+        at,
+        serde_json::json!({ "amr": ["pwd"] }),
+    )
 }
 
 /// Opens a session; returns it and the sessions the cap ended.

@@ -72,6 +72,7 @@ async fn session(f: &Fixture, user: &User) -> (SessionId, DateTime<Utc>) {
                 device_token: domain::token_digest(id.as_str()),
                 live_limit: 100,
                 methods: domain::AuthMethods::Password,
+                audit: login_event(user.id, now()),
             },
             SessionEpoch(0),
             None,
@@ -223,4 +224,19 @@ async fn lease_takes_the_oldest_first_in_batches() {
         .collect();
     assert_eq!(taken, vec![ids[0].1.clone(), ids[1].1.clone()]);
     assert_eq!(f.marks.lease(2, LEASE).await.unwrap().len(), 1);
+}
+
+/// A session's `user.login_succeeded`, as the application builds it.
+fn login_event(
+    user: domain::UserId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> application::ports::NewAuditEvent {
+    application::ports::NewAuditEvent::by_user(
+        domain::AuditEventKind::LoginSucceeded,
+        user,
+        None,
+        None,
+        at,
+        serde_json::json!({ "amr": ["pwd"] }),
+    )
 }

@@ -72,7 +72,20 @@ fn new_session(user: &User, device: &ClientDevice, at: DateTime<Utc>) -> NewSess
         device_token: rand_digest(),
         live_limit: 100,
         methods: domain::AuthMethods::Password,
+        audit: login_event(user.id, at),
     }
+}
+
+/// A session's `user.login_succeeded`, as the application builds it.
+fn login_event(user: domain::UserId, at: DateTime<Utc>) -> application::ports::NewAuditEvent {
+    application::ports::NewAuditEvent::by_user(
+        domain::AuditEventKind::LoginSucceeded,
+        user,
+        None,
+        None,
+        at,
+        serde_json::json!({ "amr": ["pwd"] }),
+    )
 }
 
 /// A device token's digest no other test shares.
@@ -502,4 +515,46 @@ async fn a_user_keeps_its_twenty_most_recently_used_device_tokens() {
             .await
             .unwrap()
     );
+}
+
+/// `user.login_succeeded` is written in the session's transaction: a
+/// session opened has it, a session refused (`AccountChanged`) has none.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_event_is_stored_exactly_with_its_session() {
+    use application::ports::{AuditLog, AuditQuery};
+    use domain::AuditEventKind;
+    let f = fixture().await;
+    let audit = postgres_adapter::PgAuditLog::new(pool(&f._db.url), settings());
+    let ada = user(&f, "ada").await;
+    let logins = async || {
+        audit
+            .query(AuditQuery {
+                subject: Some(ada.id),
+                kind: Some(AuditEventKind::LoginSucceeded),
+                since: None,
+                until: None,
+                limit: 10,
+                after: None,
+            })
+            .await
+            .unwrap()
+            .events
+    };
+    let opened = new_session(&ada, &ClientDevice::default(), now());
+    f.sessions
+        .open(opened.clone(), SessionEpoch(0), None)
+        .await
+        .unwrap();
+    let events = logins().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].subject, Some(ada.id));
+    assert_eq!(events[0].data, opened.audit.data);
+
+    f.sessions.end_all(ada.id, None, now()).await.unwrap();
+    let stale = new_session(&ada, &ClientDevice::default(), now());
+    assert_eq!(
+        f.sessions.open(stale, SessionEpoch(0), None).await.unwrap(),
+        OpenedSession::AccountChanged
+    );
+    assert_eq!(logins().await.len(), 1);
 }

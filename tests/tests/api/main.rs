@@ -30,6 +30,7 @@ mod register;
 mod revocation_cache;
 mod rotation;
 mod secrets;
+mod security_events;
 mod session_routes;
 mod sessions;
 mod signing_keys;

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 const INVALID: &str = "invalid_or_expired_token";
 
 /// What an authenticator app holds after scanning the enrolment.
-struct App {
+pub(crate) struct App {
     secret: TotpSecret,
 }
 
@@ -42,11 +42,11 @@ impl App {
 /// A user with TOTP on: its authenticator, the recovery codes, the
 /// session that enabled it (still `aal1`), and the step its confirming
 /// code used up.
-struct Enrolled {
-    user: TestUser,
+pub(crate) struct Enrolled {
+    pub(crate) user: TestUser,
     authenticator: App,
-    recovery_codes: Vec<String>,
-    enabling: Tokens,
+    pub(crate) recovery_codes: Vec<String>,
+    pub(crate) enabling: Tokens,
     spent: TimeStep,
 }
 
@@ -83,7 +83,7 @@ async fn verify(app: &TestApp, tokens: &Tokens, code: &str) -> reqwest::Response
     .expect("request")
 }
 
-async fn enrolled(app: &TestApp) -> Enrolled {
+pub(crate) async fn enrolled(app: &TestApp) -> Enrolled {
     let user = app.register_user().await;
     let enabling = app.login_tokens(&user).await;
     let kit = enrol(app, &enabling).await;
@@ -109,17 +109,17 @@ async fn enrolled(app: &TestApp) -> Enrolled {
 }
 
 /// `POST /login` of a user with TOTP: the `mfa_required` answer.
-async fn first_step(app: &TestApp, user: &TestUser) -> Value {
+pub(crate) async fn first_step(app: &TestApp, user: &TestUser) -> Value {
     let response = app.login(&user.email, &user.password).await;
     assert_eq!(response.status(), StatusCode::OK);
     json_body(response).await
 }
 
-async fn second_step(app: &TestApp, body: Value) -> reqwest::Response {
+pub(crate) async fn second_step(app: &TestApp, body: Value) -> reqwest::Response {
     app.post_json("/login/mfa", &body).await
 }
 
-fn mfa_token(answer: &Value) -> String {
+pub(crate) fn mfa_token(answer: &Value) -> String {
     answer["mfa_token"].as_str().expect("mfa_token").to_owned()
 }
 
@@ -134,7 +134,7 @@ fn claims(token: &str) -> Value {
     .expect("JSON")
 }
 
-fn tokens_of(body: &Value) -> Tokens {
+pub(crate) fn tokens_of(body: &Value) -> Tokens {
     Tokens {
         access: body["access_token"].as_str().expect("access").to_owned(),
         refresh: body["refresh_token"].as_str().expect("refresh").to_owned(),

@@ -3,8 +3,8 @@
 //! variant, with the port's error as the source.
 
 use crate::ports::{
-    HashError, RepositoryError, RevocationError, SecondFactorCryptoError, SecondFactorStoreError,
-    SecretStoreError, SessionStoreError, TokenEncodeError,
+    AuditLogError, HashError, RepositoryError, RevocationError, SecondFactorCryptoError,
+    SecondFactorStoreError, SecretStoreError, SessionStoreError, TokenEncodeError,
 };
 
 use super::BoxError;
@@ -21,6 +21,7 @@ pub enum Dependency {
     TokenSigner,
     SecondFactorStore,
     SecondFactorCrypto,
+    AuditLog,
 }
 
 impl Dependency {
@@ -34,6 +35,7 @@ impl Dependency {
             Dependency::TokenSigner => "token signer",
             Dependency::SecondFactorStore => "second-factor store",
             Dependency::SecondFactorCrypto => "second-factor cryptography",
+            Dependency::AuditLog => "audit log",
         }
     }
 }
@@ -100,6 +102,7 @@ store_failures!(
     SecretStoreError => SecretStore,
     RevocationError => RevocationStore,
     SecondFactorStoreError => SecondFactorStore,
+    AuditLogError => AuditLog,
 );
 
 impl From<HashError> for DependencyError {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use domain::{AuditEventKind, SessionId, UserId};
+use domain::{AuditEventKind, ClientDevice, SessionId, UserId};
 
 use super::BoxError;
 
@@ -21,7 +21,7 @@ pub enum AuditLogError {
 }
 
 /// An event before it is stored (the store gives it its id).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAuditEvent {
     pub at: DateTime<Utc>,
     pub kind: AuditEventKind,
@@ -38,6 +38,30 @@ pub struct NewAuditEvent {
     /// What else the kind carries (a login failure's reason, a logout's
     /// scope, the fields an admin changed): a JSON object.
     pub data: serde_json::Value,
+}
+
+impl NewAuditEvent {
+    /// An event a user caused about itself (a login, its second factor):
+    /// the contract makes the user both actor and subject.
+    pub fn by_user(
+        kind: AuditEventKind,
+        user: UserId,
+        session: Option<&SessionId>,
+        device: Option<&ClientDevice>,
+        at: DateTime<Utc>,
+        data: serde_json::Value,
+    ) -> Self {
+        Self {
+            at,
+            kind,
+            actor: Some(user),
+            subject: Some(user),
+            session: session.cloned(),
+            ip: device.and_then(ClientDevice::ip),
+            user_agent: device.and_then(ClientDevice::user_agent).map(str::to_owned),
+            data,
+        }
+    }
 }
 
 /// A stored event.

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{ClientDevice, SessionId, TimeStep, UserId};
 
-use super::{BoxError, EndedSession, SealedTotpSecret, SessionEpoch};
+use super::{BoxError, EndedSession, NewAuditEvent, SealedTotpSecret, SessionEpoch};
 use crate::EmailJob;
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +53,8 @@ pub struct EnableTotp {
     pub keep: SessionId,
     /// "Two-factor authentication was turned on", written to the outbox.
     pub notice: EmailJob,
+    /// Its `mfa.enabled`, written in the same transaction.
+    pub audit: NewAuditEvent,
     pub now: DateTime<Utc>,
 }
 
@@ -75,6 +77,8 @@ pub struct DisableTotp {
     pub keep: SessionId,
     /// "Two-factor authentication was turned off".
     pub notice: EmailJob,
+    /// Its `mfa.disabled`, written in the same transaction.
+    pub audit: NewAuditEvent,
     pub now: DateTime<Utc>,
 }
 
@@ -159,13 +163,15 @@ pub trait SecondFactorStore: Send + Sync {
     async fn status(&self, user: UserId) -> Result<SecondFactorStatus, SecondFactorStoreError>;
 
     /// Marks the unused code of this digest used, in one atomic update, and
-    /// queues `notice` with the number of codes left, in the same
-    /// transaction. `None` when no unused code has that digest.
+    /// queues `notice` with the number of codes left and writes `audit`
+    /// (its `mfa.recovery_code_used`), in the same transaction. `None`
+    /// (nothing written) when no unused code has that digest.
     async fn use_recovery_code(
         &self,
         user: UserId,
         digest: [u8; 32],
         notice: RecoveryNotice,
+        audit: NewAuditEvent,
         now: DateTime<Utc>,
     ) -> Result<Option<u32>, SecondFactorStoreError>;
 

@@ -3,6 +3,7 @@ use chrono::{DateTime, Duration, Utc};
 use domain::{AuthMethods, ClientDevice, Session, SessionId, UserId};
 
 use super::BoxError;
+use super::NewAuditEvent;
 use crate::EmailJob;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,9 @@ pub struct NewSession {
     pub live_limit: u32,
     /// How the login was authenticated; kept for the session's life.
     pub methods: AuthMethods,
+    /// Its `user.login_succeeded`, written in the session's transaction:
+    /// stored exactly when the session is.
+    pub audit: NewAuditEvent,
 }
 
 /// The "new sign-in" email of a login, queued with its session only when

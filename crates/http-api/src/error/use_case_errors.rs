@@ -6,7 +6,8 @@ use application::{
     ConfirmTotpError, DependencyError, DisableTotpError, EnrolTotpError, ForgotPasswordError,
     LoginError, LogoutError, RateLimited, RefreshError, RegisterError, ReplaceRecoveryCodesError,
     RequestEmailChangeError, ResendError, ResetPasswordError, SecondFactorStatusError,
-    SessionAccessError, UndoEmailChangeError, UserAccessError, VerifyEmailError,
+    SecurityEventsError, SessionAccessError, UndoEmailChangeError, UserAccessError,
+    VerifyEmailError,
 };
 use domain::TokenRejection;
 
@@ -289,6 +290,24 @@ impl HttpMeaning for CompleteLoginError {
         match self {
             CompleteLoginError::InvalidOrExpired => Meaning::InvalidOrExpiredSecret,
             CompleteLoginError::Dependency(error) => Meaning::of_dependency(error),
+        }
+    }
+}
+
+impl HttpMeaning for SecurityEventsError {
+    const OPERATION: &'static str = "security events";
+
+    fn meaning(&self) -> Meaning {
+        match self {
+            SecurityEventsError::InvalidLimit => Meaning::Invalid {
+                field: "limit",
+                message: "must be an integer from 1 to 200",
+            },
+            SecurityEventsError::InvalidCursor => Meaning::Invalid {
+                field: "cursor",
+                message: "is not a cursor this service handed out",
+            },
+            SecurityEventsError::Dependency(error) => Meaning::of_dependency(error),
         }
     }
 }

@@ -37,6 +37,7 @@ pub fn refusals_of_valid_input(route: &Route) -> Vec<u16> {
             Answer::SecondFactor => &[403][..],
             Answer::MfaState => &[409][..],
             Answer::SecondStepBody => &[422][..],
+            Answer::PageQuery => &[422][..],
             _ => &[][..],
         })
         .copied()
@@ -116,6 +117,10 @@ pub(super) fn of(answer: Answer) -> &'static [(u16, &'static str)] {
             422,
             "Not exactly one of code and recovery_code, or a field missing or of the wrong type",
         )],
+        Answer::PageQuery => &[(
+            422,
+            "limit outside 1 to 200, or a cursor this service did not hand out",
+        )],
         // Their own bodies: see `hand_written_responses`.
         Answer::Readiness | Answer::Jwks | Answer::Discovery => &[],
     }
@@ -179,6 +184,10 @@ mod tests {
                 application::DisableTotpError::NotEnabled.into(),
             ],
             Answer::SecondStepBody => vec![ApiError::validation("code", "missing")],
+            Answer::PageQuery => vec![
+                application::SecurityEventsError::InvalidLimit.into(),
+                application::SecurityEventsError::InvalidCursor.into(),
+            ],
             Answer::Readiness | Answer::Jwks | Answer::Discovery => vec![],
         }
     }
@@ -209,6 +218,7 @@ mod tests {
             Answer::SecondFactor,
             Answer::MfaState,
             Answer::SecondStepBody,
+            Answer::PageQuery,
             Answer::Readiness,
             Answer::Jwks,
             Answer::Discovery,

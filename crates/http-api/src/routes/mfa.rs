@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::auth::LoginResponse;
 use crate::error::{ApiError, FieldErrors};
 use crate::extract::{
-    Field, FreshLiveAccessToken, FreshLiveAccessTokenAnyLevel, JsonBody, LiveAccessTokenAnyLevel,
-    record_user,
+    Device, Field, FreshLiveAccessToken, FreshLiveAccessTokenAnyLevel, JsonBody,
+    LiveAccessTokenAnyLevel, record_user,
 };
 use crate::state::AppState;
 
@@ -89,10 +89,14 @@ fn shown(codes: &[RecoveryCode]) -> Vec<String> {
 pub async fn confirm_totp(
     state: Data<AppState>,
     token: LiveAccessTokenAnyLevel,
+    device: Device,
     body: JsonBody<TotpCodeRequest>,
 ) -> Result<Json<RecoveryCodesResponse>, ApiError> {
     let code = body.0.code.or_invalid("code")?;
-    let codes = state.second_factor.confirm(&token.0, &code).await?;
+    let codes = state
+        .second_factor
+        .confirm(&token.0, &code, &device.0)
+        .await?;
     Ok(Json(RecoveryCodesResponse {
         message: Some("Two-factor authentication enabled."),
         recovery_codes: shown(&codes),
@@ -157,8 +161,9 @@ pub struct MfaMessage {
 pub async fn disable_totp(
     state: Data<AppState>,
     token: FreshLiveAccessToken,
+    device: Device,
 ) -> Result<Json<MfaMessage>, ApiError> {
-    state.second_factor.disable(&token.0).await?;
+    state.second_factor.disable(&token.0, &device.0).await?;
     Ok(Json(MfaMessage {
         message: "Two-factor authentication disabled.",
     }))

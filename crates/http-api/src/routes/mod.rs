@@ -9,6 +9,7 @@ mod health;
 mod mfa;
 mod password;
 mod route;
+mod security_events;
 mod sessions;
 mod users;
 mod well_known;
@@ -114,6 +115,12 @@ pub const ROUTES: &[Route] = &[
     .bearer()
     .no_store()
     .answers(&[Dependency, SessionInPath, SecondFactor]),
+    Route::get("/users/me/security-events", |route| {
+        route.to(security_events::my_security_events)
+    })
+    .bearer()
+    .no_store()
+    .answers(&[Dependency, PageQuery]),
     Route::get("/users/me/mfa", |route| route.to(mfa::mfa_status))
         .bearer()
         .no_store()

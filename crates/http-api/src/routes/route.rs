@@ -91,6 +91,9 @@ pub enum Answer {
     /// `POST /login/mfa`'s body: 422 unless exactly one of `code` and
     /// `recovery_code` is given (no schema says "one of" here).
     SecondStepBody,
+    /// A page's `limit` and `cursor` in the query: 422 naming the one
+    /// out of range or not handed out by this service.
+    PageQuery,
     /// `/health/ready`: its own `200` and `503` bodies.
     Readiness,
     /// `/.well-known/jwks.json`: its own `200` body (a JWK Set).

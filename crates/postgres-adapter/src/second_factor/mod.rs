@@ -16,7 +16,7 @@ mod totp;
 
 use application::EmailJob;
 use application::ports::{
-    Challenge, DisableTotp, EnableTotp, EndedSession, NewChallenge, RecoveryNotice,
+    Challenge, DisableTotp, EnableTotp, EndedSession, NewAuditEvent, NewChallenge, RecoveryNotice,
     SealedTotpSecret, SecondFactorStatus, SecondFactorStore, SecondFactorStoreError, StoredTotp,
     TotpEnabled, TotpEnrolment,
 };
@@ -113,9 +113,10 @@ impl SecondFactorStore for PgSecondFactorStore {
         user: UserId,
         digest: [u8; 32],
         notice: RecoveryNotice,
+        audit: NewAuditEvent,
         now: DateTime<Utc>,
     ) -> Result<Option<u32>, SecondFactorStoreError> {
-        self.use_code(user, digest, notice, now).await
+        self.use_code(user, digest, notice, audit, now).await
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.replace_recovery_codes", skip_all, fields(user_id = user.get()))]

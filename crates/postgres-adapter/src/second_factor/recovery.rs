@@ -1,13 +1,14 @@
 //! Recovery codes: each used once, replaced as a set.
 
 use application::EmailJob;
-use application::ports::{RecoveryNotice, SecondFactorStoreError};
+use application::ports::{NewAuditEvent, RecoveryNotice, SecondFactorStoreError};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use domain::UserId;
 
 use super::{PgSecondFactorStore, store_error};
+use crate::audit_log::record_in;
 use crate::connection::PgConn;
 use crate::outbox::queue_emails;
 use crate::schema::{recovery_codes, totp_factors};
@@ -86,6 +87,7 @@ impl PgSecondFactorStore {
         user: UserId,
         digest: [u8; 32],
         notice: RecoveryNotice,
+        audit: NewAuditEvent,
         now: DateTime<Utc>,
     ) -> Result<Option<u32>, SecondFactorStoreError> {
         let mut conn = self.db.connection().await.map_err(store_error)?;
@@ -112,6 +114,7 @@ impl PgSecondFactorStore {
                 }
                 let left = unused_codes(conn, user).await?;
                 queue_emails(conn, &[notice(left)]).await?;
+                record_in(conn, std::slice::from_ref(&audit)).await?;
                 Ok::<_, diesel::result::Error>(Some(left))
             }))
             .await

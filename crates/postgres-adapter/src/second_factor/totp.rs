@@ -13,6 +13,7 @@ use domain::{TimeStep, UserId};
 
 use super::recovery::{delete_codes, insert_codes, unused_codes};
 use super::{PgSecondFactorStore, store_error};
+use crate::audit_log::record_in;
 use crate::outbox::queue_emails;
 use crate::schema::totp_factors;
 use crate::session_steps::end_sessions;
@@ -113,6 +114,7 @@ impl PgSecondFactorStore {
             recovery_codes,
             keep,
             notice,
+            audit,
             now,
         } = enable;
         self.db
@@ -133,6 +135,7 @@ impl PgSecondFactorStore {
                 insert_codes(conn, user, &recovery_codes, now).await?;
                 let ended = end_sessions(conn, user, Some(keep.as_str()), now).await?;
                 queue_emails(conn, std::slice::from_ref(&notice)).await?;
+                record_in(conn, std::slice::from_ref(&audit)).await?;
                 Ok::<_, diesel::result::Error>(TotpEnabled::Enabled { ended })
             }))
             .await
@@ -162,6 +165,7 @@ impl PgSecondFactorStore {
             user,
             keep,
             notice,
+            audit,
             now,
         } = disable;
         self.db
@@ -179,6 +183,7 @@ impl PgSecondFactorStore {
                 delete_codes(conn, user).await?;
                 let ended = end_sessions(conn, user, Some(keep.as_str()), now).await?;
                 queue_emails(conn, std::slice::from_ref(&notice)).await?;
+                record_in(conn, std::slice::from_ref(&audit)).await?;
                 Ok::<_, diesel::result::Error>(Some(ended))
             }))
             .await

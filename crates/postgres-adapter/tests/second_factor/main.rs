@@ -113,6 +113,7 @@ async fn session(f: &Fixture, user: &User) -> SessionId {
                 device_token: digest(),
                 live_limit: 100,
                 methods: domain::AuthMethods::Password,
+                audit: login_event(user.id, at),
             },
             SessionEpoch(
                 f.users
@@ -138,8 +139,39 @@ fn enable(user: &User, step: i64, codes: &[[u8; 32]], keep: &SessionId) -> Enabl
         recovery_codes: codes.to_vec(),
         keep: keep.clone(),
         notice: notice(user.email.as_str()),
+        audit: event(domain::AuditEventKind::MfaEnabled, user),
         now: now(),
     }
+}
+
+/// A second-factor event of `user` about itself.
+fn event(kind: domain::AuditEventKind, user: &User) -> application::ports::NewAuditEvent {
+    application::ports::NewAuditEvent::by_user(
+        kind,
+        user.id,
+        None,
+        None,
+        now(),
+        serde_json::json!({}),
+    )
+}
+
+/// How many events of `kind` are stored about `user`.
+async fn events(f: &Fixture, kind: domain::AuditEventKind, user: &User) -> usize {
+    use application::ports::{AuditLog, AuditQuery};
+    postgres_adapter::PgAuditLog::new(pool(&f.db.url), settings())
+        .query(AuditQuery {
+            subject: Some(user.id),
+            kind: Some(kind),
+            since: None,
+            until: None,
+            limit: 100,
+            after: None,
+        })
+        .await
+        .unwrap()
+        .events
+        .len()
 }
 
 /// A user with TOTP enabled at step 100 and these codes, and the session
@@ -185,4 +217,19 @@ where
         results.push(task.unwrap());
     }
     results
+}
+
+/// A session's `user.login_succeeded`, as the application builds it.
+fn login_event(
+    user: domain::UserId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> application::ports::NewAuditEvent {
+    application::ports::NewAuditEvent::by_user(
+        domain::AuditEventKind::LoginSucceeded,
+        user,
+        None,
+        None,
+        at,
+        serde_json::json!({ "amr": ["pwd"] }),
+    )
 }

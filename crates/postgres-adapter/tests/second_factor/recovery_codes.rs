@@ -33,7 +33,13 @@ async fn a_recovery_code_is_used_once_and_the_notice_says_how_many_are_left() {
 
     assert_eq!(
         f.store
-            .use_recovery_code(ada.id, codes[0], recovery_notice(to), now())
+            .use_recovery_code(
+                ada.id,
+                codes[0],
+                recovery_notice(to),
+                event(domain::AuditEventKind::RecoveryCodeUsed, &ada),
+                now(),
+            )
             .await
             .unwrap(),
         Some(2)
@@ -44,7 +50,13 @@ async fn a_recovery_code_is_used_once_and_the_notice_says_how_many_are_left() {
     // Used: refused, and no email.
     assert_eq!(
         f.store
-            .use_recovery_code(ada.id, codes[0], recovery_notice(to), now())
+            .use_recovery_code(
+                ada.id,
+                codes[0],
+                recovery_notice(to),
+                event(domain::AuditEventKind::RecoveryCodeUsed, &ada),
+                now(),
+            )
             .await
             .unwrap(),
         None
@@ -52,7 +64,13 @@ async fn a_recovery_code_is_used_once_and_the_notice_says_how_many_are_left() {
     // Unknown, or another user's.
     assert_eq!(
         f.store
-            .use_recovery_code(ada.id, digest(), recovery_notice(to), now())
+            .use_recovery_code(
+                ada.id,
+                digest(),
+                recovery_notice(to),
+                event(domain::AuditEventKind::RecoveryCodeUsed, &ada),
+                now(),
+            )
             .await
             .unwrap(),
         None
@@ -60,7 +78,13 @@ async fn a_recovery_code_is_used_once_and_the_notice_says_how_many_are_left() {
     let (bob, _) = enabled_user(&f, "bob", &[]).await;
     assert_eq!(
         f.store
-            .use_recovery_code(bob.id, codes[1], recovery_notice(to), now())
+            .use_recovery_code(
+                bob.id,
+                codes[1],
+                recovery_notice(to),
+                event(domain::AuditEventKind::RecoveryCodeUsed, &bob),
+                now(),
+            )
             .await
             .unwrap(),
         None
@@ -71,9 +95,11 @@ async fn a_recovery_code_is_used_once_and_the_notice_says_how_many_are_left() {
     let results = concurrently(16, || {
         let store = f.store.clone();
         let to = to.to_owned();
+        let used = event(domain::AuditEventKind::RecoveryCodeUsed, &ada);
+        let id = ada.id;
         async move {
             store
-                .use_recovery_code(ada.id, codes[1], recovery_notice(&to), now())
+                .use_recovery_code(id, codes[1], recovery_notice(&to), used, now())
                 .await
                 .unwrap()
         }
@@ -81,6 +107,11 @@ async fn a_recovery_code_is_used_once_and_the_notice_says_how_many_are_left() {
     .await;
     let won: Vec<_> = results.into_iter().flatten().collect();
     assert_eq!(won, [1]);
+    // One event per code used: the refused uses rolled theirs back.
+    assert_eq!(
+        events(&f, domain::AuditEventKind::RecoveryCodeUsed, &ada).await,
+        2
+    );
     let jobs = drain(&f).await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(left_in(&jobs[0]), "1");
@@ -101,7 +132,13 @@ async fn replacing_the_codes_kills_the_old_ones_and_needs_totp_enabled() {
     let (ada, _) = enabled_user(&f, "ada", &old).await;
     let to = ada.email.as_str();
     f.store
-        .use_recovery_code(ada.id, old[0], recovery_notice(to), now())
+        .use_recovery_code(
+            ada.id,
+            old[0],
+            recovery_notice(to),
+            event(domain::AuditEventKind::RecoveryCodeUsed, &ada),
+            now(),
+        )
         .await
         .unwrap();
     let new = [digest(), digest(), digest(), digest()];
@@ -125,14 +162,26 @@ async fn replacing_the_codes_kills_the_old_ones_and_needs_totp_enabled() {
     );
     assert_eq!(
         f.store
-            .use_recovery_code(ada.id, old[1], recovery_notice(to), now())
+            .use_recovery_code(
+                ada.id,
+                old[1],
+                recovery_notice(to),
+                event(domain::AuditEventKind::RecoveryCodeUsed, &ada),
+                now(),
+            )
             .await
             .unwrap(),
         None
     );
     assert_eq!(
         f.store
-            .use_recovery_code(ada.id, new[3], recovery_notice(to), now())
+            .use_recovery_code(
+                ada.id,
+                new[3],
+                recovery_notice(to),
+                event(domain::AuditEventKind::RecoveryCodeUsed, &ada),
+                now(),
+            )
             .await
             .unwrap(),
         Some(3)
@@ -158,7 +207,13 @@ async fn replacing_the_codes_kills_the_old_ones_and_needs_totp_enabled() {
     );
     assert_eq!(
         f.store
-            .use_recovery_code(bob.id, new[0], recovery_notice(to), now())
+            .use_recovery_code(
+                bob.id,
+                new[0],
+                recovery_notice(to),
+                event(domain::AuditEventKind::RecoveryCodeUsed, &bob),
+                now(),
+            )
             .await
             .unwrap(),
         None

@@ -114,6 +114,11 @@ async fn enabling_is_refused_without_a_pending_factor_and_begin_once_enabled() {
         f.store.status(ada.id).await.unwrap(),
         SecondFactorStatus::default()
     );
+    // Its `mfa.enabled` was in the transaction that changed nothing.
+    assert_eq!(
+        events(&f, domain::AuditEventKind::MfaEnabled, &ada).await,
+        0
+    );
 
     let (bob, bob_keep) = enabled_user(&f, "bob", &[digest()]).await;
     assert_eq!(
@@ -202,6 +207,7 @@ async fn disabling_ends_the_other_sessions_and_removes_the_factor_and_codes() {
         user: user.id,
         keep: keep.clone(),
         notice: notice(user.email.as_str()),
+        audit: event(domain::AuditEventKind::MfaDisabled, user),
         now: now(),
     };
     let request = disable(&ada, &keep);

@@ -4,11 +4,13 @@
 //! (`second_step.rs`).
 
 use domain::{
-    AuthMethods, ClientDevice, DeviceToken, EmailAddress, MFA_CHALLENGE_LIFETIME, UserId,
+    AuthMethods, ClientDevice, DeviceToken, EmailAddress, LoginFailure, MFA_CHALLENGE_LIFETIME,
+    UserId,
 };
 use secrecy::SecretString;
 
 use super::Authentication;
+use super::failed_login::FailedAccount;
 use super::session_opening::VerifiedLogin;
 use crate::error::LoginError;
 use crate::ports::{NewChallenge, StoredCredentials};
@@ -69,14 +71,38 @@ impl Authentication {
             None => AttemptClient::Network(device.network()),
         };
         let epoch = found.as_ref().map(|found| found.session_epoch);
-        let attempt = self
+        let account = match &found {
+            Some(found) => FailedAccount::Known(found.user.id),
+            None => FailedAccount::Unknown { address: &email },
+        };
+        let audited_device = device.clone();
+        let attempt = match self
             .attempts
             .begin(AttemptSubject::new(&email, epoch, client))
-            .await?;
+            .await
+        {
+            Ok(attempt) => attempt,
+            Err(limited) => {
+                self.record_failed_login(account, &audited_device, LoginFailure::Throttled)
+                    .await;
+                return Err(limited.into());
+            }
+        };
         let result = self
             .check_and_open(found, password, device, known_device)
             .await;
         attempt.record(AttemptOutcome::of_login(&result)).await;
+        let reason = match &result {
+            Err(LoginError::InvalidCredentials) => Some(LoginFailure::InvalidCredentials),
+            Err(LoginError::EmailNotVerified) => Some(LoginFailure::Unverified),
+            Err(LoginError::Throttled(_)) => Some(LoginFailure::Throttled),
+            // Not the client's failure: nothing to audit.
+            Ok(_) | Err(LoginError::Dependency(_)) => None,
+        };
+        if let Some(reason) = reason {
+            self.record_failed_login(account, &audited_device, reason)
+                .await;
+        }
         result
     }
 

@@ -4,6 +4,7 @@
 //! `token_checks.rs` verifies a bearer token, `refresh.rs` renews one
 //! (rotating refresh tokens), and `logout.rs` ends sessions.
 
+mod failed_login;
 mod login;
 mod logout;
 mod refresh;
@@ -22,7 +23,7 @@ use super::second_factor::SecondFactorPorts;
 use super::session_revocation::SessionRevocation;
 use super::{NewToken, SessionSettings, TokenLifetimes, issue_token};
 use crate::ports::{
-    Clock, OneTimeSecretStore, OutboxSignal, PasswordHasher, RevocationMarkQueue,
+    AuditLog, Clock, OneTimeSecretStore, OutboxSignal, PasswordHasher, RevocationMarkQueue,
     SessionRepository, TokenCodec, TokenEncodeError, TokenRevocations, UserRepository,
 };
 
@@ -50,6 +51,9 @@ pub struct AuthenticationPorts {
     pub attempts: LoginAttempts,
     /// The second factor: whether a login needs one, and its second step.
     pub second_factor: SecondFactorPorts,
+    /// Where failed logins are written (a successful one is written with
+    /// its session).
+    pub audit: Arc<dyn AuditLog>,
 }
 
 /// Login, token checks, refresh (with rotation) and logout.
@@ -67,6 +71,7 @@ pub struct Authentication {
     mail: SecretMail,
     attempts: LoginAttempts,
     factor: SecondFactorPorts,
+    audit: Arc<dyn AuditLog>,
     lifetimes: TokenLifetimes,
     settings: SessionSettings,
     policy: RefreshPolicy,
@@ -98,6 +103,7 @@ impl Authentication {
             mail: ports.mail,
             attempts: ports.attempts,
             factor: ports.second_factor,
+            audit: ports.audit,
             lifetimes,
             policy: settings.refresh_policy(&lifetimes),
             settings,

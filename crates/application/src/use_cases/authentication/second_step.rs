@@ -5,13 +5,18 @@
 //! account's budget of wrong codes (its 10^6 codes are guessable; a
 //! recovery code's 82 bits are not).
 
-use domain::{AuthMethods, MfaChallengeToken, RecoveryCode, TimeStep, TotpCode, User};
+use chrono::{DateTime, Utc};
+use domain::{
+    AuditEventKind, AuthMethods, ClientDevice, LoginFailure, MfaChallengeToken, RecoveryCode,
+    TimeStep, TotpCode, User,
+};
 
 use super::Authentication;
+use super::failed_login::FailedAccount;
 use super::session_opening::VerifiedLogin;
 use crate::Email;
 use crate::error::CompleteLoginError;
-use crate::ports::Challenge;
+use crate::ports::{Challenge, NewAuditEvent};
 use crate::use_cases::LoginTokens;
 use crate::use_cases::login_attempts::{AttemptClient, AttemptOutcome, AttemptSubject};
 use crate::use_cases::second_factor::notice;
@@ -67,9 +72,23 @@ impl Authentication {
             .ok_or(CompleteLoginError::InvalidOrExpired)?;
         // Counted as a login attempt of this client on the account: a
         // throttled client is refused before its code is looked at.
-        let attempt = self.attempts.begin(subject(&user, &challenge)).await?;
+        let attempt = match self.attempts.begin(subject(&user, &challenge)).await {
+            Ok(attempt) => attempt,
+            Err(limited) => {
+                self.record_failed_login(
+                    FailedAccount::Known(user.id),
+                    &challenge.device,
+                    LoginFailure::Throttled,
+                )
+                .await;
+                return Err(limited.into());
+            }
+        };
 
-        let verdict = match self.verdict(&user, request.proof).await {
+        let verdict = match self
+            .verdict(&user, &challenge.device, request.proof, now)
+            .await
+        {
             Ok(verdict) => verdict,
             Err(error) => {
                 attempt.record(AttemptOutcome::Inconclusive).await;
@@ -84,6 +103,12 @@ impl Authentication {
                     .store
                     .record_wrong_code(token.digest(), user.id, spends_budget, now)
                     .await?;
+                self.record_failed_login(
+                    FailedAccount::Known(user.id),
+                    &challenge.device,
+                    LoginFailure::MfaFailed,
+                )
+                .await;
                 return Err(CompleteLoginError::InvalidOrExpired);
             }
         };
@@ -122,9 +147,12 @@ impl Authentication {
     async fn verdict(
         &self,
         user: &User,
+        device: &ClientDevice,
         proof: SecondFactorProof,
+        // The login's instant: its events share it (a recovery code used,
+        // then the session it opened, in that order).
+        now: DateTime<Utc>,
     ) -> Result<Verdict, CompleteLoginError> {
-        let now = self.clock.now();
         match proof {
             SecondFactorProof::Totp(code) => {
                 let wrong = Verdict::Wrong {
@@ -176,6 +204,16 @@ impl Authentication {
                                 remaining,
                             })
                         }),
+                        // No session yet: the one this code opens is
+                        // named by the login's `user.login_succeeded`.
+                        NewAuditEvent::by_user(
+                            AuditEventKind::RecoveryCodeUsed,
+                            user.id,
+                            None,
+                            Some(device),
+                            now,
+                            serde_json::json!({}),
+                        ),
                         now,
                     )
                     .await?;

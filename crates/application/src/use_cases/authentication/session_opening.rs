@@ -3,12 +3,12 @@
 //! password login and of a second step alike.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use domain::{AuthMethods, ClientDevice, DeviceToken, SessionId, TokenKind, User};
+use domain::{AuditEventKind, AuthMethods, ClientDevice, DeviceToken, SessionId, TokenKind, User};
 use uuid::Uuid;
 
 use super::{Authentication, overflow};
 use crate::error::DependencyError;
-use crate::ports::{NewDeviceAlert, NewSession, OpenedSession, SessionEpoch};
+use crate::ports::{NewAuditEvent, NewDeviceAlert, NewSession, OpenedSession, SessionEpoch};
 use crate::use_cases::{LoginTokens, NewToken, SessionSettings};
 use crate::{Email, EmailJob};
 
@@ -48,6 +48,16 @@ impl Authentication {
             .notify_new_device
             .then(|| new_device_alert(&user, &session, &device, now));
         let device_token = known_device.unwrap_or_else(|| self.mail.device_token());
+        // Written in the session's transaction: it exists exactly when
+        // the session does.
+        let audit = NewAuditEvent::by_user(
+            AuditEventKind::LoginSucceeded,
+            user.id,
+            Some(&session),
+            Some(&device),
+            now,
+            serde_json::json!({ "amr": methods.amr() }),
+        );
         let opened = self
             .sessions
             .open(
@@ -60,6 +70,7 @@ impl Authentication {
                     device_token: device_token.digest(),
                     live_limit: self.settings.max_per_user,
                     methods,
+                    audit,
                 },
                 epoch,
                 alert,

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use domain::{RecoveryCode, TokenClaims, TokenRejection, TotpCode, User};
+use domain::{
+    AuditEventKind, ClientDevice, RecoveryCode, TokenClaims, TokenRejection, TotpCode, User,
+};
 
 use super::account_ports::AccountPorts;
 use crate::error::{
@@ -14,8 +16,8 @@ use crate::error::{
     SecondFactorStatusError,
 };
 use crate::ports::{
-    DisableTotp, EnableTotp, RepositoryError, SecondFactorCrypto, SecondFactorStatus,
-    SecondFactorStore, TotpEnabled, TotpEnrolment,
+    DisableTotp, EnableTotp, NewAuditEvent, RepositoryError, SecondFactorCrypto,
+    SecondFactorStatus, SecondFactorStore, TotpEnabled, TotpEnrolment,
 };
 use crate::{Email, EmailJob};
 
@@ -89,6 +91,7 @@ impl SecondFactor {
         &self,
         claims: &TokenClaims,
         code: &str,
+        device: &ClientDevice,
     ) -> Result<Vec<RecoveryCode>, ConfirmTotpError> {
         let user = self
             .user(claims)
@@ -120,6 +123,7 @@ impl SecondFactor {
                     to,
                     enabled_at: at,
                 }),
+                audit: self_service(AuditEventKind::MfaEnabled, &user, claims, device, now),
                 now,
             })
             .await?;
@@ -179,7 +183,11 @@ impl SecondFactor {
     /// Turns TOTP off: the secret and the recovery codes go, every other
     /// session ends and "turned off" goes out, in one transaction.
     #[tracing::instrument(level = "debug", name = "mfa.disable", skip_all, fields(user_id = claims.user_id.get()))]
-    pub async fn disable(&self, claims: &TokenClaims) -> Result<(), DisableTotpError> {
+    pub async fn disable(
+        &self,
+        claims: &TokenClaims,
+        device: &ClientDevice,
+    ) -> Result<(), DisableTotpError> {
         let user = self
             .user(claims)
             .await?
@@ -195,6 +203,7 @@ impl SecondFactor {
                     to,
                     disabled_at: at,
                 }),
+                audit: self_service(AuditEventKind::MfaDisabled, &user, claims, device, now),
                 now,
             })
             .await?
@@ -229,3 +238,22 @@ pub(crate) fn notice(
 
 #[cfg(test)]
 mod tests;
+
+/// A change the signed-in user made to its own second factor, from the
+/// session of its token.
+fn self_service(
+    kind: AuditEventKind,
+    user: &User,
+    claims: &TokenClaims,
+    device: &ClientDevice,
+    now: DateTime<Utc>,
+) -> NewAuditEvent {
+    NewAuditEvent::by_user(
+        kind,
+        user.id,
+        Some(&claims.session_id),
+        Some(device),
+        now,
+        serde_json::json!({}),
+    )
+}

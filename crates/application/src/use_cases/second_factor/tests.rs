@@ -1,5 +1,7 @@
 use chrono::Duration;
-use domain::{Role, SessionId, TimeStep, TokenKind, TotpSecret, UserId};
+use domain::{
+    AuditEventKind, ClientDevice, Role, SessionId, TimeStep, TokenKind, TotpSecret, UserId,
+};
 use mockall::predicate::eq;
 
 use super::*;
@@ -109,6 +111,25 @@ fn digests(codes: &[RecoveryCode]) -> Vec<[u8; 32]> {
         .iter()
         .map(|code| code.digest(UserId::new(1)))
         .collect()
+}
+
+/// Where the user's requests come from.
+fn device() -> ClientDevice {
+    ClientDevice::new(Some("203.0.113.9".parse().unwrap()), Some("Safari"))
+}
+
+/// The event of a change user 1 made from session `sid-1` and [`device`].
+fn audit_event(kind: AuditEventKind) -> crate::ports::NewAuditEvent {
+    crate::ports::NewAuditEvent {
+        at: now(),
+        kind,
+        actor: Some(UserId::new(1)),
+        subject: Some(UserId::new(1)),
+        session: Some(SessionId::new("sid-1")),
+        ip: Some("203.0.113.9".parse().unwrap()),
+        user_agent: Some("Safari".to_owned()),
+        data: serde_json::json!({}),
+    }
 }
 
 fn user_claims() -> TokenClaims {
@@ -247,7 +268,7 @@ async fn confirm_without_a_pending_enrolment_is_invalid() {
     ports.store.expect_enable_totp().never();
     let error = ports
         .factor()
-        .confirm(&user_claims(), &code(0))
+        .confirm(&user_claims(), &code(0), &device())
         .await
         .unwrap_err();
     assert!(
@@ -263,7 +284,7 @@ async fn confirm_when_already_enabled_is_already_enabled() {
     ports.store.expect_enable_totp().never();
     let error = ports
         .factor()
-        .confirm(&user_claims(), &code(0))
+        .confirm(&user_claims(), &code(0), &device())
         .await
         .unwrap_err();
     assert!(
@@ -278,7 +299,7 @@ async fn confirm_for_a_deleted_account_is_a_revoked_token() {
     ports.store.expect_totp().never();
     let error = ports
         .factor()
-        .confirm(&user_claims(), &code(0))
+        .confirm(&user_claims(), &code(0), &device())
         .await
         .unwrap_err();
     assert!(
@@ -295,7 +316,7 @@ async fn confirm_with_a_malformed_code_is_invalid_without_opening_the_secret() {
         ports.store.expect_enable_totp().never();
         let error = ports
             .factor()
-            .confirm(&user_claims(), malformed)
+            .confirm(&user_claims(), malformed, &device())
             .await
             .unwrap_err();
         assert!(
@@ -312,7 +333,7 @@ async fn confirm_with_a_wrong_code_is_invalid_and_enables_nothing() {
     ports.store.expect_enable_totp().never();
     let error = ports
         .factor()
-        .confirm(&user_claims(), &wrong_code())
+        .confirm(&user_claims(), &wrong_code(), &device())
         .await
         .unwrap_err();
     assert!(
@@ -341,7 +362,7 @@ async fn confirm_takes_the_code_of_the_current_step_and_of_one_step_either_side(
             .return_const(());
         let answered = ports
             .factor()
-            .confirm(&user_claims(), &code(offset))
+            .confirm(&user_claims(), &code(offset), &device())
             .await
             .unwrap();
         assert_eq!(answered, codes(), "offset {offset}");
@@ -357,7 +378,7 @@ async fn confirm_refuses_codes_two_steps_away() {
         ports.store.expect_enable_totp().never();
         let error = ports
             .factor()
-            .confirm(&user_claims(), &code(offset))
+            .confirm(&user_claims(), &code(offset), &device())
             .await
             .unwrap_err();
         assert!(
@@ -385,6 +406,7 @@ async fn confirm_enables_with_the_step_the_codes_digests_the_kept_session_and_a_
                 && enable.recovery_codes.len() == 10
                 && enable.keep == SessionId::new("sid-1")
                 && enable.now == now()
+                && enable.audit == audit_event(AuditEventKind::MfaEnabled)
                 && enable.notice.created_at == now()
                 && enable.notice.email
                     == Email::MfaEnabled {
@@ -403,7 +425,7 @@ async fn confirm_enables_with_the_step_the_codes_digests_the_kept_session_and_a_
     ports.account.revocations.expect_revoke().never();
     let answered = ports
         .factor()
-        .confirm(&user_claims(), &code(0))
+        .confirm(&user_claims(), &code(0), &device())
         .await
         .unwrap();
     assert_eq!(answered, codes());
@@ -423,7 +445,7 @@ async fn confirm_accepts_a_code_typed_with_a_space() {
     ports.account.outbox.expect_job_committed().return_const(());
     ports
         .factor()
-        .confirm(&user_claims(), &typed)
+        .confirm(&user_claims(), &typed, &device())
         .await
         .unwrap();
 }
@@ -441,7 +463,7 @@ async fn confirm_refused_by_the_store_is_invalid_and_signals_nothing() {
     ports.account.revocations.expect_revoke().never();
     let error = ports
         .factor()
-        .confirm(&user_claims(), &code(0))
+        .confirm(&user_claims(), &code(0), &device())
         .await
         .unwrap_err();
     assert!(
@@ -468,7 +490,7 @@ async fn confirm_signals_the_outbox_and_marks_the_ended_sessions_revoked() {
     expect_ended_marked(&mut ports);
     let answered = ports
         .factor()
-        .confirm(&user_claims(), &code(0))
+        .confirm(&user_claims(), &code(0), &device())
         .await
         .unwrap();
     assert_eq!(answered, codes());
@@ -585,7 +607,11 @@ async fn disabling_when_totp_is_off_is_not_enabled() {
         .returning(|_| Ok(None));
     ports.account.outbox.expect_job_committed().never();
     ports.account.revocations.expect_revoke().never();
-    let error = ports.factor().disable(&user_claims()).await.unwrap_err();
+    let error = ports
+        .factor()
+        .disable(&user_claims(), &device())
+        .await
+        .unwrap_err();
     assert!(matches!(error, DisableTotpError::NotEnabled), "{error:?}");
 }
 
@@ -599,6 +625,7 @@ async fn disabling_keeps_this_session_marks_the_others_and_sends_a_notice() {
             disable.user == UserId::new(1)
                 && disable.keep == SessionId::new("sid-1")
                 && disable.now == now()
+                && disable.audit == audit_event(AuditEventKind::MfaDisabled)
                 && disable.notice.created_at == now()
                 && disable.notice.email
                     == Email::MfaDisabled {
@@ -615,14 +642,22 @@ async fn disabling_keeps_this_session_marks_the_others_and_sends_a_notice() {
         .times(1)
         .return_const(());
     expect_ended_marked(&mut ports);
-    ports.factor().disable(&user_claims()).await.unwrap();
+    ports
+        .factor()
+        .disable(&user_claims(), &device())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn disabling_for_a_deleted_account_is_a_revoked_token() {
     let mut ports = Ports::new().without_user();
     ports.store.expect_disable_totp().never();
-    let error = ports.factor().disable(&user_claims()).await.unwrap_err();
+    let error = ports
+        .factor()
+        .disable(&user_claims(), &device())
+        .await
+        .unwrap_err();
     assert!(
         matches!(error, DisableTotpError::Token(TokenRejection::Revoked)),
         "{error:?}"

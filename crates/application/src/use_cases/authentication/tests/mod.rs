@@ -1,3 +1,4 @@
+mod audit;
 mod live_session;
 mod logout;
 mod refresh;
@@ -19,10 +20,10 @@ use crate::error::{
     AuthenticateError, Dependency, DependencyError, LoginError, LogoutError, RefreshError,
 };
 use crate::ports::{
-    MockOneTimeSecretStore, MockOutboxSignal, MockPasswordHasher, MockRevocationMarkQueue,
-    MockSecondFactorCrypto, MockSecondFactorStore, MockSessionRepository, MockTokenCodec,
-    MockTokenRevocations, MockUserRepository, OpenedSession, RepositoryError, RevocationError,
-    SessionEpoch, StoredCredentials,
+    MockAuditLog, MockOneTimeSecretStore, MockOutboxSignal, MockPasswordHasher,
+    MockRevocationMarkQueue, MockSecondFactorCrypto, MockSecondFactorStore, MockSessionRepository,
+    MockTokenCodec, MockTokenRevocations, MockUserRepository, OpenedSession, RepositoryError,
+    RevocationError, SessionEpoch, StoredCredentials,
 };
 use crate::use_cases::test_support::{
     app_email_settings, claims, clock, forgetting, now, secret_mail, user,
@@ -48,6 +49,8 @@ pub(super) struct Ports {
     pub settings: SessionSettings,
     /// Off unless a test throttles.
     pub attempts: LoginAttempts,
+    /// `None`: a log that takes every event (most tests are not about it).
+    pub audit: Option<MockAuditLog>,
 }
 
 impl Ports {
@@ -67,6 +70,7 @@ impl Ports {
             lifetimes: TokenLifetimes::default(),
             settings: SessionSettings::default(),
             attempts: LoginAttempts::off(),
+            audit: None,
         }
     }
 
@@ -88,6 +92,11 @@ impl Ports {
                     store: Arc::new(self.factor_store),
                     crypto: Arc::new(self.factor_crypto),
                 },
+                audit: Arc::new(self.audit.unwrap_or_else(|| {
+                    let mut audit = MockAuditLog::new();
+                    audit.expect_record().returning(|_| Ok(()));
+                    audit
+                })),
             },
             self.lifetimes,
             self.settings,
@@ -190,6 +199,17 @@ async fn login_issues_a_fresh_access_and_a_refresh_token_in_one_session() {
                 && session.expires_at == now() + Duration::seconds(2_592_000)
                 && session.device == device()
                 && *epoch == SessionEpoch(4)
+                && session.audit
+                    == crate::ports::NewAuditEvent {
+                        at: now(),
+                        kind: domain::AuditEventKind::LoginSucceeded,
+                        actor: Some(UserId::new(1)),
+                        subject: Some(UserId::new(1)),
+                        session: Some(session.id.clone()),
+                        ip: Some("203.0.113.7".parse().unwrap()),
+                        user_agent: Some("Firefox".to_owned()),
+                        data: serde_json::json!({ "amr": ["pwd"] }),
+                    }
                 && alert.lookback == Duration::days(90)
                 && matches!(&alert.email.email, Email::NewDeviceLogin {
                     to, ip, user_agent, session_id, ..

@@ -526,13 +526,24 @@ async fn the_right_recovery_code_opens_a_password_and_recovery_code_session_with
     ports
         .factor_store
         .expect_use_recovery_code()
-        .withf(|user, digest, _, at| {
+        .withf(|user, digest, _, audit, at| {
             *user == UserId::new(1)
                 && *digest == recovery_code().digest(UserId::new(1))
+                && *audit
+                    == crate::ports::NewAuditEvent {
+                        at: now(),
+                        kind: domain::AuditEventKind::RecoveryCodeUsed,
+                        actor: Some(UserId::new(1)),
+                        subject: Some(UserId::new(1)),
+                        session: None,
+                        ip: Some("203.0.113.7".parse().unwrap()),
+                        user_agent: Some("Firefox".to_owned()),
+                        data: serde_json::json!({}),
+                    }
                 && *at == now()
         })
         .times(1)
-        .returning(move |_, _, notice, _| {
+        .returning(move |_, _, notice, _, _| {
             *keep.lock().unwrap() = Some(notice(7));
             Ok(Some(7))
         });
@@ -566,7 +577,7 @@ async fn a_wrong_recovery_code_counts_against_the_token_but_not_the_budget() {
         .factor_store
         .expect_use_recovery_code()
         .times(1)
-        .returning(|_, _, _, _| Ok(None));
+        .returning(|_, _, _, _, _| Ok(None));
     ports.outbox.expect_job_committed().never();
     ports.factor_store.expect_budget_exhausted().never();
     assert_refused(complete(ports, recovery_step(recovery_code().display())).await);
@@ -648,4 +659,31 @@ async fn a_throttled_client_is_refused_before_its_code_is_checked() {
     ports.factor_store.expect_record_wrong_code().never();
     ports.factor_store.expect_consume_challenge().never();
     assert_refused(complete(ports, totp_step(code(0))).await);
+}
+
+#[tokio::test]
+async fn a_wrong_second_step_is_audited_as_mfa_failed() {
+    let mut ports = Ports::new()
+        .with_challenge()
+        .with_totp(None)
+        .counting_a_wrong_code(true);
+    ports.factor_store.expect_accept_step().never();
+    let mut audit = crate::ports::MockAuditLog::new();
+    audit
+        .expect_record()
+        .withf(|events| {
+            *events
+                == [crate::ports::NewAuditEvent::by_user(
+                    domain::AuditEventKind::LoginFailed,
+                    UserId::new(1),
+                    None,
+                    Some(&device()),
+                    now(),
+                    serde_json::json!({ "reason": "mfa_failed" }),
+                )]
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    ports.audit = Some(audit);
+    assert_refused(complete(ports, totp_step(wrong_code())).await);
 }
