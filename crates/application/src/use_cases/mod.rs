@@ -21,6 +21,7 @@ mod session_revocation;
 mod sessions;
 mod signing_keys;
 mod user_accounts;
+mod user_administration;
 // Rate limits.
 mod login_attempts;
 mod request_limits;
@@ -56,6 +57,7 @@ pub use second_factor::{SecondFactor, SecondFactorPorts, TotpEnrolmentKit};
 pub use sessions::SessionManagement;
 pub use signing_keys::{SigningKeyError, SigningKeys};
 pub use user_accounts::UserAccounts;
+pub use user_administration::{UserAdministration, UserPage, UserSearchRequest};
 // Rate limits.
 pub use login_attempts::{
     Attempt, AttemptClient, AttemptOutcome, AttemptSubject, LoginAttempts, LoginThrottles,
