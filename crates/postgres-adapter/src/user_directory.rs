@@ -55,9 +55,10 @@ struct SummaryRow {
 }
 
 impl SummaryRow {
-    fn summary(self) -> Result<UserSummary, RepositoryError> {
+    fn summary(self, now: DateTime<Utc>) -> Result<UserSummary, RepositoryError> {
         Ok(UserSummary {
             user: self.user.into_user()?,
+            status: UserStatus::of(self.banned_until, now),
             banned_until: self.banned_until,
             last_sign_in_at: self.last_sign_in_at,
             mfa_enabled: self.mfa_enabled,
@@ -152,7 +153,7 @@ impl UserDirectory for PgUserDirectory {
             .bounded(query.load::<SummaryRow>(&mut conn))
             .await
             .map_err(directory_error)?;
-        rows.into_iter().map(SummaryRow::summary).collect()
+        rows.into_iter().map(|row| row.summary(now)).collect()
     }
 }
 

@@ -164,6 +164,12 @@ async fn role_and_status_filter_and_the_extras_are_read() {
     assert!(!all[1].mfa_enabled);
     assert_eq!(all[1].last_sign_in_at, None);
     assert!(all[1].banned_until.unwrap() > now);
+    assert_eq!(all[1].status, UserStatus::Banned);
+    assert_eq!(
+        all[2].status,
+        UserStatus::Active,
+        "a ban in the past is over"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -59,6 +59,8 @@ pub struct UserSearch {
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserSummary {
     pub user: User,
+    /// At the search's `now`, the same instant its status filter used.
+    pub status: UserStatus,
     pub banned_until: Option<DateTime<Utc>>,
     /// The start of the user's newest session still stored, if any.
     pub last_sign_in_at: Option<DateTime<Utc>>,

@@ -37,6 +37,8 @@ pub fn refusals_of_valid_input(route: &Route) -> Vec<u16> {
             Answer::SecondFactor => &[403][..],
             Answer::MfaState => &[409][..],
             Answer::SecondStepBody => &[422][..],
+            Answer::AdminOnly => &[403][..],
+            Answer::SearchQuery => &[422][..],
             _ => &[][..],
         })
         .copied()
@@ -116,6 +118,14 @@ pub(super) fn of(answer: Answer) -> &'static [(u16, &'static str)] {
             422,
             "Not exactly one of code and recovery_code, or a field missing or of the wrong type",
         )],
+        Answer::AdminOnly => &[(
+            403,
+            "The caller is not an admin (forbidden), or is an admin with two-factor authentication whose token's login did not pass it (mfa_required)",
+        )],
+        Answer::SearchQuery => &[(
+            422,
+            "A query parameter breaks a rule: limit outside 1-200, an unknown role or status, a cursor not handed out, or a repeated parameter",
+        )],
         // Their own bodies: see `hand_written_responses`.
         Answer::Readiness | Answer::Jwks | Answer::Discovery => &[],
     }
@@ -179,6 +189,15 @@ mod tests {
                 application::DisableTotpError::NotEnabled.into(),
             ],
             Answer::SecondStepBody => vec![ApiError::validation("code", "missing")],
+            Answer::AdminOnly => vec![
+                application::SearchUsersError::Forbidden.into(),
+                application::AuthenticateError::SecondFactorRequired.into(),
+            ],
+            Answer::SearchQuery => vec![
+                application::SearchUsersError::InvalidLimit.into(),
+                application::SearchUsersError::InvalidCursor.into(),
+                ApiError::validation("role", "unknown"),
+            ],
             Answer::Readiness | Answer::Jwks | Answer::Discovery => vec![],
         }
     }
@@ -209,6 +228,8 @@ mod tests {
             Answer::SecondFactor,
             Answer::MfaState,
             Answer::SecondStepBody,
+            Answer::AdminOnly,
+            Answer::SearchQuery,
             Answer::Readiness,
             Answer::Jwks,
             Answer::Discovery,

@@ -9,6 +9,7 @@ use crate::use_cases::test_support::{claims, clock, user};
 fn summary(id: i64) -> UserSummary {
     UserSummary {
         user: user(id, Role::User),
+        status: UserStatus::Active,
         banned_until: None,
         last_sign_in_at: None,
         mfa_enabled: false,
