@@ -6,7 +6,8 @@ mod support;
 
 use application::ports::{UserDirectory, UserRepository, UserSearch, UserStatus};
 use chrono::{DateTime, Duration, Utc};
-use diesel::sql_types::{BigInt, Timestamptz};
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 use domain::{Role, UserId};
 use postgres_adapter::{PgUserDirectory, PgUserRepository};
@@ -204,4 +205,74 @@ async fn pages_follow_the_id_order_from_after() {
         after = page.last().map(|summary| summary.user.id);
     }
     assert_eq!(seen, ids);
+}
+
+/// The plan of `statement` (EXPLAIN, not run), one line per node.
+async fn plan(conn: &mut diesel_async::AsyncPgConnection, statement: &str) -> String {
+    #[derive(QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    diesel::sql_query(format!("EXPLAIN {statement}"))
+        .load::<Line>(conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.line)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The statement `PgUserDirectory` writes (`src/user_directory.rs`),
+/// with `filter` as its WHERE clauses.
+fn statement(filter: &str) -> String {
+    format!(
+        "SELECT u.id, u.banned_until, last_session.created_at AS last_sign_in_at, \
+                EXISTS (SELECT 1 FROM totp_factors t \
+                        WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL) AS mfa_enabled \
+         FROM users u \
+         LEFT JOIN LATERAL ( \
+             SELECT s.created_at FROM sessions s \
+             WHERE s.user_id = u.id ORDER BY s.created_at DESC LIMIT 1 \
+         ) last_session ON true \
+         WHERE true {filter} ORDER BY u.id LIMIT 50"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_search_walks_indexes_on_a_large_table() {
+    let f = fixture().await;
+    let mut conn = raw_connection(&f.db.url).await;
+    // 100,000 users, each with a session.
+    for sql in [
+        "INSERT INTO users (username, email, email_normalized, password_hash) \
+         SELECT 'User' || n, 'u' || n || '@example.io', 'u' || n || '@example.io', 'x' \
+         FROM generate_series(1, 100000) AS n",
+        "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at) \
+         SELECT md5(id::text), id, now(), now(), now() + interval '1 day' FROM users",
+        "ANALYZE",
+    ] {
+        diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+    }
+
+    // A prefix: one range of each prefix index, never the whole table.
+    let prefix = plan(
+        &mut conn,
+        &statement(
+            "AND u.id > 10 AND (u.email_normalized LIKE 'u1234' || '%' ESCAPE '\\' \
+             OR lower(u.username) LIKE lower('u1234') || '%' ESCAPE '\\')",
+        ),
+    )
+    .await;
+    assert!(prefix.contains("users_email_prefix_idx"), "{prefix}");
+    assert!(prefix.contains("users_username_prefix_idx"), "{prefix}");
+    assert!(prefix.contains("sessions_user_idx"), "{prefix}");
+    assert!(!prefix.contains("Seq Scan on users"), "{prefix}");
+
+    // No filter: the next page walks the primary key from the cursor.
+    let page = plan(&mut conn, &statement("AND u.id > 5000")).await;
+    assert!(page.contains("users_pkey"), "{page}");
+    assert!(!page.contains("Sort"), "{page}");
+    assert!(!page.contains("Seq Scan on users"), "{page}");
 }
