@@ -206,6 +206,7 @@ async fn bad_parameters_are_422_naming_the_parameter() {
         ("cursor=AAAA", "cursor"),
         ("role=root", "role"),
         ("status=gone", "status"),
+        ("limit=1&limit=2", "query"),
     ] {
         let response = app
             .get(&format!("/admin/users?{query}"), Some(&token))
