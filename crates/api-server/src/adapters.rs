@@ -5,7 +5,7 @@
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use application::ports::{SystemClock, TokenCodec};
+use application::ports::{SystemClock, TokenCodec, UserDirectory};
 use application::{AccountPorts, SecondFactorPorts, SecretMail, SigningKeys};
 use crypto_adapter::{
     Argon2Hasher, CryptoKeyWorkshop, HasherSettings, JwtCodec, KeyVault, RandomSecrets,
@@ -13,7 +13,7 @@ use crypto_adapter::{
 use domain::KeyPolicy;
 use postgres_adapter::{
     PgOneTimeSecretStore, PgPool, PgRevocationMarkQueue, PgSecondFactorStore, PgSessionRepository,
-    PgSettings, PgSigningKeyStore, PgUserRepository,
+    PgSettings, PgSigningKeyStore, PgUserDirectory, PgUserRepository,
 };
 use redis_adapter::{RedisPool, RedisSettings, RedisTokenRevocations, RevocationCacheSettings};
 
@@ -46,6 +46,8 @@ pub(crate) struct Adapters {
     pub account: AccountPorts,
     /// The second factor's store and cryptography.
     pub second_factor: SecondFactorPorts,
+    /// The admin user search.
+    pub user_directory: Arc<dyn UserDirectory>,
 }
 
 impl Adapters {
@@ -86,6 +88,7 @@ impl Adapters {
         };
         Ok(Self {
             second_factor,
+            user_directory: Arc::new(PgUserDirectory::new(pg.clone(), pg_settings)),
             pg,
             pg_settings,
             redis,

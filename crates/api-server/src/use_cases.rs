@@ -6,7 +6,7 @@ use std::sync::Arc;
 use application::{
     Authentication, AuthenticationPorts, EmailChange, EmailVerification, OutboxRelay,
     PasswordChange, PasswordReset, Purge, RelaySettings, RevocationReplay, SecondFactor,
-    SecurityEvents, SessionManagement, UserAccounts,
+    SecurityEvents, SessionManagement, UserAccounts, UserAdministration,
 };
 use http_api::{AppState, Discovery};
 use postgres_adapter::{PgAuditLog, PgDataPurge, PgEmailOutbox, PgProbe};
@@ -88,6 +88,11 @@ impl UseCases {
         let state = AppState {
             authentication,
             accounts: UserAccounts::new(ports.clone()),
+            user_administration: UserAdministration::new(
+                ports.users.clone(),
+                adapters.user_directory.clone(),
+                ports.clock.clone(),
+            ),
             sessions: SessionManagement::new(ports.clone()),
             verification: EmailVerification::new(ports.clone()),
             password_reset: PasswordReset::new(ports.clone()),

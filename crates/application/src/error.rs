@@ -35,9 +35,12 @@ macro_rules! dependency_failures {
     };
 }
 
-// After the macro, which it uses.
+// After the macro, which they use.
 mod second_factor;
 mod security_events;
+mod user_administration;
+
+pub use user_administration::SearchUsersError;
 
 /// `UserAccounts::register`.
 #[derive(Debug, thiserror::Error)]

@@ -19,8 +19,8 @@ pub use error::{
     ConfirmTotpError, Dependency, DependencyError, DisableTotpError, EnrolTotpError,
     ForgotPasswordError, LoginError, LogoutError, PromoteToAdminError, RefreshError, RegisterError,
     RelayError, ReplaceRecoveryCodesError, ReplayError, RequestEmailChangeError, ResendError,
-    ResetPasswordError, SecondFactorStatusError, SecurityEventsError, SessionAccessError,
-    UndoEmailChangeError, UserAccessError, VerifyEmailError,
+    ResetPasswordError, SearchUsersError, SecondFactorStatusError, SecurityEventsError,
+    SessionAccessError, UndoEmailChangeError, UserAccessError, VerifyEmailError,
 };
 pub use error_chain::ErrorChain;
 pub use outbox_relay::{OutboxRelay, RelaySettings};
@@ -31,7 +31,8 @@ pub use use_cases::{
     ReplaySettings, RevocationMarks, RevocationReplay, SecondFactor, SecondFactorChallenge,
     SecondFactorPorts, SecondFactorProof, SecondStepRequest, SecretMail, SecurityEvents,
     SessionManagement, SessionSettings, SigningKeyError, SigningKeys, TokenLifetimes,
-    TokenRequirement, TotpEnrolmentKit, UserAccounts,
+    TokenRequirement, TotpEnrolmentKit, UserAccounts, UserAdministration, UserPage,
+    UserSearchRequest,
 };
 // Rate limits.
 pub use rate_limits::RateLimited;

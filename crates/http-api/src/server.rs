@@ -85,6 +85,7 @@ pub fn serve(
             .app_data(state.clone())
             .app_data(body_read_timeout)
             .app_data(trusted_proxies.clone())
+            .app_data(query_errors())
             .configure(routes::configure)
             .with_raw_json_spec_v3(|app, spec| {
                 raw_spec = spec;
@@ -109,4 +110,13 @@ pub fn serve(
         server = server.workers(workers);
     }
     Ok(server.run())
+}
+
+/// A query string that does not fit its handler's struct (a parameter
+/// given twice): `422` in the error envelope, like any other refused
+/// input, rather than actix's plain-text `400`.
+fn query_errors() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error, _| {
+        crate::error::ApiError::validation("query", error.to_string()).into()
+    })
 }

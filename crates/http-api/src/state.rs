@@ -4,7 +4,7 @@ use std::time::Duration;
 use application::ports::DependencyProbe;
 use application::{
     Authentication, EmailChange, EmailVerification, PasswordChange, PasswordReset, RequestLimits,
-    SecondFactor, SecurityEvents, SessionManagement, SigningKeys, UserAccounts,
+    SecondFactor, SecurityEvents, SessionManagement, SigningKeys, UserAccounts, UserAdministration,
 };
 use domain::PasswordPolicy;
 
@@ -12,6 +12,7 @@ use domain::PasswordPolicy;
 pub struct AppState {
     pub authentication: Authentication,
     pub accounts: UserAccounts,
+    pub user_administration: UserAdministration,
     pub sessions: SessionManagement,
     pub verification: EmailVerification,
     pub password_reset: PasswordReset,

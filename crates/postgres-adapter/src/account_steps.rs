@@ -16,7 +16,8 @@ use crate::schema::{one_time_secrets, users};
 /// The name of the unique constraint behind "email taken" (migration 1).
 pub(crate) const EMAIL_UNIQUE: &str = "users_email_normalized_key";
 
-#[derive(Queryable, Selectable)]
+// QueryableByName too: the admin search reads it out of raw SQL.
+#[derive(Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct UserRow {
     pub(crate) id: i64,

@@ -191,6 +191,7 @@ mod tests {
                 "2026-12-05-000040_create_second_factor",
                 "2026-12-05-000041_session_auth_methods",
                 "2026-12-05-000050_create_audit_events",
+                "2026-12-05-000060_admin_user_fields",
             ]
         );
     }

@@ -25,6 +25,7 @@ mod session_steps;
 mod sessions;
 mod signing_keys;
 mod tls;
+mod user_directory;
 mod users;
 
 pub use audit_log::PgAuditLog;
@@ -39,4 +40,5 @@ pub use revocation_marks::PgRevocationMarkQueue;
 pub use second_factor::PgSecondFactorStore;
 pub use sessions::PgSessionRepository;
 pub use signing_keys::PgSigningKeyStore;
+pub use user_directory::PgUserDirectory;
 pub use users::PgUserRepository;

@@ -11,6 +11,7 @@ diesel::table! {
         created_at -> Timestamptz,
         session_epoch -> Int8,
         email_verified -> Bool,
+        banned_until -> Nullable<Timestamptz>,
     }
 }
 

@@ -22,6 +22,7 @@ mod session_revocation;
 mod sessions;
 mod signing_keys;
 mod user_accounts;
+mod user_administration;
 // Rate limits.
 mod login_attempts;
 mod request_limits;
@@ -58,6 +59,7 @@ pub use security_events::SecurityEvents;
 pub use sessions::SessionManagement;
 pub use signing_keys::{SigningKeyError, SigningKeys};
 pub use user_accounts::UserAccounts;
+pub use user_administration::{UserAdministration, UserPage, UserSearchRequest};
 // Rate limits.
 pub use login_attempts::{
     Attempt, AttemptClient, AttemptOutcome, AttemptSubject, LoginAttempts, LoginThrottles,

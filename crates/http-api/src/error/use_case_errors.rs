@@ -5,9 +5,9 @@ use application::{
     AuthenticateError, ChangePasswordError, CompleteLoginError, ConfirmEmailChangeError,
     ConfirmTotpError, DependencyError, DisableTotpError, EnrolTotpError, ForgotPasswordError,
     LoginError, LogoutError, RateLimited, RefreshError, RegisterError, ReplaceRecoveryCodesError,
-    RequestEmailChangeError, ResendError, ResetPasswordError, SecondFactorStatusError,
-    SecurityEventsError, SessionAccessError, UndoEmailChangeError, UserAccessError,
-    VerifyEmailError,
+    RequestEmailChangeError, ResendError, ResetPasswordError, SearchUsersError,
+    SecondFactorStatusError, SecurityEventsError, SessionAccessError, UndoEmailChangeError,
+    UserAccessError, VerifyEmailError,
 };
 use domain::TokenRejection;
 
@@ -106,6 +106,26 @@ impl HttpMeaning for UserAccessError {
             UserAccessError::Forbidden => Meaning::Forbidden,
             UserAccessError::UserNotFound => Meaning::UserNotFound,
             UserAccessError::Dependency(error) => Meaning::of_dependency(error),
+        }
+    }
+}
+
+impl HttpMeaning for SearchUsersError {
+    const OPERATION: &'static str = "user search";
+
+    fn meaning(&self) -> Meaning {
+        match self {
+            SearchUsersError::Token(rejection) => Meaning::Token(*rejection),
+            SearchUsersError::Forbidden => Meaning::Forbidden,
+            SearchUsersError::InvalidLimit => Meaning::Invalid {
+                field: "limit",
+                message: crate::routes::LIMIT_RULE,
+            },
+            SearchUsersError::InvalidCursor => Meaning::Invalid {
+                field: "cursor",
+                message: "is not a cursor this service handed out",
+            },
+            SearchUsersError::Dependency(error) => Meaning::of_dependency(error),
         }
     }
 }

@@ -38,6 +38,8 @@ pub fn refusals_of_valid_input(route: &Route) -> Vec<u16> {
             Answer::MfaState => &[409][..],
             Answer::SecondStepBody => &[422][..],
             Answer::PageQuery => &[422][..],
+            Answer::AdminOnly => &[403][..],
+            Answer::SearchQuery => &[422][..],
             _ => &[][..],
         })
         .copied()
@@ -121,6 +123,14 @@ pub(super) fn of(answer: Answer) -> &'static [(u16, &'static str)] {
             422,
             "limit outside 1 to 200, or a cursor this service did not hand out",
         )],
+        Answer::AdminOnly => &[(
+            403,
+            "The caller is not an admin (forbidden), or is an admin with two-factor authentication whose token's login did not pass it (mfa_required)",
+        )],
+        Answer::SearchQuery => &[(
+            422,
+            "A query parameter breaks a rule: limit outside 1-200, an unknown role or status, a cursor not handed out, or a repeated parameter",
+        )],
         // Their own bodies: see `hand_written_responses`.
         Answer::Readiness | Answer::Jwks | Answer::Discovery => &[],
     }
@@ -188,6 +198,15 @@ mod tests {
                 application::SecurityEventsError::InvalidLimit.into(),
                 application::SecurityEventsError::InvalidCursor.into(),
             ],
+            Answer::AdminOnly => vec![
+                application::SearchUsersError::Forbidden.into(),
+                application::AuthenticateError::SecondFactorRequired.into(),
+            ],
+            Answer::SearchQuery => vec![
+                application::SearchUsersError::InvalidLimit.into(),
+                application::SearchUsersError::InvalidCursor.into(),
+                ApiError::validation("role", "unknown"),
+            ],
             Answer::Readiness | Answer::Jwks | Answer::Discovery => vec![],
         }
     }
@@ -219,6 +238,8 @@ mod tests {
             Answer::MfaState,
             Answer::SecondStepBody,
             Answer::PageQuery,
+            Answer::AdminOnly,
+            Answer::SearchQuery,
             Answer::Readiness,
             Answer::Jwks,
             Answer::Discovery,

@@ -1,6 +1,7 @@
 //! The route table: one module per group of handlers, one [`Route`] per
 //! operation in [`ROUTES`], and [`configure`] mounting them all.
 
+mod admin;
 mod auth;
 mod demo;
 mod email_change;
@@ -18,6 +19,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use application::rate_limits::Rule;
 use paperclip::actix::web;
 
+pub(crate) use admin::LIMIT_RULE;
 pub use route::{Answer, Caller, Route, Verb};
 
 use crate::error::ApiError;
@@ -174,6 +176,10 @@ pub const ROUTES: &[Route] = &[
         .bearer()
         .no_store()
         .answers(&[Dependency, UserInPath, SecondFactor]),
+    Route::get("/admin/users", |route| route.to(admin::search_users))
+        .bearer()
+        .no_store()
+        .answers(&[Dependency, AdminOnly, SearchQuery]),
     Route::get("/health/live", |route| route.to(health::live)),
     Route::get("/health/ready", |route| route.to(health::ready)).answers(&[Readiness]),
     Route::get("/.well-known/jwks.json", |route| route.to(well_known::jwks)).answers(&[Jwks]),
@@ -255,6 +261,7 @@ mod tests {
             "/users/42/sessions",
             "/users/42",
             "/user/42",
+            "/admin/users",
             "/verify-email",
             "/verify-email/resend",
             "/password/forgot",

@@ -94,6 +94,12 @@ pub enum Answer {
     /// A page's `limit` and `cursor` in the query: 422 naming the one
     /// out of range or not handed out by this service.
     PageQuery,
+    /// An admin route: 403 `forbidden` for a caller who is not an admin,
+    /// `mfa_required` for an admin's token whose login skipped its TOTP.
+    AdminOnly,
+    /// Query parameters the rules refuse (out of range, unknown, a cursor
+    /// not handed out): 422 naming the parameter.
+    SearchQuery,
     /// `/health/ready`: its own `200` and `503` bodies.
     Readiness,
     /// `/.well-known/jwks.json`: its own `200` body (a JWK Set).
