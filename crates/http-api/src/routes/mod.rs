@@ -176,7 +176,7 @@ pub const ROUTES: &[Route] = &[
         .bearer()
         .no_store()
         .answers(&[Dependency, UserInPath, SecondFactor]),
-    Route::get("/admin/users", |route| route.to(admin::search_users))
+    Route::get("/admin/users", |route| route.to(admin::users::search_users))
         .bearer()
         .no_store()
         .answers(&[Dependency, AdminOnly, SearchQuery]),

@@ -1,7 +1,5 @@
-//! The admin API (`/admin/*`): for now the user search. Every route takes
-//! a [`LiveAccessToken`], so a session ended in PostgreSQL cannot act and
-//! an admin with TOTP must have passed it (`403 mfa_required`); the use
-//! case refuses callers who are not admins (`403 forbidden`).
+//! `/admin/users`: the user search. It takes a [`LiveAccessToken`] (see
+//! the module above for why).
 
 use actix_web::web::Data;
 use application::UserSearchRequest;
@@ -12,9 +10,9 @@ use paperclip::actix::web::{Json, Query};
 use paperclip::actix::{Apiv2Schema, api_v2_operation};
 use serde::{Deserialize, Serialize};
 
-use super::users::UserBody;
 use crate::error::ApiError;
 use crate::extract::LiveAccessToken;
+use crate::routes::users::UserBody;
 use crate::state::AppState;
 
 /// The filters of `GET /admin/users`, all optional. Read as text and
