@@ -104,6 +104,7 @@ impl Application {
             ServerSettings {
                 workers: config.http_workers,
                 trusted_proxies: config.trusted_proxies.clone(),
+                cors_allowed_origins: config.cors_allowed_origins.clone(),
                 ..ServerSettings::default()
             },
         )

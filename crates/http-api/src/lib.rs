@@ -2,6 +2,7 @@
 //! OpenAPI document.
 
 pub mod client_ip;
+pub mod cors;
 pub mod error;
 pub mod extract;
 pub mod metrics;

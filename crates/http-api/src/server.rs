@@ -9,6 +9,7 @@ use paperclip::v2::models::{DefaultApiRaw, Info};
 use tracing_actix_web::TracingLogger;
 
 use crate::client_ip::TrustedProxies;
+use crate::cors::AllowedOrigins;
 use crate::extract::BodyReadTimeout;
 use crate::middleware::{RequestIdRootSpan, json_errors, request_id, security_headers};
 use crate::state::AppState;
@@ -27,6 +28,8 @@ pub struct ServerSettings {
     pub body_read_timeout: Duration,
     /// Peers whose `X-Forwarded-For` is believed ([`crate::client_ip`]).
     pub trusted_proxies: TrustedProxies,
+    /// Browser origins allowed to call the API ([`crate::cors`]).
+    pub cors_allowed_origins: AllowedOrigins,
 }
 
 impl Default for ServerSettings {
@@ -37,6 +40,7 @@ impl Default for ServerSettings {
             client_request_timeout: Duration::from_secs(5),
             body_read_timeout: BodyReadTimeout::default().0,
             trusted_proxies: TrustedProxies::default(),
+            cors_allowed_origins: AllowedOrigins::default(),
         }
     }
 }
@@ -78,6 +82,7 @@ pub fn serve(
     let state = Data::new(state);
     let body_read_timeout = BodyReadTimeout(settings.body_read_timeout);
     let trusted_proxies = Data::new(settings.trusted_proxies.clone());
+    let cors_allowed_origins = settings.cors_allowed_origins.clone();
     let mut server = HttpServer::new(move || {
         let mut raw_spec = serde_json::Value::Null;
         let app = actix_web::App::new()
@@ -96,6 +101,8 @@ pub fn serve(
             .route(swagger_ui::SPEC_PATH, web::get().to(document))
             .configure(swagger_ui::configure)
             .default_service(web::to(routes::not_found))
+            // Inside json_errors: a refused preflight gets the envelope.
+            .wrap(cors_allowed_origins.middleware())
             .wrap(json_errors())
             .wrap(from_fn(metrics::record_requests))
             .wrap(TracingLogger::<RequestIdRootSpan>::new())

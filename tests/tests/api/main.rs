@@ -8,6 +8,7 @@ mod admin_users;
 mod claims;
 mod data_growth;
 mod demo;
+mod edge_cors;
 mod edge_headers;
 mod edge_input;
 mod edge_metrics;

@@ -23,6 +23,7 @@ use application::{
 use crypto_adapter::JwtSettings;
 use domain::PasswordPolicy;
 use http_api::client_ip::TrustedProxies;
+use http_api::cors::AllowedOrigins;
 use postgres_adapter::PgSettings;
 use redis_adapter::{RedisEndpoint, RedisUrl};
 use secrecy::SecretString;
@@ -74,6 +75,8 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// Peers whose X-Forwarded-For is believed.
     pub trusted_proxies: TrustedProxies,
+    /// Browser origins allowed to call the API (CORS).
+    pub cors_allowed_origins: AllowedOrigins,
     /// Every rate limit; `None`: `RATE_LIMITS=off`.
     pub rate_limits: Option<RateLimitConfig>,
     /// Revocation marks cached per instance; 0: no cache.
@@ -175,6 +178,7 @@ impl Config {
             http_workers: settings.http_workers,
             metrics_addr: settings.metrics_addr,
             trusted_proxies: settings.trusted_proxies.clone(),
+            cors_allowed_origins: settings.cors_allowed_origins.clone(),
             rate_limits: settings.rate_limits.load()?,
             revocation_cache_size: settings.revocation_cache_size as usize,
             revocation_replay: ReplaySettings {

@@ -7,6 +7,7 @@ use clap::{CommandFactory, FromArgMatches};
 use crypto_adapter::JwtSettings;
 use domain::PasswordPolicy;
 use http_api::client_ip::TrustedProxies;
+use http_api::cors::AllowedOrigins;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::error::ConfigError;
@@ -193,6 +194,10 @@ pub struct Settings {
     /// X-Forwarded-For believed; empty: the TCP peer is the client
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "", global = true)]
     pub(super) trusted_proxies: TrustedProxies,
+    /// Browser origins allowed to call the API (CORS): exact
+    /// scheme://host[:port], comma-separated; `*` is refused; empty: none
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "", global = true)]
+    pub(super) cors_allowed_origins: AllowedOrigins,
     /// Log lines as human-readable text or JSON
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t, global = true)]
     pub log_format: telemetry::LogFormat,

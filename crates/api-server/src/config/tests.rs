@@ -339,6 +339,8 @@ fn refuses_bad_numbers_naming_the_variable() {
         ("METRICS_ADDR", "nowhere"),
         ("JWT_ALGORITHM", "none"),
         ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
+        ("CORS_ALLOWED_ORIGINS", "*"),
+        ("CORS_ALLOWED_ORIGINS", "https://app.example.com/"),
         ("REFRESH_TOKEN_ROTATION", "maybe"),
         ("REFRESH_REUSE_INTERVAL", "-1"),
         ("REFRESH_REUSE_INTERVAL", "3601"),
@@ -389,6 +391,7 @@ fn reads_the_optional_listeners() {
     ])
     .unwrap();
     assert!(config.trusted_proxies.contains("10.2.3.4".parse().unwrap()));
+    assert!(config.cors_allowed_origins.is_empty(), "none unless listed");
     assert_eq!(config.metrics_addr, Some("127.0.0.1:9000".parse().unwrap()));
     assert_eq!(config.http_workers, Some(3));
 }
@@ -535,4 +538,22 @@ fn the_second_factor_needs_its_sealing_key_and_refuses_bad_ones_by_name() {
     assert_eq!(config.second_factor.issuer, "Acme Auth");
     // By default apps show the token issuer.
     assert_eq!(load(&[]).unwrap().second_factor.issuer, "auth-service");
+}
+
+#[test]
+fn cors_origins_are_exact_and_a_wildcard_is_refused_naming_the_variable() {
+    let config = load(&[(
+        "CORS_ALLOWED_ORIGINS",
+        "https://app.example.com, http://localhost:3000",
+    )])
+    .unwrap();
+    assert_eq!(
+        config.cors_allowed_origins.iter().collect::<Vec<_>>(),
+        ["https://app.example.com", "http://localhost:3000"]
+    );
+    let line = load(&[("CORS_ALLOWED_ORIGINS", "https://a.example, *")])
+        .unwrap_err()
+        .to_string();
+    assert!(line.contains("CORS_ALLOWED_ORIGINS"), "{line}");
+    assert!(line.contains("`*` is refused"), "{line}");
 }

@@ -223,8 +223,8 @@ pub fn is_no_store(path: &str) -> bool {
         .any(|route| route.no_store && route.covers(path))
 }
 
-/// Unknown paths, whatever the method (`OPTIONS` included: there is no
-/// CORS here, and an unknown path has nothing to offer).
+/// Unknown paths, whatever the method (`OPTIONS` included: a preflight
+/// from a listed origin is answered by the CORS middleware before routing).
 pub async fn not_found() -> HttpResponse {
     ApiError::NotFound.error_response()
 }
