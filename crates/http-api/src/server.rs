@@ -52,7 +52,9 @@ fn spec() -> DefaultApiRaw {
             version: env!("CARGO_PKG_VERSION").into(),
             description: Some(
                 "JWT authentication: register, login, refresh, logout, users. \
-                 Authorize with `Bearer <token>`."
+                 Try it in this order: register, login, then Authorize: paste the \
+                 `access_token` under access_token and the `refresh_token` under \
+                 refresh_token, each alone (no `Bearer ` in front)."
                     .into(),
             ),
             ..Default::default()

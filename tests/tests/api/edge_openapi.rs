@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use http_api::openapi::{REFUSES_VALID_INPUT, error_statuses, operation_pointer};
-use http_api::routes::{Answer, Caller, ROUTES};
+use http_api::routes::{Answer, ROUTES};
 use integration_tests::{json_body, spawn_app, spawn_app_with};
 use serde_json::Value;
 
@@ -45,9 +45,14 @@ async fn every_operation_documents_what_it_answers() {
         for code in ["401", "503"] {
             assert!(codes.contains(&code), "{method} {path}: {codes:?}");
         }
+        let scheme = if matches!(path, "/refresh" | "/logout") {
+            "refresh_token"
+        } else {
+            "access_token"
+        };
         assert_eq!(
             operation["security"],
-            serde_json::json!([{"bearer": []}]),
+            serde_json::json!([{ scheme: [] }]),
             "{method} {path}"
         );
         let envelope = &operation["responses"]["401"]["content"]["application/json"]["schema"];
@@ -85,10 +90,12 @@ async fn every_operation_documents_what_it_answers() {
         assert!(!codes(&paths[path][method]).contains(&"429"), "{path}");
     }
     assert_eq!(codes(&paths["/guest"]["get"]), ["200"]);
-    assert_eq!(
-        spec["components"]["securitySchemes"]["bearer"]["scheme"],
-        "bearer"
-    );
+    for scheme in ["access_token", "refresh_token"] {
+        assert_eq!(
+            spec["components"]["securitySchemes"][scheme]["scheme"],
+            "bearer"
+        );
+    }
 }
 
 #[tokio::test]
@@ -167,7 +174,7 @@ async fn the_document_and_the_server_follow_the_route_table() {
         assert_eq!(errors, expected, "{route:?}");
         assert_eq!(
             operation.get("security").is_some(),
-            route.caller == Caller::Bearer,
+            route.caller.needs_token(),
             "{route:?}"
         );
 

@@ -13,6 +13,7 @@ mod edge_headers;
 mod edge_input;
 mod edge_metrics;
 mod edge_openapi;
+mod edge_openapi_examples;
 mod edge_swagger_ui;
 mod edge_timeouts;
 mod email_change;

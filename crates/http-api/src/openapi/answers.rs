@@ -2,12 +2,12 @@
 //! envelope. Every status listed here is one the errors behind it really
 //! produce: the tests build those errors and compare.
 
-use crate::routes::{Answer, Caller, Route};
+use crate::routes::{Answer, Route};
 
 /// Each documented status of `route` with its description, by status.
 pub fn statuses(route: &Route) -> Vec<(u16, &'static str)> {
     let mut statuses = Vec::new();
-    if route.caller == Caller::Bearer {
+    if route.caller.needs_token() {
         statuses.extend_from_slice(BEARER);
     }
     if !route.limits.is_empty() {

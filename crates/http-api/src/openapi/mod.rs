@@ -5,11 +5,12 @@
 //! [`crate::routes::ROUTES`], the field rules from the domain's own limits.
 
 mod answers;
+pub mod examples;
 
 use domain::{EmailAddress, PasswordPolicy, Username};
 use serde_json::{Map, Value, json};
 
-use crate::routes::{Answer, ROUTES, Route};
+use crate::routes::{Answer, Caller, ROUTES, Route};
 
 fn envelope_response(description: &str) -> Value {
     json!({
@@ -179,15 +180,9 @@ pub fn finish(mut spec: Value, policy: PasswordPolicy) -> Value {
             document_operation(operation, route);
         }
     }
-    merge(
-        spec.pointer_mut("/components/securitySchemes"),
-        json!({"bearer": {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "An access token, or a refresh token for /refresh and /logout",
-        }}),
-    );
+    if let Some(components) = spec.pointer_mut("/components") {
+        components["securitySchemes"] = security_schemes();
+    }
     for (schema, field, rules) in field_rules(policy) {
         let pointer = format!("/components/schemas/{schema}/properties/{field}");
         merge(spec.pointer_mut(&pointer), rules);
@@ -207,6 +202,29 @@ pub fn finish(mut spec: Value, policy: PasswordPolicy) -> Value {
     spec
 }
 
+/// The schemes a route's [`Caller`] names: two, so that Swagger UI holds
+/// an access token and a refresh token at once. Swagger UI writes the
+/// `Bearer ` prefix itself; typing it too sends `Bearer Bearer ...`.
+fn security_schemes() -> Value {
+    let scheme = |what: &str| {
+        json!({
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": format!(
+                "Paste the {what} alone, without `Bearer ` in front: it is added for you"
+            ),
+        })
+    };
+    json!({
+        ACCESS_TOKEN_SCHEME: scheme("`access_token` of a login or refresh answer"),
+        REFRESH_TOKEN_SCHEME: scheme("`refresh_token` of a login or refresh answer (for /refresh and /logout)"),
+    })
+}
+
+pub const ACCESS_TOKEN_SCHEME: &str = "access_token";
+pub const REFRESH_TOKEN_SCHEME: &str = "refresh_token";
+
 /// The extension listing [`answers::refusals_of_valid_input`]; read by
 /// `scripts/schemathesis.sh`.
 pub const REFUSES_VALID_INPUT: &str = "x-refuses-valid-input";
@@ -223,6 +241,27 @@ pub fn operation_pointer(route: &Route) -> String {
 }
 
 fn document_operation(operation: &mut Map<String, Value>, route: &Route) {
+    operation.insert("operationId".to_owned(), json!(route.operation_id));
+    if route.deprecated {
+        operation.insert("deprecated".to_owned(), json!(true));
+    }
+    match route.caller {
+        Caller::Anyone => operation.remove("security"),
+        Caller::Bearer => {
+            operation.insert("security".to_owned(), json!([{ACCESS_TOKEN_SCHEME: []}]))
+        }
+        Caller::RefreshToken => {
+            operation.insert("security".to_owned(), json!([{REFRESH_TOKEN_SCHEME: []}]))
+        }
+    };
+    if let (Some(example), Some(content)) = (
+        examples::request_body(route.operation_id),
+        operation
+            .get_mut("requestBody")
+            .and_then(|body| body.pointer_mut("/content/application~1json")),
+    ) {
+        content["example"] = example;
+    }
     let responses = if let Some(responses) = hand_written_responses(route) {
         responses
     } else {
@@ -252,6 +291,7 @@ fn document_operation(operation: &mut Map<String, Value>, route: &Route) {
                 } else {
                     json!({"type": "integer", "format": "int64"})
                 };
+                parameter["example"] = examples::path_id(route.operation_id);
             }
         }
     }
@@ -315,20 +355,61 @@ mod tests {
     }
 
     #[test]
-    fn ids_are_integers_and_bearer_is_http_bearer() {
+    fn ids_are_integers_and_tokens_have_a_scheme_each() {
         let spec = finish(operation(json!({})), PasswordPolicy::default());
+        let get_user = &spec["paths"]["/users/{id}"]["get"];
+        assert_eq!(get_user["parameters"][0]["schema"]["type"], "integer");
+        assert_eq!(get_user["parameters"][0]["example"], 1);
+        assert_eq!(get_user["security"], json!([{"access_token": []}]));
+        assert_eq!(get_user["operationId"], "getUser");
+        let schemes = &spec["components"]["securitySchemes"];
         assert_eq!(
-            spec["paths"]["/users/{id}"]["get"]["parameters"][0]["schema"]["type"],
-            "integer"
+            schemes.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["access_token", "refresh_token"]
         );
-        assert_eq!(
-            spec["components"]["securitySchemes"]["bearer"]["scheme"],
-            "bearer"
-        );
-        assert_eq!(
-            spec["components"]["securitySchemes"]["bearer"]["type"],
-            "http"
-        );
+        for scheme in ["access_token", "refresh_token"] {
+            assert_eq!(schemes[scheme]["type"], "http");
+            assert_eq!(schemes[scheme]["scheme"], "bearer");
+            let description = schemes[scheme]["description"].as_str().unwrap();
+            assert!(description.contains("alone"), "{description}");
+        }
+        assert_eq!(spec["paths"]["/login"]["post"].get("security"), None);
+    }
+
+    #[test]
+    fn every_route_has_a_unique_operation_id() {
+        let mut seen = std::collections::HashSet::new();
+        for route in ROUTES {
+            let id = route.operation_id;
+            assert!(!id.is_empty(), "{route:?} has no operationId");
+            assert!(
+                id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                    && id.chars().all(|c| c.is_ascii_alphanumeric()),
+                "{route:?}: {id} is not lowerCamelCase"
+            );
+            assert!(seen.insert(id), "{id} twice");
+        }
+    }
+
+    #[test]
+    fn the_singular_aliases_are_deprecated_and_only_they() {
+        for route in ROUTES {
+            assert_eq!(
+                route.deprecated,
+                route.path.starts_with("/user/"),
+                "{route:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refresh_tokens_are_asked_for_by_refresh_and_logout_only() {
+        let refreshing: Vec<_> = ROUTES
+            .iter()
+            .filter(|route| route.caller == Caller::RefreshToken)
+            .map(|route| route.path)
+            .collect();
+        assert_eq!(refreshing, ["/refresh", "/logout"]);
     }
 
     #[test]

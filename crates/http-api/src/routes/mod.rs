@@ -31,161 +31,201 @@ use Answer::*;
 /// entry here plus its handler.
 pub const ROUTES: &[Route] = &[
     Route::post("/register", |route| route.to(auth::register))
+        .named("register")
         .limited(&[Rule::RegisterPerIp])
         .answers(&[JsonBody, Dependency, EmailTaken]),
     Route::post("/login", |route| route.to(auth::login))
+        .named("login")
         .limited(&[Rule::LoginPerIp])
         .no_store()
         .answers(&[JsonBody, Dependency, Credentials, VerifiedEmail]),
     Route::post("/login/mfa", |route| route.to(mfa::login_second_step))
+        .named("completeLogin")
         .limited(&Rule::SECRET_ATTEMPTS)
         .no_store()
         .answers(&[JsonBody, Dependency, OneTimeSecret, SecondStepBody]),
     Route::post("/refresh", |route| route.to(auth::refresh))
-        .bearer()
+        .named("refresh")
+        .refresh_token()
         .limited(&[Rule::RefreshPerIp])
         .no_store()
         .answers(&[Dependency]),
     Route::post("/logout", |route| route.to(auth::logout))
-        .bearer()
+        .named("logout")
+        .refresh_token()
         .no_store()
         .answers(&[JsonBody, Dependency]),
     Route::post("/verify-email", |route| {
         route.to(email_verification::verify_email)
     })
+    .named("verifyEmail")
     .limited(&Rule::SECRET_ATTEMPTS)
     .no_store()
     .answers(&[JsonBody, Dependency, OneTimeSecret]),
     Route::post("/verify-email/resend", |route| {
         route.to(email_verification::resend_verification)
     })
+    .named("resendVerificationEmail")
     .limited(&[Rule::EmailRequestsPerIp])
     .no_store()
     .answers(&[JsonBody, Dependency]),
     Route::post("/password/forgot", |route| {
         route.to(password::forgot_password)
     })
+    .named("forgotPassword")
     .limited(&[Rule::EmailRequestsPerIp])
     .no_store()
     .answers(&[JsonBody, Dependency]),
     Route::post("/password/reset", |route| {
         route.to(password::reset_password)
     })
+    .named("resetPassword")
     .limited(&Rule::SECRET_ATTEMPTS)
     .no_store()
     .answers(&[JsonBody, Dependency, OneTimeSecret]),
-    Route::get("/guest", |route| route.to(demo::guest)),
-    Route::get("/protected", |route| route.to(demo::protected)).bearer(),
-    Route::get("/fresh-protected", |route| route.to(demo::fresh_protected)).bearer(),
+    Route::get("/guest", |route| route.to(demo::guest)).named("guest"),
+    Route::get("/protected", |route| route.to(demo::protected))
+        .named("protected")
+        .bearer(),
+    Route::get("/fresh-protected", |route| route.to(demo::fresh_protected))
+        .named("freshProtected")
+        .bearer(),
     Route::get("/users/me", |route| route.to(users::me))
+        .named("getMe")
         .bearer()
         .no_store()
         .answers(&[Dependency]),
     Route::post("/users/me/password", |route| {
         route.to(password::change_password)
     })
+    .named("changePassword")
     .bearer()
     .no_store()
     .answers(&[JsonBody, Dependency, CurrentPassword, SecondFactor]),
     Route::post("/users/me/email", |route| {
         route.to(email_change::request_email_change)
     })
+    .named("requestEmailChange")
     .bearer()
     .no_store()
     .answers(&[JsonBody, Dependency, CurrentPassword, SecondFactor]),
     Route::post("/users/me/email/confirm", |route| {
         route.to(email_change::confirm_email_change)
     })
+    .named("confirmEmailChange")
     .limited(&Rule::SECRET_ATTEMPTS)
     .no_store()
     .answers(&[JsonBody, Dependency, OneTimeSecret, EmailTaken]),
     Route::post("/email-change/undo", |route| {
         route.to(email_change::undo_email_change)
     })
+    .named("undoEmailChange")
     .limited(&Rule::SECRET_ATTEMPTS)
     .no_store()
     .answers(&[JsonBody, Dependency, OneTimeSecret, EmailTaken]),
     Route::get("/users/me/sessions", |route| {
         route.to(sessions::my_sessions)
     })
+    .named("listMySessions")
     .bearer()
     .no_store()
     .answers(&[Dependency, SecondFactor]),
     Route::delete("/users/me/sessions/{id}", |route| {
         route.to(sessions::revoke_my_session)
     })
+    .named("revokeMySession")
     .bearer()
     .no_store()
     .answers(&[Dependency, SessionInPath, SecondFactor]),
     Route::get("/users/me/security-events", |route| {
         route.to(security_events::my_security_events)
     })
+    .named("listMySecurityEvents")
     .bearer()
     .no_store()
     .answers(&[Dependency, PageQuery]),
     Route::get("/users/me/mfa", |route| route.to(mfa::mfa_status))
+        .named("getMfaStatus")
         .bearer()
         .no_store()
         .answers(&[Dependency]),
     Route::post("/users/me/mfa/totp", |route| route.to(mfa::enrol_totp))
+        .named("enrolTotp")
         .bearer()
         .no_store()
         .answers(&[Dependency, MfaState]),
     Route::delete("/users/me/mfa/totp", |route| route.to(mfa::disable_totp))
+        .named("disableTotp")
         .bearer()
         .no_store()
         .answers(&[Dependency, MfaState, SecondFactor]),
     Route::post("/users/me/mfa/totp/verify", |route| {
         route.to(mfa::confirm_totp)
     })
+    .named("confirmTotp")
     .bearer()
     .no_store()
     .answers(&[JsonBody, Dependency, OneTimeSecret, MfaState]),
     Route::post("/users/me/mfa/recovery-codes", |route| {
         route.to(mfa::replace_recovery_codes)
     })
+    .named("replaceRecoveryCodes")
     .bearer()
     .no_store()
     .answers(&[Dependency, MfaState, SecondFactor]),
     Route::get("/users/{id}/sessions", |route| {
         route.to(sessions::user_sessions)
     })
+    .named("listUserSessions")
     .bearer()
     .no_store()
     .answers(&[Dependency, UserInPath, SecondFactor]),
     Route::delete("/users/{id}/sessions", |route| {
         route.to(sessions::revoke_user_sessions)
     })
+    .named("revokeUserSessions")
     .bearer()
     .no_store()
     .answers(&[Dependency, UserInPath, SecondFactor]),
     Route::get("/users/{id}", |route| route.to(users::get_user))
+        .named("getUser")
         .bearer()
         .no_store()
         .answers(&[Dependency, UserInPath]),
     Route::delete("/users/{id}", |route| route.to(users::delete_user))
+        .named("deleteUser")
         .bearer()
         .no_store()
         .answers(&[Dependency, UserInPath, SecondFactor]),
     // The singular spelling of the original service.
     Route::get("/user/{id}", |route| route.to(users::get_user))
+        .named("getUserLegacy")
+        .deprecated()
         .bearer()
         .no_store()
         .answers(&[Dependency, UserInPath]),
     Route::delete("/user/{id}", |route| route.to(users::delete_user))
+        .named("deleteUserLegacy")
+        .deprecated()
         .bearer()
         .no_store()
         .answers(&[Dependency, UserInPath, SecondFactor]),
     Route::get("/admin/users", |route| route.to(admin::users::search_users))
+        .named("searchUsers")
         .bearer()
         .no_store()
         .answers(&[Dependency, AdminOnly, SearchQuery]),
-    Route::get("/health/live", |route| route.to(health::live)),
-    Route::get("/health/ready", |route| route.to(health::ready)).answers(&[Readiness]),
-    Route::get("/.well-known/jwks.json", |route| route.to(well_known::jwks)).answers(&[Jwks]),
+    Route::get("/health/live", |route| route.to(health::live)).named("live"),
+    Route::get("/health/ready", |route| route.to(health::ready))
+        .named("ready")
+        .answers(&[Readiness]),
+    Route::get("/.well-known/jwks.json", |route| route.to(well_known::jwks))
+        .named("getJwks")
+        .answers(&[Jwks]),
     Route::get("/.well-known/openid-configuration", |route| {
         route.to(well_known::openid_configuration)
     })
+    .named("getOpenidConfiguration")
     .answers(&[Discovery]),
 ];
 

@@ -48,9 +48,19 @@ impl Verb {
 pub enum Caller {
     /// Anyone: no token (a one-time secret in the body may be the proof).
     Anyone,
-    /// A bearer token: `401` when it is missing or refused, `503` when its
-    /// revocation check cannot run.
+    /// An access token: `401` when it is missing or refused, `503` when
+    /// its revocation check cannot run.
     Bearer,
+    /// A refresh token (`/refresh`, `/logout`), with the same failures: a
+    /// security scheme of its own, so Swagger UI holds both tokens at once.
+    RefreshToken,
+}
+
+impl Caller {
+    /// Whether a token is needed at all.
+    pub fn needs_token(self) -> bool {
+        self != Caller::Anyone
+    }
 }
 
 /// A failure a route can answer, beyond those its [`Caller`] and rate
@@ -123,6 +133,11 @@ pub struct Route {
     /// no-store`, on this path and every path below it.
     pub no_store: bool,
     pub answers: &'static [Answer],
+    /// Its `operationId` in the OpenAPI document: what generated clients
+    /// name the call (unique; the tests check).
+    pub operation_id: &'static str,
+    /// Kept for old clients, superseded by another path.
+    pub deprecated: bool,
 }
 
 impl Route {
@@ -135,6 +150,8 @@ impl Route {
             limits: &[],
             no_store: false,
             answers: &[],
+            operation_id: "",
+            deprecated: false,
         }
     }
 
@@ -152,6 +169,21 @@ impl Route {
 
     pub const fn bearer(mut self) -> Self {
         self.caller = Caller::Bearer;
+        self
+    }
+
+    pub const fn refresh_token(mut self) -> Self {
+        self.caller = Caller::RefreshToken;
+        self
+    }
+
+    pub const fn named(mut self, operation_id: &'static str) -> Self {
+        self.operation_id = operation_id;
+        self
+    }
+
+    pub const fn deprecated(mut self) -> Self {
+        self.deprecated = true;
         self
     }
 
