@@ -29,6 +29,7 @@ fn mailer(server: &MockServer, timeout: Duration) -> MailgunMailer {
 fn email() -> RenderedEmail {
     RenderedEmail {
         job_id: Uuid::new_v4(),
+        created_at: chrono::Utc::now(),
         kind: "welcome".into(),
         to: "ada@example.io".into(),
         subject: "Successfully signed up".into(),

@@ -11,10 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
-use application::Email;
 use application::delivery::{EmailRenderer, RenderError, RenderedEmail};
+use application::{Email, EmailJob};
 use tera::{Context, Tera};
-use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -82,7 +81,7 @@ impl TeraRenderer {
                 }
             }
             renderer
-                .render(Uuid::nil(), &sample)
+                .render(&EmailJob::new(sample, chrono::DateTime::UNIX_EPOCH))
                 .map_err(TemplateError::Broken)?;
         }
         Ok(renderer)
@@ -121,7 +120,8 @@ fn split_subject(text: &str) -> Option<(String, String)> {
 }
 
 impl EmailRenderer for TeraRenderer {
-    fn render(&self, job_id: Uuid, email: &Email) -> Result<RenderedEmail, RenderError> {
+    fn render(&self, job: &EmailJob) -> Result<RenderedEmail, RenderError> {
+        let email = &job.email;
         let text = self.render_part(email, "txt")?;
         let html = self.render_part(email, "html")?;
         let (subject, text) = split_subject(&text).ok_or_else(|| RenderError {
@@ -131,7 +131,8 @@ impl EmailRenderer for TeraRenderer {
             }),
         })?;
         Ok(RenderedEmail {
-            job_id,
+            job_id: job.id,
+            created_at: job.created_at,
             kind: email.kind().to_owned(),
             to: email.recipient().to_owned(),
             subject,

@@ -23,7 +23,6 @@ use redis_adapter::{
 use secrecy::SecretString;
 use test_support::{REDIS_URL, redis_prefix};
 use tokio::sync::oneshot;
-use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 use worker::{RunSummary, Runner, RunnerSettings, TeraRenderer};
@@ -279,7 +278,7 @@ async fn two_workers_racing_on_duplicate_entries_of_one_job_send_it_once() {
 struct PanickingRenderer;
 
 impl EmailRenderer for PanickingRenderer {
-    fn render(&self, _job_id: Uuid, _email: &Email) -> Result<RenderedEmail, RenderError> {
+    fn render(&self, _job: &EmailJob) -> Result<RenderedEmail, RenderError> {
         panic!("a bug in the template engine");
     }
 }

@@ -133,7 +133,7 @@ impl EmailDelivery {
             Claim::HeldElsewhere => return Ok(Outcome::ClaimedElsewhere),
         }
         let kind = Some(job.email.kind().to_owned());
-        let rendered = match self.renderer.render(job.id, &job.email) {
+        let rendered = match self.renderer.render(job) {
             Ok(rendered) => rendered,
             Err(error) => {
                 let reason = ErrorChain(&error).to_string();

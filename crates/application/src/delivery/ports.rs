@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::types::{DeadLetter, Delivery, QueueDepths, RenderedEmail, Retry};
-use crate::Email;
+use crate::EmailJob;
 
 /// The underlying error an adapter reports, kept whole so a log line can
 /// print the full chain.
@@ -48,7 +48,7 @@ pub struct RenderError {
 /// Turns a job into subject, text and HTML. Pure computation.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait EmailRenderer: Send + Sync {
-    fn render(&self, job_id: Uuid, email: &Email) -> Result<RenderedEmail, RenderError>;
+    fn render(&self, job: &EmailJob) -> Result<RenderedEmail, RenderError>;
 }
 
 #[derive(Debug, thiserror::Error)]

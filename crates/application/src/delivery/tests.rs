@@ -27,6 +27,7 @@ fn job() -> EmailJob {
 fn rendered(job: &EmailJob) -> RenderedEmail {
     RenderedEmail {
         job_id: job.id,
+        created_at: job.created_at,
         kind: "welcome".into(),
         to: "ada@example.io".into(),
         subject: "Successfully signed up".into(),
@@ -56,9 +57,7 @@ fn failures(n: u32) -> Vec<FailedAttempt> {
 
 fn renderer_ok() -> MockEmailRenderer {
     let mut renderer = MockEmailRenderer::new();
-    renderer
-        .expect_render()
-        .returning(|id, _| Ok(rendered(&EmailJob { id, ..job() })));
+    renderer.expect_render().returning(|job| Ok(rendered(job)));
     renderer
 }
 
@@ -364,7 +363,7 @@ async fn a_render_failure_is_dead_lettered() {
         .times(1)
         .returning(|_, _| Ok(()));
     let mut renderer = MockEmailRenderer::new();
-    renderer.expect_render().returning(|_, _| {
+    renderer.expect_render().returning(|_| {
         Err(RenderError {
             kind: "welcome".into(),
             cause: "no template".into(),

@@ -74,6 +74,8 @@ pub struct DeadLetter {
 #[derive(Clone, PartialEq, Eq)]
 pub struct RenderedEmail {
     pub job_id: Uuid,
+    /// When its job was made: the same on every delivery attempt.
+    pub created_at: DateTime<Utc>,
     pub kind: String,
     pub to: String,
     pub subject: String,

@@ -7,6 +7,8 @@ use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 use uuid::Uuid;
 
+use crate::error::ApiError;
+
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The id of the current request: the caller's when sane, else a new one.
@@ -71,6 +73,27 @@ impl RootSpanBuilder for RequestIdRootSpan {
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        // A refusal (4xx) is the API doing its job, not a warning: one INFO
+        // line with its status and the envelope's code, inside the request's
+        // span (its id, route and user). 5xx and outages are logged where
+        // they are made, with their cause (`ApiError::error_response`).
+        if let Ok(response) = outcome {
+            let status = response.status();
+            if status.is_client_error() {
+                let code = response
+                    .response()
+                    .error()
+                    .and_then(|error| error.as_error::<ApiError>())
+                    .map_or("", ApiError::code);
+                span.in_scope(|| {
+                    tracing::info!(
+                        http.status_code = status.as_u16(),
+                        error = code,
+                        "request refused"
+                    );
+                });
+            }
+        }
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
 }
@@ -129,6 +152,42 @@ mod tests {
         let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         let line = logs.lines().find(|line| line.contains("handled")).unwrap();
         assert!(line.contains("user_id=42"), "{line}");
+    }
+
+    #[actix_web::test]
+    async fn a_refusal_is_one_info_line_with_its_code_and_never_a_warning() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let app = init_service(
+            App::new()
+                .wrap(TracingLogger::<RequestIdRootSpan>::new())
+                .route(
+                    "/me",
+                    web::get().to(|| async { Err::<HttpResponse, _>(ApiError::NotFound) }),
+                ),
+        )
+        .await;
+        let response = call_service(&app, TestRequest::get().uri("/me").to_request()).await;
+        assert_eq!(response.status(), actix_web::http::StatusCode::NOT_FOUND);
+        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(!logs.contains("WARN"), "{logs}");
+        let refused: Vec<_> = logs
+            .lines()
+            .filter(|line| line.contains("request refused"))
+            .collect();
+        assert_eq!(refused.len(), 1, "{logs}");
+        assert!(refused[0].contains(" INFO "), "{}", refused[0]);
+        assert!(
+            refused[0].contains("http.status_code=404"),
+            "{}",
+            refused[0]
+        );
+        assert!(refused[0].contains("error=\"not_found\""), "{}", refused[0]);
     }
 
     #[test]

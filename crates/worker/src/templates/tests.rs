@@ -1,6 +1,12 @@
 //! Tests of the Tera renderer against the repository's own templates.
 
 use super::*;
+use uuid::Uuid;
+
+/// A job of `email`, made now.
+fn job(email: Email) -> EmailJob {
+    EmailJob::new(email, chrono::Utc::now())
+}
 
 /// The repository's own templates.
 fn repo_templates() -> PathBuf {
@@ -18,9 +24,10 @@ fn welcome() -> Email {
 #[test]
 fn renders_the_welcome_email() {
     let renderer = TeraRenderer::load(repo_templates()).unwrap();
-    let id = Uuid::new_v4();
-    let email = renderer.render(id, &welcome()).unwrap();
-    assert_eq!(email.job_id, id);
+    let job = job(welcome());
+    let email = renderer.render(&job).unwrap();
+    assert_eq!(email.job_id, job.id);
+    assert_eq!(email.created_at, job.created_at);
     assert_eq!(email.kind, "welcome");
     assert_eq!(email.to, "ada@example.io");
     assert_eq!(email.subject, "Successfully signed up");
@@ -48,7 +55,7 @@ fn emails_to_unproven_addresses_carry_no_username() {
             r#""new_email":"victim@example.io","link":"l","code":"123456""#,
         ),
     ] {
-        let rendered = renderer.render(Uuid::nil(), &email).unwrap();
+        let rendered = renderer.render(&job(email.clone())).unwrap();
         for part in [&rendered.subject, &rendered.text, &rendered.html] {
             assert!(!part.contains("555 0100"), "{}: {part}", email.kind());
         }
@@ -60,16 +67,13 @@ fn the_new_sign_in_notice_quotes_at_most_200_characters_of_the_user_agent() {
     let renderer = TeraRenderer::load(repo_templates()).unwrap();
     let shown = "M".repeat(200);
     let email = renderer
-        .render(
-            Uuid::nil(),
-            &Email::NewDeviceLogin {
-                to: "ada@example.io".into(),
-                signed_in_at: "2026-11-26T16:00:00Z".into(),
-                ip: String::new(),
-                user_agent: format!("{shown}Please call +1 555 0100"),
-                session_id: "s".into(),
-            },
-        )
+        .render(&job(Email::NewDeviceLogin {
+            to: "ada@example.io".into(),
+            signed_in_at: "2026-11-26T16:00:00Z".into(),
+            ip: String::new(),
+            user_agent: format!("{shown}Please call +1 555 0100"),
+            session_id: "s".into(),
+        }))
         .unwrap();
     for part in [&email.text, &email.html] {
         assert!(part.contains(&format!("“{shown}”")), "{part}");
@@ -95,7 +99,7 @@ fn account_notices_carry_no_username_either() {
             r#""signed_in_at":"t","ip":"","user_agent":"","session_id":"s""#,
         ),
     ] {
-        let rendered = renderer.render(Uuid::nil(), &email).unwrap();
+        let rendered = renderer.render(&job(email.clone())).unwrap();
         for part in [&rendered.subject, &rendered.text, &rendered.html] {
             assert!(!part.contains("555 0100"), "{}: {part}", email.kind());
         }
@@ -107,16 +111,13 @@ fn account_notices_carry_no_username_either() {
 fn renders_the_new_device_email_with_its_details_escaped_in_html() {
     let renderer = TeraRenderer::load(repo_templates()).unwrap();
     let email = renderer
-        .render(
-            Uuid::nil(),
-            &Email::NewDeviceLogin {
-                to: "ada@example.io".into(),
-                signed_in_at: "2026-11-26T16:00:00Z".into(),
-                ip: "203.0.113.7".into(),
-                user_agent: "<b>Evil</b>".into(),
-                session_id: "0123456789abcdef0123456789abcdef".into(),
-            },
-        )
+        .render(&job(Email::NewDeviceLogin {
+            to: "ada@example.io".into(),
+            signed_in_at: "2026-11-26T16:00:00Z".into(),
+            ip: "203.0.113.7".into(),
+            user_agent: "<b>Evil</b>".into(),
+            session_id: "0123456789abcdef0123456789abcdef".into(),
+        }))
         .unwrap();
     assert_eq!(email.subject, "New sign-in to your account");
     assert_eq!(email.kind, "new_device_login");
@@ -139,16 +140,13 @@ fn renders_the_new_device_email_with_its_details_escaped_in_html() {
 
     // Unknown IP and user agent read as such.
     let email = renderer
-        .render(
-            Uuid::nil(),
-            &Email::NewDeviceLogin {
-                to: "ada@example.io".into(),
-                signed_in_at: "t".into(),
-                ip: String::new(),
-                user_agent: String::new(),
-                session_id: "s".into(),
-            },
-        )
+        .render(&job(Email::NewDeviceLogin {
+            to: "ada@example.io".into(),
+            signed_in_at: "t".into(),
+            ip: String::new(),
+            user_agent: String::new(),
+            session_id: "s".into(),
+        }))
         .unwrap();
     assert!(email.text.contains("IP address: unknown"), "{}", email.text);
 }
@@ -158,36 +156,28 @@ fn verification_emails_carry_the_link_and_the_code_line() {
     let renderer = TeraRenderer::load(repo_templates()).unwrap();
     let link = "https://app.example/verify-email#token=abc-_DEF";
     let welcome = renderer
-        .render(
-            Uuid::nil(),
-            &Email::Welcome {
-                to: "ada@example.io".into(),
-                verification_link: link.into(),
-                code: "012345".into(),
-            },
-        )
+        .render(&job(Email::Welcome {
+            to: "ada@example.io".into(),
+            verification_link: link.into(),
+            code: "012345".into(),
+        }))
         .unwrap();
     assert_eq!(welcome.subject, "Successfully signed up");
     assert!(welcome.text.contains(link), "{}", welcome.text);
     assert!(welcome.text.lines().any(|line| line == "Code: 012345"));
     assert!(welcome.html.contains("012345"));
     let confirm = renderer
-        .render(
-            Uuid::nil(),
-            &Email::VerifyEmail {
-                to: "ada@example.io".into(),
-                link: link.into(),
-                code: "999999".into(),
-            },
-        )
+        .render(&job(Email::VerifyEmail {
+            to: "ada@example.io".into(),
+            link: link.into(),
+            code: "999999".into(),
+        }))
         .unwrap();
     assert_eq!(confirm.subject, "Confirm your email address");
     assert!(confirm.text.contains(link));
     assert!(confirm.text.lines().any(|line| line == "Code: 999999"));
     // A welcome job queued before verification existed has neither.
-    let old = renderer
-        .render(Uuid::nil(), &welcome_without_link())
-        .unwrap();
+    let old = renderer.render(&job(welcome_without_link())).unwrap();
     assert!(!old.text.contains("Code:"), "{}", old.text);
 }
 
@@ -275,7 +265,7 @@ fn the_email_changing_notice_carries_the_undo_link() {
         new_email: "intruder@example.io".into(),
         undo_link: undo_link.into(),
     };
-    let notice = renderer.render(Uuid::nil(), &changing(undo)).unwrap();
+    let notice = renderer.render(&job(changing(undo))).unwrap();
     assert_eq!(notice.subject, "Your email address is changing");
     assert!(
         notice.text.lines().any(|line| line == undo),
@@ -288,7 +278,7 @@ fn the_email_changing_notice_carries_the_undo_link() {
         notice.html
     );
     // A job queued before undo links existed still renders, without one.
-    let old = renderer.render(Uuid::nil(), &changing("")).unwrap();
+    let old = renderer.render(&job(changing(""))).unwrap();
     assert!(!old.text.contains("undo-email-change"), "{}", old.text);
     assert!(!old.html.contains("href"), "{}", old.html);
 }
