@@ -96,11 +96,6 @@ impl ApiError {
         ApiError::Internal(error.into())
     }
 
-    /// The envelope's `error` code.
-    pub fn code(&self) -> &'static str {
-        self.parts().1
-    }
-
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::Validation(BTreeMap::from([(field.into(), vec![message.into()])]))
     }

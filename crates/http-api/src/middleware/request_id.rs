@@ -7,8 +7,6 @@ use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 use uuid::Uuid;
 
-use crate::error::ApiError;
-
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The id of the current request: the caller's when sane, else a new one.
@@ -73,27 +71,10 @@ impl RootSpanBuilder for RequestIdRootSpan {
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
-        // A refusal (4xx) is the API doing its job, not a warning: one INFO
-        // line with its status and the envelope's code, inside the request's
-        // span (its id, route and user). 5xx and outages are logged where
-        // they are made, with their cause (`ApiError::error_response`).
-        if let Ok(response) = outcome {
-            let status = response.status();
-            if status.is_client_error() {
-                let code = response
-                    .response()
-                    .error()
-                    .and_then(|error| error.as_error::<ApiError>())
-                    .map_or("", ApiError::code);
-                span.in_scope(|| {
-                    tracing::info!(
-                        http.status_code = status.as_u16(),
-                        error = code,
-                        "request refused"
-                    );
-                });
-            }
-        }
+        // A refusal (4xx) is the API doing its job: it shows in the span's
+        // close line (status, error), at INFO, and nowhere at WARN (the
+        // crate's `emit_event_on_error` is off). 5xx and outages are logged
+        // where they are made, with their cause (`ApiError::error_response`).
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
 }
@@ -109,6 +90,7 @@ mod tests {
     use tracing_actix_web::TracingLogger;
 
     use super::*;
+    use crate::error::ApiError;
     use crate::extract::record_user;
 
     /// Log output kept in memory.
@@ -155,12 +137,13 @@ mod tests {
     }
 
     #[actix_web::test]
-    async fn a_refusal_is_one_info_line_with_its_code_and_never_a_warning() {
+    async fn a_refusal_is_never_logged_as_a_warning() {
         let captured = Captured::default();
         let writer = captured.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
             .with_ansi(false)
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
             .finish();
         let _default = tracing::subscriber::set_default(subscriber);
         let app = init_service(
@@ -174,20 +157,14 @@ mod tests {
         .await;
         let response = call_service(&app, TestRequest::get().uri("/me").to_request()).await;
         assert_eq!(response.status(), actix_web::http::StatusCode::NOT_FOUND);
+        // The span closes once the body has gone out.
+        actix_web::test::read_body(response).await;
         let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         assert!(!logs.contains("WARN"), "{logs}");
-        let refused: Vec<_> = logs
-            .lines()
-            .filter(|line| line.contains("request refused"))
-            .collect();
-        assert_eq!(refused.len(), 1, "{logs}");
-        assert!(refused[0].contains(" INFO "), "{}", refused[0]);
-        assert!(
-            refused[0].contains("http.status_code=404"),
-            "{}",
-            refused[0]
-        );
-        assert!(refused[0].contains("error=\"not_found\""), "{}", refused[0]);
+        let closed: Vec<_> = logs.lines().filter(|line| line.contains("close")).collect();
+        assert_eq!(closed.len(), 1, "{logs}");
+        assert!(closed[0].contains(" INFO "), "{}", closed[0]);
+        assert!(closed[0].contains("http.status_code=404"), "{}", closed[0]);
     }
 
     #[test]
