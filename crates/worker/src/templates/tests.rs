@@ -282,3 +282,75 @@ fn the_email_changing_notice_carries_the_undo_link() {
     assert!(!old.text.contains("undo-email-change"), "{}", old.text);
     assert!(!old.html.contains("href"), "{}", old.html);
 }
+
+#[test]
+fn the_second_factor_emails_say_what_happened_when_and_what_to_do() {
+    let renderer = TeraRenderer::load(repo_templates()).unwrap();
+    let at = "2026-12-04T22:00:00Z";
+    let cases = [
+        (
+            Email::MfaEnabled {
+                to: "ada@example.io".into(),
+                enabled_at: at.into(),
+            },
+            "Two-factor authentication was turned on",
+            "recovery codes",
+        ),
+        (
+            Email::MfaDisabled {
+                to: "ada@example.io".into(),
+                disabled_at: at.into(),
+            },
+            "Two-factor authentication was turned off",
+            "no longer work",
+        ),
+        (
+            Email::RecoveryCodeUsed {
+                to: "ada@example.io".into(),
+                used_at: at.into(),
+                remaining: 9,
+            },
+            "A recovery code was used",
+            "9 codes are left",
+        ),
+        (
+            Email::RecoveryCodesReplaced {
+                to: "ada@example.io".into(),
+                replaced_at: at.into(),
+            },
+            "New recovery codes were made",
+            "no longer work",
+        ),
+    ];
+    for (email, subject, says) in cases {
+        let rendered = renderer.render(&job(email.clone())).unwrap();
+        let kind = email.kind();
+        assert_eq!(rendered.subject, subject, "{kind}");
+        assert_eq!(rendered.to, "ada@example.io");
+        for part in [&rendered.text, &rendered.html] {
+            // As a reader sees it: HTML folds line breaks into spaces.
+            let part = part.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(part.contains(at), "{kind}: the time in {part}");
+            assert!(part.contains(says), "{kind}: {says:?} in {part}");
+            assert!(
+                part.contains("Forgot password"),
+                "{kind}: what to do if not you"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_last_recovery_codes_warn_to_make_new_ones() {
+    let renderer = TeraRenderer::load(repo_templates()).unwrap();
+    let used = |remaining| Email::RecoveryCodeUsed {
+        to: "ada@example.io".into(),
+        used_at: "2026-12-04T22:00:00Z".into(),
+        remaining,
+    };
+    let one = renderer.render(&job(used(1))).unwrap();
+    assert!(one.text.contains("1 code is left"), "{}", one.text);
+    assert!(one.text.contains("Make new ones soon"), "{}", one.text);
+    let many = renderer.render(&job(used(8))).unwrap();
+    assert!(!many.text.contains("Make new ones soon"), "{}", many.text);
+}
