@@ -705,3 +705,33 @@ async fn secrets_sealed_under_the_previous_key_still_open_after_a_rotation() {
     let response = verify(&rotated, &tokens, &authenticator.code_now().0).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn enrolling_new_codes_and_disabling_need_a_fresh_token() {
+    let app = spawn_app().await;
+    // Enrolment: a refreshed (non-fresh) access token is refused.
+    let user = app.register_user().await;
+    let tokens = app.login_tokens(&user).await;
+    let stale = app.refreshed_access(&tokens.refresh).await;
+    assert_eq!(claims(&stale)["fresh"], false);
+    let response = app
+        .post_with_token("/users/me/mfa/totp", Some(&stale))
+        .await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "fresh_token_required").await;
+
+    // New recovery codes and disabling: an aal2 session, refreshed.
+    let enrolled = enrolled(&app).await;
+    let aal2 = aal2_tokens(&app, &enrolled, 0).await;
+    let stale = app.refreshed_access(&aal2.refresh).await;
+    assert_eq!(claims(&stale)["aal"], "aal2");
+    assert_eq!(claims(&stale)["fresh"], false);
+    let response = app
+        .post_with_token("/users/me/mfa/recovery-codes", Some(&stale))
+        .await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "fresh_token_required").await;
+    let response = app.delete("/users/me/mfa/totp", Some(&stale)).await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "fresh_token_required").await;
+    let status = json_body(app.get("/users/me/mfa", Some(&stale)).await).await;
+    assert_eq!(status["totp"]["enabled"], true, "nothing changed");
+    assert_eq!(status["recovery_codes_remaining"], 9);
+}

@@ -207,19 +207,25 @@ async fn forgot_password_shares_the_email_request_budget_of_an_ip() {
 async fn secret_attempts_are_limited_per_ip_on_every_route_that_consumes_one() {
     let app = spawn_limited(|_| {}).await;
     let token = json!({"token": "x".repeat(43), "password": "a long enough password"});
+    let second_step = json!({"mfa_token": "x".repeat(43), "code": "123456"});
     let routes = [
         "/password/reset",
         "/users/me/email/confirm",
         "/verify-email",
         "/email-change/undo",
+        "/login/mfa",
     ];
+    let body = |route| match route {
+        "/login/mfa" => second_step.clone(),
+        _ => token.clone(),
+    };
     for n in 0..30 {
         let route = routes[n % routes.len()];
-        let response = post_from(&app, "203.0.113.10", route, token.clone()).await;
+        let response = post_from(&app, "203.0.113.10", route, body(route)).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "attempt {n}");
     }
     for route in routes {
-        let response = post_from(&app, "203.0.113.10", route, token.clone()).await;
+        let response = post_from(&app, "203.0.113.10", route, body(route)).await;
         assert_rate_limited(response, "\"secret_attempts\";q=30;w=600").await;
     }
 }
