@@ -312,3 +312,80 @@ async fn keys_import_refuses_what_is_not_a_key_of_the_algorithm_in_one_line() {
     assert_eq!(listed.stdout.lines().count(), 2, "{}", listed.stdout);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The `keys list` row of `kid`, split at its tabs.
+async fn key_row(vars: &Vars, kid: &str) -> Vec<String> {
+    let listed = api_server(&["keys", "list"], vars.clone()).await;
+    assert!(listed.status.success(), "{}", listed.stderr);
+    listed
+        .stdout
+        .lines()
+        .find(|line| line.starts_with(&format!("{kid}\t")))
+        .unwrap_or_else(|| panic!("{kid} not listed: {}", listed.stdout))
+        .split('\t')
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn keys_generate_retire_and_revoke_follow_the_lifecycle_through_the_binary() {
+    let (_app, vars) = es256_install().await;
+    let generated = api_server(&["keys", "generate", "--alg", "EdDSA"], vars.clone()).await;
+    assert!(generated.status.success(), "{}", generated.stderr);
+    let standby = generated.stdout.trim().to_owned();
+    let row = key_row(&vars, &standby).await;
+    assert_eq!(row[1..3], ["EdDSA", "standby"], "{row:?}");
+    // Its dates: made and published now (RFC 3339).
+    assert!(
+        row[3..]
+            .iter()
+            .any(|date| date.starts_with("20") && date.ends_with('Z')),
+        "{row:?}"
+    );
+
+    // The active key (made by the server's first start) cannot be retired
+    // or revoked: another must be activated first.
+    let listed = api_server(&["keys", "list"], vars.clone()).await;
+    let active = listed
+        .stdout
+        .lines()
+        .find(|line| line.split('\t').nth(2) == Some("active"))
+        .and_then(|line| line.split('\t').next())
+        .unwrap_or_else(|| panic!("no active key: {}", listed.stdout))
+        .to_owned();
+    for command in [
+        &["keys", "retire", active.as_str()][..],
+        &["keys", "revoke", active.as_str(), "--force"][..],
+    ] {
+        let refused = api_server(command, vars.clone()).await;
+        assert!(!refused.status.success(), "{command:?}: {}", refused.stdout);
+        assert!(
+            refused.stderr.contains("activate"),
+            "{command:?}: {}",
+            refused.stderr
+        );
+        assert_eq!(key_row(&vars, &active).await[2], "active");
+    }
+
+    // A standby key is retired, then revoked at once: it never signed.
+    let retired = api_server(&["keys", "retire", &standby], vars.clone()).await;
+    assert!(retired.status.success(), "{}", retired.stderr);
+    assert_eq!(key_row(&vars, &standby).await[2], "retired");
+    let revoked = api_server(&["keys", "revoke", &standby], vars.clone()).await;
+    assert!(revoked.status.success(), "{}", revoked.stderr);
+    assert_eq!(key_row(&vars, &standby).await[2], "revoked");
+
+    // A key that signed and was just retired keeps verifying its tokens:
+    // revoking it now is refused unless forced.
+    let next = api_server(&["keys", "generate", "--alg", "ES256"], vars.clone()).await;
+    let next = next.stdout.trim().to_owned();
+    let activated = api_server(&["keys", "activate", &next, "--force"], vars.clone()).await;
+    assert!(activated.status.success(), "{}", activated.stderr);
+    assert_eq!(key_row(&vars, &active).await[2], "retired");
+    let refused = api_server(&["keys", "revoke", &active], vars.clone()).await;
+    assert!(!refused.status.success(), "{}", refused.stdout);
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert_eq!(key_row(&vars, &active).await[2], "retired");
+    let forced = api_server(&["keys", "revoke", &active, "--force"], vars).await;
+    assert!(forced.status.success(), "{}", forced.stderr);
+}
