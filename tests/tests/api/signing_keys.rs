@@ -330,3 +330,27 @@ async fn moving_from_hs256_to_es256_logs_nobody_out() {
         StatusCode::OK
     );
 }
+
+/// `token` with its header's `kid` replaced (the signature no longer
+/// matters: the key is looked up first).
+fn with_kid(token: &str, kid: &str) -> String {
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (header, rest) = token.split_once('.').expect("a JWT");
+    let mut header: Value =
+        serde_json::from_slice(&engine.decode(header).expect("base64")).expect("a JSON header");
+    header["kid"] = Value::String(kid.to_owned());
+    format!("{}.{rest}", engine.encode(header.to_string()))
+}
+
+#[tokio::test]
+async fn a_token_naming_an_unknown_or_no_kid_is_invalid() {
+    let app = es256_app().await;
+    let user = app.register_user().await;
+    let token = app.login_tokens(&user).await.access;
+    let response = app.get("/protected", Some(&token)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    for forged in [with_kid(&token, "no-such-key"), with_kid(&token, "")] {
+        let response = app.get("/protected", Some(&forged)).await;
+        assert_token_rejected(response, INVALID).await;
+    }
+}
