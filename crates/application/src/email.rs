@@ -65,6 +65,14 @@ pub enum Email {
         link: String,
         code: String,
     },
+    /// "You are invited": an admin made an account for this address
+    /// without a password; the link (a password-reset secret that lives
+    /// 7 days) sets one. No text an admin typed (no username).
+    Invitation {
+        to: String,
+        link: String,
+        code: String,
+    },
     /// "Your password was changed", after a reset or a change.
     PasswordChanged {
         to: String,
@@ -122,6 +130,7 @@ impl Email {
             Email::VerifyEmail { .. } => "verify_email",
             Email::NewDeviceLogin { .. } => "new_device_login",
             Email::PasswordReset { .. } => "password_reset",
+            Email::Invitation { .. } => "invitation",
             Email::PasswordChanged { .. } => "password_changed",
             Email::ConfirmEmailChange { .. } => "confirm_email_change",
             Email::EmailChanging { .. } => "email_changing",
@@ -145,7 +154,9 @@ impl Email {
             | Email::VerifyEmail { .. }
             | Email::PasswordReset { .. }
             | Email::ConfirmEmailChange { .. } => true,
-            Email::NewDeviceLogin { .. }
+            // Only an admin makes one.
+            Email::Invitation { .. }
+            | Email::NewDeviceLogin { .. }
             | Email::PasswordChanged { .. }
             | Email::EmailChanging { .. }
             | Email::MfaEnabled { .. }
@@ -176,6 +187,11 @@ impl Email {
             session_id: "0123456789abcdef0123456789abcdef".into(),
         };
         let password_reset = Email::PasswordReset {
+            to: "someone@example.com".into(),
+            link: "http://127.0.0.1:5000/reset-password#token=t".into(),
+            code: "123456".into(),
+        };
+        let invitation = Email::Invitation {
             to: "someone@example.com".into(),
             link: "http://127.0.0.1:5000/reset-password#token=t".into(),
             code: "123456".into(),
@@ -218,6 +234,7 @@ impl Email {
             verify_email,
             new_device_login,
             password_reset,
+            invitation,
             password_changed,
             confirm_email_change,
             email_changing,
@@ -232,6 +249,7 @@ impl Email {
                 | Email::VerifyEmail { .. }
                 | Email::NewDeviceLogin { .. }
                 | Email::PasswordReset { .. }
+                | Email::Invitation { .. }
                 | Email::PasswordChanged { .. }
                 | Email::ConfirmEmailChange { .. }
                 | Email::EmailChanging { .. }
@@ -250,6 +268,7 @@ impl Email {
             | Email::VerifyEmail { to, .. }
             | Email::NewDeviceLogin { to, .. }
             | Email::PasswordReset { to, .. }
+            | Email::Invitation { to, .. }
             | Email::PasswordChanged { to, .. }
             | Email::ConfirmEmailChange { to, .. }
             | Email::EmailChanging { to, .. }
@@ -309,6 +328,12 @@ impl fmt::Debug for Email {
                 .finish(),
             Email::PasswordReset { to, link, code } => f
                 .debug_struct("PasswordReset")
+                .field("to", to)
+                .field("link", &Hidden(link))
+                .field("code", &Hidden(code))
+                .finish(),
+            Email::Invitation { to, link, code } => f
+                .debug_struct("Invitation")
                 .field("to", to)
                 .field("link", &Hidden(link))
                 .field("code", &Hidden(code))
