@@ -36,7 +36,7 @@ pub const ROUTES: &[Route] = &[
     Route::post("/login", |route| route.to(auth::login))
         .limited(&[Rule::LoginPerIp])
         .no_store()
-        .answers(&[JsonBody, Dependency, Credentials, VerifiedEmail]),
+        .answers(&[JsonBody, Dependency, Credentials, VerifiedEmail, Suspended]),
     Route::post("/login/mfa", |route| route.to(mfa::login_second_step))
         .limited(&Rule::SECRET_ATTEMPTS)
         .no_store()
@@ -180,6 +180,42 @@ pub const ROUTES: &[Route] = &[
         .bearer()
         .no_store()
         .answers(&[Dependency, AdminOnly, SearchQuery]),
+    Route::post("/admin/users", |route| {
+        route.to(admin::user_changes::create_user)
+    })
+    .bearer()
+    .no_store()
+    .answers(&[JsonBody, Dependency, AdminOnly, EmailTaken]),
+    Route::patch("/admin/users/{id}", |route| {
+        route.to(admin::user_changes::update_user)
+    })
+    .bearer()
+    .no_store()
+    .answers(&[JsonBody, Dependency, AdminOnly, UserInPath, AdminRules]),
+    Route::post("/admin/users/{id}/ban", |route| {
+        route.to(admin::user_changes::ban_user)
+    })
+    .bearer()
+    .no_store()
+    .answers(&[JsonBody, Dependency, AdminOnly, UserInPath, AdminRules]),
+    Route::post("/admin/users/{id}/unban", |route| {
+        route.to(admin::user_changes::unban_user)
+    })
+    .bearer()
+    .no_store()
+    .answers(&[Dependency, AdminOnly, UserInPath]),
+    Route::delete("/admin/users/{id}/sessions", |route| {
+        route.to(admin::user_changes::revoke_user_sessions)
+    })
+    .bearer()
+    .no_store()
+    .answers(&[Dependency, AdminOnly, UserInPath]),
+    Route::delete("/admin/users/{id}/mfa", |route| {
+        route.to(admin::user_changes::reset_user_mfa)
+    })
+    .bearer()
+    .no_store()
+    .answers(&[Dependency, AdminOnly, UserInPath]),
     Route::get("/health/live", |route| route.to(health::live)),
     Route::get("/health/ready", |route| route.to(health::ready)).answers(&[Readiness]),
     Route::get("/.well-known/jwks.json", |route| route.to(well_known::jwks)).answers(&[Jwks]),
