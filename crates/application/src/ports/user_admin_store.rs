@@ -51,7 +51,9 @@ pub trait UserAdminStore: Send + Sync {
     async fn create_user(&self, user: NewAdminUser) -> Result<User, RepositoryError>;
 
     /// Applies `changes` to `id` on behalf of `actor`, with `audit`, in
-    /// one transaction that holds every admin row's lock.
+    /// one transaction. A change of role holds every admin row's lock and
+    /// decides on them: `LastAdmin` when no other admin would be left,
+    /// else `ActorNotAdmin` when `actor` is not one.
     async fn update_user(
         &self,
         actor: UserId,

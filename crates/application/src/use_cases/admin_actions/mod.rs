@@ -85,15 +85,20 @@ impl AdminActions {
         Self { ports, store }
     }
 
-    /// The role is read from the store, not the token: a demoted admin
-    /// loses these routes at once.
-    async fn admin<E: AdminRefusal>(&self, claims: &TokenClaims) -> Result<User, E> {
-        let caller = self
+    /// The caller's account; a token whose user is gone is revoked.
+    async fn caller<E: AdminRefusal>(&self, claims: &TokenClaims) -> Result<User, E> {
+        Ok(self
             .ports
             .users
             .find_by_id(claims.user_id)
             .await?
-            .ok_or(TokenRejection::Revoked)?;
+            .ok_or(TokenRejection::Revoked)?)
+    }
+
+    /// The role is read from the store, not the token: a demoted admin
+    /// loses these routes at once.
+    async fn admin<E: AdminRefusal>(&self, claims: &TokenClaims) -> Result<User, E> {
+        let caller = self.caller::<E>(claims).await?;
         if caller.role != Role::Admin {
             return Err(E::forbidden());
         }
@@ -178,8 +183,10 @@ impl AdminActions {
     }
 
     /// Changes the username, role or verification of `target`. An admin
-    /// cannot demote itself, and the last admin stays one (the store
-    /// decides that with every admin row locked).
+    /// cannot demote itself, and the last admin stays one. For a demotion
+    /// the store also decides whether the caller is (still) an admin,
+    /// under the same lock: the last-admin rule first, so a non-admin
+    /// demoting the one admin left learns only what the race's loser does.
     #[tracing::instrument(level = "debug", name = "admin_update_user", skip_all, fields(user_id = caller.claims.user_id.get(), target = target.get()))]
     pub async fn update_user(
         &self,
@@ -187,9 +194,18 @@ impl AdminActions {
         target: UserId,
         changes: UserChanges,
     ) -> Result<User, UpdateUserError> {
-        self.admin::<UpdateUserError>(caller.claims).await?;
         let actor = caller.claims.user_id;
-        if target == actor && changes.role == Some(Role::User) {
+        let demotion = changes.role == Some(Role::User);
+        if demotion {
+            // Judged by the store under the admins' lock, not here: of two
+            // admins demoting each other at once, the second must meet the
+            // last-admin rule (422) even if the first committed before
+            // this request read its caller's role.
+            self.caller::<UpdateUserError>(caller.claims).await?;
+        } else {
+            self.admin::<UpdateUserError>(caller.claims).await?;
+        }
+        if target == actor && demotion {
             return Err(UpdateUserError::SelfDemotion);
         }
         let mut changed = Map::new();

@@ -479,3 +479,24 @@ async fn a_failing_store_is_a_dependency_error() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_demotion_is_authorised_by_the_store_under_the_admins_lock() {
+    // A caller that lost its role a moment ago (the race's loser): the
+    // store answers, and its last-admin verdict stands.
+    let mut store = MockUserAdminStore::new();
+    store
+        .expect_update_user()
+        .times(1)
+        .returning(|_, _, _, _| Ok(UserUpdate::LastAdmin));
+    let actions = actions(ports(Role::User), store);
+    let changes = UserChanges {
+        role: Some(Role::User),
+        ..UserChanges::default()
+    };
+    let error = as_admin!(|caller| actions
+        .update_user(caller, UserId::new(TARGET), changes)
+        .await
+        .unwrap_err());
+    assert!(matches!(error, UpdateUserError::LastAdmin), "{error:?}");
+}
