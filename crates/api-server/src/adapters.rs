@@ -5,7 +5,7 @@
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use application::ports::{SystemClock, TokenCodec, UserDirectory};
+use application::ports::{SystemClock, TokenCodec, UserAdminStore, UserDirectory};
 use application::{AccountPorts, SecondFactorPorts, SecretMail, SigningKeys};
 use crypto_adapter::{
     Argon2Hasher, CryptoKeyWorkshop, HasherSettings, JwtCodec, KeyVault, RandomSecrets,
@@ -13,7 +13,7 @@ use crypto_adapter::{
 use domain::KeyPolicy;
 use postgres_adapter::{
     PgOneTimeSecretStore, PgPool, PgRevocationMarkQueue, PgSecondFactorStore, PgSessionRepository,
-    PgSettings, PgSigningKeyStore, PgUserDirectory, PgUserRepository,
+    PgSettings, PgSigningKeyStore, PgUserAdminStore, PgUserDirectory, PgUserRepository,
 };
 use redis_adapter::{RedisPool, RedisSettings, RedisTokenRevocations, RevocationCacheSettings};
 
@@ -48,6 +48,8 @@ pub(crate) struct Adapters {
     pub second_factor: SecondFactorPorts,
     /// The admin user search.
     pub user_directory: Arc<dyn UserDirectory>,
+    /// The admins' changes to accounts.
+    pub user_admin_store: Arc<dyn UserAdminStore>,
 }
 
 impl Adapters {
@@ -89,6 +91,7 @@ impl Adapters {
         Ok(Self {
             second_factor,
             user_directory: Arc::new(PgUserDirectory::new(pg.clone(), pg_settings)),
+            user_admin_store: Arc::new(PgUserAdminStore::new(pg.clone(), pg_settings)),
             pg,
             pg_settings,
             redis,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use application::{
-    Authentication, AuthenticationPorts, EmailChange, EmailVerification, OutboxRelay,
+    AdminActions, Authentication, AuthenticationPorts, EmailChange, EmailVerification, OutboxRelay,
     PasswordChange, PasswordReset, Purge, RelaySettings, RevocationReplay, SecondFactor,
     SecurityEvents, SessionManagement, UserAccounts, UserAdministration,
 };
@@ -93,6 +93,7 @@ impl UseCases {
                 adapters.user_directory.clone(),
                 ports.clock.clone(),
             ),
+            admin_actions: AdminActions::new(ports.clone(), adapters.user_admin_store.clone()),
             sessions: SessionManagement::new(ports.clone()),
             verification: EmailVerification::new(ports.clone()),
             password_reset: PasswordReset::new(ports.clone()),

@@ -2,8 +2,6 @@
 //! (consumer). It is serialised as JSON into the outbox table and the queue,
 //! so changes must stay readable by workers that are still running.
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -65,6 +63,14 @@ pub enum Email {
         link: String,
         code: String,
     },
+    /// "You are invited": an admin made an account for this address
+    /// without a password; the link (a password-reset secret that lives
+    /// 7 days) sets one. No text an admin typed (no username).
+    Invitation {
+        to: String,
+        link: String,
+        code: String,
+    },
     /// "Your password was changed", after a reset or a change.
     PasswordChanged {
         to: String,
@@ -122,6 +128,7 @@ impl Email {
             Email::VerifyEmail { .. } => "verify_email",
             Email::NewDeviceLogin { .. } => "new_device_login",
             Email::PasswordReset { .. } => "password_reset",
+            Email::Invitation { .. } => "invitation",
             Email::PasswordChanged { .. } => "password_changed",
             Email::ConfirmEmailChange { .. } => "confirm_email_change",
             Email::EmailChanging { .. } => "email_changing",
@@ -145,7 +152,9 @@ impl Email {
             | Email::VerifyEmail { .. }
             | Email::PasswordReset { .. }
             | Email::ConfirmEmailChange { .. } => true,
-            Email::NewDeviceLogin { .. }
+            // Only an admin makes one.
+            Email::Invitation { .. }
+            | Email::NewDeviceLogin { .. }
             | Email::PasswordChanged { .. }
             | Email::EmailChanging { .. }
             | Email::MfaEnabled { .. }
@@ -176,6 +185,11 @@ impl Email {
             session_id: "0123456789abcdef0123456789abcdef".into(),
         };
         let password_reset = Email::PasswordReset {
+            to: "someone@example.com".into(),
+            link: "http://127.0.0.1:5000/reset-password#token=t".into(),
+            code: "123456".into(),
+        };
+        let invitation = Email::Invitation {
             to: "someone@example.com".into(),
             link: "http://127.0.0.1:5000/reset-password#token=t".into(),
             code: "123456".into(),
@@ -218,6 +232,7 @@ impl Email {
             verify_email,
             new_device_login,
             password_reset,
+            invitation,
             password_changed,
             confirm_email_change,
             email_changing,
@@ -232,6 +247,7 @@ impl Email {
                 | Email::VerifyEmail { .. }
                 | Email::NewDeviceLogin { .. }
                 | Email::PasswordReset { .. }
+                | Email::Invitation { .. }
                 | Email::PasswordChanged { .. }
                 | Email::ConfirmEmailChange { .. }
                 | Email::EmailChanging { .. }
@@ -250,6 +266,7 @@ impl Email {
             | Email::VerifyEmail { to, .. }
             | Email::NewDeviceLogin { to, .. }
             | Email::PasswordReset { to, .. }
+            | Email::Invitation { to, .. }
             | Email::PasswordChanged { to, .. }
             | Email::ConfirmEmailChange { to, .. }
             | Email::EmailChanging { to, .. }
@@ -257,114 +274,6 @@ impl Email {
             | Email::MfaDisabled { to, .. }
             | Email::RecoveryCodeUsed { to, .. }
             | Email::RecoveryCodesReplaced { to, .. } => to,
-        }
-    }
-}
-
-/// A secret in a `Debug` line: whether there is one, never what it is.
-struct Hidden<'a>(&'a str);
-
-impl fmt::Debug for Hidden<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            f.write_str("\"\"")
-        } else {
-            f.write_str("\"********\"")
-        }
-    }
-}
-
-impl fmt::Debug for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Email::Welcome {
-                to,
-                verification_link,
-                code,
-            } => f
-                .debug_struct("Welcome")
-                .field("to", to)
-                .field("verification_link", &Hidden(verification_link))
-                .field("code", &Hidden(code))
-                .finish(),
-            Email::VerifyEmail { to, link, code } => f
-                .debug_struct("VerifyEmail")
-                .field("to", to)
-                .field("link", &Hidden(link))
-                .field("code", &Hidden(code))
-                .finish(),
-            Email::NewDeviceLogin {
-                to,
-                signed_in_at,
-                ip,
-                user_agent,
-                session_id,
-            } => f
-                .debug_struct("NewDeviceLogin")
-                .field("to", to)
-                .field("signed_in_at", signed_in_at)
-                .field("ip", ip)
-                .field("user_agent", user_agent)
-                .field("session_id", session_id)
-                .finish(),
-            Email::PasswordReset { to, link, code } => f
-                .debug_struct("PasswordReset")
-                .field("to", to)
-                .field("link", &Hidden(link))
-                .field("code", &Hidden(code))
-                .finish(),
-            Email::PasswordChanged { to, changed_at } => f
-                .debug_struct("PasswordChanged")
-                .field("to", to)
-                .field("changed_at", changed_at)
-                .finish(),
-            Email::ConfirmEmailChange {
-                to,
-                new_email,
-                link,
-                code,
-            } => f
-                .debug_struct("ConfirmEmailChange")
-                .field("to", to)
-                .field("new_email", new_email)
-                .field("link", &Hidden(link))
-                .field("code", &Hidden(code))
-                .finish(),
-            Email::EmailChanging {
-                to,
-                new_email,
-                undo_link,
-            } => f
-                .debug_struct("EmailChanging")
-                .field("to", to)
-                .field("new_email", new_email)
-                .field("undo_link", &Hidden(undo_link))
-                .finish(),
-            Email::MfaEnabled { to, enabled_at } => f
-                .debug_struct("MfaEnabled")
-                .field("to", to)
-                .field("enabled_at", enabled_at)
-                .finish(),
-            Email::MfaDisabled { to, disabled_at } => f
-                .debug_struct("MfaDisabled")
-                .field("to", to)
-                .field("disabled_at", disabled_at)
-                .finish(),
-            Email::RecoveryCodeUsed {
-                to,
-                used_at,
-                remaining,
-            } => f
-                .debug_struct("RecoveryCodeUsed")
-                .field("to", to)
-                .field("used_at", used_at)
-                .field("remaining", remaining)
-                .finish(),
-            Email::RecoveryCodesReplaced { to, replaced_at } => f
-                .debug_struct("RecoveryCodesReplaced")
-                .field("to", to)
-                .field("replaced_at", replaced_at)
-                .finish(),
         }
     }
 }
@@ -388,5 +297,7 @@ impl EmailJob {
     }
 }
 
+// `Debug` of `Email`, which hides every link and code.
+mod debug;
 #[cfg(test)]
 mod tests;

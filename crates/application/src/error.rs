@@ -36,10 +36,12 @@ macro_rules! dependency_failures {
 }
 
 // After the macro, which they use.
+mod admin_actions;
 mod second_factor;
 mod security_events;
 mod user_administration;
 
+pub use admin_actions::{AdminUserActionError, BanUserError, CreateUserError, UpdateUserError};
 pub use user_administration::SearchUsersError;
 
 /// `UserAccounts::register`.
@@ -76,6 +78,10 @@ pub enum LoginError {
     /// address is unverified (a new verification email is on its way).
     #[error("the email address is not verified")]
     EmailNotVerified,
+    /// The right password, but an admin banned the account (until a time
+    /// still to come, or indefinitely).
+    #[error("the account is suspended")]
+    Banned,
     /// Too many failed logins of this account from this client (or, for a
     /// client without a device token, from everywhere): no password was
     /// checked.

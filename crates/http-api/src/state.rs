@@ -3,8 +3,9 @@ use std::time::Duration;
 
 use application::ports::DependencyProbe;
 use application::{
-    Authentication, EmailChange, EmailVerification, PasswordChange, PasswordReset, RequestLimits,
-    SecondFactor, SecurityEvents, SessionManagement, SigningKeys, UserAccounts, UserAdministration,
+    AdminActions, Authentication, EmailChange, EmailVerification, PasswordChange, PasswordReset,
+    RequestLimits, SecondFactor, SecurityEvents, SessionManagement, SigningKeys, UserAccounts,
+    UserAdministration,
 };
 use domain::PasswordPolicy;
 
@@ -13,6 +14,8 @@ pub struct AppState {
     pub authentication: Authentication,
     pub accounts: UserAccounts,
     pub user_administration: UserAdministration,
+    /// The admin writes on `/admin/users*`.
+    pub admin_actions: AdminActions,
     pub sessions: SessionManagement,
     pub verification: EmailVerification,
     pub password_reset: PasswordReset,

@@ -25,6 +25,7 @@ mod session_steps;
 mod sessions;
 mod signing_keys;
 mod tls;
+mod user_admin_store;
 mod user_directory;
 mod users;
 
@@ -40,5 +41,6 @@ pub use revocation_marks::PgRevocationMarkQueue;
 pub use second_factor::PgSecondFactorStore;
 pub use sessions::PgSessionRepository;
 pub use signing_keys::PgSigningKeyStore;
+pub use user_admin_store::PgUserAdminStore;
 pub use user_directory::PgUserDirectory;
 pub use users::PgUserRepository;

@@ -5,7 +5,9 @@
 //! prefix indexes of migration 60); the last sign-in is a LATERAL lookup on
 //! `sessions_user_idx`, one index probe per listed user.
 
-use application::ports::{RepositoryError, UserDirectory, UserSearch, UserStatus, UserSummary};
+use application::ports::{
+    RepositoryError, UserDirectory, UserSearch, UserStatus, UserSummary, shown_ban_end,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
@@ -59,7 +61,7 @@ impl SummaryRow {
         Ok(UserSummary {
             user: self.user.into_user()?,
             status: UserStatus::of(self.banned_until, now),
-            banned_until: self.banned_until,
+            banned_until: shown_ban_end(self.banned_until),
             last_sign_in_at: self.last_sign_in_at,
             mfa_enabled: self.mfa_enabled,
         })

@@ -156,18 +156,20 @@ impl UserRepository for PgUserRepository {
                 UserRow::as_select(),
                 users::password_hash,
                 users::session_epoch,
+                users::banned_until,
             ))
-            .first::<(UserRow, String, i64)>(&mut conn);
+            .first::<(UserRow, String, i64, Option<DateTime<Utc>>)>(&mut conn);
         let found = self
             .db
             .bounded(async { query.await.optional() })
             .await
             .map_err(repository_error)?;
         match found {
-            Some((row, hash, epoch)) => Ok(Some(StoredCredentials {
+            Some((row, hash, epoch, banned_until)) => Ok(Some(StoredCredentials {
                 user: row.into_user()?,
                 password_hash: PasswordHash::new(hash),
                 session_epoch: SessionEpoch(epoch),
+                banned_until,
             })),
             None => Ok(None),
         }

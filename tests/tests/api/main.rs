@@ -4,6 +4,7 @@
 //! test binary: it links once and its tests run in parallel.
 
 mod account_deletion;
+mod admin_user_changes;
 mod admin_users;
 mod claims;
 mod data_growth;

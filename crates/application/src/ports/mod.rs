@@ -20,6 +20,7 @@ mod session_repository;
 mod signing_keys;
 mod token_codec;
 mod token_revocations;
+mod user_admin_store;
 mod user_directory;
 mod user_repository;
 
@@ -58,7 +59,10 @@ pub use signing_keys::{
 };
 pub use token_codec::{TokenCodec, TokenEncodeError};
 pub use token_revocations::{Revocation, RevocationError, TokenRevocations};
-pub use user_directory::{UserDirectory, UserSearch, UserStatus, UserSummary};
+pub use user_admin_store::{NewAdminUser, UserAdminStore, UserChanges, UserUpdate};
+pub use user_directory::{
+    UserDirectory, UserSearch, UserStatus, UserSummary, indefinite_ban, shown_ban_end,
+};
 pub use user_repository::{RepositoryError, StoredCredentials, UserRepository};
 
 /// Any error, boxed, as the source of a port error. Adapters put their
@@ -99,6 +103,8 @@ pub use signing_keys::{MockKeyWorkshop, MockSigningKeyStore};
 pub use token_codec::MockTokenCodec;
 #[cfg(any(test, feature = "mocks"))]
 pub use token_revocations::MockTokenRevocations;
+#[cfg(any(test, feature = "mocks"))]
+pub use user_admin_store::MockUserAdminStore;
 #[cfg(any(test, feature = "mocks"))]
 pub use user_directory::MockUserDirectory;
 #[cfg(any(test, feature = "mocks"))]

@@ -41,6 +41,18 @@ impl UserStatus {
     }
 }
 
+/// What an indefinite ban is stored as: a far-future `banned_until`
+/// (9999-12-31T23:59:59Z), so that "banned" stays one comparison.
+pub fn indefinite_ban() -> DateTime<Utc> {
+    DateTime::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `banned_until` as the API shows it: `None` for an indefinite ban (the
+/// status says `banned`), the end of a ban otherwise.
+pub fn shown_ban_end(banned_until: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    banned_until.filter(|until| *until < indefinite_ban())
+}
+
 /// One page's question. Every filter given must hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserSearch {
@@ -61,6 +73,8 @@ pub struct UserSummary {
     pub user: User,
     /// At the search's `now`, the same instant its status filter used.
     pub status: UserStatus,
+    /// When a ban ends; `None` when not banned or banned indefinitely
+    /// (see [`shown_ban_end`]).
     pub banned_until: Option<DateTime<Utc>>,
     /// The start of the user's newest session still stored, if any.
     pub last_sign_in_at: Option<DateTime<Utc>>,

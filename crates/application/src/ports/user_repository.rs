@@ -28,6 +28,8 @@ pub struct StoredCredentials {
     pub password_hash: PasswordHash,
     /// The user's session counter at this read (see [`SessionEpoch`]).
     pub session_epoch: SessionEpoch,
+    /// Banned until then (see [`crate::ports::UserStatus::of`]).
+    pub banned_until: Option<DateTime<Utc>>,
 }
 
 /// Where users live. Emails are looked up by their normalised form

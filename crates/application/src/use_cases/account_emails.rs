@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use domain::{EmailAddress, SecretPurpose, User};
+use domain::{EmailAddress, Password, PasswordPolicy, SecretPurpose, User};
 
 use crate::ports::{NewSecret, NewUndo, SecretGenerator};
 use crate::{Email, EmailJob};
@@ -45,6 +45,9 @@ impl AccountEmailSettings {
     /// How long the owner can undo a change of email address from the old
     /// address: long enough to notice an intruder's change after a holiday.
     pub const UNDO_EMAIL_CHANGE_TTL: Duration = Duration::days(7);
+    /// How long the set-password link of an invitation (an account an
+    /// admin made without a password) works.
+    pub const INVITATION_TTL: Duration = Duration::days(7);
 }
 
 /// An email-change secret, the confirmation for the new address (`None`
@@ -154,6 +157,36 @@ impl SecretMail {
             code,
         };
         (secret, EmailJob::new(email, now))
+    }
+
+    /// The invitation of an account an admin made without a password: a
+    /// password-reset secret living [`AccountEmailSettings::INVITATION_TTL`]
+    /// and "You are invited", whose link opens the reset page.
+    pub(crate) fn invitation(
+        &self,
+        to: &EmailAddress,
+        now: DateTime<Utc>,
+    ) -> (NewSecret, EmailJob) {
+        let (secret, link, code) = self.secret(
+            SecretPurpose::ResetPassword,
+            AccountEmailSettings::INVITATION_TTL,
+            "reset-password",
+            now,
+        );
+        let email = Email::Invitation {
+            to: to.as_str().to_owned(),
+            link,
+            code,
+        };
+        (secret, EmailJob::new(email, now))
+    }
+
+    /// A password nobody knows (32 random bytes, then forgotten): what an
+    /// account without a password is stored with, so that a login against
+    /// it costs the same Argon2 work as any other and always fails.
+    pub(crate) fn unusable_password(&self) -> Option<Password> {
+        let secret = self.generator.generate();
+        Password::parse(secret.token(), PasswordPolicy::default()).ok()
     }
 
     /// An email-change secret for moving `user` to `new_email`, with

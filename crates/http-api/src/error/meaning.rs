@@ -30,6 +30,8 @@ pub enum Meaning {
     RefreshTokenReused,
     InvalidOrExpiredSecret,
     EmailNotVerified,
+    /// The right password of an account an admin banned: `403`.
+    UserBanned,
     InvalidCurrentPassword,
     /// An `aal1` token of a user with a second factor, on a route that
     /// changes the account: `403 mfa_required`.
@@ -107,6 +109,7 @@ impl Meaning {
                 "email_not_verified",
                 "Confirm your email address first; a new email is on its way.",
             ),
+            Meaning::UserBanned => (S::FORBIDDEN, "user_banned", "This account is suspended."),
             Meaning::InvalidCurrentPassword => (
                 S::FORBIDDEN,
                 "invalid_current_password",

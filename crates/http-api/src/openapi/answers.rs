@@ -40,6 +40,8 @@ pub fn refusals_of_valid_input(route: &Route) -> Vec<u16> {
             Answer::PageQuery => &[422][..],
             Answer::AdminOnly => &[403][..],
             Answer::SearchQuery => &[422][..],
+            Answer::AdminRules => &[422][..],
+            Answer::Suspended => &[403][..],
             _ => &[][..],
         })
         .copied()
@@ -131,6 +133,11 @@ pub(super) fn of(answer: Answer) -> &'static [(u16, &'static str)] {
             422,
             "A query parameter breaks a rule: limit outside 1-200, an unknown role or status, a cursor not handed out, or a repeated parameter",
         )],
+        Answer::AdminRules => &[(
+            422,
+            "An admin banning or demoting itself, demoting the last admin, or a ban ending in the past (validation_error)",
+        )],
+        Answer::Suspended => &[(403, "The right password of a banned account (user_banned)")],
         // Their own bodies: see `hand_written_responses`.
         Answer::Readiness | Answer::Jwks | Answer::Discovery => &[],
     }
@@ -207,6 +214,13 @@ mod tests {
                 application::SearchUsersError::InvalidCursor.into(),
                 ApiError::validation("role", "unknown"),
             ],
+            Answer::AdminRules => vec![
+                application::BanUserError::SelfBan.into(),
+                application::BanUserError::UntilInPast.into(),
+                application::UpdateUserError::SelfDemotion.into(),
+                application::UpdateUserError::LastAdmin.into(),
+            ],
+            Answer::Suspended => vec![LoginError::Banned.into()],
             Answer::Readiness | Answer::Jwks | Answer::Discovery => vec![],
         }
     }
@@ -240,6 +254,8 @@ mod tests {
             Answer::PageQuery,
             Answer::AdminOnly,
             Answer::SearchQuery,
+            Answer::AdminRules,
+            Answer::Suspended,
             Answer::Readiness,
             Answer::Jwks,
             Answer::Discovery,

@@ -37,6 +37,15 @@ pub fn request_body(operation_id: &str) -> Option<Value> {
         "confirmEmailChange" => json!({"email": EMAIL, "code": CODE}),
         "undoEmailChange" => json!({"token": "the token of the undo link (#token=...)"}),
         "confirmTotp" => json!({"code": CODE}),
+        // An invitation: no password, so the user sets one from the email.
+        "adminCreateUser" => json!({
+            "username": "grace",
+            "email": "grace@example.com",
+            "role": "user",
+            "email_verified": true,
+        }),
+        "adminUpdateUser" => json!({"username": "grace_hopper", "email_verified": true}),
+        "adminBanUser" => json!({"until": null, "reason": "Sent spam to other users"}),
         _ => return None,
     })
 }

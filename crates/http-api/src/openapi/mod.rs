@@ -154,6 +154,21 @@ fn field_rules(policy: PasswordPolicy) -> Vec<(&'static str, &'static str, Value
             json!({"format": "email", "maxLength": EmailAddress::MAX_CHARS}),
         ),
         ("RegisterRequest", "password", new_password.clone()),
+        (
+            "CreateUserRequest",
+            "username",
+            json!({
+                "minLength": Username::MIN_CHARS,
+                "maxLength": Username::MAX_CHARS,
+                "pattern": username_pattern(),
+            }),
+        ),
+        (
+            "CreateUserRequest",
+            "email",
+            json!({"format": "email", "maxLength": EmailAddress::MAX_CHARS}),
+        ),
+        ("CreateUserRequest", "password", new_password.clone()),
         ("ResetPasswordRequest", "password", new_password.clone()),
         ("ChangePasswordRequest", "new_password", new_password),
         (

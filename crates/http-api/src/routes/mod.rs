@@ -38,7 +38,7 @@ pub const ROUTES: &[Route] = &[
         .named("login")
         .limited(&[Rule::LoginPerIp])
         .no_store()
-        .answers(&[JsonBody, Dependency, Credentials, VerifiedEmail]),
+        .answers(&[JsonBody, Dependency, Credentials, VerifiedEmail, Suspended]),
     Route::post("/login/mfa", |route| route.to(mfa::login_second_step))
         .named("completeLogin")
         .limited(&Rule::SECRET_ATTEMPTS)
@@ -211,10 +211,52 @@ pub const ROUTES: &[Route] = &[
         .no_store()
         .answers(&[Dependency, UserInPath, SecondFactor]),
     Route::get("/admin/users", |route| route.to(admin::users::search_users))
-        .named("searchUsers")
+        .named("adminSearchUsers")
         .bearer()
         .no_store()
         .answers(&[Dependency, AdminOnly, SearchQuery]),
+    Route::post("/admin/users", |route| {
+        route.to(admin::user_changes::create_user)
+    })
+    .named("adminCreateUser")
+    .bearer()
+    .no_store()
+    .answers(&[JsonBody, Dependency, AdminOnly, EmailTaken]),
+    Route::patch("/admin/users/{id}", |route| {
+        route.to(admin::user_changes::update_user)
+    })
+    .named("adminUpdateUser")
+    .bearer()
+    .no_store()
+    .answers(&[JsonBody, Dependency, AdminOnly, UserInPath, AdminRules]),
+    Route::post("/admin/users/{id}/ban", |route| {
+        route.to(admin::user_changes::ban_user)
+    })
+    .named("adminBanUser")
+    .bearer()
+    .no_store()
+    .answers(&[JsonBody, Dependency, AdminOnly, UserInPath, AdminRules]),
+    Route::post("/admin/users/{id}/unban", |route| {
+        route.to(admin::user_changes::unban_user)
+    })
+    .named("adminUnbanUser")
+    .bearer()
+    .no_store()
+    .answers(&[Dependency, AdminOnly, UserInPath]),
+    Route::delete("/admin/users/{id}/sessions", |route| {
+        route.to(admin::user_changes::revoke_user_sessions)
+    })
+    .named("adminRevokeUserSessions")
+    .bearer()
+    .no_store()
+    .answers(&[Dependency, AdminOnly, UserInPath]),
+    Route::delete("/admin/users/{id}/mfa", |route| {
+        route.to(admin::user_changes::reset_user_mfa)
+    })
+    .named("adminResetUserMfa")
+    .bearer()
+    .no_store()
+    .answers(&[Dependency, AdminOnly, UserInPath]),
     Route::get("/health/live", |route| route.to(health::live)).named("live"),
     Route::get("/health/ready", |route| route.to(health::ready))
         .named("ready")

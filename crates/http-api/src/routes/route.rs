@@ -13,6 +13,7 @@ use paperclip::actix::web;
 pub enum Verb {
     Get,
     Post,
+    Patch,
     Delete,
 }
 
@@ -21,6 +22,7 @@ impl Verb {
         match self {
             Verb::Get => "GET",
             Verb::Post => "POST",
+            Verb::Patch => "PATCH",
             Verb::Delete => "DELETE",
         }
     }
@@ -29,6 +31,7 @@ impl Verb {
         match self {
             Verb::Get => Method::GET,
             Verb::Post => Method::POST,
+            Verb::Patch => Method::PATCH,
             Verb::Delete => Method::DELETE,
         }
     }
@@ -38,6 +41,7 @@ impl Verb {
         match self {
             Verb::Get => "get",
             Verb::Post => "post",
+            Verb::Patch => "patch",
             Verb::Delete => "delete",
         }
     }
@@ -107,6 +111,11 @@ pub enum Answer {
     /// An admin route: 403 `forbidden` for a caller who is not an admin,
     /// `mfa_required` for an admin's token whose login skipped its TOTP.
     AdminOnly,
+    /// The admins' rules on accounts: 422 for banning or demoting oneself,
+    /// demoting the last admin, or a ban that ends in the past.
+    AdminRules,
+    /// A banned account's right password: 403 `user_banned`.
+    Suspended,
     /// Query parameters the rules refuse (out of range, unknown, a cursor
     /// not handed out): 422 naming the parameter.
     SearchQuery,
@@ -161,6 +170,10 @@ impl Route {
 
     pub const fn post(path: &'static str, handler: fn(web::Route) -> web::Route) -> Self {
         Self::new(Verb::Post, path, handler)
+    }
+
+    pub const fn patch(path: &'static str, handler: fn(web::Route) -> web::Route) -> Self {
+        Self::new(Verb::Patch, path, handler)
     }
 
     pub const fn delete(path: &'static str, handler: fn(web::Route) -> web::Route) -> Self {

@@ -13,7 +13,7 @@ use super::Authentication;
 use super::failed_login::FailedAccount;
 use super::session_opening::VerifiedLogin;
 use crate::error::LoginError;
-use crate::ports::{NewChallenge, StoredCredentials};
+use crate::ports::{NewChallenge, StoredCredentials, UserStatus};
 use crate::use_cases::email_verification::send_verification;
 use crate::use_cases::login_attempts::{AttemptClient, AttemptOutcome, AttemptSubject};
 use crate::use_cases::{LoginOutcome, SecondFactorChallenge};
@@ -95,6 +95,7 @@ impl Authentication {
         let reason = match &result {
             Err(LoginError::InvalidCredentials) => Some(LoginFailure::InvalidCredentials),
             Err(LoginError::EmailNotVerified) => Some(LoginFailure::Unverified),
+            Err(LoginError::Banned) => Some(LoginFailure::Banned),
             Err(LoginError::Throttled(_)) => Some(LoginFailure::Throttled),
             // Not the client's failure: nothing to audit.
             Ok(_) | Err(LoginError::Dependency(_)) => None,
@@ -126,6 +127,7 @@ impl Authentication {
         let StoredCredentials {
             user,
             session_epoch,
+            banned_until,
             ..
         } = match credentials {
             Some(credentials) if matches => credentials,
@@ -134,6 +136,11 @@ impl Authentication {
         tracing::Span::current().record("user_id", user.id.get());
 
         let now = self.clock.now();
+        // After the password, so a wrong one answers as for anyone; a ban
+        // that has run out lets the user in again.
+        if UserStatus::of(banned_until, now) == UserStatus::Banned {
+            return Err(LoginError::Banned);
+        }
         if self.mail.settings().require_verified_email && !user.email_verified {
             send_verification(&*self.secrets, &self.mail, &*self.outbox, &user, now).await?;
             return Err(LoginError::EmailNotVerified);

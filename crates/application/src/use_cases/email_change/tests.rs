@@ -70,6 +70,7 @@ impl Ports {
                     user: user(1, Role::User),
                     password_hash: PasswordHash::new("hash".into()),
                     session_epoch: SessionEpoch(0),
+                    banned_until: None,
                 }))
             });
         self.hasher
@@ -381,6 +382,7 @@ async fn request_of_a_throttled_account_is_refused_before_its_password_is_checke
             user: user(1, Role::User),
             password_hash: PasswordHash::new("hash".into()),
             session_epoch: SessionEpoch(0),
+            banned_until: None,
         }))
     });
     let mut limiter = MockRateLimiter::new();

@@ -116,7 +116,11 @@ impl AttemptOutcome {
     pub fn of_login<T>(result: &Result<T, LoginError>) -> Self {
         match result {
             // An unverified account's right password is still right.
-            Ok(_) | Err(LoginError::EmailNotVerified) => AttemptOutcome::Succeeded,
+            // So is a banned account's: the guess was right, and the ban
+            // answers it.
+            Ok(_) | Err(LoginError::EmailNotVerified | LoginError::Banned) => {
+                AttemptOutcome::Succeeded
+            }
             Err(LoginError::InvalidCredentials) => AttemptOutcome::Failed,
             Err(LoginError::Dependency(_) | LoginError::Throttled(_)) => {
                 AttemptOutcome::Inconclusive

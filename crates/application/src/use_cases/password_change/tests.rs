@@ -84,6 +84,7 @@ impl Ports {
                     user: user(1, Role::User),
                     password_hash: old_hash(),
                     session_epoch: SessionEpoch(3),
+                    banned_until: None,
                 }))
             });
         self.hasher
@@ -253,6 +254,7 @@ async fn a_throttled_account_is_refused_before_its_password_is_checked() {
             user: user(1, Role::User),
             password_hash: old_hash(),
             session_epoch: SessionEpoch(3),
+            banned_until: None,
         }))
     });
     let mut limiter = MockRateLimiter::new();
@@ -307,6 +309,7 @@ async fn a_hasher_outage_during_the_check_is_not_counted_as_a_failure() {
             user: user(1, Role::User),
             password_hash: old_hash(),
             session_epoch: SessionEpoch(3),
+            banned_until: None,
         }))
     });
     ports

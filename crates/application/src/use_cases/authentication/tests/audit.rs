@@ -97,3 +97,49 @@ async fn a_failing_audit_log_does_not_fail_the_login_answer() {
         .unwrap_err();
     assert!(matches!(error, LoginError::InvalidCredentials));
 }
+
+fn banned(id: i64) -> StoredCredentials {
+    StoredCredentials {
+        banned_until: Some(now() + chrono::Duration::minutes(5)),
+        ..credentials(id)
+    }
+}
+
+#[tokio::test]
+async fn a_banned_account_with_the_right_password_is_refused_and_audited_as_banned() {
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_find_credentials()
+        .returning(|_| Ok(Some(banned(1))));
+    ports.hasher.expect_verify().returning(|_, _| Ok(true));
+    // No session is opened, and no second step: `sessions` and the second
+    // factor's store expect nothing.
+    ports.audit = Some(expecting(failed(Some(1), json!({ "reason": "banned" }))));
+    let error = ports
+        .authentication()
+        .login(request("user1@example.io", "right"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LoginError::Banned), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_banned_account_with_a_wrong_password_is_the_usual_invalid_credentials() {
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_find_credentials()
+        .returning(|_| Ok(Some(banned(1))));
+    ports.hasher.expect_verify().returning(|_, _| Ok(false));
+    ports.audit = Some(expecting(failed(
+        Some(1),
+        json!({ "reason": "invalid_credentials" }),
+    )));
+    let error = ports
+        .authentication()
+        .login(request("user1@example.io", "wrong"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
+}

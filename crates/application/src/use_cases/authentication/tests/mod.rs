@@ -149,6 +149,7 @@ fn credentials(id: i64) -> StoredCredentials {
         user: user(id, Role::User),
         password_hash: PasswordHash::new("h".into()),
         session_epoch: SessionEpoch(4),
+        banned_until: None,
     }
 }
 
