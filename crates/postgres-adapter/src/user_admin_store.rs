@@ -89,12 +89,47 @@ async fn check_role_change(
         .await?;
     let demotes_an_admin = role != Role::Admin && admins.contains(&target.get());
     if demotes_an_admin && admins.iter().all(|admin| *admin == target.get()) {
-        return Ok(Some(UserUpdate::LastAdmin));
+        // The caller is no admin (the target is the only one). It hears
+        // the last-admin rule only if it was one a moment ago, demoted by
+        // this very target: the second of two admins demoting each other
+        // at once. Anyone else is simply not an admin (and does not learn
+        // who the last one is).
+        return Ok(Some(if demoted_by(conn, actor, target).await? {
+            UserUpdate::LastAdmin
+        } else {
+            UserUpdate::ActorNotAdmin
+        }));
     }
     if !admins.contains(&actor.get()) {
         return Ok(Some(UserUpdate::ActorNotAdmin));
     }
     Ok(None)
+}
+
+/// How recent a demotion still counts as "at once" with a request that
+/// was on its way when it committed.
+const RACE_WINDOW: &str = "1 minute";
+
+/// Whether `demoter` took `user`'s admin role within [`RACE_WINDOW`]: the
+/// audit event of that change, committed with it, says so.
+async fn demoted_by(conn: &mut PgConn, user: UserId, demoter: UserId) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = Bool)]
+        found: bool,
+    }
+    let query = format!(
+        "SELECT EXISTS (SELECT 1 FROM audit_events \
+         WHERE subject_id = $1 AND actor_id = $2 AND type = 'admin.user_updated' \
+         AND data->'changes'->>'role' IS DISTINCT FROM 'admin' \
+         AND data->'changes' ? 'role' AND at > now() - interval '{RACE_WINDOW}') AS found"
+    );
+    let found: Found = diesel::sql_query(query)
+        .bind::<BigInt, _>(user.get())
+        .bind::<BigInt, _>(demoter.get())
+        .get_result(conn)
+        .await?;
+    Ok(found.found)
 }
 
 #[async_trait]

@@ -623,3 +623,26 @@ async fn writes_need_an_admin_with_a_fresh_token_that_passed_its_totp() {
         .unwrap();
     assert_token_rejected(no_token, token_errors::MISSING).await;
 }
+
+#[tokio::test]
+async fn a_user_demoting_the_only_admin_is_just_not_an_admin() {
+    let app = spawn_app().await;
+    let (only_admin, _) = admin(&app).await;
+    let user = app.register_user().await;
+    let tokens = app.login_tokens(&user).await;
+    // 403 like any other write of a non-admin: the last-admin rule (422)
+    // would tell it who the only admin is.
+    let response = send(
+        &app,
+        Method::PATCH,
+        &format!("/admin/users/{}", only_admin.id),
+        &tokens.access,
+        Some(json!({"role": "user"})),
+    )
+    .await;
+    assert_error(response, StatusCode::FORBIDDEN, "forbidden").await;
+    let admins = app
+        .query_scalar("SELECT count(*) AS value FROM users WHERE role = 'admin'")
+        .await;
+    assert_eq!(admins, 1);
+}
