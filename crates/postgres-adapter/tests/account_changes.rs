@@ -69,7 +69,12 @@ async fn user_with_sessions(f: &Fixture, name: &str, sessions: usize) -> (User, 
     let email = format!("{name}@example.io");
     let user = f
         .users
-        .create(new_user(name, &email), verification(), welcome(&email))
+        .create(
+            new_user(name, &email),
+            verification(),
+            welcome(&email),
+            registered(),
+        )
         .await
         .unwrap();
     drained(f).await;
@@ -331,7 +336,12 @@ async fn an_address_taken_meanwhile_is_refused_and_leaves_the_secret_usable() {
     assert_eq!(ada_now.email.as_str(), "ada@example.io");
 
     // Once the address is free again, the same link still works.
-    assert!(f.users.delete(squatter.id, now()).await.unwrap());
+    assert!(
+        f.users
+            .delete(squatter.id, now(), deleted(squatter.id))
+            .await
+            .unwrap()
+    );
     assert!(matches!(
         f.secrets.change_email(token(&secret), now()).await.unwrap(),
         EmailChangeOutcome::Changed(done) if done.user.email.as_str() == "taken@example.io"
@@ -712,7 +722,12 @@ async fn an_undo_to_an_address_taken_meanwhile_changes_nothing_and_stays_usable(
     );
     assert_eq!(f.sessions.list_live(ada.id, now()).await.unwrap().len(), 1);
 
-    assert!(f.users.delete(squatter.id, now()).await.unwrap());
+    assert!(
+        f.users
+            .delete(squatter.id, now(), deleted(squatter.id))
+            .await
+            .unwrap()
+    );
     assert!(matches!(
         undo(&f, &request.undo).await,
         EmailChangeOutcome::Changed(done) if done.user.email.as_str() == "ada@example.io"
