@@ -15,23 +15,24 @@ pub mod use_cases;
 
 pub use email::{Email, EmailJob};
 pub use error::{
-    AuthenticateError, BoxError, ChangePasswordError, CompleteLoginError, ConfirmEmailChangeError,
-    ConfirmTotpError, Dependency, DependencyError, DisableTotpError, EnrolTotpError,
-    ForgotPasswordError, LoginError, LogoutError, PromoteToAdminError, RefreshError, RegisterError,
-    RelayError, ReplaceRecoveryCodesError, ReplayError, RequestEmailChangeError, ResendError,
-    ResetPasswordError, SearchUsersError, SecondFactorStatusError, SecurityEventsError,
-    SessionAccessError, UndoEmailChangeError, UserAccessError, VerifyEmailError,
+    AuditTrailError, AuthenticateError, BoxError, ChangePasswordError, CompleteLoginError,
+    ConfirmEmailChangeError, ConfirmTotpError, Dependency, DependencyError, DisableTotpError,
+    EnrolTotpError, ForgotPasswordError, LoginError, LogoutError, PromoteToAdminError,
+    RefreshError, RegisterError, RelayError, ReplaceRecoveryCodesError, ReplayError,
+    RequestEmailChangeError, ResendError, ResetPasswordError, SearchUsersError,
+    SecondFactorStatusError, SecurityEventsError, SessionAccessError, UndoEmailChangeError,
+    UserAccessError, VerifyEmailError,
 };
 pub use error_chain::ErrorChain;
 pub use outbox_relay::{OutboxRelay, RelaySettings};
 pub use use_cases::{
-    AccountEmailSettings, AccountPorts, Administration, Authentication, AuthenticationPorts,
-    EmailChange, EmailVerification, LoginOutcome, LoginRequest, LoginTokens, PasswordChange,
-    PasswordReset, Purge, PurgeReport, PurgeSettings, RefreshedTokens, Registration,
-    ReplaySettings, RevocationMarks, RevocationReplay, SecondFactor, SecondFactorChallenge,
-    SecondFactorPorts, SecondFactorProof, SecondStepRequest, SecretMail, SecurityEvents,
-    SessionManagement, SessionSettings, SigningKeyError, SigningKeys, TokenLifetimes,
-    TokenRequirement, TotpEnrolmentKit, UserAccounts, UserAdministration, UserPage,
+    AccountEmailSettings, AccountPorts, Administration, AuditTrail, AuditTrailRequest,
+    Authentication, AuthenticationPorts, EmailChange, EmailVerification, LoginOutcome,
+    LoginRequest, LoginTokens, PasswordChange, PasswordReset, Purge, PurgeReport, PurgeSettings,
+    RefreshedTokens, Registration, ReplaySettings, RevocationMarks, RevocationReplay, SecondFactor,
+    SecondFactorChallenge, SecondFactorPorts, SecondFactorProof, SecondStepRequest, SecretMail,
+    SecurityEvents, SessionManagement, SessionSettings, SigningKeyError, SigningKeys,
+    TokenLifetimes, TokenRequirement, TotpEnrolmentKit, UserAccounts, UserAdministration, UserPage,
     UserSearchRequest,
 };
 // Rate limits.

@@ -4,6 +4,7 @@
 //! test binary: it links once and its tests run in parallel.
 
 mod account_deletion;
+mod admin_audit;
 mod admin_users;
 mod claims;
 mod data_growth;

@@ -40,6 +40,7 @@ pub fn refusals_of_valid_input(route: &Route) -> Vec<u16> {
             Answer::PageQuery => &[422][..],
             Answer::AdminOnly => &[403][..],
             Answer::SearchQuery => &[422][..],
+            Answer::AuditFilters => &[422][..],
             _ => &[][..],
         })
         .copied()
@@ -131,6 +132,10 @@ pub(super) fn of(answer: Answer) -> &'static [(u16, &'static str)] {
             422,
             "A query parameter breaks a rule: limit outside 1-200, an unknown role or status, a cursor not handed out, or a repeated parameter",
         )],
+        Answer::AuditFilters => &[(
+            422,
+            "A query parameter breaks a rule: an unknown type, since or until not RFC 3339, a user_id not an integer, limit outside 1-200, a cursor not handed out, or a repeated parameter",
+        )],
         // Their own bodies: see `hand_written_responses`.
         Answer::Readiness | Answer::Jwks | Answer::Discovery => &[],
     }
@@ -207,6 +212,11 @@ mod tests {
                 application::SearchUsersError::InvalidCursor.into(),
                 ApiError::validation("role", "unknown"),
             ],
+            Answer::AuditFilters => vec![
+                application::AuditTrailError::InvalidLimit.into(),
+                application::AuditTrailError::InvalidCursor.into(),
+                ApiError::validation("type", "unknown"),
+            ],
             Answer::Readiness | Answer::Jwks | Answer::Discovery => vec![],
         }
     }
@@ -240,6 +250,7 @@ mod tests {
             Answer::PageQuery,
             Answer::AdminOnly,
             Answer::SearchQuery,
+            Answer::AuditFilters,
             Answer::Readiness,
             Answer::Jwks,
             Answer::Discovery,

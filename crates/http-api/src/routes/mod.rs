@@ -180,6 +180,10 @@ pub const ROUTES: &[Route] = &[
         .bearer()
         .no_store()
         .answers(&[Dependency, AdminOnly, SearchQuery]),
+    Route::get("/admin/audit", |route| route.to(admin::audit::audit_log))
+        .bearer()
+        .no_store()
+        .answers(&[Dependency, AdminOnly, AuditFilters]),
     Route::get("/health/live", |route| route.to(health::live)),
     Route::get("/health/ready", |route| route.to(health::ready)).answers(&[Readiness]),
     Route::get("/.well-known/jwks.json", |route| route.to(well_known::jwks)).answers(&[Jwks]),
@@ -262,6 +266,7 @@ mod tests {
             "/users/42",
             "/user/42",
             "/admin/users",
+            "/admin/audit",
             "/verify-email",
             "/verify-email/resend",
             "/password/forgot",
