@@ -7,10 +7,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use domain::{NewUser, PasswordHash, Role, SecretPurpose, SessionId, User, UserId};
+use domain::{AuditEventKind, NewUser, PasswordHash, Role, SecretPurpose, SessionId, User, UserId};
 
 use crate::account_steps::{EMAIL_UNIQUE, UserRow, storable, void_secrets};
-use crate::audit_log::record_in;
+use crate::audit_log::{record_in, record_self_service};
 use crate::error::Failure;
 use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
@@ -247,6 +247,8 @@ impl UserRepository for PgUserRepository {
                 let undoing = [SecretPurpose::ChangeEmail, SecretPurpose::ResetPassword];
                 void_secrets(conn, id, &undoing, now).await?;
                 queue_emails(conn, std::slice::from_ref(&notice)).await?;
+                let changed = AuditEventKind::PasswordChanged;
+                record_self_service(conn, changed, id, Some(&keep), now).await?;
                 Ok::<_, diesel::result::Error>(Some(ended))
             }))
             .await

@@ -6,6 +6,7 @@
 mod account_deletion;
 mod admin_audit;
 mod admin_users;
+mod audit_events;
 mod claims;
 mod data_growth;
 mod demo;
