@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use application::{
-    AdminActions, Authentication, AuthenticationPorts, EmailChange, EmailVerification, OutboxRelay,
-    PasswordChange, PasswordReset, Purge, RelaySettings, RevocationReplay, SecondFactor,
-    SecurityEvents, SessionManagement, UserAccounts, UserAdministration,
+    AdminActions, AuditTrail, Authentication, AuthenticationPorts, EmailChange, EmailVerification,
+    OutboxRelay, PasswordChange, PasswordReset, Purge, RelaySettings, RevocationReplay,
+    SecondFactor, SecurityEvents, SessionManagement, UserAccounts, UserAdministration,
 };
 use http_api::{AppState, Discovery};
 use postgres_adapter::{PgAuditLog, PgDataPurge, PgEmailOutbox, PgProbe};
@@ -101,6 +101,7 @@ impl UseCases {
             email_change: EmailChange::new(ports.clone(), attempts),
             second_factor: SecondFactor::new(ports.clone(), adapters.second_factor.clone()),
             security_events: SecurityEvents::new(audit.clone()),
+            audit_trail: AuditTrail::new(ports.users.clone(), audit.clone()),
             password_policy: config.password_policy,
             probes: vec![
                 Arc::new(PgProbe::new(adapters.pg.clone(), adapters.pg_settings)),

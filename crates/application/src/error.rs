@@ -21,7 +21,7 @@ pub use second_factor::{
     CompleteLoginError, ConfirmTotpError, DisableTotpError, EnrolTotpError,
     ReplaceRecoveryCodesError, SecondFactorStatusError,
 };
-pub use security_events::SecurityEventsError;
+pub use security_events::{AuditTrailError, SecurityEventsError};
 
 /// Implements `From<port error>` for a use-case error through its
 /// `Dependency` variant.

@@ -15,24 +15,25 @@ pub mod use_cases;
 
 pub use email::{Email, EmailJob};
 pub use error::{
-    AdminUserActionError, AuthenticateError, BanUserError, BoxError, ChangePasswordError,
-    CompleteLoginError, ConfirmEmailChangeError, ConfirmTotpError, CreateUserError, Dependency,
-    DependencyError, DisableTotpError, EnrolTotpError, ForgotPasswordError, LoginError,
-    LogoutError, PromoteToAdminError, RefreshError, RegisterError, RelayError,
-    ReplaceRecoveryCodesError, ReplayError, RequestEmailChangeError, ResendError,
+    AdminUserActionError, AuditTrailError, AuthenticateError, BanUserError, BoxError,
+    ChangePasswordError, CompleteLoginError, ConfirmEmailChangeError, ConfirmTotpError,
+    CreateUserError, Dependency, DependencyError, DisableTotpError, EnrolTotpError,
+    ForgotPasswordError, LoginError, LogoutError, PromoteToAdminError, RefreshError, RegisterError,
+    RelayError, ReplaceRecoveryCodesError, ReplayError, RequestEmailChangeError, ResendError,
     ResetPasswordError, SearchUsersError, SecondFactorStatusError, SecurityEventsError,
     SessionAccessError, UndoEmailChangeError, UpdateUserError, UserAccessError, VerifyEmailError,
 };
 pub use error_chain::ErrorChain;
 pub use outbox_relay::{OutboxRelay, RelaySettings};
 pub use use_cases::{
-    AccountEmailSettings, AccountPorts, AdminActions, AdminCaller, Administration, Authentication,
-    AuthenticationPorts, BanRequest, EmailChange, EmailVerification, LoginOutcome, LoginRequest,
-    LoginTokens, NewUserByAdmin, PasswordChange, PasswordReset, Purge, PurgeReport, PurgeSettings,
-    RefreshedTokens, Registration, ReplaySettings, RevocationMarks, RevocationReplay, SecondFactor,
-    SecondFactorChallenge, SecondFactorPorts, SecondFactorProof, SecondStepRequest, SecretMail,
-    SecurityEvents, SessionManagement, SessionSettings, SigningKeyError, SigningKeys,
-    TokenLifetimes, TokenRequirement, TotpEnrolmentKit, UserAccounts, UserAdministration, UserPage,
+    AccountEmailSettings, AccountPorts, AdminActions, AdminCaller, Administration, AuditTrail,
+    AuditTrailRequest, Authentication, AuthenticationPorts, BanRequest, EmailChange,
+    EmailVerification, LoginOutcome, LoginRequest, LoginTokens, NewUserByAdmin, PasswordChange,
+    PasswordReset, Purge, PurgeReport, PurgeSettings, RefreshedTokens, Registration,
+    ReplaySettings, RevocationMarks, RevocationReplay, SecondFactor, SecondFactorChallenge,
+    SecondFactorPorts, SecondFactorProof, SecondStepRequest, SecretMail, SecurityEvents,
+    SessionManagement, SessionSettings, SigningKeyError, SigningKeys, TokenLifetimes,
+    TokenRequirement, TotpEnrolmentKit, UserAccounts, UserAdministration, UserPage,
     UserSearchRequest,
 };
 // Rate limits.

@@ -3,9 +3,9 @@ use std::time::Duration;
 
 use application::ports::DependencyProbe;
 use application::{
-    AdminActions, Authentication, EmailChange, EmailVerification, PasswordChange, PasswordReset,
-    RequestLimits, SecondFactor, SecurityEvents, SessionManagement, SigningKeys, UserAccounts,
-    UserAdministration,
+    AdminActions, AuditTrail, Authentication, EmailChange, EmailVerification, PasswordChange,
+    PasswordReset, RequestLimits, SecondFactor, SecurityEvents, SessionManagement, SigningKeys,
+    UserAccounts, UserAdministration,
 };
 use domain::PasswordPolicy;
 
@@ -24,6 +24,8 @@ pub struct AppState {
     pub second_factor: SecondFactor,
     /// `GET /users/me/security-events`.
     pub security_events: SecurityEvents,
+    /// `GET /admin/audit`.
+    pub audit_trail: AuditTrail,
     pub password_policy: PasswordPolicy,
     /// Asked by `/health/ready`.
     pub probes: Vec<Arc<dyn DependencyProbe>>,

@@ -18,13 +18,14 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use domain::{PasswordHash, SecretProof, SecretPurpose, User, UserId};
+use domain::{AuditEventKind, PasswordHash, SecretProof, SecretPurpose, User, UserId};
 
 use self::consume::consume;
 use self::transaction::{
     Abort, CorruptUser, bounded_transaction, loaded, store_error, unexpected_abort,
 };
 use crate::account_steps::{UserRow, void_secrets};
+use crate::audit_log::record_self_service;
 use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
 use crate::schema::{one_time_secrets, users};
@@ -104,6 +105,12 @@ impl OneTimeSecretStore for PgOneTimeSecretStore {
                     return Ok(false);
                 }
                 queue_emails(conn, &emails).await?;
+                // Only an account's reset is asked for: an unknown address
+                // issues nothing, so nothing about it is written.
+                if secret.purpose == SecretPurpose::ResetPassword {
+                    let requested = AuditEventKind::PasswordResetRequested;
+                    record_self_service(conn, requested, user, None, secret.created_at).await?;
+                }
                 Ok::<_, diesel::result::Error>(true)
             }))
             .await
@@ -124,12 +131,17 @@ impl OneTimeSecretStore for PgOneTimeSecretStore {
                 else {
                     return Ok(None);
                 };
-                diesel::update(users::table.find(consumed.user_id))
+                let row = diesel::update(users::table.find(consumed.user_id))
                     .set(users::email_verified.eq(true))
                     .returning(UserRow::as_returning())
                     .get_result::<UserRow>(conn)
                     .await
-                    .optional()
+                    .optional()?;
+                if let Some(row) = &row {
+                    let verified = AuditEventKind::EmailVerified;
+                    record_self_service(conn, verified, UserId::new(row.id), None, now).await?;
+                }
+                Ok(row)
             }))
             .await
             .map_err(store_error)?;
@@ -170,6 +182,7 @@ impl OneTimeSecretStore for PgOneTimeSecretStore {
             end_device_tokens(conn, user.id).await?;
             void_secrets(conn, user.id, &[SecretPurpose::ChangeEmail], now).await?;
             queue_emails(conn, &[notice(&user)]).await?;
+            record_self_service(conn, AuditEventKind::PasswordReset, user.id, None, now).await?;
             Ok(Some(CompletedReset { user, ended }))
         });
         match bounded_transaction(&self.db, transaction).await? {

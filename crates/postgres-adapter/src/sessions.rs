@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 
 use application::ports::{
-    EndedSession, NewDeviceAlert, NewSession, OpenedSession, SessionEpoch, SessionRepository,
-    SessionStoreError,
+    EndedSession, NewAuditEvent, NewDeviceAlert, NewSession, OpenedSession, SessionEpoch,
+    SessionRepository, SessionStoreError,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -276,19 +276,31 @@ impl SessionRepository for PgSessionRepository {
         id: SessionId,
         user: UserId,
         now: DateTime<Utc>,
+        audit: Option<NewAuditEvent>,
     ) -> Result<Option<EndedSession>, SessionStoreError> {
         let mut conn = self.db.connection().await.map_err(store_error)?;
-        let query = diesel::sql_query(END_ONE)
-            .bind::<Text, _>(id.as_str().to_owned())
-            .bind::<diesel::sql_types::BigInt, _>(user.get())
-            .bind::<Timestamptz, _>(now)
-            .get_result::<EndedRow>(&mut conn);
+        let id = id.as_str().to_owned();
         let row = self
             .db
-            .bounded(async { query.await.optional() })
+            .bounded(conn.transaction(async move |conn| {
+                let row = diesel::sql_query(END_ONE)
+                    .bind::<Text, _>(id)
+                    .bind::<diesel::sql_types::BigInt, _>(user.get())
+                    .bind::<Timestamptz, _>(now)
+                    .get_result::<EndedRow>(conn)
+                    .await
+                    .optional()?;
+                let ended = row.map(EndedSession::from);
+                if let (Some(ended), Some(audit)) = (&ended, &audit)
+                    && ended.was_live
+                {
+                    record_in(conn, std::slice::from_ref(audit)).await?;
+                }
+                Ok::<_, diesel::result::Error>(ended)
+            }))
             .await
             .map_err(store_error)?;
-        Ok(row.map(EndedSession::from))
+        Ok(row)
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.end_all_sessions", skip_all, fields(user_id = user.get()))]
@@ -297,12 +309,15 @@ impl SessionRepository for PgSessionRepository {
         user: UserId,
         except: Option<SessionId>,
         now: DateTime<Utc>,
+        audit: Option<NewAuditEvent>,
     ) -> Result<Vec<EndedSession>, SessionStoreError> {
         let mut conn = self.db.connection().await.map_err(store_error)?;
         let except = except.map(|id| id.as_str().to_owned());
         self.db
             .bounded(conn.transaction(async move |conn| {
-                end_sessions(conn, user, except.as_deref(), now).await
+                let ended = end_sessions(conn, user, except.as_deref(), now).await?;
+                record_in(conn, audit.as_slice()).await?;
+                Ok::<_, diesel::result::Error>(ended)
             }))
             .await
             .map_err(store_error)

@@ -1,15 +1,16 @@
 //! [`SigningKeyStore`] on the `signing_keys` table.
 
 use application::ports::{
-    SealedPrivateKey, SigningKeyStore, SigningKeyStoreError, StoredSigningKey,
+    NewAuditEvent, SealedPrivateKey, SigningKeyStore, SigningKeyStoreError, StoredSigningKey,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bytea, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use domain::{KeyChange, KeyId, KeyLifecycle};
+use domain::{AuditEventKind, KeyChange, KeyId, KeyLifecycle, KeyState};
 
+use crate::audit_log::record_in;
 use crate::error::Failure;
 use crate::pool::{Db, PgPool, PgSettings};
 
@@ -41,7 +42,8 @@ UPDATE signing_keys SET state = $3, \
     retired_at = CASE WHEN $3 = 'retired' THEN $4 ELSE retired_at END, \
     revoked_at = CASE WHEN $3 = 'revoked' THEN $4 ELSE revoked_at END, \
     changed_seq = nextval('signing_key_changes') \
-WHERE kid = $1 AND state = $2";
+WHERE kid = $1 AND state = $2 \
+RETURNING algorithm";
 
 #[derive(QueryableByName)]
 struct KeyRow {
@@ -65,6 +67,12 @@ struct KeyRow {
     retired_at: Option<DateTime<Utc>>,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(QueryableByName)]
+struct AlgorithmRow {
+    #[diesel(sql_type = Text)]
+    algorithm: String,
 }
 
 #[derive(QueryableByName)]
@@ -145,24 +153,78 @@ impl PgSigningKeyStore {
         }
     }
 
+    /// Inserts `key` by `statement` and, in the same transaction when a
+    /// row went in, its `keys.generated` (and `keys.activated` for a key
+    /// born active: the first key of an install).
     async fn insert_with(
         &self,
         statement: &'static str,
         key: StoredSigningKey,
     ) -> Result<usize, SigningKeyStoreError> {
         let lifecycle = key.lifecycle;
+        let mut events = vec![key_event(
+            AuditEventKind::KeysGenerated,
+            &lifecycle.kid,
+            lifecycle.algorithm.as_str(),
+            lifecycle.published_at,
+        )];
+        if let Some(at) = lifecycle.activated_at {
+            events.push(key_event(
+                AuditEventKind::KeysActivated,
+                &lifecycle.kid,
+                lifecycle.algorithm.as_str(),
+                at,
+            ));
+        }
         let mut conn = self.db.connection().await.map_err(store_error)?;
-        let query = diesel::sql_query(statement)
-            .bind::<Text, _>(lifecycle.kid.as_str().to_owned())
-            .bind::<Text, _>(lifecycle.algorithm.as_str())
-            .bind::<Text, _>(lifecycle.state.as_str())
-            .bind::<Text, _>(key.public_jwk)
-            .bind::<Bytea, _>(key.sealed.nonce)
-            .bind::<Bytea, _>(key.sealed.ciphertext)
-            .bind::<Timestamptz, _>(lifecycle.published_at)
-            .bind::<Nullable<Timestamptz>, _>(lifecycle.activated_at)
-            .execute(&mut conn);
-        self.db.bounded(query).await.map_err(store_error)
+        let transaction = conn.transaction(async move |conn| {
+            let inserted = diesel::sql_query(statement)
+                .bind::<Text, _>(lifecycle.kid.as_str().to_owned())
+                .bind::<Text, _>(lifecycle.algorithm.as_str())
+                .bind::<Text, _>(lifecycle.state.as_str())
+                .bind::<Text, _>(key.public_jwk)
+                .bind::<Bytea, _>(key.sealed.nonce)
+                .bind::<Bytea, _>(key.sealed.ciphertext)
+                .bind::<Timestamptz, _>(lifecycle.published_at)
+                .bind::<Nullable<Timestamptz>, _>(lifecycle.activated_at)
+                .execute(conn)
+                .await?;
+            if inserted == 1 {
+                record_in(conn, &events).await?;
+            }
+            Ok::<_, diesel::result::Error>(inserted)
+        });
+        self.db.bounded(transaction).await.map_err(store_error)
+    }
+}
+
+/// The audit event of a key's step: no actor (the `keys` commands and the
+/// service itself), no subject (no user); `kid` and `algorithm` in data.
+fn key_event(
+    kind: AuditEventKind,
+    kid: &KeyId,
+    algorithm: &str,
+    at: DateTime<Utc>,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        at,
+        kind,
+        actor: None,
+        subject: None,
+        session: None,
+        ip: None,
+        user_agent: None,
+        data: serde_json::json!({ "kid": kid.as_str(), "algorithm": algorithm }),
+    }
+}
+
+/// The kind of the event of a step into `to`.
+fn step_kind(to: KeyState) -> Option<AuditEventKind> {
+    match to {
+        KeyState::Active => Some(AuditEventKind::KeysActivated),
+        KeyState::Retired => Some(AuditEventKind::KeysRetired),
+        KeyState::Revoked => Some(AuditEventKind::KeysRevoked),
+        KeyState::Standby => None,
     }
 }
 
@@ -220,10 +282,15 @@ impl SigningKeyStore for PgSigningKeyStore {
                                 .bind::<Text, _>(change.from.as_str())
                                 .bind::<Text, _>(change.to.as_str())
                                 .bind::<Timestamptz, _>(change.at)
-                                .execute(conn)
-                                .await?;
-                            if updated != 1 {
+                                .get_result::<AlgorithmRow>(conn)
+                                .await
+                                .optional()?;
+                            let Some(row) = updated else {
                                 return Err(Stop::Conflict);
+                            };
+                            if let Some(kind) = step_kind(change.to) {
+                                let event = key_event(kind, &change.kid, &row.algorithm, change.at);
+                                record_in(conn, std::slice::from_ref(&event)).await?;
                             }
                         }
                         Ok(())

@@ -1,14 +1,16 @@
 use application::EmailJob;
 use application::ports::{
-    EndedSession, NewSecret, RepositoryError, SessionEpoch, StoredCredentials, UserRepository,
+    EndedSession, NewAuditEvent, NewSecret, RepositoryError, SessionEpoch, StoredCredentials,
+    UserRepository,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use domain::{NewUser, PasswordHash, Role, SecretPurpose, SessionId, User, UserId};
+use domain::{AuditEventKind, NewUser, PasswordHash, Role, SecretPurpose, SessionId, User, UserId};
 
 use crate::account_steps::{EMAIL_UNIQUE, UserRow, storable, void_secrets};
+use crate::audit_log::{record_in, record_self_service};
 use crate::error::Failure;
 use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
@@ -50,6 +52,7 @@ impl UserRepository for PgUserRepository {
         user: NewUser,
         verification: NewSecret,
         welcome: EmailJob,
+        registered: NewAuditEvent,
     ) -> Result<User, RepositoryError> {
         let mut conn = self.db.connection().await.map_err(repository_error)?;
         let row = self
@@ -78,6 +81,8 @@ impl UserRepository for PgUserRepository {
                     .execute(conn)
                     .await?;
                 queue_emails(conn, std::slice::from_ref(&welcome)).await?;
+                let registered = registered.for_new_user(UserId::new(row.id));
+                record_in(conn, std::slice::from_ref(&registered)).await?;
                 Ok::<_, diesel::result::Error>(row)
             }))
             .await
@@ -176,17 +181,23 @@ impl UserRepository for PgUserRepository {
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.delete_user", skip_all, fields(user_id = id.get()))]
-    async fn delete(&self, id: UserId, now: DateTime<Utc>) -> Result<bool, RepositoryError> {
+    async fn delete(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+        deleted: NewAuditEvent,
+    ) -> Result<bool, RepositoryError> {
         let mut conn = self.db.connection().await.map_err(repository_error)?;
         self.db
             .bounded(conn.transaction(async move |conn| {
-                let deleted = diesel::delete(users::table.find(id.get()))
+                let count = diesel::delete(users::table.find(id.get()))
                     .execute(conn)
                     .await?;
-                if deleted > 0 {
+                if count > 0 {
                     queue_user_mark(conn, id, now).await?;
+                    record_in(conn, std::slice::from_ref(&deleted)).await?;
                 }
-                Ok::<_, diesel::result::Error>(deleted > 0)
+                Ok::<_, diesel::result::Error>(count > 0)
             }))
             .await
             .map_err(repository_error)
@@ -238,6 +249,8 @@ impl UserRepository for PgUserRepository {
                 let undoing = [SecretPurpose::ChangeEmail, SecretPurpose::ResetPassword];
                 void_secrets(conn, id, &undoing, now).await?;
                 queue_emails(conn, std::slice::from_ref(&notice)).await?;
+                let changed = AuditEventKind::PasswordChanged;
+                record_self_service(conn, changed, id, Some(&keep), now).await?;
                 Ok::<_, diesel::result::Error>(Some(ended))
             }))
             .await

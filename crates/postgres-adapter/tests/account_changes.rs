@@ -69,7 +69,12 @@ async fn user_with_sessions(f: &Fixture, name: &str, sessions: usize) -> (User, 
     let email = format!("{name}@example.io");
     let user = f
         .users
-        .create(new_user(name, &email), verification(), welcome(&email))
+        .create(
+            new_user(name, &email),
+            verification(),
+            welcome(&email),
+            registered(),
+        )
         .await
         .unwrap();
     drained(f).await;
@@ -331,7 +336,12 @@ async fn an_address_taken_meanwhile_is_refused_and_leaves_the_secret_usable() {
     assert_eq!(ada_now.email.as_str(), "ada@example.io");
 
     // Once the address is free again, the same link still works.
-    assert!(f.users.delete(squatter.id, now()).await.unwrap());
+    assert!(
+        f.users
+            .delete(squatter.id, now(), deleted(squatter.id))
+            .await
+            .unwrap()
+    );
     assert!(matches!(
         f.secrets.change_email(token(&secret), now()).await.unwrap(),
         EmailChangeOutcome::Changed(done) if done.user.email.as_str() == "taken@example.io"
@@ -712,7 +722,12 @@ async fn an_undo_to_an_address_taken_meanwhile_changes_nothing_and_stays_usable(
     );
     assert_eq!(f.sessions.list_live(ada.id, now()).await.unwrap().len(), 1);
 
-    assert!(f.users.delete(squatter.id, now()).await.unwrap());
+    assert!(
+        f.users
+            .delete(squatter.id, now(), deleted(squatter.id))
+            .await
+            .unwrap()
+    );
     assert!(matches!(
         undo(&f, &request.undo).await,
         EmailChangeOutcome::Changed(done) if done.user.email.as_str() == "ada@example.io"
@@ -758,4 +773,73 @@ fn login_event(
         at,
         serde_json::json!({ "amr": ["pwd"] }),
     )
+}
+
+/// The events of `kind` about `user`, newest first.
+async fn audit_events(
+    f: &Fixture,
+    user: &User,
+    kind: domain::AuditEventKind,
+) -> Vec<application::ports::AuditEvent> {
+    use application::ports::{AuditLog, AuditQuery};
+    postgres_adapter::PgAuditLog::new(pool(&f._db.url), settings())
+        .query(AuditQuery {
+            subject: Some(user.id),
+            kind: Some(kind),
+            since: None,
+            until: None,
+            limit: 100,
+            after: None,
+        })
+        .await
+        .unwrap()
+        .events
+}
+
+/// Each change a link or a password makes writes its event in its own
+/// transaction: a reset request with its secret, the reset, the
+/// verification and the password change (naming the session kept); a
+/// proof that fails and a secret of another purpose write nothing. (The
+/// email change's events are walked end to end in the API tests.)
+#[tokio::test(flavor = "multi_thread")]
+async fn each_account_change_writes_its_event_with_the_change() {
+    use domain::AuditEventKind as Kind;
+    let f = fixture().await;
+    let (ada, sessions) = user_with_sessions(&f, "ada", 1).await;
+    let count = async |kind| audit_events(&f, &ada, kind).await.len();
+
+    let verification = issued(&f, &ada, SecretPurpose::VerifyEmail, None).await;
+    assert_eq!(count(Kind::PasswordResetRequested).await, 0);
+    let reset = issued(&f, &ada, SecretPurpose::ResetPassword, None).await;
+    assert_eq!(count(Kind::PasswordResetRequested).await, 1);
+    assert!(
+        reset_with(&f.secrets, token(&random_secret()), "x")
+            .await
+            .is_none()
+    );
+    assert_eq!(count(Kind::PasswordReset).await, 0);
+    assert!(reset_with(&f.secrets, token(&reset), "r").await.is_some());
+    assert_eq!(count(Kind::PasswordReset).await, 1);
+    f.secrets
+        .verify_email(token(&verification), now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(count(Kind::EmailVerified).await, 1);
+
+    let keep = sessions[0].clone();
+    f.users
+        .change_password(
+            ada.id,
+            new_hash("c"),
+            keep.clone(),
+            now(),
+            changed_notice(&ada),
+        )
+        .await
+        .unwrap();
+    let changed = audit_events(&f, &ada, Kind::PasswordChanged).await;
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].session, Some(keep));
+    assert_eq!(changed[0].actor, Some(ada.id));
 }

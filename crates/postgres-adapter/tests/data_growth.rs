@@ -49,7 +49,12 @@ fn now() -> DateTime<Utc> {
 async fn user(f: &Fixture, name: &str) -> User {
     let email = format!("{name}@example.io");
     f.users
-        .create(new_user(name, &email), verification(), welcome(&email))
+        .create(
+            new_user(name, &email),
+            verification(),
+            welcome(&email),
+            registered(),
+        )
         .await
         .unwrap()
 }
@@ -434,7 +439,7 @@ async fn logging_out_everywhere_touches_only_live_sessions() {
     let before = row_versions(&mut conn).await;
 
     let at = now();
-    let ended = f.sessions.end_all(ada.id, None, at).await.unwrap();
+    let ended = f.sessions.end_all(ada.id, None, at, None).await.unwrap();
 
     let mut ended_ids: Vec<_> = ended.iter().map(|s| s.id.as_str().to_owned()).collect();
     ended_ids.sort();

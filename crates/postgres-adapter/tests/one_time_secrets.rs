@@ -37,6 +37,7 @@ async fn registered(f: &Fixture, name: &str, secret: OneTimeSecret) -> User {
             new_user(name, &email),
             verification_of(secret),
             welcome(&email),
+            support::registered(),
         )
         .await
         .unwrap()

@@ -26,7 +26,12 @@ async fn outbox_with_jobs(count: usize) -> (TestDatabase, PgEmailOutbox, Vec<Ema
         let name = format!("user{i}");
         let job = welcome_at(&email, start + TimeDelta::seconds(i as i64));
         users
-            .create(new_user(&name, &email), verification(), job.clone())
+            .create(
+                new_user(&name, &email),
+                verification(),
+                job.clone(),
+                registered(),
+            )
             .await
             .unwrap();
         jobs.push(job);

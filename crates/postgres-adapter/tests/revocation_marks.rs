@@ -51,7 +51,12 @@ async fn user(f: &Fixture, name: &str) -> User {
     let email = format!("{name}@example.io");
     let user = f
         .users
-        .create(new_user(name, &email), verification(), welcome(&email))
+        .create(
+            new_user(name, &email),
+            verification(),
+            welcome(&email),
+            registered(),
+        )
         .await
         .unwrap();
     let _ = f.outbox.lease(100, LEASE).await.unwrap();
@@ -90,8 +95,14 @@ async fn ending_sessions_queues_their_marks_until_forgotten() {
     let (two, two_expires) = session(&f, &ada).await;
 
     let ended_at = now();
-    f.sessions.end(one.clone(), ada.id, ended_at).await.unwrap();
-    f.sessions.end_all(ada.id, None, ended_at).await.unwrap();
+    f.sessions
+        .end(one.clone(), ada.id, ended_at, None)
+        .await
+        .unwrap();
+    f.sessions
+        .end_all(ada.id, None, ended_at, None)
+        .await
+        .unwrap();
 
     let mut leased = f.marks.lease(10, LEASE).await.unwrap();
     leased.sort_by_key(|mark| format!("{mark:?}"));
@@ -134,11 +145,18 @@ async fn a_mark_queued_again_later_survives_forgetting_the_earlier_one() {
     let ada = user(&f, "ada").await;
     let (id, expires_at) = session(&f, &ada).await;
     let first = now();
-    let earlier = f.sessions.end(id.clone(), ada.id, first).await.unwrap();
+    let earlier = f
+        .sessions
+        .end(id.clone(), ada.id, first, None)
+        .await
+        .unwrap();
     assert!(earlier.is_some());
     // Ended again (a second logout of it): its mark is queued again.
     let later = first + Duration::seconds(5);
-    f.sessions.end(id.clone(), ada.id, later).await.unwrap();
+    f.sessions
+        .end(id.clone(), ada.id, later, None)
+        .await
+        .unwrap();
 
     // The request that ended it first wrote its mark and forgets it.
     f.marks
@@ -167,8 +185,8 @@ async fn deleting_a_user_queues_its_mark_and_a_missing_user_queues_none() {
     let ada = user(&f, "ada").await;
     let _ = session(&f, &ada).await;
     let at = now();
-    assert!(f.users.delete(ada.id, at).await.unwrap());
-    assert!(!f.users.delete(ada.id, at).await.unwrap());
+    assert!(f.users.delete(ada.id, at, deleted(ada.id)).await.unwrap());
+    assert!(!f.users.delete(ada.id, at, deleted(ada.id)).await.unwrap());
     assert_eq!(
         f.marks.lease(10, LEASE).await.unwrap(),
         vec![QueuedMark::User {
@@ -187,8 +205,8 @@ async fn a_session_mark_whose_session_is_gone_leaves_the_queue() {
     let ada = user(&f, "ada").await;
     let (id, _) = session(&f, &ada).await;
     let at = now();
-    f.sessions.end(id, ada.id, at).await.unwrap();
-    assert!(f.users.delete(ada.id, at).await.unwrap());
+    f.sessions.end(id, ada.id, at, None).await.unwrap();
+    assert!(f.users.delete(ada.id, at, deleted(ada.id)).await.unwrap());
     let user_mark = vec![QueuedMark::User {
         id: ada.id,
         ended_at: at,
@@ -208,7 +226,7 @@ async fn lease_takes_the_oldest_first_in_batches() {
     for offset in [3, 1, 2] {
         let (id, _) = session(&f, &ada).await;
         f.sessions
-            .end(id.clone(), ada.id, start + Duration::seconds(offset))
+            .end(id.clone(), ada.id, start + Duration::seconds(offset), None)
             .await
             .unwrap();
         ids.push((offset, id));

@@ -46,7 +46,12 @@ async fn user(f: &Fixture, name: &str) -> User {
     let email = format!("{name}@example.io");
     let user = f
         .users
-        .create(new_user(name, &email), verification(), welcome(&email))
+        .create(
+            new_user(name, &email),
+            verification(),
+            welcome(&email),
+            registered(),
+        )
         .await
         .unwrap();
     // Empty the outbox of the welcome email, so alerts can be counted.
@@ -198,7 +203,7 @@ async fn a_login_after_all_sessions_ended_or_the_user_was_deleted_opens_none() {
         .unwrap()
         .session_epoch;
     // Logout everywhere while this login checks its password.
-    f.sessions.end_all(ada.id, None, now()).await.unwrap();
+    f.sessions.end_all(ada.id, None, now(), None).await.unwrap();
     let stale = new_session(&ada, &ClientDevice::default(), now());
     assert_eq!(
         f.sessions.open(stale.clone(), epoch, None).await.unwrap(),
@@ -207,7 +212,10 @@ async fn a_login_after_all_sessions_ended_or_the_user_was_deleted_opens_none() {
     assert!(f.sessions.find(stale.id).await.unwrap().is_none());
 
     let fresh_epoch = SessionEpoch(epoch.0 + 1);
-    f.users.delete(ada.id, now()).await.unwrap();
+    f.users
+        .delete(ada.id, now(), deleted(ada.id))
+        .await
+        .unwrap();
     assert_eq!(
         f.sessions
             .open(
@@ -344,14 +352,14 @@ async fn ending_one_session_reports_whether_it_was_live_and_only_for_its_user() 
 
     assert!(
         f.sessions
-            .end(new.id.clone(), bob.id, now())
+            .end(new.id.clone(), bob.id, now(), None)
             .await
             .unwrap()
             .is_none()
     );
     let first = f
         .sessions
-        .end(new.id.clone(), ada.id, now())
+        .end(new.id.clone(), ada.id, now(), None)
         .await
         .unwrap()
         .unwrap();
@@ -359,7 +367,7 @@ async fn ending_one_session_reports_whether_it_was_live_and_only_for_its_user() 
     assert_eq!(first.expires_at, new.expires_at);
     let again = f
         .sessions
-        .end(new.id.clone(), ada.id, now())
+        .end(new.id.clone(), ada.id, now(), None)
         .await
         .unwrap()
         .unwrap();
@@ -402,7 +410,7 @@ async fn ending_all_sessions_keeps_the_one_asked_and_lists_only_live_ones() {
 
     let ended = f
         .sessions
-        .end_all(ada.id, Some(ids[0].clone()), now())
+        .end_all(ada.id, Some(ids[0].clone()), now(), None)
         .await
         .unwrap();
     assert_eq!(ended.len(), 2);
@@ -413,7 +421,7 @@ async fn ending_all_sessions_keeps_the_one_asked_and_lists_only_live_ones() {
 
     // Everything now: only the live one; the two ended before are left
     // as they are.
-    let ended = f.sessions.end_all(ada.id, None, now()).await.unwrap();
+    let ended = f.sessions.end_all(ada.id, None, now(), None).await.unwrap();
     assert_eq!(ended.len(), 1);
     assert_eq!(ended[0].id, ids[0]);
     assert!(ended[0].was_live);
@@ -550,11 +558,87 @@ async fn a_login_event_is_stored_exactly_with_its_session() {
     assert_eq!(events[0].subject, Some(ada.id));
     assert_eq!(events[0].data, opened.audit.data);
 
-    f.sessions.end_all(ada.id, None, now()).await.unwrap();
+    f.sessions.end_all(ada.id, None, now(), None).await.unwrap();
     let stale = new_session(&ada, &ClientDevice::default(), now());
     assert_eq!(
         f.sessions.open(stale, SessionEpoch(0), None).await.unwrap(),
         OpenedSession::AccountChanged
     );
     assert_eq!(logins().await.len(), 1);
+}
+
+/// A logout's or revocation's event commits with the ending of a live
+/// session: none for a session that is not the user's or already ended;
+/// ending every session writes its event too.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ending_event_is_stored_only_when_a_live_session_ends() {
+    use application::ports::{AuditLog, AuditQuery, NewAuditEvent};
+    use domain::AuditEventKind;
+    let f = fixture().await;
+    let audit = postgres_adapter::PgAuditLog::new(pool(&f._db.url), settings());
+    let ada = user(&f, "ada").await;
+    let bob = user(&f, "bob").await;
+    let events = async |kind| {
+        audit
+            .query(AuditQuery {
+                subject: Some(ada.id),
+                kind: Some(kind),
+                since: None,
+                until: None,
+                limit: 10,
+                after: None,
+            })
+            .await
+            .unwrap()
+            .events
+    };
+    let revoked = |scope: &str| {
+        Some(NewAuditEvent::by_user(
+            AuditEventKind::SessionRevoked,
+            ada.id,
+            None,
+            None,
+            now(),
+            serde_json::json!({ "scope": scope }),
+        ))
+    };
+    let new = new_session(&ada, &ClientDevice::default(), now());
+    f.sessions
+        .open(new.clone(), SessionEpoch(0), None)
+        .await
+        .unwrap();
+    let foreign = f
+        .sessions
+        .end(new.id.clone(), bob.id, now(), revoked("bob"))
+        .await
+        .unwrap();
+    assert!(foreign.is_none());
+    assert!(events(AuditEventKind::SessionRevoked).await.is_empty());
+    f.sessions
+        .end(new.id.clone(), ada.id, now(), revoked("first"))
+        .await
+        .unwrap();
+    f.sessions
+        .end(new.id.clone(), ada.id, now(), revoked("again"))
+        .await
+        .unwrap();
+    let stored = events(AuditEventKind::SessionRevoked).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].data["scope"], "first");
+
+    let logged_out = NewAuditEvent::by_user(
+        AuditEventKind::LoggedOut,
+        ada.id,
+        None,
+        None,
+        now(),
+        serde_json::json!({ "scope": "global" }),
+    );
+    f.sessions
+        .end_all(ada.id, None, now(), Some(logged_out))
+        .await
+        .unwrap();
+    let stored = events(AuditEventKind::LoggedOut).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].data["scope"], "global");
 }

@@ -112,6 +112,7 @@ async fn a_dead_server_makes_every_call_unavailable() {
             new_user("ada", "ada@x.io"),
             verification(),
             welcome("ada@x.io"),
+            registered(),
         )
         .await;
     match created {

@@ -155,3 +155,74 @@ async fn instances_racing_for_the_first_key_leave_exactly_one() {
             .unwrap()
     );
 }
+
+/// Each key step's event commits with it: a stale change that rolls back
+/// leaves no `keys.retired`, an applied one leaves one; an insert writes
+/// `keys.generated` (and `keys.activated` for a key born active), a
+/// first key refused because one exists writes nothing.
+#[tokio::test]
+async fn key_events_are_stored_exactly_with_their_steps() {
+    use application::ports::{AuditLog, AuditQuery};
+    use domain::AuditEventKind;
+    let (db, store) = store().await;
+    let audit = postgres_adapter::PgAuditLog::new(pool(&db.url), settings());
+    let kinds = async || {
+        audit
+            .query(AuditQuery {
+                subject: None,
+                kind: None,
+                since: None,
+                until: None,
+                limit: 100,
+                after: None,
+            })
+            .await
+            .unwrap()
+            .events
+            .into_iter()
+            .rev()
+            .map(|event| (event.kind, event.data["kid"].as_str().unwrap().to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let at = now();
+    assert!(
+        store
+            .insert_first(key("a", KeyState::Active, at))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .insert_first(key("z", KeyState::Active, at))
+            .await
+            .unwrap()
+    );
+    store.insert(key("b", KeyState::Standby, at)).await.unwrap();
+    let stale = store
+        .apply(vec![
+            change("a", KeyState::Active, KeyState::Retired, at),
+            change("b", KeyState::Active, KeyState::Retired, at),
+        ])
+        .await;
+    assert!(matches!(stale, Err(SigningKeyStoreError::Conflict)));
+    let later = at + Duration::seconds(1);
+    store
+        .apply(vec![change(
+            "b",
+            KeyState::Standby,
+            KeyState::Retired,
+            later,
+        )])
+        .await
+        .unwrap();
+    let kid = |text: &str| text.to_owned();
+    assert_eq!(
+        kinds().await,
+        [
+            (AuditEventKind::KeysGenerated, kid("a")),
+            (AuditEventKind::KeysActivated, kid("a")),
+            (AuditEventKind::KeysGenerated, kid("b")),
+            (AuditEventKind::KeysRetired, kid("b")),
+        ]
+    );
+}

@@ -32,7 +32,12 @@ async fn fixture() -> Fixture {
 impl Fixture {
     async fn create(&self, username: &str, email: &str) -> UserId {
         self.users
-            .create(new_user(username, email), verification(), welcome(email))
+            .create(
+                new_user(username, email),
+                verification(),
+                welcome(email),
+                registered(),
+            )
             .await
             .unwrap()
             .id

@@ -27,6 +27,7 @@ async fn created_users_are_found_by_id_and_by_email_in_any_case() {
             new_user("Ada", "Ada.Lovelace@Example.io"),
             verification(),
             welcome("Ada.Lovelace@Example.io"),
+            registered(),
         )
         .await
         .unwrap();
@@ -88,6 +89,7 @@ async fn ids_are_distinct_and_increasing() {
             new_user("one", "one@x.io"),
             verification(),
             welcome("one@x.io"),
+            registered(),
         )
         .await
         .unwrap();
@@ -96,6 +98,7 @@ async fn ids_are_distinct_and_increasing() {
             new_user("two", "two@x.io"),
             verification(),
             welcome("two@x.io"),
+            registered(),
         )
         .await
         .unwrap();
@@ -111,6 +114,7 @@ async fn the_same_email_in_another_case_is_taken_and_writes_no_email() {
             new_user("first", "a@x.io"),
             verification(),
             first_job.clone(),
+            registered(),
         )
         .await
         .unwrap();
@@ -120,6 +124,7 @@ async fn the_same_email_in_another_case_is_taken_and_writes_no_email() {
             new_user("second", "  A@X.IO "),
             verification(),
             welcome("A@X.IO"),
+            registered(),
         )
         .await;
     assert!(
@@ -146,6 +151,7 @@ async fn a_registration_race_has_exactly_one_winner() {
                     new_user(&format!("racer{i}"), email),
                     verification(),
                     welcome(email),
+                    registered(),
                 )
                 .await
         })
@@ -178,12 +184,23 @@ async fn delete_reports_whether_a_user_was_there_and_frees_the_email() {
             new_user("gone", "gone@x.io"),
             verification(),
             welcome("gone@x.io"),
+            registered(),
         )
         .await
         .unwrap();
 
-    assert!(users.delete(user.id, chrono::Utc::now()).await.unwrap());
-    assert!(!users.delete(user.id, chrono::Utc::now()).await.unwrap());
+    assert!(
+        users
+            .delete(user.id, chrono::Utc::now(), deleted(user.id))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !users
+            .delete(user.id, chrono::Utc::now(), deleted(user.id))
+            .await
+            .unwrap()
+    );
     assert!(users.find_by_id(user.id).await.unwrap().is_none());
     assert!(users.find_credentials("gone@x.io").await.unwrap().is_none());
 
@@ -192,6 +209,7 @@ async fn delete_reports_whether_a_user_was_there_and_frees_the_email() {
             new_user("back", "Gone@x.io"),
             verification(),
             welcome("Gone@x.io"),
+            registered(),
         )
         .await
         .unwrap();
@@ -206,6 +224,7 @@ async fn set_role_finds_the_user_by_normalized_email() {
             new_user("boss", "Boss@X.io"),
             verification(),
             welcome("Boss@X.io"),
+            registered(),
         )
         .await
         .unwrap();
@@ -243,7 +262,12 @@ async fn create_writes_exactly_one_outbox_row_with_the_job() {
     let (_db, users, outbox) = repository().await;
     let job = welcome("mail@x.io");
     users
-        .create(new_user("mailer", "mail@x.io"), verification(), job.clone())
+        .create(
+            new_user("mailer", "mail@x.io"),
+            verification(),
+            job.clone(),
+            registered(),
+        )
         .await
         .unwrap();
 
@@ -311,6 +335,7 @@ async fn a_lookup_key_with_a_nul_character_matches_no_user() {
             new_user("ada", "ada@x.io"),
             verification(),
             welcome("ada@x.io"),
+            registered(),
         )
         .await
         .unwrap();
@@ -326,4 +351,88 @@ async fn a_lookup_key_with_a_nul_character_matches_no_user() {
         );
     }
     assert!(users.find_credentials("ada@x.io").await.unwrap().is_some());
+}
+
+/// Every event of `kind` in the database, oldest first.
+async fn events_of(
+    db: &TestDatabase,
+    kind: domain::AuditEventKind,
+) -> Vec<application::ports::AuditEvent> {
+    use application::ports::{AuditLog, AuditQuery};
+    let audit = postgres_adapter::PgAuditLog::new(pool(&db.url), settings());
+    let mut events = audit
+        .query(AuditQuery {
+            subject: None,
+            kind: Some(kind),
+            since: None,
+            until: None,
+            limit: 100,
+            after: None,
+        })
+        .await
+        .unwrap()
+        .events;
+    events.reverse();
+    events
+}
+
+/// `user.registered` commits with the user (the new id as actor and
+/// subject); a registration refused for a taken address leaves none.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registration_event_is_stored_exactly_with_its_user() {
+    let (db, users, _) = repository().await;
+    let ada = users
+        .create(
+            new_user("ada", "ada@x.io"),
+            verification(),
+            welcome("ada@x.io"),
+            registered(),
+        )
+        .await
+        .unwrap();
+    let taken = users
+        .create(
+            new_user("again", "ADA@x.io"),
+            verification(),
+            welcome("ADA@x.io"),
+            registered(),
+        )
+        .await;
+    assert!(
+        matches!(taken, Err(RepositoryError::EmailTaken)),
+        "{taken:?}"
+    );
+
+    let events = events_of(&db, domain::AuditEventKind::UserRegistered).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].subject, Some(ada.id));
+    assert_eq!(events[0].actor, Some(ada.id));
+}
+
+/// `user.deleted` commits with the deletion and outlives the user; a
+/// delete of nobody writes none.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deletion_event_is_stored_exactly_when_a_user_is_deleted() {
+    let (db, users, _) = repository().await;
+    let ada = users
+        .create(
+            new_user("ada", "ada@x.io"),
+            verification(),
+            welcome("ada@x.io"),
+            registered(),
+        )
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    assert!(users.delete(ada.id, now, deleted(ada.id)).await.unwrap());
+    assert!(!users.delete(ada.id, now, deleted(ada.id)).await.unwrap());
+    assert!(
+        !users
+            .delete(UserId::new(999_999), now, deleted(UserId::new(999_999)))
+            .await
+            .unwrap()
+    );
+    let events = events_of(&db, domain::AuditEventKind::UserDeleted).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].subject, Some(ada.id));
 }

@@ -4,8 +4,10 @@
 //! test binary: it links once and its tests run in parallel.
 
 mod account_deletion;
+mod admin_audit;
 mod admin_user_changes;
 mod admin_users;
+mod audit_events;
 mod claims;
 mod data_growth;
 mod demo;

@@ -64,6 +64,7 @@ async fn logins_and_the_second_factor_show_newest_first_with_their_reasons() {
             "user.login_failed",
             "mfa.enabled",
             "user.login_succeeded",
+            "user.registered",
         ]
     );
     assert_eq!(page["next_cursor"], Value::Null);
@@ -111,7 +112,11 @@ async fn pages_visit_each_event_once_and_never_show_another_users() {
             None => break,
         }
     }
-    assert_eq!(seen.len(), 4, "ada's four logins: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        5,
+        "ada's registration and four logins: {seen:?}"
+    );
     let mut unique = seen.clone();
     unique.sort_unstable();
     unique.dedup();

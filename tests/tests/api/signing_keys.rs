@@ -354,3 +354,78 @@ async fn a_token_naming_an_unknown_or_no_kid_is_invalid() {
         assert_token_rejected(response, INVALID).await;
     }
 }
+
+/// Every `keys` command, and the install's first key, writes its
+/// `keys.*` event with no actor or subject and the key's kid and
+/// algorithm in its data, read back from `GET /admin/audit`.
+#[tokio::test]
+async fn every_key_step_is_in_the_audit_log() {
+    use crate::admin_audit::{admin, audit, events};
+    let app = es256_app().await;
+    let first = jwks(&app).await[0]["kid"].as_str().unwrap().to_owned();
+    let generate = async |algorithm| {
+        keys_command(&app, KeysCommand::Generate { algorithm })
+            .await
+            .trim()
+            .to_owned()
+    };
+    let next = generate(SigningAlgorithm::EdDsa).await;
+    let spare = generate(SigningAlgorithm::Es256).await;
+    let kid = |text: &str| KeyId::parse(text).unwrap();
+    keys_command(
+        &app,
+        KeysCommand::Activate {
+            kid: kid(&next),
+            force: true,
+        },
+    )
+    .await;
+    keys_command(&app, KeysCommand::Retire { kid: kid(&spare) }).await;
+    keys_command(
+        &app,
+        KeysCommand::Revoke {
+            kid: kid(&first),
+            force: true,
+        },
+    )
+    .await;
+
+    let token = admin(&app).await;
+    let steps = |kind: &'static str| {
+        let token = token.clone();
+        let app = &app;
+        async move {
+            let page = audit(app, &token, &format!("type={kind}")).await;
+            events(&page)
+                .iter()
+                .map(|event| {
+                    assert_eq!(event["actor_id"], Value::Null, "{event}");
+                    assert_eq!(event["subject_id"], Value::Null, "{event}");
+                    (
+                        event["data"]["kid"].as_str().unwrap().to_owned(),
+                        event["data"]["algorithm"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let pair = |kid: &str, alg: &str| (kid.to_owned(), alg.to_owned());
+    assert_eq!(
+        steps("keys.generated").await,
+        [
+            pair(&spare, "ES256"),
+            pair(&next, "EdDSA"),
+            pair(&first, "ES256")
+        ]
+    );
+    // The first key was born active; the activation of the next retired it.
+    assert_eq!(
+        steps("keys.activated").await,
+        [pair(&next, "EdDSA"), pair(&first, "ES256")]
+    );
+    assert_eq!(
+        steps("keys.retired").await,
+        [pair(&spare, "ES256"), pair(&first, "ES256")]
+    );
+    assert_eq!(steps("keys.revoked").await, [pair(&first, "ES256")]);
+}

@@ -64,6 +64,38 @@ impl NewAuditEvent {
     }
 }
 
+impl NewAuditEvent {
+    /// An event about a user the same transaction creates (its
+    /// registration): the store sets its subject, and its actor when
+    /// `actor` is `None` (the user registered itself), to the new user's
+    /// id, known only once the row is in.
+    pub fn about_new_user(
+        kind: AuditEventKind,
+        actor: Option<UserId>,
+        device: Option<&ClientDevice>,
+        at: DateTime<Utc>,
+        data: serde_json::Value,
+    ) -> Self {
+        Self {
+            at,
+            kind,
+            actor,
+            subject: None,
+            session: None,
+            ip: device.and_then(ClientDevice::ip),
+            user_agent: device.and_then(ClientDevice::user_agent).map(str::to_owned),
+            data,
+        }
+    }
+
+    /// This event about the new user `id` (see [`Self::about_new_user`]).
+    pub fn for_new_user(mut self, id: UserId) -> Self {
+        self.subject = Some(id);
+        self.actor = self.actor.or(Some(id));
+        self
+    }
+}
+
 /// A stored event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEvent {

@@ -120,13 +120,16 @@ pub trait SessionRepository: Send + Sync {
     /// Records a use of the session that changes no generation.
     async fn touch(&self, id: SessionId, now: DateTime<Utc>) -> Result<(), SessionStoreError>;
 
-    /// Ends one session of `user`. `None` when the user has no such session
-    /// that has not expired.
+    /// Ends one session of `user` and, in the same transaction when the
+    /// session was live until now, writes `audit` (a logout's or a
+    /// revocation's event). `None` when the user has no such session that
+    /// has not expired.
     async fn end(
         &self,
         id: SessionId,
         user: UserId,
         now: DateTime<Utc>,
+        audit: Option<NewAuditEvent>,
     ) -> Result<Option<EndedSession>, SessionStoreError>;
 
     /// Ends every live session of `user` but `except`, and moves its
@@ -134,11 +137,14 @@ pub trait SessionRepository: Send + Sync {
     /// Returns the sessions it ended; sessions ended before are left as
     /// they are (their marks, if lost, are restored when one of their
     /// tokens is next refused by the session store).
+    /// `audit` (a logout's or a revocation's event) is written in the
+    /// same transaction.
     async fn end_all(
         &self,
         user: UserId,
         except: Option<SessionId>,
         now: DateTime<Utc>,
+        audit: Option<NewAuditEvent>,
     ) -> Result<Vec<EndedSession>, SessionStoreError>;
 
     /// The user's live sessions, newest first.

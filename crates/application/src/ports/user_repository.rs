@@ -4,7 +4,7 @@ use domain::{NewUser, PasswordHash, Role, SessionId, User, UserId};
 
 use super::BoxError;
 use crate::EmailJob;
-use crate::ports::{EndedSession, NewSecret, SessionEpoch};
+use crate::ports::{EndedSession, NewAuditEvent, NewSecret, SessionEpoch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepositoryError {
@@ -37,13 +37,16 @@ pub struct StoredCredentials {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {
-    /// Stores the user, its email-verification secret and its welcome email
-    /// job atomically: either all exist afterwards or none does.
+    /// Stores the user, its email-verification secret, its welcome email
+    /// job and its audit event (`user.registered`, made whole by
+    /// [`NewAuditEvent::for_new_user`]) atomically: either all exist
+    /// afterwards or none does.
     async fn create(
         &self,
         user: NewUser,
         verification: NewSecret,
         welcome: EmailJob,
+        registered: NewAuditEvent,
     ) -> Result<User, RepositoryError>;
 
     /// `None` when no user has this email (normalised).
@@ -68,8 +71,14 @@ pub trait UserRepository: Send + Sync {
 
     /// Deletes the user and, in the same transaction, queues the
     /// revocation mark of every token it held ([`crate::ports::QueuedMark::User`],
-    /// ended at `now`). `false` when there was no such user.
-    async fn delete(&self, id: UserId, now: DateTime<Utc>) -> Result<bool, RepositoryError>;
+    /// ended at `now`) and writes `deleted` (its `user.deleted`). `false`
+    /// (nothing written) when there was no such user.
+    async fn delete(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+        deleted: NewAuditEvent,
+    ) -> Result<bool, RepositoryError>;
 
     /// `None` when no user has this email.
     async fn set_role(

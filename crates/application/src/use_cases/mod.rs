@@ -8,6 +8,7 @@
 mod account_emails;
 mod account_ports;
 mod admin_actions;
+mod admin_audit;
 mod administration;
 mod authentication;
 mod email_change;
@@ -45,6 +46,7 @@ use crate::ports::{TokenCodec, TokenEncodeError};
 pub use account_emails::{AccountEmailSettings, SecretMail};
 pub use account_ports::AccountPorts;
 pub use admin_actions::{AdminActions, AdminCaller, BanRequest, NewUserByAdmin};
+pub use admin_audit::{AuditTrail, AuditTrailRequest};
 pub use administration::Administration;
 pub use authentication::{
     Authentication, AuthenticationPorts, LoginRequest, SecondFactorProof, SecondStepRequest,

@@ -9,7 +9,7 @@ use domain::{SessionId, UserId};
 
 use super::revocation_marks::{RevocationMarks, revocation_of};
 use crate::error::DependencyError;
-use crate::ports::{EndedSession, QueuedMark, SessionRepository};
+use crate::ports::{EndedSession, NewAuditEvent, QueuedMark, SessionRepository};
 
 #[derive(Clone)]
 pub(crate) struct SessionRevocation {
@@ -21,13 +21,15 @@ impl SessionRevocation {
     /// Ends one session of `user`; `None` when it has no such unexpired
     /// session. The marks are written even if the session had been ended
     /// before: that retry heals marks lost to a Redis failure or flush.
+    /// `audit` is written with the change, only if the session was live.
     pub async fn end_one(
         &self,
         id: &SessionId,
         user: UserId,
         now: DateTime<Utc>,
+        audit: Option<NewAuditEvent>,
     ) -> Result<Option<EndedSession>, DependencyError> {
-        let ended = self.sessions.end(id.clone(), user, now).await?;
+        let ended = self.sessions.end(id.clone(), user, now, audit).await?;
         if let Some(ended) = &ended {
             self.mark_committed(user, std::slice::from_ref(ended), now)
                 .await;
@@ -36,14 +38,19 @@ impl SessionRevocation {
     }
 
     /// Ends every session of `user` but `except`, including any a login in
-    /// flight is about to open. Returns how many were live until now.
+    /// flight is about to open, writing `audit` with the change. Returns
+    /// how many were live until now.
     pub async fn end_all(
         &self,
         user: UserId,
         except: Option<&SessionId>,
         now: DateTime<Utc>,
+        audit: Option<NewAuditEvent>,
     ) -> Result<usize, DependencyError> {
-        let ended = self.sessions.end_all(user, except.cloned(), now).await?;
+        let ended = self
+            .sessions
+            .end_all(user, except.cloned(), now, audit)
+            .await?;
         self.mark_committed(user, &ended, now).await;
         Ok(ended.iter().filter(|session| session.was_live).count())
     }

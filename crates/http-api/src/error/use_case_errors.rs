@@ -3,12 +3,12 @@
 
 use application::{AdminUserActionError, BanUserError, CreateUserError, UpdateUserError};
 use application::{
-    AuthenticateError, ChangePasswordError, CompleteLoginError, ConfirmEmailChangeError,
-    ConfirmTotpError, DependencyError, DisableTotpError, EnrolTotpError, ForgotPasswordError,
-    LoginError, LogoutError, RateLimited, RefreshError, RegisterError, ReplaceRecoveryCodesError,
-    RequestEmailChangeError, ResendError, ResetPasswordError, SearchUsersError,
-    SecondFactorStatusError, SecurityEventsError, SessionAccessError, UndoEmailChangeError,
-    UserAccessError, VerifyEmailError,
+    AuditTrailError, AuthenticateError, ChangePasswordError, CompleteLoginError,
+    ConfirmEmailChangeError, ConfirmTotpError, DependencyError, DisableTotpError, EnrolTotpError,
+    ForgotPasswordError, LoginError, LogoutError, RateLimited, RefreshError, RegisterError,
+    ReplaceRecoveryCodesError, RequestEmailChangeError, ResendError, ResetPasswordError,
+    SearchUsersError, SecondFactorStatusError, SecurityEventsError, SessionAccessError,
+    UndoEmailChangeError, UserAccessError, VerifyEmailError,
 };
 use domain::TokenRejection;
 
@@ -400,6 +400,26 @@ impl HttpMeaning for AdminUserActionError {
             AdminUserActionError::Forbidden => Meaning::Forbidden,
             AdminUserActionError::UserNotFound => Meaning::UserNotFound,
             AdminUserActionError::Dependency(error) => Meaning::of_dependency(error),
+        }
+    }
+}
+
+impl HttpMeaning for AuditTrailError {
+    const OPERATION: &'static str = "audit log";
+
+    fn meaning(&self) -> Meaning {
+        match self {
+            AuditTrailError::Token(rejection) => Meaning::Token(*rejection),
+            AuditTrailError::Forbidden => Meaning::Forbidden,
+            AuditTrailError::InvalidLimit => Meaning::Invalid {
+                field: "limit",
+                message: crate::routes::LIMIT_RULE,
+            },
+            AuditTrailError::InvalidCursor => Meaning::Invalid {
+                field: "cursor",
+                message: "is not a cursor this service handed out",
+            },
+            AuditTrailError::Dependency(error) => Meaning::of_dependency(error),
         }
     }
 }

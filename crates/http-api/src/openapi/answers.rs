@@ -42,6 +42,7 @@ pub fn refusals_of_valid_input(route: &Route) -> Vec<u16> {
             Answer::SearchQuery => &[422][..],
             Answer::AdminRules => &[422][..],
             Answer::Suspended => &[403][..],
+            Answer::AuditFilters => &[422][..],
             _ => &[][..],
         })
         .copied()
@@ -138,6 +139,10 @@ pub(super) fn of(answer: Answer) -> &'static [(u16, &'static str)] {
             "An admin banning or demoting itself, demoting the last admin, or a ban ending in the past (validation_error)",
         )],
         Answer::Suspended => &[(403, "The right password of a banned account (user_banned)")],
+        Answer::AuditFilters => &[(
+            422,
+            "A query parameter breaks a rule: an unknown type, since or until not RFC 3339, a user_id not an integer, limit outside 1-200, a cursor not handed out, or a repeated parameter",
+        )],
         // Their own bodies: see `hand_written_responses`.
         Answer::Readiness | Answer::Jwks | Answer::Discovery => &[],
     }
@@ -221,6 +226,11 @@ mod tests {
                 application::UpdateUserError::LastAdmin.into(),
             ],
             Answer::Suspended => vec![LoginError::Banned.into()],
+            Answer::AuditFilters => vec![
+                application::AuditTrailError::InvalidLimit.into(),
+                application::AuditTrailError::InvalidCursor.into(),
+                ApiError::validation("type", "unknown"),
+            ],
             Answer::Readiness | Answer::Jwks | Answer::Discovery => vec![],
         }
     }
@@ -256,6 +266,7 @@ mod tests {
             Answer::SearchQuery,
             Answer::AdminRules,
             Answer::Suspended,
+            Answer::AuditFilters,
             Answer::Readiness,
             Answer::Jwks,
             Answer::Discovery,

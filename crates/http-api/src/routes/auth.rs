@@ -77,10 +77,11 @@ pub struct RegisterResponse {
 #[api_v2_operation(tags(Auth))]
 pub async fn register(
     state: Data<AppState>,
+    device: Device,
     body: JsonBody<RegisterRequest>,
 ) -> Result<CreatedJson<RegisterResponse>, ApiError> {
     let registration = body.0.into_registration(state.password_policy)?;
-    let user = state.accounts.register(registration).await?;
+    let user = state.accounts.register(registration, &device.0).await?;
     Ok(CreatedJson(RegisterResponse {
         message: "User created successfully.",
         user: UserBody::from(&user),

@@ -257,6 +257,11 @@ pub const ROUTES: &[Route] = &[
     .bearer()
     .no_store()
     .answers(&[Dependency, AdminOnly, UserInPath]),
+    Route::get("/admin/audit", |route| route.to(admin::audit::audit_log))
+        .named("adminAuditLog")
+        .bearer()
+        .no_store()
+        .answers(&[Dependency, AdminOnly, AuditFilters]),
     Route::get("/health/live", |route| route.to(health::live)).named("live"),
     Route::get("/health/ready", |route| route.to(health::ready))
         .named("ready")
@@ -344,6 +349,7 @@ mod tests {
             "/users/42",
             "/user/42",
             "/admin/users",
+            "/admin/audit",
             "/verify-email",
             "/verify-email/resend",
             "/password/forgot",

@@ -119,6 +119,10 @@ pub enum Answer {
     /// Query parameters the rules refuse (out of range, unknown, a cursor
     /// not handed out): 422 naming the parameter.
     SearchQuery,
+    /// `GET /admin/audit`'s filters: 422 naming the parameter (a `type`
+    /// that is no event type, a `since`/`until` not in RFC 3339, a
+    /// `user_id` not an integer, `limit` out of range, a bad cursor).
+    AuditFilters,
     /// `/health/ready`: its own `200` and `503` bodies.
     Readiness,
     /// `/.well-known/jwks.json`: its own `200` body (a JWK Set).

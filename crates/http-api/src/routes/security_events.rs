@@ -42,7 +42,7 @@ pub struct SecurityEventBody {
 }
 
 impl SecurityEventBody {
-    fn new(event: AuditEvent) -> Self {
+    pub(crate) fn new(event: AuditEvent) -> Self {
         Self {
             id: event.id,
             at: event.at.to_rfc3339_opts(SecondsFormat::Micros, true),

@@ -6,7 +6,7 @@ use paperclip::actix::{Apiv2Schema, api_v2_operation};
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::extract::{AccessToken, FreshLiveAccessToken};
+use crate::extract::{AccessToken, Device, FreshLiveAccessToken};
 use crate::state::AppState;
 
 /// A user as the API shows it: never a password or hash.
@@ -72,10 +72,14 @@ pub struct DeletedBody {
 pub async fn delete_user(
     state: Data<AppState>,
     token: FreshLiveAccessToken,
+    device: Device,
     id: Path<String>,
 ) -> Result<Json<DeletedBody>, ApiError> {
     let target = user_id(&id)?;
-    state.accounts.delete_user(&token.0, target).await?;
+    state
+        .accounts
+        .delete_user(&token.0, target, &device.0)
+        .await?;
     Ok(Json(DeletedBody {
         message: "User deleted.",
     }))

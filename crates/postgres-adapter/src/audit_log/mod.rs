@@ -12,7 +12,7 @@ use diesel::QueryableByName;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use domain::{SessionId, UserId};
+use domain::{AuditEventKind, SessionId, UserId};
 
 use crate::connection::PgConn;
 use crate::error::Failure;
@@ -60,6 +60,20 @@ pub(crate) async fn record_in(
         }
         other => other,
     }
+}
+
+/// Writes a self-service event (`user` as actor and subject, no client
+/// context) in the caller's transaction: for changes that learn their user
+/// only there (a consumed link) and whose port carries no event.
+pub(crate) async fn record_self_service(
+    conn: &mut PgConn,
+    kind: AuditEventKind,
+    user: UserId,
+    session: Option<&SessionId>,
+    at: DateTime<Utc>,
+) -> diesel::QueryResult<()> {
+    let event = NewAuditEvent::by_user(kind, user, session, None, at, serde_json::json!({}));
+    record_in(conn, std::slice::from_ref(&event)).await
 }
 
 async fn insert(conn: &mut PgConn, events: &[NewAuditEvent]) -> diesel::QueryResult<()> {

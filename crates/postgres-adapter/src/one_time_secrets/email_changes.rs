@@ -12,11 +12,14 @@ use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use crate::connection::PgConn;
-use domain::{EmailAddress, SecretProof, SecretPurpose, User, UserId, token_digest};
+use domain::{
+    AuditEventKind, EmailAddress, SecretProof, SecretPurpose, SessionId, User, UserId, token_digest,
+};
 
 use super::consume::consume;
 use super::transaction::{Abort, CorruptUser, bounded_transaction, store_error, unexpected_abort};
 use crate::account_steps::{UserRow, void_secrets};
+use crate::audit_log::record_self_service;
 use crate::outbox::queue_emails;
 use crate::pool::Db;
 use crate::schema::{email_change_undos, one_time_secrets, users};
@@ -75,6 +78,8 @@ pub(super) async fn issue_email_change(
             .execute(conn)
             .await?;
         queue_emails(conn, &emails).await?;
+        let requested = AuditEventKind::EmailChangeRequested;
+        record_self_service(conn, requested, user, Some(&session), secret.created_at).await?;
         Ok::<_, diesel::result::Error>(())
     }))
     .await
@@ -116,6 +121,9 @@ pub(super) async fn change_email(
         let old = [SecretPurpose::ResetPassword, SecretPurpose::VerifyEmail];
         void_secrets(conn, user.id, &old, now).await?;
         let ended = end_sessions(conn, user.id, keep.as_deref(), now).await?;
+        let asked = keep.map(SessionId::new);
+        let changed = AuditEventKind::EmailChanged;
+        record_self_service(conn, changed, user.id, asked.as_ref(), now).await?;
         Ok(Some(CompletedEmailChange { user, ended }))
     });
     outcome(bounded_transaction(db, transaction).await?)
@@ -175,6 +183,8 @@ pub(super) async fn undo_email_change(
         .execute(conn)
         .await?;
         let ended = end_sessions(conn, user.id, None, now).await?;
+        let undone = AuditEventKind::EmailChangeUndone;
+        record_self_service(conn, undone, user.id, None, now).await?;
         Ok(Some(CompletedEmailChange { user, ended }))
     });
     outcome(bounded_transaction(db, transaction).await?)

@@ -91,7 +91,12 @@ async fn user(f: &Fixture, name: &str) -> User {
     let email = format!("{name}@example.io");
     let user = f
         .users
-        .create(new_user(name, &email), verification(), welcome(&email))
+        .create(
+            new_user(name, &email),
+            verification(),
+            welcome(&email),
+            registered(),
+        )
         .await
         .unwrap();
     drain(f).await;

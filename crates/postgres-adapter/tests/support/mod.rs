@@ -108,3 +108,27 @@ pub fn welcome_at(to: &str, created_at: DateTime<Utc>) -> EmailJob {
 pub fn welcome(to: &str) -> EmailJob {
     welcome_at(to, Utc::now())
 }
+
+/// A `user.registered` for [`postgres_adapter::PgUserRepository`]'s
+/// `create`: the store makes the new user its actor and subject.
+pub fn registered() -> application::ports::NewAuditEvent {
+    application::ports::NewAuditEvent::about_new_user(
+        domain::AuditEventKind::UserRegistered,
+        None,
+        None,
+        Utc::now(),
+        serde_json::json!({}),
+    )
+}
+
+/// A `user.deleted` of `user` by itself, for the store's `delete`.
+pub fn deleted(user: domain::UserId) -> application::ports::NewAuditEvent {
+    application::ports::NewAuditEvent::by_user(
+        domain::AuditEventKind::UserDeleted,
+        user,
+        None,
+        None,
+        Utc::now(),
+        serde_json::json!({}),
+    )
+}

@@ -1,13 +1,15 @@
 //! Logging out: ending this session, the others, or all of them.
 
-use domain::{LogoutScope, TokenClaims, TokenKind, TokenRejection};
+use domain::{AuditEventKind, LogoutScope, TokenClaims, TokenKind, TokenRejection};
 
 use super::Authentication;
 use crate::error::LogoutError;
+use crate::ports::NewAuditEvent;
 
 impl Authentication {
     /// Ends the sessions `scope` names. Any refresh token of a live session
     /// will do, a superseded one too: ending the session is the point.
+    /// Its `user.logged_out` (data: `scope`) is written with the change.
     #[tracing::instrument(
         level = "debug",
         name = "logout",
@@ -22,9 +24,21 @@ impl Authentication {
         refresh.require_kind(TokenKind::Refresh)?;
         let now = self.clock.now();
         let user = refresh.user_id;
+        let logged_out = NewAuditEvent::by_user(
+            AuditEventKind::LoggedOut,
+            user,
+            Some(&refresh.session_id),
+            None,
+            now,
+            serde_json::json!({ "scope": scope.to_string() }),
+        );
         match scope {
             LogoutScope::Local => {
-                match self.revoker.end_one(&refresh.session_id, user, now).await? {
+                match self
+                    .revoker
+                    .end_one(&refresh.session_id, user, now, Some(logged_out))
+                    .await?
+                {
                     Some(ended) if ended.was_live => Ok(()),
                     _ => Err(TokenRejection::Revoked.into()),
                 }
@@ -44,7 +58,9 @@ impl Authentication {
                     None => return Err(TokenRejection::Revoked.into()),
                 }
                 let keep = (scope == LogoutScope::Others).then_some(&refresh.session_id);
-                self.revoker.end_all(user, keep, now).await?;
+                self.revoker
+                    .end_all(user, keep, now, Some(logged_out))
+                    .await?;
                 Ok(())
             }
         }

@@ -4,11 +4,11 @@
 //! marks of an ended session whose token still passed a check.
 
 use chrono::{DateTime, Utc};
-use domain::{RefreshDecision, Session, TokenClaims, TokenKind, TokenRejection};
+use domain::{AuditEventKind, RefreshDecision, Session, TokenClaims, TokenKind, TokenRejection};
 
 use super::{Authentication, overflow};
 use crate::error::{Dependency, DependencyError, RefreshError};
-use crate::ports::TokenEncodeError;
+use crate::ports::{NewAuditEvent, TokenEncodeError};
 use crate::use_cases::{NewToken, RefreshedTokens};
 
 /// How often a refresh re-reads a session that another refresh rotated
@@ -44,8 +44,22 @@ impl Authentication {
                         current = session.generation,
                         "refresh token reuse: revoking the session"
                     );
+                    // The service ends the session, not its user: no actor.
+                    let detected = NewAuditEvent {
+                        at: now,
+                        kind: AuditEventKind::SessionReuseDetected,
+                        actor: None,
+                        subject: Some(session.user_id),
+                        session: Some(session.id.clone()),
+                        ip: None,
+                        user_agent: None,
+                        data: serde_json::json!({
+                            "presented_generation": presented,
+                            "current_generation": session.generation,
+                        }),
+                    };
                     self.revoker
-                        .end_one(&session.id, session.user_id, now)
+                        .end_one(&session.id, session.user_id, now, Some(detected))
                         .await?;
                     return Err(RefreshError::Reused);
                 }

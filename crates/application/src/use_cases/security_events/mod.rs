@@ -33,14 +33,7 @@ impl SecurityEvents {
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<AuditPage, SecurityEventsError> {
-        let limit = limit.unwrap_or(Self::DEFAULT_LIMIT);
-        if !(1..=Self::MAX_LIMIT).contains(&limit) {
-            return Err(SecurityEventsError::InvalidLimit);
-        }
-        let after = cursor
-            .map(AuditCursor::decode)
-            .transpose()
-            .map_err(|_| SecurityEventsError::InvalidCursor)?;
+        let (limit, after) = Self::page_bounds(limit, cursor)?;
         Ok(self
             .audit
             .query(AuditQuery {
@@ -52,6 +45,24 @@ impl SecurityEvents {
                 after,
             })
             .await?)
+    }
+
+    /// A page's size and start, checked: `limit` within
+    /// `1..=MAX_LIMIT` (default [`Self::DEFAULT_LIMIT`]) and a cursor this
+    /// service handed out. Shared with the admin's `GET /admin/audit`.
+    pub(crate) fn page_bounds(
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<(u32, Option<AuditCursor>), SecurityEventsError> {
+        let limit = limit.unwrap_or(Self::DEFAULT_LIMIT);
+        if !(1..=Self::MAX_LIMIT).contains(&limit) {
+            return Err(SecurityEventsError::InvalidLimit);
+        }
+        let after = cursor
+            .map(AuditCursor::decode)
+            .transpose()
+            .map_err(|_| SecurityEventsError::InvalidCursor)?;
+        Ok((limit, after))
     }
 }
 

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use domain::{Session, SessionId, TokenClaims, TokenRejection, UserId};
+use domain::{AuditEventKind, Session, SessionId, TokenClaims, TokenRejection, UserId};
 
 use super::account_ports::AccountPorts;
 use super::session_revocation::SessionRevocation;
 use crate::error::SessionAccessError;
-use crate::ports::{Clock, SessionRepository, UserRepository};
+use crate::ports::{Clock, NewAuditEvent, SessionRepository, UserRepository};
 
 /// Listing and revoking sessions, for their user or an admin.
 #[derive(Clone)]
@@ -61,7 +61,19 @@ impl SessionManagement {
     ) -> Result<(), SessionAccessError> {
         claims.require_fresh()?;
         let now = self.clock.now();
-        match self.revoker.end_one(id, claims.user_id, now).await? {
+        let revoked = NewAuditEvent::by_user(
+            AuditEventKind::SessionRevoked,
+            claims.user_id,
+            Some(&claims.session_id),
+            None,
+            now,
+            serde_json::json!({ "revoked_session_id": id.as_str() }),
+        );
+        match self
+            .revoker
+            .end_one(id, claims.user_id, now, Some(revoked))
+            .await?
+        {
             Some(ended) if ended.was_live => Ok(()),
             _ => Err(SessionAccessError::SessionNotFound),
         }
@@ -82,7 +94,21 @@ impl SessionManagement {
     ) -> Result<usize, SessionAccessError> {
         claims.require_fresh()?;
         self.authorize(claims, target).await?;
-        Ok(self.revoker.end_all(target, None, self.clock.now()).await?)
+        let now = self.clock.now();
+        let revoked = NewAuditEvent {
+            at: now,
+            kind: AuditEventKind::SessionRevoked,
+            actor: Some(claims.user_id),
+            subject: Some(target),
+            session: Some(claims.session_id.clone()),
+            ip: None,
+            user_agent: None,
+            data: serde_json::json!({ "all": true }),
+        };
+        Ok(self
+            .revoker
+            .end_all(target, None, now, Some(revoked))
+            .await?)
     }
 
     /// The caller may act on itself, an admin on anyone who exists.

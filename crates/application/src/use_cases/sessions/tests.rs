@@ -29,6 +29,9 @@ fn ended(id: &str, was_live: bool) -> EndedSession {
     }
 }
 
+use crate::ports::NewAuditEvent;
+use domain::AuditEventKind;
+
 fn access(user_id: i64, fresh: bool) -> domain::TokenClaims {
     claims(user_id, TokenKind::Access, fresh)
 }
@@ -98,9 +101,21 @@ async fn revoking_one_session_ends_and_marks_it() {
     ports
         .sessions
         .expect_end()
-        .with(eq(SessionId::new("s2")), eq(UserId::new(1)), eq(now()))
+        .with(
+            eq(SessionId::new("s2")),
+            eq(UserId::new(1)),
+            eq(now()),
+            eq(Some(NewAuditEvent::by_user(
+                AuditEventKind::SessionRevoked,
+                UserId::new(1),
+                Some(&SessionId::new("sid-1")),
+                None,
+                now(),
+                serde_json::json!({ "revoked_session_id": "s2" }),
+            ))),
+        )
         .times(1)
-        .returning(|_, _, _| Ok(Some(ended("s2", true))));
+        .returning(|_, _, _, _| Ok(Some(ended("s2", true))));
     ports
         .revocations
         .expect_revoke()
@@ -125,7 +140,7 @@ async fn an_unknown_ended_or_foreign_session_is_not_found() {
         ports
             .sessions
             .expect_end()
-            .returning(move |_, _, _| Ok(found.clone()));
+            .returning(move |_, _, _, _| Ok(found.clone()));
         ports.revocations.expect_revoke().returning(|_| Ok(()));
         let error = ports
             .management()
@@ -168,9 +183,23 @@ async fn revoking_all_counts_only_the_sessions_that_were_live() {
     ports
         .sessions
         .expect_end_all()
-        .with(eq(UserId::new(2)), eq(None), eq(now()))
+        .with(
+            eq(UserId::new(2)),
+            eq(None),
+            eq(now()),
+            eq(Some(NewAuditEvent {
+                at: now(),
+                kind: AuditEventKind::SessionRevoked,
+                actor: Some(UserId::new(9)),
+                subject: Some(UserId::new(2)),
+                session: Some(SessionId::new("sid-1")),
+                ip: None,
+                user_agent: None,
+                data: serde_json::json!({ "all": true }),
+            })),
+        )
         .times(1)
-        .returning(|_, _, _| Ok(vec![ended("a", true), ended("b", false), ended("c", true)]));
+        .returning(|_, _, _, _| Ok(vec![ended("a", true), ended("b", false), ended("c", true)]));
     ports
         .revocations
         .expect_revoke()

@@ -2,14 +2,16 @@
 
 use std::sync::Arc;
 
-use domain::{NewUser, TokenClaims, TokenRejection, User, UserId};
+use domain::{AuditEventKind, ClientDevice, NewUser, TokenClaims, TokenRejection, User, UserId};
 
 use super::Registration;
 use super::account_emails::SecretMail;
 use super::account_ports::AccountPorts;
 use super::revocation_marks::RevocationMarks;
 use crate::error::{RegisterError, UserAccessError};
-use crate::ports::{Clock, OutboxSignal, PasswordHasher, QueuedMark, UserRepository};
+use crate::ports::{
+    Clock, NewAuditEvent, OutboxSignal, PasswordHasher, QueuedMark, UserRepository,
+};
 
 /// Registration, reading and deleting users.
 #[derive(Clone)]
@@ -35,13 +37,24 @@ impl UserAccounts {
     }
 
     /// Creates the account and, in the same transaction, its verification
-    /// secret and its welcome email (which carries the link and code).
+    /// secret, its welcome email (which carries the link and code) and its
+    /// `user.registered` (the new user as actor and subject).
     #[tracing::instrument(level = "debug", name = "register", skip_all, fields(user_id = tracing::field::Empty))]
-    pub async fn register(&self, registration: Registration) -> Result<User, RegisterError> {
+    pub async fn register(
+        &self,
+        registration: Registration,
+        device: &ClientDevice,
+    ) -> Result<User, RegisterError> {
         let password_hash = self.hasher.hash(registration.password).await?;
-        let (verification, welcome) =
-            self.mail
-                .verification(&registration.email, self.clock.now(), true);
+        let now = self.clock.now();
+        let (verification, welcome) = self.mail.verification(&registration.email, now, true);
+        let registered = NewAuditEvent::about_new_user(
+            AuditEventKind::UserRegistered,
+            None,
+            Some(device),
+            now,
+            serde_json::json!({}),
+        );
         let user = self
             .users
             .create(
@@ -52,6 +65,7 @@ impl UserAccounts {
                 },
                 verification,
                 welcome,
+                registered,
             )
             .await?;
         tracing::Span::current().record("user_id", user.id.get());
@@ -89,7 +103,9 @@ impl UserAccounts {
     }
 
     /// Deletes a user and revokes every token it holds, including tokens
-    /// of a login still in flight. Needs a fresh token.
+    /// of a login still in flight. Needs a fresh token. Its `user.deleted`
+    /// names the caller as actor (the user itself, or an admin) and the
+    /// deleted user as subject, written in the delete's transaction.
     #[tracing::instrument(
         level = "debug",
         name = "delete_user",
@@ -100,6 +116,7 @@ impl UserAccounts {
         &self,
         claims: &TokenClaims,
         target: UserId,
+        device: &ClientDevice,
     ) -> Result<(), UserAccessError> {
         claims.require_fresh()?;
         let caller = self.authorize(claims, target).await?;
@@ -112,7 +129,17 @@ impl UserAccounts {
         // the user, not a time, so a token that a login in flight signs
         // after this point is dead too.
         let now = self.clock.now();
-        if !self.users.delete(target, now).await? {
+        let deleted = NewAuditEvent {
+            at: now,
+            kind: AuditEventKind::UserDeleted,
+            actor: Some(caller.id),
+            subject: Some(target),
+            session: Some(claims.session_id.clone()),
+            ip: device.ip(),
+            user_agent: device.user_agent().map(str::to_owned),
+            data: serde_json::json!({}),
+        };
+        if !self.users.delete(target, now, deleted).await? {
             return Err(UserAccessError::UserNotFound);
         }
         let mark = QueuedMark::User {

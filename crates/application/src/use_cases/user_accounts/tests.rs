@@ -1,12 +1,14 @@
 use domain::{
-    EmailAddress, Password, PasswordHash, PasswordPolicy, Role, TokenKind, TokenRejection, User,
-    UserId, Username,
+    AuditEventKind, ClientDevice, EmailAddress, Password, PasswordHash, PasswordPolicy, Role,
+    TokenKind, TokenRejection, User, UserId, Username,
 };
 use mockall::predicate::{always, eq};
 
 use super::*;
 use crate::error::{Dependency, DependencyError};
-use crate::ports::{HashError, QueuedMark, RepositoryError, Revocation, RevocationError};
+use crate::ports::{
+    HashError, NewAuditEvent, QueuedMark, RepositoryError, Revocation, RevocationError,
+};
 use crate::use_cases::test_support::{MockAccountPorts, claims, fixed_secret, now, user};
 
 impl MockAccountPorts {
@@ -20,6 +22,25 @@ fn registration() -> Registration {
         username: Username::parse("ada").unwrap(),
         email: EmailAddress::parse("Ada@Example.io").unwrap(),
         password: Password::parse("correct horse", PasswordPolicy::default()).unwrap(),
+    }
+}
+
+fn device() -> ClientDevice {
+    ClientDevice::new(Some("203.0.113.7".parse().unwrap()), Some("Firefox"))
+}
+
+/// The `user.deleted` of `subject` by `actor`, from [`device`] in the
+/// session of [`claims`].
+fn deleted(actor: i64, subject: i64) -> NewAuditEvent {
+    NewAuditEvent {
+        at: now(),
+        kind: AuditEventKind::UserDeleted,
+        actor: Some(UserId::new(actor)),
+        subject: Some(UserId::new(subject)),
+        session: Some(domain::SessionId::new("sid-1")),
+        ip: Some("203.0.113.7".parse().unwrap()),
+        user_agent: Some("Firefox".to_owned()),
+        data: serde_json::json!({}),
     }
 }
 
@@ -43,9 +64,21 @@ async fn register_stores_the_hash_and_a_welcome_job_together_then_wakes_the_rela
     ports
         .users
         .expect_create()
-        .withf(|new_user, verification, job| {
+        .withf(|new_user, verification, job, registered| {
             let token = fixed_secret().token().to_owned();
-            new_user.password_hash.as_str() == "$argon2id$fake"
+            *registered
+                == NewAuditEvent {
+                    at: now(),
+                    kind: AuditEventKind::UserRegistered,
+                    actor: None,
+                    subject: None,
+                    session: None,
+                    ip: Some("203.0.113.7".parse().unwrap()),
+                    user_agent: Some("Firefox".to_owned()),
+                    data: serde_json::json!({}),
+                }
+                && registered.clone().for_new_user(UserId::new(1)).actor == Some(UserId::new(1))
+                && new_user.password_hash.as_str() == "$argon2id$fake"
                 && new_user.email.as_str() == "Ada@Example.io"
                 && verification.purpose == domain::SecretPurpose::VerifyEmail
                 && verification.secret == fixed_secret()
@@ -61,7 +94,7 @@ async fn register_stores_the_hash_and_a_welcome_job_together_then_wakes_the_rela
                     }
         })
         .times(1)
-        .returning(|new_user, _, _| {
+        .returning(|new_user, _, _, _| {
             Ok(User {
                 id: UserId::new(1),
                 username: new_user.username,
@@ -76,7 +109,11 @@ async fn register_stores_the_hash_and_a_welcome_job_together_then_wakes_the_rela
         .expect_job_committed()
         .times(1)
         .return_const(());
-    let created = ports.accounts().register(registration()).await.unwrap();
+    let created = ports
+        .accounts()
+        .register(registration(), &device())
+        .await
+        .unwrap();
     assert_eq!(created.id, UserId::new(1));
     assert_eq!(created.role, Role::User);
 }
@@ -88,9 +125,13 @@ async fn register_reports_a_duplicate_email() {
     ports
         .users
         .expect_create()
-        .returning(|_, _, _| Err(RepositoryError::EmailTaken));
+        .returning(|_, _, _, _| Err(RepositoryError::EmailTaken));
     ports.outbox.expect_job_committed().never();
-    let error = ports.accounts().register(registration()).await.unwrap_err();
+    let error = ports
+        .accounts()
+        .register(registration(), &device())
+        .await
+        .unwrap_err();
     assert!(matches!(error, RegisterError::EmailTaken));
 }
 
@@ -101,8 +142,12 @@ async fn register_reports_input_the_store_refuses() {
     ports
         .users
         .expect_create()
-        .returning(|_, _, _| Err(RepositoryError::InvalidInput("NUL byte".into())));
-    let error = ports.accounts().register(registration()).await.unwrap_err();
+        .returning(|_, _, _, _| Err(RepositoryError::InvalidInput("NUL byte".into())));
+    let error = ports
+        .accounts()
+        .register(registration(), &device())
+        .await
+        .unwrap_err();
     assert!(matches!(error, RegisterError::InvalidInput(_)));
 }
 
@@ -113,8 +158,12 @@ async fn register_reports_a_database_outage_as_unavailable() {
     ports
         .users
         .expect_create()
-        .returning(|_, _, _| Err(RepositoryError::Unavailable("timed out".into())));
-    let error = ports.accounts().register(registration()).await.unwrap_err();
+        .returning(|_, _, _, _| Err(RepositoryError::Unavailable("timed out".into())));
+    let error = ports
+        .accounts()
+        .register(registration(), &device())
+        .await
+        .unwrap_err();
     assert!(matches!(
         error,
         RegisterError::Dependency(DependencyError::Unavailable(Dependency::UserStore, _))
@@ -129,7 +178,11 @@ async fn register_does_not_touch_the_store_when_hashing_is_saturated() {
         .expect_hash()
         .returning(|_| Err(HashError::Busy));
     ports.users.expect_create().never();
-    let error = ports.accounts().register(registration()).await.unwrap_err();
+    let error = ports
+        .accounts()
+        .register(registration(), &device())
+        .await
+        .unwrap_err();
     assert!(matches!(
         error,
         RegisterError::Dependency(DependencyError::Unavailable(Dependency::PasswordHasher, _))
@@ -216,7 +269,11 @@ async fn delete_needs_a_fresh_token() {
     ports.users.expect_delete().never();
     let error = ports
         .accounts()
-        .delete_user(&claims(1, TokenKind::Access, false), UserId::new(1))
+        .delete_user(
+            &claims(1, TokenKind::Access, false),
+            UserId::new(1),
+            &device(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(
@@ -236,7 +293,11 @@ async fn delete_of_someone_else_is_forbidden() {
     ports.revocations.expect_revoke().never();
     let error = ports
         .accounts()
-        .delete_user(&claims(1, TokenKind::Access, true), UserId::new(2))
+        .delete_user(
+            &claims(1, TokenKind::Access, true),
+            UserId::new(2),
+            &device(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(error, UserAccessError::Forbidden));
@@ -258,10 +319,10 @@ async fn delete_removes_the_user_then_marks_it_revoked_and_forgets_the_queued_ma
     ports
         .users
         .expect_delete()
-        .with(eq(UserId::new(1)), eq(now()))
+        .with(eq(UserId::new(1)), eq(now()), eq(deleted(1, 1)))
         .times(1)
         .in_sequence(&mut sequence)
-        .returning(|_, _| Ok(true));
+        .returning(|_, _, _| Ok(true));
     ports
         .revocations
         .expect_revoke()
@@ -284,7 +345,44 @@ async fn delete_removes_the_user_then_marks_it_revoked_and_forgets_the_queued_ma
         .returning(|_| Ok(()));
     ports
         .accounts()
-        .delete_user(&claims(1, TokenKind::Access, true), UserId::new(1))
+        .delete_user(
+            &claims(1, TokenKind::Access, true),
+            UserId::new(1),
+            &device(),
+        )
+        .await
+        .unwrap();
+}
+
+/// An admin deleting someone else is the actor of its `user.deleted`.
+#[tokio::test]
+async fn an_admin_deleting_another_user_is_the_actor_of_its_event() {
+    let mut ports = MockAccountPorts::new();
+    ports.users.expect_find_by_id().returning(|id| {
+        Ok(Some(user(
+            id.get(),
+            if id.get() == 1 {
+                Role::Admin
+            } else {
+                Role::User
+            },
+        )))
+    });
+    ports
+        .users
+        .expect_delete()
+        .with(eq(UserId::new(2)), eq(now()), eq(deleted(1, 2)))
+        .times(1)
+        .returning(|_, _, _| Ok(true));
+    ports.revocations.expect_revoke().returning(|_| Ok(()));
+    ports.marks.expect_forget().returning(|_| Ok(()));
+    ports
+        .accounts()
+        .delete_user(
+            &claims(1, TokenKind::Access, true),
+            UserId::new(2),
+            &device(),
+        )
         .await
         .unwrap();
 }
@@ -300,7 +398,11 @@ async fn an_admin_deleting_a_missing_user_gets_not_found() {
     ports.users.expect_delete().never();
     let error = ports
         .accounts()
-        .delete_user(&claims(1, TokenKind::Access, true), UserId::new(5))
+        .delete_user(
+            &claims(1, TokenKind::Access, true),
+            UserId::new(5),
+            &device(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(error, UserAccessError::UserNotFound));
@@ -319,7 +421,7 @@ async fn delete_succeeds_and_leaves_the_mark_queued_when_revocation_fails() {
         .users
         .expect_delete()
         .times(1)
-        .returning(|_, _| Ok(true));
+        .returning(|_, _, _| Ok(true));
     ports
         .revocations
         .expect_revoke()
@@ -328,7 +430,11 @@ async fn delete_succeeds_and_leaves_the_mark_queued_when_revocation_fails() {
     ports.marks.expect_forget().never();
     ports
         .accounts()
-        .delete_user(&claims(1, TokenKind::Access, true), UserId::new(1))
+        .delete_user(
+            &claims(1, TokenKind::Access, true),
+            UserId::new(1),
+            &device(),
+        )
         .await
         .unwrap();
 }
@@ -340,11 +446,15 @@ async fn delete_of_a_user_gone_meanwhile_writes_no_mark() {
         .users
         .expect_find_by_id()
         .returning(|_| Ok(Some(user(1, Role::User))));
-    ports.users.expect_delete().returning(|_, _| Ok(false));
+    ports.users.expect_delete().returning(|_, _, _| Ok(false));
     ports.revocations.expect_revoke().never();
     let error = ports
         .accounts()
-        .delete_user(&claims(1, TokenKind::Access, true), UserId::new(1))
+        .delete_user(
+            &claims(1, TokenKind::Access, true),
+            UserId::new(1),
+            &device(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(error, UserAccessError::UserNotFound));

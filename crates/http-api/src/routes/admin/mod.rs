@@ -4,6 +4,7 @@
 //! admin with TOTP must have passed it (`403 mfa_required`); the use cases
 //! refuse callers who are not admins (`403 forbidden`).
 
+pub(super) mod audit;
 pub(super) mod user_changes;
 pub(super) mod users;
 

@@ -143,3 +143,88 @@ async fn a_banned_account_with_a_wrong_password_is_the_usual_invalid_credentials
         .unwrap_err();
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
 }
+
+/// Login attempts whose limiter answers `Throttled`.
+fn throttling(ports: &mut Ports) {
+    let mut limiter = crate::ports::MockRateLimiter::new();
+    limiter.expect_begin_attempt().returning(|_, _| {
+        Ok(crate::ports::AttemptDecision::Throttled {
+            retry_after: std::time::Duration::from_secs(60),
+        })
+    });
+    ports.attempts = LoginAttempts::new(
+        Arc::new(limiter),
+        crate::use_cases::LoginThrottles {
+            per_client: crate::rate_limits::ThrottlePolicy::default(),
+            per_account: crate::rate_limits::ThrottlePolicy::default(),
+        },
+    );
+}
+
+#[tokio::test]
+async fn a_throttled_login_is_audited_as_throttled_for_the_user() {
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_find_credentials()
+        .returning(|_| Ok(Some(credentials(1))));
+    ports.hasher.expect_verify().never();
+    throttling(&mut ports);
+    ports.audit = Some(expecting(failed(Some(1), json!({ "reason": "throttled" }))));
+    let error = ports
+        .authentication()
+        .login(request("user1@example.io", "pw"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LoginError::Throttled(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_throttled_unknown_address_is_audited_only_by_its_digest() {
+    let mut ports = Ports::new();
+    ports
+        .users
+        .expect_find_credentials()
+        .returning(|_| Ok(None));
+    throttling(&mut ports);
+    ports.audit = Some(expecting(failed(
+        None,
+        json!({
+            "reason": "throttled",
+            "email_sha256": address_digest("nobody@example.io"),
+        }),
+    )));
+    let error = ports
+        .authentication()
+        .login(request("nobody@example.io", "pw"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LoginError::Throttled(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn an_unverified_login_is_audited_as_unverified_when_the_rule_is_on() {
+    let mut ports = Ports::new();
+    ports.email_settings.require_verified_email = true;
+    ports.users.expect_find_credentials().returning(|_| {
+        let mut found = credentials(1);
+        found.user.email_verified = false;
+        Ok(Some(found))
+    });
+    ports.hasher.expect_verify().returning(|_, _| Ok(true));
+    ports
+        .secrets
+        .expect_issue()
+        .returning(|_, _, _, _| Ok(true));
+    ports.outbox.expect_job_committed().return_const(());
+    ports.audit = Some(expecting(failed(
+        Some(1),
+        json!({ "reason": "unverified" }),
+    )));
+    let error = ports
+        .authentication()
+        .login(request("user1@example.io", "pw"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LoginError::EmailNotVerified), "{error:?}");
+}

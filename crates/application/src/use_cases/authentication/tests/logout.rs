@@ -12,6 +12,18 @@ fn ended(id: &str, was_live: bool) -> EndedSession {
     }
 }
 
+/// The `user.logged_out` of user 1 in session "sid-1" with `scope`.
+fn logged_out(scope: &str) -> crate::ports::NewAuditEvent {
+    crate::ports::NewAuditEvent::by_user(
+        domain::AuditEventKind::LoggedOut,
+        UserId::new(1),
+        Some(&SessionId::new("sid-1")),
+        None,
+        now(),
+        serde_json::json!({ "scope": scope }),
+    )
+}
+
 fn marks(ids: &[&str]) -> Vec<Revocation> {
     ids.iter()
         .map(|id| Revocation::Session {
@@ -29,10 +41,15 @@ async fn local_ends_this_session_in_the_store_then_marks_it() {
     ports
         .sessions
         .expect_end()
-        .with(eq(SessionId::new("sid-1")), eq(UserId::new(1)), eq(now()))
+        .with(
+            eq(SessionId::new("sid-1")),
+            eq(UserId::new(1)),
+            eq(now()),
+            eq(Some(logged_out("local"))),
+        )
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, _| Ok(Some(ended("sid-1", true))));
+        .returning(|_, _, _, _| Ok(Some(ended("sid-1", true))));
     ports
         .revocations
         .expect_revoke()
@@ -53,7 +70,7 @@ async fn a_session_ended_before_is_marked_again_and_answers_revoked() {
     ports
         .sessions
         .expect_end()
-        .returning(|_, _, _| Ok(Some(ended("sid-1", false))));
+        .returning(|_, _, _, _| Ok(Some(ended("sid-1", false))));
     ports
         .revocations
         .expect_revoke()
@@ -75,7 +92,7 @@ async fn a_superseded_refresh_token_still_logs_its_session_out() {
         .sessions
         .expect_end()
         .times(1)
-        .returning(|_, _, _| Ok(Some(ended("sid-1", true))));
+        .returning(|_, _, _, _| Ok(Some(ended("sid-1", true))));
     ports.revocations.expect_revoke().returning(|_| Ok(()));
     let mut superseded = claims(1, TokenKind::Refresh, false);
     superseded.generation = Some(0); // the session is at generation 5
@@ -101,9 +118,10 @@ async fn others_ends_every_other_session_and_keeps_this_one() {
             eq(UserId::new(1)),
             eq(Some(SessionId::new("sid-1"))),
             eq(now()),
+            eq(Some(logged_out("others"))),
         )
         .times(1)
-        .returning(|_, _, _| Ok(vec![ended("s2", true), ended("s3", false)]));
+        .returning(|_, _, _, _| Ok(vec![ended("s2", true), ended("s3", false)]));
     ports
         .revocations
         .expect_revoke()
@@ -127,9 +145,14 @@ async fn global_ends_every_session_of_the_user() {
     ports
         .sessions
         .expect_end_all()
-        .with(eq(UserId::new(1)), eq(None), eq(now()))
+        .with(
+            eq(UserId::new(1)),
+            eq(None),
+            eq(now()),
+            eq(Some(logged_out("global"))),
+        )
         .times(1)
-        .returning(|_, _, _| Ok(vec![ended("sid-1", true), ended("s2", true)]));
+        .returning(|_, _, _, _| Ok(vec![ended("sid-1", true), ended("s2", true)]));
     ports
         .revocations
         .expect_revoke()
@@ -179,7 +202,7 @@ async fn a_revocation_store_outage_after_the_session_store_ended_it_leaves_the_m
         .sessions
         .expect_end()
         .times(1)
-        .returning(|_, _, _| Ok(Some(ended("sid-1", true))));
+        .returning(|_, _, _, _| Ok(Some(ended("sid-1", true))));
     ports
         .revocations
         .expect_revoke()

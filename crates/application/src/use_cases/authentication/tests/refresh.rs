@@ -101,9 +101,27 @@ async fn assert_reuse_revokes(presented: u64, rotated_secs_ago: i64) {
     ports
         .sessions
         .expect_end()
-        .with(eq(SessionId::new("sid-1")), eq(UserId::new(1)), eq(now()))
+        .withf(move |id, user, at, audit| {
+            *id == SessionId::new("sid-1")
+                && *user == UserId::new(1)
+                && *at == now()
+                && *audit
+                    == Some(crate::ports::NewAuditEvent {
+                        at: now(),
+                        kind: domain::AuditEventKind::SessionReuseDetected,
+                        actor: None,
+                        subject: Some(UserId::new(1)),
+                        session: Some(SessionId::new("sid-1")),
+                        ip: None,
+                        user_agent: None,
+                        data: serde_json::json!({
+                            "presented_generation": presented,
+                            "current_generation": 3,
+                        }),
+                    })
+        })
         .times(1)
-        .returning(|id, _, _| {
+        .returning(|id, _, _, _| {
             Ok(Some(EndedSession {
                 id,
                 expires_at: now() + Duration::seconds(1_000),
