@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 pub const USERNAME: &str = "ada";
 pub const EMAIL: &str = "ada@example.com";
-pub const PASSWORD: &str = "correct horse battery staple";
-pub const NEW_PASSWORD: &str = "another horse battery staple";
+pub const PASSWORD: &str = "analytical engine 1843";
+pub const NEW_PASSWORD: &str = "difference engine 1822";
 /// What a six-digit code looks like; no email carries this one.
 const CODE: &str = "123456";
 
