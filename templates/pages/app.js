@@ -122,12 +122,23 @@
       return;
     }
     if (token) {
-      manual.hidden = true;
-      submit(page, status, { token: token }, function (ok) {
-        // A failed link leaves the manual form as the way forward.
-        manual.hidden = ok;
-      });
+      submitToken(page, status, manual, token);
     }
+    // Another link opened in this tab changes only the fragment.
+    window.addEventListener("hashchange", function () {
+      var next = takeToken();
+      if (next) {
+        submitToken(page, status, manual, next);
+      }
+    });
+  }
+
+  function submitToken(page, status, manual, token) {
+    manual.hidden = true;
+    submit(page, status, { token: token }, function (ok) {
+      // A failed link leaves the manual form as the way forward.
+      manual.hidden = ok;
+    });
   }
 
   function startReset(page, status, token) {
