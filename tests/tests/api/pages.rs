@@ -297,7 +297,12 @@ async fn the_forms_count_under_the_secret_attempt_limits() {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     }
     let response = app.post_form("/verify-email/form", &fields).await;
-    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key("retry-after"));
+    let html = page_html(response, StatusCode::TOO_MANY_REQUESTS).await;
+    assert!(
+        html.contains("Too many attempts. Wait a few minutes"),
+        "{html}"
+    );
     // The same budget as the JSON route's.
     let response = app.post_json("/verify-email", &json!({"token": "x"})).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);

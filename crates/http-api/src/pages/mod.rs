@@ -18,10 +18,14 @@ mod forms;
 mod outcome;
 mod page;
 
+use actix_web::body::BoxBody;
+use actix_web::dev::ServiceRequest;
+use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HeaderValue, REFERRER_POLICY,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HeaderValue, REFERRER_POLICY, RETRY_AFTER,
 };
+use actix_web::middleware::{Next, from_fn};
 use actix_web::web::{self, Data};
 use actix_web::{HttpResponse, guard};
 use application::rate_limits::Rule;
@@ -194,11 +198,22 @@ where
     F: Fn(Data<AppState>, web::Bytes) -> Fut + Clone + 'static,
     Fut: Future<Output = Outcome> + 'static,
 {
+    let refusals = pages.clone();
     let pages = pages.clone();
     config.service(
         web::resource(page.form_path())
             .guard(guard::Post())
             .wrap(limited_by(&Rule::SECRET_ATTEMPTS))
+            // Outside the limits: their 429 becomes a page too.
+            .wrap(from_fn(
+                move |request: ServiceRequest, next: Next<BoxBody>| {
+                    let pages = refusals.clone();
+                    async move {
+                        let response = next.call(request).await?;
+                        Ok(rate_limited_as_page(&pages, page, response))
+                    }
+                },
+            ))
             .to(move |state: Data<AppState>, body: web::Bytes| {
                 let pages = pages.clone();
                 let handler = handler.clone();
@@ -208,6 +223,26 @@ where
                 }
             }),
     );
+}
+
+/// A `429` of the rate limits as the form's outcome page, keeping its
+/// `Retry-After` and `RateLimit*` headers; any other answer as it is.
+fn rate_limited_as_page(
+    pages: &Pages,
+    page: Page,
+    response: ServiceResponse<BoxBody>,
+) -> ServiceResponse<BoxBody> {
+    if response.status() != StatusCode::TOO_MANY_REQUESTS {
+        return response;
+    }
+    let (request, refused) = response.into_parts();
+    let mut answer = pages.outcome(page, &Outcome::rate_limited());
+    for (name, value) in refused.headers() {
+        if name == RETRY_AFTER || name.as_str().starts_with("ratelimit") {
+            answer.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    ServiceResponse::new(request, answer)
 }
 
 async fn script() -> HttpResponse {

@@ -54,6 +54,15 @@ impl Outcome {
         }
     }
 
+    /// Over a rate limit (the limits answer before the form is read).
+    pub fn rate_limited() -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            title: "Too many attempts",
+            message: RATE_LIMITED.to_owned(),
+        }
+    }
+
     /// A refusal or failure of the use case, in words. Its cause is logged
     /// as the JSON routes log it (5xx and unavailable dependencies).
     pub fn failed(page: Page, error: &ApiError) -> Self {
