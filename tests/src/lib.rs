@@ -11,6 +11,7 @@ mod assertions;
 pub mod deployment;
 pub mod fake_mailgun;
 pub mod jwt;
+pub mod pages;
 pub mod processes;
 mod proxy;
 pub mod servers;

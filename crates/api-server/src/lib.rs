@@ -84,6 +84,10 @@ impl Application {
     /// one made, on a new install) before the server listens: without them
     /// no token can be signed or checked.
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
+        // Bound first: with `PORT=0`, defaulted public URLs name the port got.
+        let address = format!("{}:{}", config.host, config.port);
+        let (listener, port) = bind((config.host, config.port), address.clone())?;
+        let config = &config.with_bound_port(port);
         let outbox_wakeup = OutboxWakeup::default();
         let adapters = Adapters::build(config, &outbox_wakeup)?;
         if let (Some(keys), Some(signing)) = (&adapters.signing_keys, &config.signing) {
@@ -96,8 +100,6 @@ impl Application {
         let use_cases = UseCases::build(config, &adapters, rate_limiting);
         let metrics = metrics::listener(config.metrics_addr, &adapters)?;
 
-        let address = format!("{}:{}", config.host, config.port);
-        let (listener, port) = bind((config.host, config.port), address.clone())?;
         let server = http_api::serve(
             listener,
             use_cases.state,

@@ -12,8 +12,9 @@ use crate::client_ip::TrustedProxies;
 use crate::cors::AllowedOrigins;
 use crate::extract::BodyReadTimeout;
 use crate::middleware::{RequestIdRootSpan, json_errors, request_id, security_headers};
+use crate::pages::Pages;
 use crate::state::AppState;
-use crate::{metrics, openapi, routes, swagger_ui};
+use crate::{metrics, openapi, pages, routes, swagger_ui};
 
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
@@ -85,9 +86,14 @@ pub fn serve(
     let body_read_timeout = BodyReadTimeout(settings.body_read_timeout);
     let trusted_proxies = Data::new(settings.trusted_proxies.clone());
     let cors_allowed_origins = settings.cors_allowed_origins.clone();
+    let pages = Data::new(Pages::new(policy.min_chars()).map_err(std::io::Error::other)?);
     let mut server = HttpServer::new(move || {
         let mut raw_spec = serde_json::Value::Null;
+        // The pages first: they answer GET on paths whose other methods
+        // are the API's (`/verify-email`).
+        let pages = pages.clone();
         let app = actix_web::App::new()
+            .configure(move |config| pages::configure(config, pages))
             .wrap_api_with_spec(spec())
             .app_data(state.clone())
             .app_data(body_read_timeout)

@@ -144,9 +144,14 @@ async fn bad_proofs_are_the_same_400_and_missing_fields_a_422() {
         .await;
         assert!(body["errors"][field].is_array(), "{body}");
     }
-    // A GET never consumes: there is no GET at all.
+    // A GET never consumes: it is the hosted page (tests/tests/api/pages.rs),
+    // which reads nothing but its path.
     let response = app.get("/verify-email", None).await;
-    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8"
+    );
 }
 
 #[tokio::test]

@@ -30,6 +30,7 @@ mod login;
 mod mfa;
 mod operations;
 mod outages;
+mod pages;
 mod password_reset;
 mod rate_limits;
 mod register;

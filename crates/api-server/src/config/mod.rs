@@ -8,6 +8,7 @@
 mod database;
 mod error;
 mod jwt_key;
+mod public_urls;
 mod rate_limits;
 mod second_factor;
 mod settings;
@@ -15,6 +16,8 @@ mod signing;
 mod use_case_settings;
 
 use std::net::{IpAddr, SocketAddr};
+
+pub use public_urls::{DefaultPublicUrls, default_public_url};
 
 use application::{
     AccountEmailSettings, PurgeSettings, ReplaySettings, SessionSettings, TokenLifetimes,
@@ -56,7 +59,8 @@ pub struct Config {
     pub signing: Option<SigningConfig>,
     /// `JWKS_MAX_AGE`: how long verifiers may cache the JWKS.
     pub jwks_max_age: std::time::Duration,
-    /// `PUBLIC_API_URL`: the base of the discovery document's `jwks_uri`.
+    /// `PUBLIC_API_URL`: the base of the discovery document's `jwks_uri`
+    /// (default: [`default_public_url`]; always set).
     pub public_api_url: Option<String>,
     /// The keys sealing TOTP secrets, and the issuer apps show.
     pub second_factor: SecondFactorConfig,
@@ -69,6 +73,9 @@ pub struct Config {
     pub password_policy: PasswordPolicy,
     pub host: IpAddr,
     pub port: u16,
+    /// Which of `PUBLIC_APP_URL` and `PUBLIC_API_URL` took their default
+    /// (so [`Config::with_bound_port`] can name the port `PORT=0` got).
+    pub default_urls: DefaultPublicUrls,
     /// actix workers; unset means one per core.
     pub http_workers: Option<usize>,
     /// Where `/metrics` is served; `None`: nowhere.
@@ -129,11 +136,7 @@ impl Config {
                 )
             }
         };
-        let public_api_url = settings
-            .public_api_url
-            .as_deref()
-            .map(str::trim)
-            .filter(|url| !url.is_empty())
+        let public_api_url = public_urls::set(settings.public_api_url.as_deref())
             .map(|url| {
                 url::Url::parse(url)
                     .ok()
@@ -142,6 +145,13 @@ impl Config {
                     .ok_or_else(|| invalid("PUBLIC_API_URL", "must be an http(s) URL"))
             })
             .transpose()?;
+        let default_urls = DefaultPublicUrls {
+            app: public_urls::set(settings.public_app_url.as_deref()).is_none(),
+            api: public_api_url.is_none(),
+        };
+        let public_api_url = Some(
+            public_api_url.unwrap_or_else(|| default_public_url(settings.host, settings.port)),
+        );
         let second_factor = SecondFactorConfig::check(
             settings.mfa_encryption_key.as_ref(),
             settings.mfa_encryption_key_previous.as_ref(),
@@ -175,6 +185,7 @@ impl Config {
             password_policy,
             host: settings.host,
             port: settings.port,
+            default_urls,
             http_workers: settings.http_workers,
             metrics_addr: settings.metrics_addr,
             trusted_proxies: settings.trusted_proxies.clone(),
@@ -191,6 +202,20 @@ impl Config {
     }
 
     /// [`Settings::from_lookup`] then [`Config::load`].
+    /// This configuration once the server is bound to `port`: defaulted
+    /// public URLs name it (it differs from `PORT` only when that is 0).
+    pub fn with_bound_port(&self, port: u16) -> Config {
+        let mut config = self.clone();
+        let base = default_public_url(self.host, port);
+        if self.default_urls.app {
+            config.account_emails.public_app_url = base.clone();
+        }
+        if self.default_urls.api {
+            config.public_api_url = Some(base);
+        }
+        config
+    }
+
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Self::load(&Settings::from_lookup(lookup)?)
     }

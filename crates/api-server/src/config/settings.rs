@@ -113,7 +113,7 @@ pub struct Settings {
           value_parser = clap::value_parser!(u64).range(0..=86_400), global = true)]
     pub(super) jwks_max_age: u64,
     /// This API's public base URL (https://auth.example.com), for the
-    /// discovery document's jwks_uri; unset: the request's own
+    /// discovery document's jwks_uri; unset: http://{HOST}:{PORT}
     #[arg(long, env = "PUBLIC_API_URL", global = true)]
     pub(super) public_api_url: Option<String>,
     /// The `iss` claim of every token; tokens naming another are refused
@@ -151,14 +151,10 @@ pub struct Settings {
           action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(),
           global = true)]
     pub(super) notify_new_device_login: bool,
-    /// The front end links in emails point at (`/verify-email#token=...`)
-    #[arg(
-        long,
-        env = "PUBLIC_APP_URL",
-        default_value = "http://127.0.0.1:5000",
-        global = true
-    )]
-    pub(super) public_app_url: String,
+    /// The front end links in emails point at (`/verify-email#token=...`);
+    /// unset: this API's own pages, at http://{HOST}:{PORT}
+    #[arg(long, env = "PUBLIC_APP_URL", global = true)]
+    pub(super) public_app_url: Option<String>,
     /// Seconds an email-verification link and code live
     #[arg(long, env = "EMAIL_VERIFICATION_TTL", default_value_t = 86_400,
           value_parser = clap::value_parser!(i64).range(60..=MAX_TOKEN_LIFETIME_SECS), global = true)]

@@ -125,6 +125,58 @@ fn account_emails_are_configurable() {
 }
 
 #[test]
+fn public_urls_default_to_this_api_so_the_links_open_its_pages() {
+    let config = load(&[]).unwrap();
+    assert_eq!(
+        config.account_emails.public_app_url,
+        "http://127.0.0.1:5000"
+    );
+    assert_eq!(
+        config.public_api_url.as_deref(),
+        Some("http://127.0.0.1:5000")
+    );
+
+    // A wildcard HOST is reached on the loopback address.
+    let config = load(&[("HOST", "0.0.0.0"), ("PORT", "8080")]).unwrap();
+    assert_eq!(
+        config.account_emails.public_app_url,
+        "http://127.0.0.1:8080"
+    );
+    assert_eq!(
+        config.public_api_url.as_deref(),
+        Some("http://127.0.0.1:8080")
+    );
+    let config = load(&[("HOST", "::"), ("PORT", "8080"), ("PUBLIC_APP_URL", " ")]).unwrap();
+    assert_eq!(config.account_emails.public_app_url, "http://[::1]:8080");
+    let config = load(&[("HOST", "10.1.2.3"), ("PORT", "80")]).unwrap();
+    // The scheme's own port is left out.
+    assert_eq!(config.account_emails.public_app_url, "http://10.1.2.3");
+
+    // PORT=0: the port the server got, once bound; set URLs stay.
+    let config = load(&[("PORT", "0")]).unwrap().with_bound_port(41234);
+    assert_eq!(
+        config.account_emails.public_app_url,
+        "http://127.0.0.1:41234"
+    );
+    assert_eq!(
+        config.public_api_url.as_deref(),
+        Some("http://127.0.0.1:41234")
+    );
+    let config = load(&[
+        ("PORT", "0"),
+        ("PUBLIC_APP_URL", "https://app.example"),
+        ("PUBLIC_API_URL", "https://auth.example/"),
+    ])
+    .unwrap()
+    .with_bound_port(41234);
+    assert_eq!(config.account_emails.public_app_url, "https://app.example");
+    assert_eq!(
+        config.public_api_url.as_deref(),
+        Some("https://auth.example")
+    );
+}
+
+#[test]
 fn session_behaviour_is_configurable() {
     let config = load(&[
         ("REFRESH_TOKEN_ROTATION", "false"),

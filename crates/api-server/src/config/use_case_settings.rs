@@ -53,15 +53,16 @@ impl Settings {
         })
     }
 
-    /// `PUBLIC_APP_URL` (kept without a trailing slash),
+    /// `PUBLIC_APP_URL` (kept without a trailing slash; unset: this API's
+    /// own pages, [`super::public_urls::default_public_url`]),
     /// `EMAIL_VERIFICATION_TTL`, `PASSWORD_RESET_TTL`,
     /// `REQUIRE_VERIFIED_EMAIL`.
     pub(super) fn account_email_settings(&self) -> Result<AccountEmailSettings, ConfigError> {
-        let public_app_url = checked_url(
-            "PUBLIC_APP_URL",
-            self.public_app_url.trim(),
-            &["http", "https"],
-        )?;
+        let public_app_url = match super::public_urls::set(self.public_app_url.as_deref()) {
+            Some(url) => url.to_owned(),
+            None => super::public_urls::default_public_url(self.host, self.port),
+        };
+        let public_app_url = checked_url("PUBLIC_APP_URL", &public_app_url, &["http", "https"])?;
         if public_app_url.query().is_some() || public_app_url.fragment().is_some() {
             return Err(invalid(
                 "PUBLIC_APP_URL",

@@ -143,6 +143,12 @@ impl ApiError {
         }
     }
 
+    /// The `error` code and the bad fields, as the envelope carries them
+    /// (the hosted pages turn them into sentences).
+    pub fn code_and_fields(&self) -> (&'static str, Option<FieldErrors>) {
+        (self.parts().1, self.field_errors())
+    }
+
     /// The `errors` member: every bad field with its reasons.
     fn field_errors(&self) -> Option<FieldErrors> {
         match self {

@@ -5,16 +5,18 @@ use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 
 use crate::error::envelope;
+use crate::pages::HTML_CONTENT_TYPE as PAGE;
 
 /// A safety net: any error response that is not already our JSON envelope
 /// (one actix produced itself) is replaced by the envelope for its status.
 pub fn json_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
     ErrorHandlers::new().default_handler(|response: ServiceResponse<B>| {
-        let is_json = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .is_some_and(|value| value == HeaderValue::from_static("application/json"));
-        if is_json {
+        let content_type = response.headers().get(CONTENT_TYPE);
+        let is_json =
+            content_type.is_some_and(|value| value == HeaderValue::from_static("application/json"));
+        // A hosted page's own answer (`crate::pages`), in words for people.
+        let is_page = content_type.is_some_and(|value| value == HeaderValue::from_static(PAGE));
+        if is_json || is_page {
             return Ok(ErrorHandlerResponse::Response(
                 response.map_into_left_body(),
             ));
