@@ -3,6 +3,7 @@
 //! through [`HttpMeaning`] (one impl per error, in `use_case_errors.rs`);
 //! the HTTP layer's own refusals are the other variants of [`ApiError`].
 
+mod admin_use_case_errors;
 mod meaning;
 mod use_case_errors;
 

@@ -1,14 +1,13 @@
 //! What each use-case error means for the client: one small impl per error
 //! type, next to nothing else. A new error is one impl here.
 
-use application::{AdminUserActionError, BanUserError, CreateUserError, UpdateUserError};
 use application::{
-    AuditTrailError, AuthenticateError, ChangePasswordError, CompleteLoginError,
-    ConfirmEmailChangeError, ConfirmTotpError, DependencyError, DisableTotpError, EnrolTotpError,
-    ForgotPasswordError, LoginError, LogoutError, RateLimited, RefreshError, RegisterError,
-    ReplaceRecoveryCodesError, RequestEmailChangeError, ResendError, ResetPasswordError,
-    SearchUsersError, SecondFactorStatusError, SecurityEventsError, SessionAccessError,
-    UndoEmailChangeError, UserAccessError, VerifyEmailError,
+    AuthenticateError, ChangePasswordError, CompleteLoginError, ConfirmEmailChangeError,
+    ConfirmTotpError, DependencyError, DisableTotpError, EnrolTotpError, ForgotPasswordError,
+    LoginError, LogoutError, RateLimited, RefreshError, RegisterError, ReplaceRecoveryCodesError,
+    RequestEmailChangeError, ResendError, ResetPasswordError, SecondFactorStatusError,
+    SecurityEventsError, SessionAccessError, UndoEmailChangeError, UserAccessError,
+    VerifyEmailError,
 };
 use domain::TokenRejection;
 
@@ -108,26 +107,6 @@ impl HttpMeaning for UserAccessError {
             UserAccessError::Forbidden => Meaning::Forbidden,
             UserAccessError::UserNotFound => Meaning::UserNotFound,
             UserAccessError::Dependency(error) => Meaning::of_dependency(error),
-        }
-    }
-}
-
-impl HttpMeaning for SearchUsersError {
-    const OPERATION: &'static str = "user search";
-
-    fn meaning(&self) -> Meaning {
-        match self {
-            SearchUsersError::Token(rejection) => Meaning::Token(*rejection),
-            SearchUsersError::Forbidden => Meaning::Forbidden,
-            SearchUsersError::InvalidLimit => Meaning::Invalid {
-                field: "limit",
-                message: crate::routes::LIMIT_RULE,
-            },
-            SearchUsersError::InvalidCursor => Meaning::Invalid {
-                field: "cursor",
-                message: "is not a cursor this service handed out",
-            },
-            SearchUsersError::Dependency(error) => Meaning::of_dependency(error),
         }
     }
 }
@@ -330,96 +309,6 @@ impl HttpMeaning for SecurityEventsError {
                 message: "is not a cursor this service handed out",
             },
             SecurityEventsError::Dependency(error) => Meaning::of_dependency(error),
-        }
-    }
-}
-
-impl HttpMeaning for CreateUserError {
-    const OPERATION: &'static str = "admin user creation";
-
-    fn meaning(&self) -> Meaning {
-        match self {
-            CreateUserError::Token(rejection) => Meaning::Token(*rejection),
-            CreateUserError::Forbidden => Meaning::Forbidden,
-            CreateUserError::EmailTaken => Meaning::EmailTaken,
-            CreateUserError::InvalidInput(_) => Meaning::UnstorableInput,
-            CreateUserError::Dependency(error) => Meaning::of_dependency(error),
-        }
-    }
-}
-
-impl HttpMeaning for UpdateUserError {
-    const OPERATION: &'static str = "admin user update";
-
-    fn meaning(&self) -> Meaning {
-        match self {
-            UpdateUserError::Token(rejection) => Meaning::Token(*rejection),
-            UpdateUserError::Forbidden => Meaning::Forbidden,
-            UpdateUserError::UserNotFound => Meaning::UserNotFound,
-            UpdateUserError::SelfDemotion => Meaning::Invalid {
-                field: "role",
-                message: "An admin cannot demote itself.",
-            },
-            UpdateUserError::LastAdmin => Meaning::Invalid {
-                field: "role",
-                message: "The last admin cannot be demoted.",
-            },
-            UpdateUserError::InvalidInput(_) => Meaning::UnstorableInput,
-            UpdateUserError::Dependency(error) => Meaning::of_dependency(error),
-        }
-    }
-}
-
-impl HttpMeaning for BanUserError {
-    const OPERATION: &'static str = "admin ban";
-
-    fn meaning(&self) -> Meaning {
-        match self {
-            BanUserError::Token(rejection) => Meaning::Token(*rejection),
-            BanUserError::Forbidden => Meaning::Forbidden,
-            BanUserError::UserNotFound => Meaning::UserNotFound,
-            BanUserError::SelfBan => Meaning::Invalid {
-                field: "id",
-                message: "An admin cannot ban itself.",
-            },
-            BanUserError::UntilInPast => Meaning::Invalid {
-                field: "until",
-                message: "Must be in the future.",
-            },
-            BanUserError::Dependency(error) => Meaning::of_dependency(error),
-        }
-    }
-}
-
-impl HttpMeaning for AdminUserActionError {
-    const OPERATION: &'static str = "admin action";
-
-    fn meaning(&self) -> Meaning {
-        match self {
-            AdminUserActionError::Token(rejection) => Meaning::Token(*rejection),
-            AdminUserActionError::Forbidden => Meaning::Forbidden,
-            AdminUserActionError::UserNotFound => Meaning::UserNotFound,
-            AdminUserActionError::Dependency(error) => Meaning::of_dependency(error),
-        }
-    }
-}
-
-impl HttpMeaning for AuditTrailError {
-    const OPERATION: &'static str = "audit log";
-
-    fn meaning(&self) -> Meaning {
-        match self {
-            AuditTrailError::Token(rejection) => Meaning::Token(*rejection),
-            AuditTrailError::Forbidden => Meaning::Forbidden,
-            AuditTrailError::InvalidLimit => Meaning::Invalid {
-                field: "limit",
-                message: crate::routes::LIMIT_RULE,
-            },
-            AuditTrailError::InvalidCursor => Meaning::Invalid {
-                field: "cursor",
-                message: "is not a cursor this service handed out",
-            },
-            AuditTrailError::Dependency(error) => Meaning::of_dependency(error),
         }
     }
 }
