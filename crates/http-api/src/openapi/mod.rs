@@ -133,6 +133,8 @@ fn field_rules(policy: PasswordPolicy) -> Vec<(&'static str, &'static str, Value
         // paperclip inlines a list's items, so the path reaches into them.
         (SESSION_ITEMS, "ip", json!({"nullable": true})),
         (SESSION_ITEMS, "user_agent", json!({"nullable": true})),
+        // A client without one may send null: it counts as none.
+        ("LoginRequest", "device_token", json!({"nullable": true})),
         // Until TOTP is enabled.
         (
             "MfaStatusResponse/properties/totp",
