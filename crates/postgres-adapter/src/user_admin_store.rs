@@ -18,14 +18,14 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use domain::{Role, User, UserId};
 
-use crate::account_steps::{EMAIL_UNIQUE, UserRow};
+use crate::account_steps::UserRow;
 use crate::audit_log::record_in;
 use crate::connection::PgConn;
-use crate::error::Failure;
 use crate::outbox::queue_emails;
 use crate::pool::{Db, PgPool, PgSettings};
 use crate::schema::{mfa_challenges, one_time_secrets, recovery_codes, totp_factors, users};
 use crate::session_steps::end_sessions;
+use crate::users::repository_error;
 
 /// [`UserAdminStore`] on `users` and the tables hanging off it.
 #[derive(Clone)]
@@ -38,17 +38,6 @@ impl PgUserAdminStore {
         Self {
             db: Db::new(pool, settings),
         }
-    }
-}
-
-fn store_error(failure: Failure) -> RepositoryError {
-    match failure {
-        Failure::UniqueViolation(Some(ref constraint)) if constraint == EMAIL_UNIQUE => {
-            RepositoryError::EmailTaken
-        }
-        Failure::Unavailable(_) => RepositoryError::Unavailable(failure.into()),
-        Failure::InvalidInput(_) => RepositoryError::InvalidInput(failure.into()),
-        _ => RepositoryError::Unexpected(failure.into()),
     }
 }
 
@@ -136,7 +125,7 @@ async fn demoted_by(conn: &mut PgConn, user: UserId, demoter: UserId) -> QueryRe
 impl UserAdminStore for PgUserAdminStore {
     #[tracing::instrument(level = "debug", name = "postgres.admin_create_user", skip_all)]
     async fn create_user(&self, new: NewAdminUser) -> Result<User, RepositoryError> {
-        let mut conn = self.db.connection().await.map_err(store_error)?;
+        let mut conn = self.db.connection().await.map_err(repository_error)?;
         let row = self
             .db
             .bounded(conn.transaction(async move |conn| {
@@ -180,7 +169,7 @@ impl UserAdminStore for PgUserAdminStore {
                 Ok::<_, diesel::result::Error>(row)
             }))
             .await
-            .map_err(store_error)?;
+            .map_err(repository_error)?;
         row.into_user()
     }
 
@@ -192,7 +181,7 @@ impl UserAdminStore for PgUserAdminStore {
         changes: UserChanges,
         audit: NewAuditEvent,
     ) -> Result<UserUpdate, RepositoryError> {
-        let mut conn = self.db.connection().await.map_err(store_error)?;
+        let mut conn = self.db.connection().await.map_err(repository_error)?;
         let outcome = self
             .db
             .bounded(conn.transaction(async move |conn| {
@@ -216,7 +205,7 @@ impl UserAdminStore for PgUserAdminStore {
                 Ok::<_, diesel::result::Error>(Ok(row))
             }))
             .await
-            .map_err(store_error)?;
+            .map_err(repository_error)?;
         match outcome {
             Ok(row) => Ok(UserUpdate::Updated(row.into_user()?)),
             Err(refused) => Ok(refused),
@@ -231,7 +220,7 @@ impl UserAdminStore for PgUserAdminStore {
         now: DateTime<Utc>,
         audit: NewAuditEvent,
     ) -> Result<Option<Vec<EndedSession>>, RepositoryError> {
-        let mut conn = self.db.connection().await.map_err(store_error)?;
+        let mut conn = self.db.connection().await.map_err(repository_error)?;
         self.db
             .bounded(conn.transaction(async move |conn| {
                 let banned = diesel::update(users::table.find(id.get()))
@@ -246,12 +235,12 @@ impl UserAdminStore for PgUserAdminStore {
                 Ok::<_, diesel::result::Error>(Some(ended))
             }))
             .await
-            .map_err(store_error)
+            .map_err(repository_error)
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.admin_unban_user", skip_all, fields(target = id.get()))]
     async fn unban(&self, id: UserId, audit: NewAuditEvent) -> Result<bool, RepositoryError> {
-        let mut conn = self.db.connection().await.map_err(store_error)?;
+        let mut conn = self.db.connection().await.map_err(repository_error)?;
         self.db
             .bounded(conn.transaction(async move |conn| {
                 let unbanned = diesel::update(users::table.find(id.get()))
@@ -265,7 +254,7 @@ impl UserAdminStore for PgUserAdminStore {
                 Ok::<_, diesel::result::Error>(true)
             }))
             .await
-            .map_err(store_error)
+            .map_err(repository_error)
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.admin_end_sessions", skip_all, fields(target = id.get()))]
@@ -275,7 +264,7 @@ impl UserAdminStore for PgUserAdminStore {
         now: DateTime<Utc>,
         audit: NewAuditEvent,
     ) -> Result<Option<Vec<EndedSession>>, RepositoryError> {
-        let mut conn = self.db.connection().await.map_err(store_error)?;
+        let mut conn = self.db.connection().await.map_err(repository_error)?;
         self.db
             .bounded(conn.transaction(async move |conn| {
                 if !lock_user(conn, id).await? {
@@ -286,7 +275,7 @@ impl UserAdminStore for PgUserAdminStore {
                 Ok::<_, diesel::result::Error>(Some(ended))
             }))
             .await
-            .map_err(store_error)
+            .map_err(repository_error)
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.admin_reset_mfa", skip_all, fields(target = id.get()))]
@@ -296,7 +285,7 @@ impl UserAdminStore for PgUserAdminStore {
         notice: EmailJob,
         audit: NewAuditEvent,
     ) -> Result<bool, RepositoryError> {
-        let mut conn = self.db.connection().await.map_err(store_error)?;
+        let mut conn = self.db.connection().await.map_err(repository_error)?;
         self.db
             .bounded(conn.transaction(async move |conn| {
                 if !lock_user(conn, id).await? {
@@ -320,6 +309,6 @@ impl UserAdminStore for PgUserAdminStore {
                 Ok::<_, diesel::result::Error>(true)
             }))
             .await
-            .map_err(store_error)
+            .map_err(repository_error)
     }
 }

@@ -33,7 +33,9 @@ impl PgUserRepository {
     }
 }
 
-fn repository_error(failure: Failure) -> RepositoryError {
+/// A failure of a statement on `users` as the user ports see it (the
+/// address index's violation is `EmailTaken`); shared by the admin store.
+pub(crate) fn repository_error(failure: Failure) -> RepositoryError {
     match failure {
         Failure::UniqueViolation(Some(ref constraint)) if constraint == EMAIL_UNIQUE => {
             RepositoryError::EmailTaken
