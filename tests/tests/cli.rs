@@ -232,10 +232,10 @@ async fn keys_import_takes_a_pem_key_that_signs_once_activated() {
     assert_eq!(row[1..3], ["ES256", "standby"], "{}", listed.stdout);
 
     // Published at once it was made, so activating it now needs --force.
-    let refused = api_server(&["keys", "activate", &kid], vars.clone()).await;
+    let refused = api_server(&["keys", "activate", "--", &kid], vars.clone()).await;
     assert!(!refused.status.success());
     assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
-    let activated = api_server(&["keys", "activate", &kid, "--force"], vars).await;
+    let activated = api_server(&["keys", "activate", "--force", "--", &kid], vars).await;
     assert!(activated.status.success(), "{}", activated.stderr);
     assert!(
         activated
@@ -313,7 +313,8 @@ async fn keys_import_refuses_what_is_not_a_key_of_the_algorithm_in_one_line() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The `keys list` row of `kid`, split at its tabs.
+/// The `keys list` row of `kid`, split at its tabs. (Kids are base64url and
+/// may start with `-`: the commands take them after `--`.)
 async fn key_row(vars: &Vars, kid: &str) -> Vec<String> {
     let listed = api_server(&["keys", "list"], vars.clone()).await;
     assert!(listed.status.success(), "{}", listed.stderr);
@@ -354,8 +355,8 @@ async fn keys_generate_retire_and_revoke_follow_the_lifecycle_through_the_binary
         .unwrap_or_else(|| panic!("no active key: {}", listed.stdout))
         .to_owned();
     for command in [
-        &["keys", "retire", active.as_str()][..],
-        &["keys", "revoke", active.as_str(), "--force"][..],
+        &["keys", "retire", "--", active.as_str()][..],
+        &["keys", "revoke", "--force", "--", active.as_str()][..],
     ] {
         let refused = api_server(command, vars.clone()).await;
         assert!(!refused.status.success(), "{command:?}: {}", refused.stdout);
@@ -368,10 +369,10 @@ async fn keys_generate_retire_and_revoke_follow_the_lifecycle_through_the_binary
     }
 
     // A standby key is retired, then revoked at once: it never signed.
-    let retired = api_server(&["keys", "retire", &standby], vars.clone()).await;
+    let retired = api_server(&["keys", "retire", "--", &standby], vars.clone()).await;
     assert!(retired.status.success(), "{}", retired.stderr);
     assert_eq!(key_row(&vars, &standby).await[2], "retired");
-    let revoked = api_server(&["keys", "revoke", &standby], vars.clone()).await;
+    let revoked = api_server(&["keys", "revoke", "--", &standby], vars.clone()).await;
     assert!(revoked.status.success(), "{}", revoked.stderr);
     assert_eq!(key_row(&vars, &standby).await[2], "revoked");
 
@@ -379,13 +380,13 @@ async fn keys_generate_retire_and_revoke_follow_the_lifecycle_through_the_binary
     // revoking it now is refused unless forced.
     let next = api_server(&["keys", "generate", "--alg", "ES256"], vars.clone()).await;
     let next = next.stdout.trim().to_owned();
-    let activated = api_server(&["keys", "activate", &next, "--force"], vars.clone()).await;
+    let activated = api_server(&["keys", "activate", "--force", "--", &next], vars.clone()).await;
     assert!(activated.status.success(), "{}", activated.stderr);
     assert_eq!(key_row(&vars, &active).await[2], "retired");
-    let refused = api_server(&["keys", "revoke", &active], vars.clone()).await;
+    let refused = api_server(&["keys", "revoke", "--", &active], vars.clone()).await;
     assert!(!refused.status.success(), "{}", refused.stdout);
     assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
     assert_eq!(key_row(&vars, &active).await[2], "retired");
-    let forced = api_server(&["keys", "revoke", &active, "--force"], vars).await;
+    let forced = api_server(&["keys", "revoke", "--force", "--", &active], vars).await;
     assert!(forced.status.success(), "{}", forced.stderr);
 }
